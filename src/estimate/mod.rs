@@ -1,0 +1,2 @@
+//! Estimation: design-based totals, means and ratios with their precision.
+pub mod variance;

@@ -1,0 +1,1 @@
+//! Variance estimators over a declared survey design (to be implemented).

@@ -1,0 +1,2 @@
+//! migstat: survey microdata in, ILOSTAT-shaped Parquet out.
+pub mod estimate;
