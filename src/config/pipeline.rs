@@ -1,0 +1,259 @@
+//! The pipeline file: one TOML per survey saying where its data are, how its columns map onto the
+//! harmonised schema, its design, and which rules stop a run or quarantine rows.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::estimate::variance::{LonelyPsu, ReplicateMethod};
+
+/// A parsed pipeline file. Keys are checked separately (see `check.rs`) so that every problem
+/// is reported at once; deserialisation itself is lenient about unknown keys.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Pipeline {
+    pub pipeline: Meta,
+    pub input: Input,
+    #[serde(default)]
+    pub time: TimeSpec,
+    #[serde(default)]
+    pub design: Design,
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldMap>,
+    #[serde(default)]
+    pub rules: BTreeMap<String, Severity>,
+    #[serde(default)]
+    pub roster: Option<Roster>,
+    /// Directory of the pipeline file; relative paths are resolved against it.
+    #[serde(skip)]
+    pub dir: PathBuf,
+    /// Path of the pipeline file itself.
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Meta {
+    pub id: String,
+    pub name: String,
+    pub ref_area: String,
+    /// `TYPE:id`, e.g. `BA:CAN_LFS_PUMF`; synthetic sources use type `SY`.
+    pub source: String,
+    #[serde(default)]
+    pub survey: Option<String>,
+    /// `A`, `Q` or `M`.
+    pub periodicity: String,
+    /// Note codes put in `note_source` of every observation.
+    #[serde(default)]
+    pub note_source: Vec<String>,
+    #[serde(default)]
+    pub synthetic: bool,
+    #[serde(default)]
+    pub reliability: Option<Reliability>,
+    /// Whether microdata are written to the warehouse (default true).
+    #[serde(default = "yes")]
+    pub microdata: bool,
+    /// Upper bound of working age is open; lower bound here (default 15).
+    #[serde(default = "fifteen")]
+    pub working_age: i64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn fifteen() -> i64 {
+    15
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Input {
+    #[serde(rename = "type", default = "csv_type")]
+    pub kind: String,
+    pub path: String,
+    /// For a zip archive: the member to read (a glob such as `pub*.csv`).
+    #[serde(default)]
+    pub member: Option<String>,
+    /// `utf-8`, `latin-1` or `auto` (default: UTF-8 with or without BOM, else latin-1).
+    #[serde(default)]
+    pub encoding: Option<String>,
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// Columns forming the business key; empty means the line number.
+    #[serde(default)]
+    pub key: Vec<String>,
+    /// Household identifier column (optional).
+    #[serde(default)]
+    pub household: Option<String>,
+}
+
+fn csv_type() -> String {
+    "csv".into()
+}
+
+/// How the `time` of each record is formed.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TimeSpec {
+    pub year: Option<String>,
+    pub quarter: Option<String>,
+    pub month: Option<String>,
+    /// A fixed period for files without time columns, e.g. `2024` or `2024Q1`.
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Design {
+    pub weight: Option<String>,
+    pub strata: Option<String>,
+    pub psu: Option<String>,
+    /// PSU ids repeat across strata (default true in pipelines: survey files number PSUs per stratum).
+    #[serde(default = "yes")]
+    pub nest: bool,
+    /// Sampling fraction or population size column, first stage.
+    pub fpc: Option<String>,
+    #[serde(default)]
+    pub lonely_psu: Option<LonelyPsu>,
+    /// Replicate weight columns: a list, or one `PREFIX*` pattern.
+    #[serde(default)]
+    pub replicates: Vec<String>,
+    pub method: Option<ReplicateMethod>,
+    pub rho: Option<f64>,
+    pub scale: Option<f64>,
+    pub rscales: Option<Vec<f64>>,
+    #[serde(default)]
+    pub mse: bool,
+    /// `taylor` or `replicate`: which standard errors go to the warehouse.
+    pub variance: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reliability {
+    #[serde(default = "ilo")]
+    pub profile: String,
+    pub min_count_unreliable: Option<i64>,
+    pub min_count_suppress: Option<i64>,
+    pub max_cv_unreliable: Option<f64>,
+    pub max_cv_caution: Option<f64>,
+    pub min_df: Option<f64>,
+}
+
+fn ilo() -> String {
+    "ilo".into()
+}
+
+/// How one schema field is filled from the input.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FieldMap {
+    /// Input column; a list gives alternative names (first found wins).
+    #[serde(default)]
+    pub column: Option<OneOrMany>,
+    /// Recode table: input code → schema code (or true/false for bool fields).
+    #[serde(default)]
+    pub codes: BTreeMap<String, toml::Value>,
+    /// Code = this prefix + the cell's text (e.g. `CBR_BRT_` for ISO3 country columns); the
+    /// `codes` table, when present, is tried first.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Age bands: input code → [lowest age, highest age] (999 = open-ended).
+    #[serde(default)]
+    pub bands: BTreeMap<String, [i64; 2]>,
+    /// Value used when the cell is blank; absent means blank is a missing value.
+    #[serde(default)]
+    pub blank: Option<toml::Value>,
+    /// A constant for every row (no column read).
+    #[serde(default)]
+    pub constant: Option<toml::Value>,
+    /// Derivation over several columns: `product` (all non-blank, times `factor`).
+    #[serde(default)]
+    pub derive: Option<String>,
+    #[serde(default)]
+    pub columns: Vec<String>,
+    #[serde(default)]
+    pub factor: Option<f64>,
+    /// Multiply a numeric column by this after reading.
+    #[serde(default)]
+    pub scale: Option<f64>,
+    /// Valid range for numeric fields.
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Severity for this field's problems (overrides `[rules]`).
+    #[serde(default)]
+    pub on_invalid: Option<Severity>,
+    /// Text for `note_classif` of indicators broken down by this field (e.g. a proxy mapping).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Quarantine,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Quarantine => "quarantine",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// The roster of household members living abroad: a second input of the same survey.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Roster {
+    pub input: Input,
+    #[serde(default)]
+    pub time: Option<TimeSpec>,
+    #[serde(default)]
+    pub design: Option<Design>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldMap>,
+}
+
+impl Pipeline {
+    /// Resolves a path written in the pipeline relative to the pipeline's folder.
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let path = Path::new(p);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.dir.join(path)
+        }
+    }
+
+    /// The severity of rule `rule` for `field`, falling back to the pipeline's `[rules]` and then
+    /// to `default`.
+    pub fn severity(&self, rule: &str, field: Option<&FieldMap>, default: Severity) -> Severity {
+        if let Some(s) = field.and_then(|f| f.on_invalid) {
+            return s;
+        }
+        self.rules.get(rule).copied().unwrap_or(default)
+    }
+
+    /// The source id as used in file names (`:` replaced by `_`).
+    pub fn source_id(&self) -> String {
+        self.pipeline.source.replace(':', "_")
+    }
+}
