@@ -1,2 +1,13 @@
 //! migstat: survey microdata in, ILOSTAT-shaped Parquet out.
+//!
+//! Stages: `extract` (read what offices ship) → `normalize` (map onto the harmonised schema,
+//! quarantine what cannot load) → `estimate` (indicator cube with design-based precision) →
+//! `load` (atomic Parquet warehouse). `pipeline` drives them; `schema` and `config` hold the data
+//! that steer them.
+pub mod config;
+pub mod error;
 pub mod estimate;
+pub mod extract;
+pub mod normalize;
+pub mod schema;
+pub mod validate;

@@ -1,0 +1,293 @@
+//! Loading and checking a pipeline file. Every problem is reported at once with its key path:
+//! unknown keys, unknown schema fields, codes not in the code lists, missing input files.
+use std::path::Path;
+
+use toml::Value;
+
+use super::pipeline::{FieldMap, Pipeline};
+use crate::error::{MigError, Result};
+use crate::schema::{FieldType, RecordSchema, Schema};
+
+const TOP: &[&str] = &["pipeline", "input", "time", "design", "fields", "rules", "roster"];
+const META: &[&str] = &[
+    "id", "name", "ref_area", "source", "survey", "periodicity", "note_source", "synthetic",
+    "reliability", "microdata", "working_age",
+];
+const RELIABILITY: &[&str] = &[
+    "profile", "min_count_unreliable", "min_count_suppress", "max_cv_unreliable",
+    "max_cv_caution", "min_df",
+];
+const INPUT: &[&str] = &["type", "path", "member", "encoding", "delimiter", "key", "household"];
+const TIME: &[&str] = &["year", "quarter", "month", "value"];
+const DESIGN: &[&str] = &[
+    "weight", "strata", "psu", "nest", "fpc", "lonely_psu", "replicates", "method", "rho",
+    "scale", "rscales", "mse", "variance",
+];
+const FIELD: &[&str] = &[
+    "column", "codes", "prefix", "bands", "blank", "constant", "derive", "columns", "factor",
+    "scale", "min", "max", "on_invalid", "note",
+];
+const ROSTER: &[&str] = &["input", "time", "design", "fields"];
+/// Rule ids whose severity a pipeline may set in `[rules]`.
+pub const RULES: &[&str] = &[
+    "missing_column", "row_width", "bad_number", "unknown_code", "missing_value",
+    "out_of_range", "weight_zero", "weight_negative", "duplicate_key", "bad_time",
+];
+pub const INPUT_TYPES: &[&str] = &["csv"];
+
+/// Reads and checks a pipeline file against the schema.
+pub fn load(path: &Path, schema: &Schema) -> Result<Pipeline> {
+    let text = std::fs::read_to_string(path).map_err(|e| MigError::Unreadable {
+        path: path.to_path_buf(),
+        msg: format!("cannot read the pipeline file: {e}"),
+    })?;
+    let fail = |problems: Vec<String>| MigError::Pipeline {
+        path: path.to_path_buf(),
+        problems,
+    };
+    let value: Value = toml::from_str(&text).map_err(|e| fail(vec![e.to_string()]))?;
+    let mut problems = Vec::new();
+    check_keys(&value, &mut problems);
+    let mut p: Pipeline = match value.try_into() {
+        Ok(p) => p,
+        Err(e) => {
+            problems.push(e.to_string());
+            return Err(fail(problems));
+        }
+    };
+    p.file = path.to_path_buf();
+    p.dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| ".".into());
+    check_semantics(&p, schema, &mut problems);
+    if problems.is_empty() {
+        Ok(p)
+    } else {
+        Err(fail(problems))
+    }
+}
+
+fn keys(v: &Value, path: &str, allowed: &[&str], problems: &mut Vec<String>) {
+    if let Some(t) = v.as_table() {
+        for k in t.keys() {
+            if !allowed.contains(&k.as_str()) {
+                problems.push(format!(
+                    "{path}.{k}: unknown key (expected one of: {})",
+                    allowed.join(", ")
+                ));
+            }
+        }
+    }
+}
+
+fn check_keys(v: &Value, problems: &mut Vec<String>) {
+    keys(v, "", TOP, problems);
+    let sub = |k: &str| v.get(k);
+    if let Some(m) = sub("pipeline") {
+        keys(m, "pipeline", META, problems);
+        if let Some(r) = m.get("reliability") {
+            keys(r, "pipeline.reliability", RELIABILITY, problems);
+        }
+    }
+    for (k, allowed) in [("input", INPUT), ("time", TIME), ("design", DESIGN)] {
+        if let Some(t) = sub(k) {
+            keys(t, k, allowed, problems);
+        }
+    }
+    if let Some(f) = sub("fields").and_then(Value::as_table) {
+        for (name, fv) in f {
+            keys(fv, &format!("fields.{name}"), FIELD, problems);
+        }
+    }
+    if let Some(r) = sub("rules").and_then(Value::as_table) {
+        for k in r.keys() {
+            if !RULES.contains(&k.as_str()) {
+                problems.push(format!(
+                    "rules.{k}: unknown rule (expected one of: {})",
+                    RULES.join(", ")
+                ));
+            }
+        }
+    }
+    if let Some(r) = sub("roster") {
+        keys(r, "roster", ROSTER, problems);
+        for (k, allowed) in [("input", INPUT), ("time", TIME), ("design", DESIGN)] {
+            if let Some(t) = r.get(k) {
+                keys(t, &format!("roster.{k}"), allowed, problems);
+            }
+        }
+        if let Some(f) = r.get("fields").and_then(Value::as_table) {
+            for (name, fv) in f {
+                keys(fv, &format!("roster.fields.{name}"), FIELD, problems);
+            }
+        }
+    }
+}
+
+fn check_semantics(p: &Pipeline, schema: &Schema, problems: &mut Vec<String>) {
+    let m = &p.pipeline;
+    if m.ref_area.len() != 3 || !m.ref_area.chars().all(|c| c.is_ascii_uppercase()) {
+        problems.push(format!(
+            "pipeline.ref_area: {:?} is not an ISO 3166-1 alpha-3 code",
+            m.ref_area
+        ));
+    }
+    if !m.source.contains(':') {
+        problems.push(format!(
+            "pipeline.source: {:?} must be TYPE:id, e.g. BA:CAN_LFS_PUMF",
+            m.source
+        ));
+    }
+    if !["A", "Q", "M"].contains(&m.periodicity.as_str()) {
+        problems.push(format!(
+            "pipeline.periodicity: {:?} must be A, Q or M",
+            m.periodicity
+        ));
+    }
+    if let Some(r) = &m.reliability {
+        if !["ilo", "ine_chile", "statcan", "custom"].contains(&r.profile.as_str()) {
+            problems.push(format!(
+                "pipeline.reliability.profile: {:?} must be ilo, ine_chile, statcan or custom",
+                r.profile
+            ));
+        }
+    }
+    for n in &m.note_source {
+        if !schema.notes.iter().any(|x| &x.code == n) {
+            problems.push(format!(
+                "pipeline.note_source: note {n:?} is not in schemas/notes.csv"
+            ));
+        }
+    }
+    check_input(p, "input", &p.input, problems);
+    if p.time.value.is_none() && p.time.year.is_none() {
+        problems.push("time: give `year` (with `quarter` or `month`) or a fixed `value`".into());
+    }
+    if p.design.weight.is_none() {
+        problems.push("design.weight: the weight column is required".into());
+    }
+    check_design_method(&p.design, "design", problems);
+    check_fields(&p.fields, &schema.person, schema, "fields", problems);
+    if let Some(r) = &p.roster {
+        check_input(p, "roster.input", &r.input, problems);
+        check_fields(&r.fields, &schema.emigrant, schema, "roster.fields", problems);
+        if let Some(d) = &r.design {
+            check_design_method(d, "roster.design", problems);
+        }
+    }
+}
+
+fn check_design_method(d: &super::pipeline::Design, path: &str, problems: &mut Vec<String>) {
+    if !d.replicates.is_empty() && d.method.is_none() {
+        problems.push(format!(
+            "{path}.method: replicate weights need a method (brr, fay, jk1, jkn, bootstrap, sdr)"
+        ));
+    }
+    match d.variance.as_deref() {
+        None => {}
+        Some("taylor") if d.psu.is_none() => problems.push(format!(
+            "{path}.variance: taylor needs `psu` (and usually `strata`)"
+        )),
+        Some("replicate") if d.replicates.is_empty() => problems.push(format!(
+            "{path}.variance: replicate needs `replicates`"
+        )),
+        Some("taylor") | Some("replicate") => {}
+        Some(v) => problems.push(format!(
+            "{path}.variance: {v:?} must be taylor or replicate"
+        )),
+    }
+}
+
+fn check_input(p: &Pipeline, path: &str, input: &super::pipeline::Input, problems: &mut Vec<String>) {
+    if !INPUT_TYPES.contains(&input.kind.as_str()) {
+        problems.push(format!(
+            "{path}.type: {:?} is not a known input type (expected one of: {})",
+            input.kind,
+            INPUT_TYPES.join(", ")
+        ));
+    }
+    let file = p.resolve(&input.path);
+    if !file.is_file() {
+        problems.push(format!(
+            "{path}.path: file {} does not exist",
+            file.display()
+        ));
+    }
+}
+
+fn check_fields(
+    fields: &std::collections::BTreeMap<String, FieldMap>,
+    record: &RecordSchema,
+    schema: &Schema,
+    path: &str,
+    problems: &mut Vec<String>,
+) {
+    for (name, f) in fields {
+        let at = format!("{path}.{name}");
+        let Some(def) = record.mappable().find(|d| &d.name == name) else {
+            let known: Vec<&str> = record.mappable().map(|d| d.name.as_str()).collect();
+            problems.push(format!(
+                "{at}: {name:?} is not a field of the {} record (fields: {})",
+                record.record,
+                known.join(", ")
+            ));
+            continue;
+        };
+        let sources = [f.column.is_some(), f.constant.is_some(), f.derive.is_some()];
+        if sources.iter().filter(|b| **b).count() != 1 {
+            problems.push(format!(
+                "{at}: give exactly one of `column`, `constant` or `derive`"
+            ));
+        }
+        if let Some(d) = &f.derive {
+            if d != "product" {
+                problems.push(format!("{at}.derive: {d:?} is not known (expected product)"));
+            }
+            if f.columns.is_empty() {
+                problems.push(format!("{at}.columns: `derive` needs its input columns"));
+            }
+        }
+        if def.ty == FieldType::Code {
+            let dim = def.dimension.as_deref().unwrap_or("");
+            let Ok(dim) = schema.codes.dim(dim) else {
+                continue;
+            };
+            let mut check = |what: &str, v: &Value| match v.as_str() {
+                Some(c) if dim.index_of(c).is_some() => {}
+                Some(c) => problems.push(format!(
+                    "{at}.{what}: {c:?} is not a code of {} (schemas/codelists.csv)",
+                    dim.name
+                )),
+                None => problems.push(format!("{at}.{what}: a code string is expected")),
+            };
+            for (k, v) in &f.codes {
+                check(&format!("codes.{k}"), v);
+            }
+            for (what, v) in [("blank", &f.blank), ("constant", &f.constant)] {
+                if let Some(v) = v {
+                    check(what, v);
+                }
+            }
+        } else if def.ty == FieldType::Bool {
+            for (k, v) in &f.codes {
+                if !v.is_bool() {
+                    problems.push(format!("{at}.codes.{k}: true or false expected"));
+                }
+            }
+        } else if !f.codes.is_empty() {
+            problems.push(format!(
+                "{at}.codes: {name} is a {:?} field; recodes apply to code and bool fields",
+                def.ty
+            ));
+        }
+        if !f.bands.is_empty() && name != "age" {
+            problems.push(format!("{at}.bands: only `age` takes bands"));
+        }
+        for (k, [lo, hi]) in &f.bands {
+            if lo > hi {
+                problems.push(format!("{at}.bands.{k}: lower bound above upper bound"));
+            }
+        }
+    }
+}

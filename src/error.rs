@@ -1,0 +1,68 @@
+//! Errors of the library, kept apart by what the user can do about them; `main` maps them to the
+//! exit codes of the contract (1 = a data problem was found, 2 = could not run).
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum MigError {
+    /// The file cannot be read at all (missing, unreadable, not the expected container).
+    #[error("{path}: {msg}")]
+    Unreadable { path: PathBuf, msg: String },
+    /// A problem in the data, located to file, line and column.
+    #[error("{path}:{line}: column {column}: {msg}")]
+    Data {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        msg: String,
+    },
+    /// Validation found errors; nothing was loaded. The report says why.
+    #[error("{0}")]
+    Rejected(String),
+    /// The pipeline file is invalid; every problem is listed.
+    #[error("{path}: invalid pipeline:\n{}", problems.join("\n"))]
+    Pipeline {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+    /// The schema folder is invalid.
+    #[error("schema: {0}")]
+    Schema(String),
+    /// Estimation could not be done (design problems).
+    #[error("{0}")]
+    Estimate(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl MigError {
+    /// The exit code of the contract: 1 for data problems found, 2 when the run could not be done.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            MigError::Data { .. } | MigError::Rejected(_) => 1,
+            _ => 2,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        MigError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<crate::estimate::variance::EstimateError> for MigError {
+    fn from(e: crate::estimate::variance::EstimateError) -> Self {
+        MigError::Estimate(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, MigError>;

@@ -1,0 +1,256 @@
+//! Delimited text: plain, gzip-compressed, or a member of a zip archive (StatCan ships
+//! `pubMMYY.csv` inside the month's zip). Encoding is declared or detected (UTF-8 with or
+//! without BOM, else latin-1); the delimiter is declared or sniffed from the header line.
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use crate::error::{MigError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Latin1,
+}
+
+impl Encoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "utf-8",
+            Encoding::Latin1 => "latin-1",
+        }
+    }
+}
+
+/// A delimited file opened for streaming.
+pub struct CsvSource {
+    /// What error messages call the file (`archive.zip!member.csv` for a zip member).
+    pub display: PathBuf,
+    pub headers: Vec<String>,
+    pub encoding: Encoding,
+    pub delimiter: u8,
+    /// Size of the data in bytes (uncompressed member size for a zip).
+    pub size: u64,
+    reader: ::csv::Reader<Box<dyn Read>>,
+    record: ::csv::ByteRecord,
+}
+
+impl CsvSource {
+    /// Opens `path` (`.zip` with `member` glob, `.gz`, or plain text).
+    pub fn open(
+        path: &Path,
+        member: Option<&str>,
+        encoding: Option<&str>,
+        delimiter: Option<&str>,
+    ) -> Result<Self> {
+        let unreadable = |msg: String| MigError::Unreadable {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let file = File::open(path).map_err(|e| unreadable(format!("cannot open: {e}")))?;
+        let name = path.to_string_lossy().to_lowercase();
+        let (mut raw, display, size): (Box<dyn Read>, PathBuf, u64) = if name.ends_with(".zip") {
+            let (bytes, member) = read_zip_member(file, member).map_err(unreadable)?;
+            let size = bytes.len() as u64;
+            let display = PathBuf::from(format!("{}!{}", path.display(), member));
+            (Box::new(Cursor::new(bytes)), display, size)
+        } else if name.ends_with(".gz") {
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let gz = flate2::read::MultiGzDecoder::new(BufReader::new(file));
+            (Box::new(BufReader::new(gz)), path.to_path_buf(), size)
+        } else {
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            (Box::new(BufReader::new(file)), path.to_path_buf(), size)
+        };
+        let mut head = Vec::with_capacity(65536);
+        (&mut raw)
+            .take(65536)
+            .read_to_end(&mut head)
+            .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+        if head.is_empty() {
+            return Err(MigError::Data {
+                path: display,
+                line: 1,
+                column: "-".into(),
+                msg: "the file is empty: a header line was expected".into(),
+            });
+        }
+        let encoding = choose_encoding(encoding, &head).map_err(unreadable)?;
+        let delimiter = choose_delimiter(delimiter, &head).map_err(unreadable)?;
+        let start = if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            3
+        } else {
+            0
+        };
+        let joined: Box<dyn Read> = Box::new(Cursor::new(head).chain(raw));
+        let mut joined = joined;
+        if start == 3 {
+            let mut bom = [0u8; 3];
+            joined
+                .read_exact(&mut bom)
+                .map_err(|e| unreadable(e.to_string()))?;
+        }
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(joined);
+        let mut record = ::csv::ByteRecord::new();
+        let got = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| unreadable(format!("cannot read the header: {e}")))?;
+        if !got {
+            return Err(unreadable("the file is empty".into()));
+        }
+        let headers = record
+            .iter()
+            .map(|f| decode(encoding, f).map(|s| s.trim().to_string()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| MigError::Data {
+                path: display.clone(),
+                line: 1,
+                column: "-".into(),
+                msg: format!("header is not valid {}: {e}", encoding.name()),
+            })?;
+        Ok(CsvSource {
+            display,
+            headers,
+            encoding,
+            delimiter,
+            size,
+            reader,
+            record,
+        })
+    }
+
+    /// Reads the next record into `cells`; returns its line number, or `None` at the end.
+    /// Cells that are not valid in the file's encoding are an error naming line and column.
+    pub fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>> {
+        let got = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| MigError::Data {
+                path: self.display.clone(),
+                line: e.position().map(|p| p.line()).unwrap_or(0),
+                column: "-".into(),
+                msg: format!("unreadable record: {e}"),
+            })?;
+        if !got {
+            return Ok(None);
+        }
+        let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+        cells.clear();
+        for (i, f) in self.record.iter().enumerate() {
+            match decode(self.encoding, f) {
+                Ok(s) => cells.push(s),
+                Err(e) => {
+                    return Err(MigError::Data {
+                        path: self.display.clone(),
+                        line,
+                        column: self.headers.get(i).cloned().unwrap_or_else(|| format!("#{}", i + 1)),
+                        msg: format!("text is not valid {}: {e}", self.encoding.name()),
+                    })
+                }
+            }
+        }
+        Ok(Some(line))
+    }
+
+    /// Position of a column by any of its names, compared case-insensitively.
+    pub fn column(&self, names: &[String]) -> Option<usize> {
+        names.iter().find_map(|n| {
+            self.headers
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(n.trim()))
+        })
+    }
+}
+
+fn decode(enc: Encoding, bytes: &[u8]) -> std::result::Result<String, String> {
+    match enc {
+        Encoding::Utf8 => std::str::from_utf8(bytes)
+            .map(str::to_string)
+            .map_err(|e| e.to_string()),
+        Encoding::Latin1 => Ok(bytes.iter().map(|&b| b as char).collect()),
+    }
+}
+
+fn choose_encoding(declared: Option<&str>, head: &[u8]) -> std::result::Result<Encoding, String> {
+    match declared.map(|s| s.to_ascii_lowercase()).as_deref() {
+        Some("utf-8") | Some("utf8") => Ok(Encoding::Utf8),
+        Some("latin-1") | Some("latin1") | Some("iso-8859-1") => Ok(Encoding::Latin1),
+        None | Some("auto") => Ok(match std::str::from_utf8(head) {
+            Ok(_) => Encoding::Utf8,
+            // A multi-byte character cut at the end of the sample is still UTF-8.
+            Err(e) if e.error_len().is_none() && e.valid_up_to() + 4 >= head.len() => {
+                Encoding::Utf8
+            }
+            Err(_) => Encoding::Latin1,
+        }),
+        Some(other) => Err(format!(
+            "unknown encoding {other:?}: expected utf-8, latin-1 or auto"
+        )),
+    }
+}
+
+fn choose_delimiter(declared: Option<&str>, head: &[u8]) -> std::result::Result<u8, String> {
+    if let Some(d) = declared {
+        return match d {
+            "\\t" | "tab" | "\t" => Ok(b'\t'),
+            s if s.len() == 1 => Ok(s.as_bytes()[0]),
+            s => Err(format!("delimiter {s:?} must be one character")),
+        };
+    }
+    let first = head.split(|&b| b == b'\n').next().unwrap_or(head);
+    let best = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .max_by_key(|d| first.iter().filter(|&&b| b == *d).count())
+        .unwrap_or(b',');
+    Ok(best)
+}
+
+/// Reads the zip member matching `pattern` (a glob; default: the only `.csv` member).
+fn read_zip_member(file: File, pattern: Option<&str>) -> std::result::Result<(Vec<u8>, String), String> {
+    let mut zip =
+        zip::ZipArchive::new(BufReader::new(file)).map_err(|e| format!("not a readable zip archive: {e}"))?;
+    let names: Vec<String> = (0..zip.len())
+        .filter_map(|i| zip.name_for_index(i).and_then(|n| n.ok()).map(|n| n.to_string()))
+        .collect();
+    let pat = pattern.unwrap_or("*.csv");
+    let glob = glob::Pattern::new(pat).map_err(|e| format!("bad member pattern {pat:?}: {e}"))?;
+    let opts = glob::MatchOptions {
+        case_sensitive: false,
+        ..Default::default()
+    };
+    let mut hits: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            let base = n.rsplit('/').next().unwrap_or(n);
+            glob.matches_with(base, opts) || glob.matches_with(n, opts)
+        })
+        .collect();
+    hits.sort();
+    let member = match hits.as_slice() {
+        [one] => (*one).clone(),
+        [] => {
+            return Err(format!(
+                "no member matches {pat:?}; the archive holds: {}",
+                names.join(", ")
+            ))
+        }
+        many => {
+            return Err(format!(
+                "several members match {pat:?} ({}): name one in the pipeline's input.member",
+                many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        }
+    };
+    let mut entry = zip
+        .by_name(&member)
+        .map_err(|e| format!("cannot open member {member}: {e}"))?;
+    let mut bytes = Vec::with_capacity(entry.size() as usize);
+    entry
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("member {member} is damaged: {e}"))?;
+    Ok((bytes, member))
+}

@@ -1,0 +1,405 @@
+//! Normalise: map an input's rows onto a harmonised record through the pipeline's field plans.
+//! Every row read is either loaded into the frame or quarantined with its reason; rows with
+//! errors are reported and, when any exist, nothing is loaded.
+pub mod design;
+pub mod frame;
+pub mod mapper;
+pub mod value;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+pub use frame::{ColData, FieldCol, Frame, Val, NONE};
+
+use crate::config::pipeline::{Design, FieldMap, Input, Pipeline, Severity, TimeSpec};
+use crate::error::Result;
+use crate::extract::CsvSource;
+use crate::schema::{RecordSchema, Schema};
+use crate::validate::{Finding, Findings};
+use design::SystemPlan;
+use frame::intern;
+use mapper::{FieldPlan, Problem};
+
+/// A row set aside, with its original cells.
+#[derive(Debug, Clone)]
+pub struct QuarantinedRow {
+    pub cells: Vec<String>,
+    pub line: u64,
+    pub key: String,
+    pub rule: String,
+    pub message: String,
+}
+
+/// The outcome of normalising one input file.
+pub struct Normalized {
+    pub frame: Frame,
+    pub findings: Findings,
+    pub headers: Vec<String>,
+    pub quarantined: Vec<QuarantinedRow>,
+    pub rows_read: u64,
+    /// What messages call the input (zip members as `archive.zip!member`).
+    pub display: PathBuf,
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+impl Normalized {
+    pub fn rows_loaded(&self) -> u64 {
+        self.frame.len() as u64
+    }
+}
+
+/// What one record kind of a pipeline reads: input, time, design and field maps.
+pub struct RecordSpec<'a> {
+    pub record: &'a RecordSchema,
+    pub input: &'a Input,
+    pub time: &'a TimeSpec,
+    pub design: &'a Design,
+    pub fields: &'a std::collections::BTreeMap<String, FieldMap>,
+}
+
+impl<'a> RecordSpec<'a> {
+    pub fn person(p: &'a Pipeline, schema: &'a Schema) -> Self {
+        RecordSpec {
+            record: &schema.person,
+            input: &p.input,
+            time: &p.time,
+            design: &p.design,
+            fields: &p.fields,
+        }
+    }
+
+    /// The roster record, inheriting the person file's time and design where it has none.
+    pub fn roster(p: &'a Pipeline, schema: &'a Schema) -> Option<Self> {
+        let r = p.roster.as_ref()?;
+        Some(RecordSpec {
+            record: &schema.emigrant,
+            input: &r.input,
+            time: r.time.as_ref().unwrap_or(&p.time),
+            design: r.design.as_ref().unwrap_or(&p.design),
+            fields: &r.fields,
+        })
+    }
+}
+
+/// Reads `path` (or the pipeline's input) and maps every row.
+pub fn normalize(
+    p: &Pipeline,
+    schema: &Schema,
+    spec: &RecordSpec,
+    path: Option<&Path>,
+    cap: u64,
+) -> Result<Normalized> {
+    let path = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| p.resolve(&spec.input.path));
+    let mut src = CsvSource::open(
+        &path,
+        spec.input.member.as_deref(),
+        spec.input.encoding.as_deref(),
+        spec.input.delimiter.as_deref(),
+    )?;
+    let mut findings = Findings::with_cap(cap);
+    let mut frame = new_frame(p, schema, spec);
+    let (sys, mut problems) = SystemPlan::build(&src, spec.input, spec.time, spec.design);
+    let mut plans = Vec::new();
+    for (slot, col) in frame.fields.iter().enumerate() {
+        let (Some(map), Some(def)) = (spec.fields.get(&col.name), spec.record.field(&col.name)) else {
+            continue;
+        };
+        match FieldPlan::build(def, slot, map, &src, schema) {
+            Ok(plan) => plans.push(plan),
+            Err(prob) => problems.push(prob),
+        }
+    }
+    frame.rep_names = sys.reps.iter().map(|r| r.1.clone()).collect();
+    frame.reps = vec![Vec::new(); sys.reps.len()];
+    let ctx = Ctx { p, spec };
+    for prob in problems {
+        findings.push(ctx.finding(&prob, 1, "-"));
+    }
+    let mut out = Normalized {
+        frame,
+        findings,
+        headers: src.headers.clone(),
+        quarantined: Vec::new(),
+        rows_read: 0,
+        display: src.display.clone(),
+        path,
+        size: src.size,
+    };
+    if out.findings.has_errors() {
+        return Ok(out);
+    }
+    read_rows(&ctx, &mut src, &sys, &plans, &mut out)?;
+    Ok(out)
+}
+
+struct Ctx<'a> {
+    p: &'a Pipeline,
+    spec: &'a RecordSpec<'a>,
+}
+
+impl Ctx<'_> {
+    fn severity(&self, prob: &Problem) -> Severity {
+        let default = match prob.rule {
+            "row_width" | "missing_column" => Severity::Error,
+            _ => Severity::Error,
+        };
+        self.p
+            .severity(prob.rule, self.spec.fields.get(&prob.field), default)
+    }
+
+    fn finding(&self, prob: &Problem, line: u64, key: &str) -> Finding {
+        Finding {
+            rule: prob.rule.to_string(),
+            severity: self.severity(prob),
+            line,
+            key: key.to_string(),
+            column: prob.column.clone(),
+            value: prob.value.clone(),
+            message: prob.message.clone(),
+        }
+    }
+}
+
+fn new_frame(p: &Pipeline, schema: &Schema, spec: &RecordSpec) -> Frame {
+    let fields = spec
+        .record
+        .mappable()
+        .map(|d| FieldCol {
+            name: d.name.clone(),
+            ty: d.ty,
+            dim: d.dimension.clone(),
+            mapped: spec.fields.contains_key(&d.name),
+            note: spec.fields.get(&d.name).and_then(|m| m.note.clone()),
+            data: ColData::new(d.ty),
+        })
+        .collect();
+    let _ = schema;
+    Frame {
+        record: spec.record.record.clone(),
+        ref_area: p.pipeline.ref_area.clone(),
+        source: p.pipeline.source.clone(),
+        fields,
+        ..Default::default()
+    }
+}
+
+/// The streaming row loop.
+fn read_rows(
+    ctx: &Ctx,
+    src: &mut CsvSource,
+    sys: &SystemPlan,
+    plans: &[FieldPlan],
+    out: &mut Normalized,
+) -> Result<()> {
+    let width = src.headers.len();
+    let mut cells = Vec::with_capacity(width);
+    let mut vals: Vec<(usize, Val)> = Vec::with_capacity(plans.len());
+    let mut reps = Vec::new();
+    let mut seen_keys: HashSet<String> = HashSet::new();
+    let mut psu_stratum: Vec<u32> = Vec::new();
+    while let Some(line) = src.next_into(&mut cells)? {
+        out.rows_read += 1;
+        if cells.len() == 1 && cells[0].trim().is_empty() {
+            let prob = Problem {
+                rule: "row_width",
+                field: String::new(),
+                column: "-".into(),
+                value: String::new(),
+                message: "blank line".into(),
+            };
+            set_aside(ctx, out, &prob, line, &line.to_string(), &cells);
+            continue;
+        }
+        if cells.len() != width {
+            let prob = Problem {
+                rule: "row_width",
+                field: String::new(),
+                column: "-".into(),
+                value: format!("{} cells", cells.len()),
+                message: format!(
+                    "the row has {} cells where the header has {width}",
+                    cells.len()
+                ),
+            };
+            set_aside(ctx, out, &prob, line, &line.to_string(), &cells);
+            continue;
+        }
+        let mut problems = Vec::new();
+        let row = sys.apply(&cells, line);
+        let key = match &row {
+            Ok(r) => r.key.clone(),
+            Err(_) => line.to_string(),
+        };
+        let row = match row {
+            Ok(r) => Some(r),
+            Err(p) => {
+                problems.push(p);
+                None
+            }
+        };
+        vals.clear();
+        let mut age: Option<(i64, i64)> = None;
+        for plan in plans {
+            match plan.apply(&cells) {
+                Ok((v, a)) => {
+                    if plan.is_age {
+                        age = a;
+                    }
+                    vals.push((plan.slot, v));
+                }
+                Err(p) => problems.push(p),
+            }
+        }
+        if let Err(p) = sys.replicates(&cells, &mut reps) {
+            problems.push(p);
+        }
+        if let Some(r) = &row {
+            weight_problems(r.weight, &cells, &mut problems);
+            if !seen_keys.insert(r.key.clone()) {
+                problems.push(Problem {
+                    rule: "duplicate_key",
+                    field: "key".into(),
+                    column: "key".into(),
+                    value: r.key.clone(),
+                    message: format!("business key {} occurs more than once", r.key),
+                });
+            }
+        }
+        // Report every problem; the strictest decides the row's fate.
+        let mut worst = Severity::Info;
+        let mut first_q: Option<&Problem> = None;
+        for p in &problems {
+            let f = ctx.finding(p, line, &key);
+            if f.severity == Severity::Quarantine && first_q.is_none() {
+                first_q = Some(p);
+            }
+            worst = worst.max(f.severity);
+            if f.severity != Severity::Quarantine {
+                out.findings.push(f);
+            }
+        }
+        match worst {
+            Severity::Error => continue,
+            Severity::Quarantine => {
+                if let Some(p) = first_q {
+                    set_aside(ctx, out, p, line, &key, &cells);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let Some(r) = row else { continue };
+        if let Err(p) = push_row(&mut out.frame, r, line, &vals, age, &reps, &mut psu_stratum, ctx.spec.design.nest) {
+            out.findings.push(ctx.finding(&p, line, &key));
+        }
+    }
+    Ok(())
+}
+
+fn weight_problems(w: f64, _cells: &[String], problems: &mut Vec<Problem>) {
+    let (rule, msg) = if w < 0.0 {
+        ("weight_negative", "the weight is negative: weights must be > 0")
+    } else if w == 0.0 {
+        ("weight_zero", "the weight is 0: weights must be > 0")
+    } else {
+        return;
+    };
+    problems.push(Problem {
+        rule,
+        field: "weight".into(),
+        column: "weight".into(),
+        value: format!("{w}"),
+        message: msg.into(),
+    });
+}
+
+fn set_aside(ctx: &Ctx, out: &mut Normalized, prob: &Problem, line: u64, key: &str, cells: &[String]) {
+    let f = ctx.finding(prob, line, key);
+    let sev = f.severity;
+    let mut f = f;
+    if sev != Severity::Quarantine && sev != Severity::Error {
+        // Structural problems cannot load; they are quarantined at least.
+        f.severity = Severity::Quarantine;
+    }
+    let quarantine = f.severity == Severity::Quarantine;
+    out.findings.push(f);
+    if quarantine {
+        out.quarantined.push(QuarantinedRow {
+            cells: cells.to_vec(),
+            line,
+            key: key.to_string(),
+            rule: prob.rule.to_string(),
+            message: prob.message.clone(),
+        });
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_row(
+    frame: &mut Frame,
+    r: design::SystemRow,
+    line: u64,
+    vals: &[(usize, Val)],
+    age: Option<(i64, i64)>,
+    reps: &[f64],
+    psu_stratum: &mut Vec<u32>,
+    nest: bool,
+) -> std::result::Result<(), Problem> {
+    let stratum = r.stratum.as_deref().map(|s| intern(&mut frame.strata, s)).unwrap_or(NONE);
+    let psu = match &r.psu {
+        Some(p) => {
+            let name = if nest && stratum != NONE {
+                format!("{}/{p}", frame.strata[stratum as usize])
+            } else {
+                p.clone()
+            };
+            let idx = intern(&mut frame.psus, &name);
+            if idx as usize == psu_stratum.len() {
+                psu_stratum.push(stratum);
+            } else if psu_stratum[idx as usize] != stratum {
+                let other = psu_stratum[idx as usize];
+                return Err(Problem {
+                    rule: "bad_design",
+                    field: "psu".into(),
+                    column: "psu".into(),
+                    value: p.clone(),
+                    message: format!(
+                        "PSU {p} is in stratum {} and in stratum {}: set design.nest = true if PSU ids repeat across strata",
+                        frame.strata.get(other as usize).map(String::as_str).unwrap_or("?"),
+                        frame.strata.get(stratum as usize).map(String::as_str).unwrap_or("?")
+                    ),
+                });
+            }
+            idx
+        }
+        None => NONE,
+    };
+    let t = frame.intern_time(&r.time);
+    frame.time.push(t);
+    frame.key.push(r.key);
+    frame.line.push(line);
+    frame.hh_id.push(r.hh_id);
+    frame.weight.push(r.weight);
+    frame.stratum.push(stratum);
+    frame.psu.push(psu);
+    if let Some(f) = r.fpc {
+        frame.fpc.get_or_insert_with(Vec::new).push(f);
+    }
+    for (i, x) in reps.iter().enumerate() {
+        frame.reps[i].push(*x);
+    }
+    let mut vi = vals.iter().peekable();
+    for slot in 0..frame.fields.len() {
+        let v = match vi.peek() {
+            Some((s, _)) if *s == slot => vi.next().map(|(_, v)| v.clone()).unwrap_or(Val::Null),
+            _ => Val::Null,
+        };
+        frame.push_value(slot, v);
+    }
+    frame.age_lo.push(age.map(|a| a.0));
+    frame.age_hi.push(age.map(|a| a.1));
+    Ok(())
+}
