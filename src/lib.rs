@@ -4,6 +4,7 @@
 //! quarantine what cannot load) → `estimate` (indicator cube with design-based precision) →
 //! `load` (atomic Parquet warehouse). `pipeline` drives them; `schema` and `config` hold the data
 //! that steer them.
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod estimate;
@@ -11,3 +12,8 @@ pub mod extract;
 pub mod normalize;
 pub mod schema;
 pub mod validate;
+pub mod load;
+pub mod pipeline;
+
+/// The version written into every Parquet file and run manifest.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,108 @@
+//! The design of one period's rows as the variance estimators need it: the PSU layout for Taylor
+//! linearisation and the replicate specification.
+use crate::config::pipeline::Design;
+use crate::error::{MigError, Result};
+use crate::estimate::variance::{LonelyPsu, PsuLayout, ReplicateMethod, ReplicateSpec};
+use crate::normalize::{Frame, NONE};
+
+/// How standard errors are computed for a period.
+pub enum Variance {
+    None,
+    /// PSUs present in the period (ascending frame index) and their layout.
+    Taylor { psus: Vec<u32>, layout: PsuLayout },
+    Replicate(ReplicateSpec),
+}
+
+impl Variance {
+    pub fn df(&self, n_reps: usize) -> Option<f64> {
+        match self {
+            Variance::None => None,
+            Variance::Taylor { layout, .. } => Some(layout.design_df()),
+            Variance::Replicate(_) => Some(n_reps as f64 - 1.0),
+        }
+    }
+}
+
+/// Chooses the variance method of a design for the rows of one period.
+pub fn variance_for(design: &Design, frame: &Frame, rows: &[u32]) -> Result<Variance> {
+    let method = design.variance.clone().unwrap_or_else(|| {
+        if !frame.reps.is_empty() {
+            "replicate".into()
+        } else if !frame.psus.is_empty() {
+            "taylor".into()
+        } else {
+            "none".into()
+        }
+    });
+    match method.as_str() {
+        "replicate" if !frame.reps.is_empty() => {
+            let m = design.method.unwrap_or(ReplicateMethod::Bootstrap);
+            let spec = ReplicateSpec::new(
+                m,
+                frame.reps.len(),
+                design.rho,
+                design.scale,
+                design.rscales.clone(),
+                design.mse,
+            )?;
+            Ok(Variance::Replicate(spec))
+        }
+        "taylor" if !frame.psus.is_empty() => taylor(design, frame, rows),
+        "none" => Ok(Variance::None),
+        other => Err(MigError::Estimate(format!(
+            "variance {other:?} is declared but the input has no {}",
+            if other == "taylor" { "PSUs" } else { "replicate weights" }
+        ))),
+    }
+}
+
+fn taylor(design: &Design, frame: &Frame, rows: &[u32]) -> Result<Variance> {
+    let mut psu_stratum = vec![NONE; frame.psus.len()];
+    let mut psu_fpc = vec![f64::NAN; frame.psus.len()];
+    let mut seen = vec![false; frame.psus.len()];
+    for &r in rows {
+        let r = r as usize;
+        let p = frame.psu[r] as usize;
+        seen[p] = true;
+        psu_stratum[p] = frame.stratum[r];
+        if let Some(f) = &frame.fpc {
+            psu_fpc[p] = f[r];
+        }
+    }
+    let psus: Vec<u32> = (0..frame.psus.len() as u32)
+        .filter(|&p| seen[p as usize])
+        .collect();
+    // Dense strata of this period (no strata: one stratum).
+    let mut strata: Vec<u32> = psus.iter().map(|&p| psu_stratum[p as usize]).collect();
+    strata.sort_unstable();
+    strata.dedup();
+    let stratum_of = |p: u32| {
+        let s = psu_stratum[p as usize];
+        strata.binary_search(&s).unwrap_or(0) as u32
+    };
+    let layout_strata: Vec<u32> = psus.iter().map(|&p| stratum_of(p)).collect();
+    let mut n_h = vec![0usize; strata.len()];
+    for &s in &layout_strata {
+        n_h[s as usize] += 1;
+    }
+    let mut fraction = vec![0.0; strata.len()];
+    for (&p, &s) in psus.iter().zip(&layout_strata) {
+        let f = psu_fpc[p as usize];
+        if f.is_finite() {
+            fraction[s as usize] = if f <= 1.0 { f } else { n_h[s as usize] as f64 / f };
+        }
+    }
+    let names = strata
+        .iter()
+        .map(|&s| frame.strata.get(s as usize).cloned().unwrap_or_else(|| "(all)".into()))
+        .collect();
+    let layout = PsuLayout {
+        psu_stratum: layout_strata,
+        n_strata: strata.len(),
+        stratum_fraction: fraction,
+        lonely: design.lonely_psu.unwrap_or(LonelyPsu::Fail),
+        stratum_names: names,
+    };
+    layout.check_lonely()?;
+    Ok(Variance::Taylor { psus, layout })
+}

@@ -1,0 +1,154 @@
+//! Breakdown dimensions of the cube. Each row gets a dense *fine* index per dimension (the code
+//! it carries, or its age interval); each fine index belongs to a few *output* codes: the totals
+//! and the codes of every version of the classification that the source supports.
+use std::collections::BTreeSet;
+
+use crate::normalize::{ColData, Frame, NONE};
+use crate::schema::{CodeLists, Dimension};
+
+/// One dimension prepared for a frame.
+#[derive(Debug, Clone)]
+pub struct DimPlan {
+    pub name: String,
+    /// Fine index of every row of the frame.
+    pub fine: Vec<u32>,
+    pub n_fine: usize,
+    /// Output codes, in code-list order.
+    pub out_codes: Vec<String>,
+    /// For each fine index, the output codes it counts in.
+    pub members: Vec<Vec<u32>>,
+    /// Versions emitted.
+    pub versions: Vec<String>,
+}
+
+impl DimPlan {
+    /// A coded dimension (sex, edu, eco, cbr, brt, …) over a frame column.
+    pub fn coded(frame: &Frame, field: &str, dim: &Dimension, codes: &CodeLists) -> Option<Self> {
+        let Some(ColData::Code(col)) = frame.mapped(field) else {
+            return None;
+        };
+        let present: BTreeSet<u32> = col.iter().copied().filter(|&c| c != NONE).collect();
+        let versions: Vec<String> = dim
+            .versions
+            .iter()
+            .filter(|v| present.iter().all(|&c| codes.map_to(dim, c, v).is_some()))
+            .cloned()
+            .collect();
+        if versions.is_empty() && !present.is_empty() {
+            return None;
+        }
+        let missing = dim.codes.len() as u32;
+        let out_idx: Vec<u32> = dim
+            .codes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| versions.contains(&c.version))
+            .map(|(i, _)| i as u32)
+            .collect();
+        let pos = |code: u32| out_idx.iter().position(|&o| o == code).map(|p| p as u32);
+        let mut members = vec![Vec::new(); dim.codes.len() + 1];
+        for (fine, m) in members.iter_mut().enumerate() {
+            for v in &versions {
+                if let Some(t) = dim.total_of(v).and_then(pos) {
+                    m.push(t);
+                }
+                let code = if fine as u32 == missing {
+                    dim.index_of(&format!("{v}_X"))
+                } else if present.contains(&(fine as u32)) {
+                    codes.map_to(dim, fine as u32, v)
+                } else {
+                    None
+                };
+                if let Some(p) = code.filter(|c| !dim.code(*c).total).and_then(pos) {
+                    m.push(p);
+                }
+            }
+        }
+        Some(DimPlan {
+            name: field.to_string(),
+            fine: col.iter().map(|&c| if c == NONE { missing } else { c }).collect(),
+            n_fine: dim.codes.len() + 1,
+            out_codes: out_idx.iter().map(|&i| dim.code(i).code.clone()).collect(),
+            members,
+            versions,
+        })
+    }
+
+    /// The age dimension from each row's age interval.
+    pub fn age(frame: &Frame, dim: &Dimension) -> Option<Self> {
+        let mut intervals: Vec<(i64, i64)> = Vec::new();
+        let mut fine = Vec::with_capacity(frame.len());
+        for (lo, hi) in frame.age_lo.iter().zip(&frame.age_hi) {
+            let iv = match (lo, hi) {
+                (Some(l), Some(h)) => (*l, *h),
+                _ => (-1, -1),
+            };
+            let idx = match intervals.iter().position(|x| *x == iv) {
+                Some(i) => i,
+                None => {
+                    intervals.push(iv);
+                    intervals.len() - 1
+                }
+            };
+            fine.push(idx as u32);
+        }
+        let known: Vec<(i64, i64)> = intervals.iter().copied().filter(|x| x.0 >= 0).collect();
+        if known.is_empty() {
+            return None;
+        }
+        let fits = |band: (i64, i64)| {
+            known
+                .iter()
+                .all(|&(lo, hi)| (lo >= band.0 && hi <= band.1) || hi < band.0 || lo > band.1)
+        };
+        let mut out_idx: Vec<u32> = Vec::new();
+        let mut versions = Vec::new();
+        for v in &dim.versions {
+            let bands: Vec<(u32, (i64, i64))> = dim
+                .version_codes(v)
+                .filter_map(|(i, c)| c.age.map(|a| (i, a)))
+                .collect();
+            let partition = !overlapping(&bands);
+            let ok: Vec<u32> = bands.iter().filter(|b| fits(b.1)).map(|b| b.0).collect();
+            if (partition && ok.len() == bands.len()) || (!partition && !ok.is_empty()) {
+                versions.push(v.clone());
+                out_idx.extend(ok);
+            }
+        }
+        let members = intervals
+            .iter()
+            .map(|&(lo, hi)| {
+                out_idx
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &i)| {
+                        let (a, b) = dim.code(i).age.unwrap_or((0, -1));
+                        lo >= 0 && lo >= a && hi <= b
+                    })
+                    .map(|(p, _)| p as u32)
+                    .collect()
+            })
+            .collect();
+        Some(DimPlan {
+            name: "age".into(),
+            fine,
+            n_fine: intervals.len(),
+            out_codes: out_idx.iter().map(|&i| dim.code(i).code.clone()).collect(),
+            members,
+            versions,
+        })
+    }
+}
+
+/// Whether any two non-total bands of a version overlap (then it is not a partition).
+fn overlapping(bands: &[(u32, (i64, i64))]) -> bool {
+    let mut v: Vec<(i64, i64)> = bands.iter().map(|b| b.1).collect();
+    v.sort();
+    // The total band spans all others; drop the widest before testing.
+    if let Some(w) = v.iter().copied().max_by_key(|b| b.1 - b.0) {
+        if let Some(p) = v.iter().position(|b| *b == w) {
+            v.remove(p);
+        }
+    }
+    v.windows(2).any(|w| w[1].0 <= w[0].1)
+}

@@ -1,0 +1,405 @@
+//! The indicator cube of one frame: which catalogue indicators the source supports, the tables
+//! they need, one kernel pass per period, and the observations with their precision and status.
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use super::cube::{self, KernelInput, TableSpec};
+use super::design::{variance_for, Variance};
+use super::dims::DimPlan;
+use super::populations;
+use super::reliability::{Profile, Status};
+use super::tables::{self, TableOut};
+use super::variance::{replicate_variance, t_quantile_975, taylor_variance};
+use super::Observation;
+use crate::config::pipeline::{Design, Pipeline};
+use crate::error::Result;
+use crate::normalize::{ColData, Frame};
+use crate::schema::{Indicator, Kind, Schema};
+
+/// A table of the cube: population × value × breakdowns.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct TableKey {
+    population: String,
+    value: Option<String>,
+    dims: Vec<String>,
+}
+
+/// What one frame yields: observations, and indicators skipped with the reason.
+pub struct CubeResult {
+    pub observations: Vec<Observation>,
+    pub skipped: Vec<(String, String)>,
+}
+
+struct Prepared<'a> {
+    dims: BTreeMap<String, DimPlan>,
+    pop_bits: BTreeMap<String, u64>,
+    masks: Vec<u64>,
+    indicators: Vec<&'a Indicator>,
+    tables: Vec<TableKey>,
+    skipped: Vec<(String, String)>,
+}
+
+/// Estimates every supported indicator of the catalogue for every period of `frame`.
+pub fn estimate_frame(frame: &Frame, p: &Pipeline, design: &Design, schema: &Schema) -> Result<CubeResult> {
+    let prep = prepare(frame, p, schema);
+    let profile = Profile::from_config(p.pipeline.reliability.as_ref());
+    let mut observations = Vec::new();
+    for (ti, time) in frame.times.iter().enumerate() {
+        let rows: Vec<u32> = (0..frame.len() as u32)
+            .filter(|&r| frame.time[r as usize] == ti as u32)
+            .collect();
+        let variance = variance_for(design, frame, &rows)?;
+        let outs = run_period(frame, &prep, &rows, &variance);
+        let ctx = ObsCtx {
+            frame,
+            p,
+            schema,
+            prep: &prep,
+            outs: &outs,
+            variance: &variance,
+            profile: &profile,
+            time,
+        };
+        for ind in &prep.indicators {
+            ctx.emit(ind, &mut observations);
+        }
+    }
+    Ok(CubeResult {
+        observations,
+        skipped: prep.skipped,
+    })
+}
+
+fn table_dims(ind: &Indicator) -> Vec<String> {
+    std::iter::once("sex".to_string())
+        .chain(ind.classif1.clone())
+        .chain(ind.classif2.clone())
+        .collect()
+}
+
+/// The tables an indicator reads: (value table, count table for a mean).
+fn keys_of(ind: &Indicator) -> Vec<TableKey> {
+    let pop = ind.population.clone().unwrap_or_default();
+    let dims = table_dims(ind);
+    let count = TableKey { population: pop.clone(), value: None, dims: dims.clone() };
+    match ind.kind {
+        Kind::Total => vec![TableKey { value: ind.value.clone(), ..count }],
+        Kind::Mean => vec![TableKey { value: ind.value.clone(), ..count.clone() }, count],
+        Kind::Ratio => Vec::new(),
+    }
+}
+
+fn prepare<'a>(frame: &Frame, p: &Pipeline, schema: &'a Schema) -> Prepared<'a> {
+    let cat = &schema.catalogue;
+    let mut prep = Prepared {
+        dims: BTreeMap::new(),
+        pop_bits: BTreeMap::new(),
+        masks: vec![0; frame.len()],
+        indicators: Vec::new(),
+        tables: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let mut ok: BTreeMap<String, bool> = BTreeMap::new();
+    for ind in &cat.indicator {
+        let parts: Vec<&Indicator> = match ind.kind {
+            Kind::Ratio => [&ind.numerator, &ind.denominator]
+                .iter()
+                .filter_map(|c| c.as_deref().and_then(|c| cat.get(c)))
+                .collect(),
+            _ => vec![ind],
+        };
+        let record = parts
+            .first()
+            .and_then(|i| i.population.as_ref())
+            .and_then(|pop| cat.population.get(pop))
+            .map(|pop| pop.record.as_str());
+        if record != Some(frame.record.as_str()) {
+            continue;
+        }
+        let why = parts.iter().find_map(|part| {
+            if ok.get(&part.code) == Some(&true) {
+                return None;
+            }
+            support(frame, p, schema, part, &mut prep).err()
+        });
+        match why {
+            None => {
+                for part in &parts {
+                    ok.insert(part.code.clone(), true);
+                }
+                prep.indicators.push(ind);
+                for k in parts.iter().flat_map(|i| keys_of(i)) {
+                    if !prep.tables.contains(&k) {
+                        prep.tables.push(k);
+                    }
+                }
+            }
+            Some(reason) => prep.skipped.push((ind.code.clone(), reason)),
+        }
+    }
+    prep
+}
+
+/// Checks that the frame supports an indicator, preparing its dimensions and population.
+fn support(frame: &Frame, p: &Pipeline, schema: &Schema, ind: &Indicator, prep: &mut Prepared) -> std::result::Result<(), String> {
+    for d in table_dims(ind) {
+        if prep.dims.contains_key(&d) {
+            continue;
+        }
+        let dim = schema.codes.dim(&d).map_err(|e| e.to_string())?;
+        let plan = if d == "age" {
+            DimPlan::age(frame, dim)
+        } else {
+            DimPlan::coded(frame, &d, dim, &schema.codes)
+        };
+        let plan = plan.ok_or_else(|| format!("breakdown {d} is not available in this source"))?;
+        if plan.versions.is_empty() {
+            return Err(format!("no version of {d} can be formed from this source"));
+        }
+        prep.dims.insert(d, plan);
+    }
+    if let Some(v) = &ind.value {
+        if !matches!(frame.mapped(v), Some(ColData::Float(_))) {
+            return Err(format!("value {v} is not mapped"));
+        }
+    }
+    let pop = ind.population.clone().unwrap_or_default();
+    if !prep.pop_bits.contains_key(&pop) {
+        let def = &schema.catalogue.population[&pop];
+        let keep = populations::evaluate(frame, def, &schema.codes, p.pipeline.working_age)?;
+        let bit = 1u64 << prep.pop_bits.len().min(63);
+        if prep.pop_bits.len() >= 64 {
+            return Err("more than 64 populations".into());
+        }
+        for (m, k) in prep.masks.iter_mut().zip(keep) {
+            if k {
+                *m |= bit;
+            }
+        }
+        prep.pop_bits.insert(pop, bit);
+    }
+    Ok(())
+}
+
+fn run_period(frame: &Frame, prep: &Prepared, rows: &[u32], variance: &Variance) -> Vec<TableOut> {
+    let mut specs = Vec::new();
+    let mut offset = 0;
+    let mut offsets = Vec::new();
+    for k in &prep.tables {
+        let plans: Vec<&DimPlan> = k.dims.iter().map(|d| &prep.dims[d]).collect();
+        let mut stride = 1;
+        let mut dims = Vec::new();
+        for plan in plans.iter().rev() {
+            dims.push((plan.fine.as_slice(), stride));
+            stride *= plan.n_fine;
+        }
+        dims.reverse();
+        let value = k.value.as_ref().and_then(|v| match frame.mapped(v) {
+            Some(ColData::Float(c)) => Some(c.as_slice()),
+            _ => None,
+        });
+        specs.push(TableSpec { pop_bit: prep.pop_bits[&k.population], value, dims, offset });
+        offsets.push(offset);
+        offset += stride;
+    }
+    let psus: &[u32] = match variance {
+        Variance::Taylor { psus, .. } => psus,
+        _ => &[],
+    };
+    let input = KernelInput {
+        rows,
+        weight: &frame.weight,
+        masks: &prep.masks,
+        reps: if matches!(variance, Variance::Replicate(_)) { &frame.reps } else { &[] },
+        psu: if psus.is_empty() { None } else { Some(&frame.psu) },
+        tables: &specs,
+        n_cells: offset,
+    };
+    let sums = cube::aggregate(&input);
+    prep.tables
+        .par_iter()
+        .zip(offsets.par_iter())
+        .map(|(k, &off)| {
+            let plans: Vec<&DimPlan> = k.dims.iter().map(|d| &prep.dims[d]).collect();
+            tables::build(&sums, off, &plans, psus)
+        })
+        .collect()
+}
+
+struct ObsCtx<'a> {
+    frame: &'a Frame,
+    p: &'a Pipeline,
+    schema: &'a Schema,
+    prep: &'a Prepared<'a>,
+    outs: &'a [TableOut],
+    variance: &'a Variance,
+    profile: &'a Profile,
+    time: &'a str,
+}
+
+/// Estimate and variance of one output cell.
+struct Cell {
+    est: f64,
+    var: Option<f64>,
+    n: u64,
+}
+
+impl ObsCtx<'_> {
+    fn table(&self, ind: &Indicator, value: bool) -> &TableOut {
+        let keys = keys_of(ind);
+        let k = if value { &keys[0] } else { keys.last().unwrap_or(&keys[0]) };
+        let i = self.prep.tables.iter().position(|t| t == k).unwrap_or(0);
+        &self.outs[i]
+    }
+
+    fn total(&self, t: &TableOut, o: usize) -> Cell {
+        let var = match self.variance {
+            Variance::None => None,
+            Variance::Taylor { layout, .. } => Some(taylor_variance(layout, t.t_of(o))),
+            Variance::Replicate(spec) => Some(replicate_variance(spec, t.est[o], t.reps_of(o))),
+        };
+        Cell { est: t.est[o], var, n: t.n[o] }
+    }
+
+    /// Ratio y/x with its linearised or replicate variance; `None` when x is 0.
+    fn ratio(&self, y: &TableOut, x: &TableOut, o: usize) -> Option<Cell> {
+        let (ty, tx) = (y.est[o], x.est[o]);
+        if tx == 0.0 {
+            return None;
+        }
+        let r = ty / tx;
+        let var = match self.variance {
+            Variance::None => None,
+            Variance::Taylor { layout, .. } => {
+                let z: Vec<f64> = y.t_of(o).iter().zip(x.t_of(o)).map(|(a, b)| (a - r * b) / tx).collect();
+                Some(taylor_variance(layout, &z))
+            }
+            Variance::Replicate(spec) => {
+                let reps: Vec<f64> = y
+                    .reps_of(o)
+                    .iter()
+                    .zip(x.reps_of(o))
+                    .map(|(a, b)| if *b != 0.0 { a / b } else { r })
+                    .collect();
+                Some(replicate_variance(spec, r, &reps))
+            }
+        };
+        Some(Cell { est: r, var, n: x.n[o] })
+    }
+
+    fn emit(&self, ind: &Indicator, out: &mut Vec<Observation>) {
+        let cat = &self.schema.catalogue;
+        let dims: Vec<&DimPlan> = table_dims(ind).iter().map(|d| &self.prep.dims[d]).collect();
+        let sizes = dims.iter().map(|d| d.out_codes.len()).collect::<Vec<_>>();
+        let m: usize = sizes.iter().product();
+        for o in 0..m {
+            let judged = match ind.kind {
+                Kind::Total => {
+                    let t = self.table(ind, true);
+                    (t.n[o] > 0).then(|| {
+                        let c = self.total(t, o);
+                        let s = self.judge(&c);
+                        (Some(c), s)
+                    })
+                }
+                Kind::Mean => {
+                    let (v, c) = (self.table(ind, true), self.table(ind, false));
+                    (c.n[o] > 0).then(|| self.ratio_cell(v, c, o, None))
+                }
+                Kind::Ratio => {
+                    let num = ind.numerator.as_deref().and_then(|c| cat.get(c));
+                    let den = ind.denominator.as_deref().and_then(|c| cat.get(c));
+                    let (Some(num), Some(den)) = (num, den) else { continue };
+                    let (y, x) = (self.table(num, true), self.table(den, true));
+                    (x.n[o] > 0).then(|| {
+                        let part = self.total(y, o);
+                        let s = self.judge(&part);
+                        self.ratio_cell(y, x, o, Some(s))
+                    })
+                }
+            };
+            let Some((cell, status)) = judged else { continue };
+            out.push(self.observation(ind, &dims, &sizes, o, cell, status));
+        }
+    }
+
+    fn ratio_cell(&self, y: &TableOut, x: &TableOut, o: usize, num: Option<Status>) -> (Option<Cell>, Status) {
+        let den = self.judge(&self.total(x, o));
+        let status = num.unwrap_or(Status::Ok).worst(den);
+        match self.ratio(y, x, o) {
+            Some(c) => {
+                let s = status.worst(self.judge(&c));
+                (Some(c), s)
+            }
+            None => (None, status.worst(Status::Suppressed("U7:ZERO_DENOMINATOR"))),
+        }
+    }
+
+    fn judge(&self, c: &Cell) -> Status {
+        let cv = c.var.and_then(|v| (c.est != 0.0).then(|| v.sqrt() / c.est.abs() * 100.0));
+        self.profile.judge(c.n, cv, self.variance.df(self.frame.reps.len()))
+    }
+
+    fn observation(&self, ind: &Indicator, dims: &[&DimPlan], sizes: &[usize], o: usize, cell: Option<Cell>, status: Status) -> Observation {
+        let mut idx = [0usize; 3];
+        let mut rest = o;
+        for i in (0..dims.len()).rev() {
+            idx[i] = rest % sizes[i];
+            rest /= sizes[i];
+        }
+        let code = |i: usize| dims.get(i).map(|d| d.out_codes[idx[i]].clone());
+        let f = ind.unit_factor();
+        let df = self.variance.df(self.frame.reps.len());
+        let suppressed = matches!(status, Status::Suppressed(_));
+        let n = cell.as_ref().map(|c| c.n).unwrap_or(0);
+        let (value, se, cv, lo, hi) = match cell.filter(|_| !suppressed) {
+            Some(c) => {
+                let se = c.var.map(|v| v.sqrt());
+                let cv = se.and_then(|s| (c.est != 0.0).then(|| s / c.est.abs() * 100.0));
+                let q = df.map(t_quantile_975);
+                let lo = se.zip(q).map(|(s, q)| (c.est - q * s) * f);
+                let hi = se.zip(q).map(|(s, q)| (c.est + q * s) * f);
+                (Some(c.est * f), se.map(|s| s * f), cv, lo, hi)
+            }
+            None => (None, None, None, None, None),
+        };
+        Observation {
+            ref_area: self.frame.ref_area.clone(),
+            source: self.frame.source.clone(),
+            indicator: ind.code.clone(),
+            sex: code(0).unwrap_or_default(),
+            classif1: code(1),
+            classif2: code(2),
+            time: self.time.to_string(),
+            obs_value: value,
+            obs_status: status.code().map(str::to_string),
+            note_classif: self.note_classif(ind),
+            note_indicator: status.note().map(str::to_string),
+            note_source: self.note_source(),
+            sample_count: n as i64,
+            se,
+            cv,
+            lower_bound: lo,
+            upper_bound: hi,
+            design_df: df,
+        }
+    }
+
+    fn note_classif(&self, ind: &Indicator) -> Option<String> {
+        let notes: Vec<String> = [&ind.classif1, &ind.classif2]
+            .into_iter()
+            .flatten()
+            .filter_map(|d| self.frame.field(d).and_then(|f| f.note.clone()))
+            .collect();
+        (!notes.is_empty()).then(|| notes.join("_"))
+    }
+
+    fn note_source(&self) -> Option<String> {
+        let mut notes = self.p.pipeline.note_source.clone();
+        if matches!(self.variance, Variance::None) {
+            notes.push("S2:NO_DESIGN".into());
+        }
+        (!notes.is_empty()).then(|| notes.join("_"))
+    }
+}

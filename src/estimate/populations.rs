@@ -1,0 +1,83 @@
+//! Populations of the catalogue evaluated over a frame: one bit per population per row.
+use crate::normalize::{ColData, Frame, NONE};
+use crate::schema::catalogue::{Condition, Population};
+use crate::schema::CodeLists;
+
+/// Why a population cannot be formed from a frame (a field it needs is not mapped).
+pub type Unavailable = String;
+
+/// Evaluates `pop` for every row; `Err` names the unmapped field.
+pub fn evaluate(
+    frame: &Frame,
+    pop: &Population,
+    codes: &CodeLists,
+    working_age: i64,
+) -> Result<Vec<bool>, Unavailable> {
+    let mut keep = vec![true; frame.len()];
+    for cond in &pop.conditions {
+        apply(frame, cond, codes, working_age, &mut keep)?;
+    }
+    Ok(keep)
+}
+
+fn apply(
+    frame: &Frame,
+    cond: &Condition,
+    codes: &CodeLists,
+    working_age: i64,
+    keep: &mut [bool],
+) -> Result<(), Unavailable> {
+    if cond.working_age == Some(true) {
+        for (k, lo) in keep.iter_mut().zip(&frame.age_lo) {
+            *k &= lo.is_some_and(|a| a >= working_age);
+        }
+        return Ok(());
+    }
+    let name = cond.field.as_deref().unwrap_or("");
+    let col = frame
+        .mapped(name)
+        .ok_or_else(|| format!("field {name} is not mapped"))?;
+    let years: Vec<i64> = frame
+        .times
+        .iter()
+        .map(|t| t.get(..4).and_then(|y| y.parse().ok()).unwrap_or(0))
+        .collect();
+    let allowed: Vec<u32> = cond
+        .in_codes
+        .iter()
+        .flatten()
+        .filter_map(|l| codes.find(l).map(|(_, i)| i))
+        .collect();
+    for (i, k) in keep.iter_mut().enumerate() {
+        if !*k {
+            continue;
+        }
+        *k = test(col, i, cond, &allowed, years[frame.time[i] as usize]);
+    }
+    Ok(())
+}
+
+fn test(col: &ColData, i: usize, cond: &Condition, allowed: &[u32], year: i64) -> bool {
+    if cond.in_codes.is_some() {
+        let ColData::Code(c) = col else { return false };
+        return c[i] != NONE && allowed.contains(&c[i]);
+    }
+    if let Some(b) = cond.eq {
+        return matches!(col, ColData::Bool(v) if v[i] == Some(b));
+    }
+    if let Some(p) = cond.present {
+        let present = match col {
+            ColData::Float(v) => v[i].is_some(),
+            ColData::Int(v) => v[i].is_some(),
+            ColData::Bool(v) => v[i].is_some(),
+            ColData::Str(v) => v[i].is_some(),
+            ColData::Code(v) => v[i] != NONE,
+        };
+        return present == p;
+    }
+    if let Some(n) = cond.within_years {
+        let ColData::Int(v) = col else { return false };
+        return v[i].is_some_and(|y| y >= year - n && y <= year);
+    }
+    true
+}

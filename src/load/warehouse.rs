@@ -1,0 +1,132 @@
+//! The warehouse folder: tables as folders, files staged under `.staging/<RUN_ID>/` and renamed
+//! into place only when the whole run has succeeded.
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+
+use super::parquet::{write, FileMeta};
+use crate::error::{MigError, Result};
+
+pub struct Warehouse {
+    pub root: PathBuf,
+}
+
+/// Files written for one run, not yet visible to readers.
+pub struct Staged {
+    root: PathBuf,
+    dir: PathBuf,
+    /// (relative path in the warehouse, staged file).
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Warehouse {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Warehouse { root: root.into() }
+    }
+
+    pub fn stage(&self, run_id: &str) -> Result<Staged> {
+        let dir = self.root.join(".staging").join(run_id);
+        std::fs::create_dir_all(&dir).map_err(|e| MigError::io(&dir, e))?;
+        Ok(Staged {
+            root: self.root.clone(),
+            dir,
+            files: Vec::new(),
+        })
+    }
+
+    /// `runs/<RUN_ID>/` (created).
+    pub fn run_dir(&self, run_id: &str) -> Result<PathBuf> {
+        let d = self.root.join("runs").join(run_id);
+        std::fs::create_dir_all(&d).map_err(|e| MigError::io(&d, e))?;
+        Ok(d)
+    }
+}
+
+impl Staged {
+    /// Writes a Parquet file that will appear at `rel` inside the warehouse.
+    pub fn parquet(&mut self, rel: &Path, batch: &RecordBatch, meta: &FileMeta) -> Result<()> {
+        let tmp = self.dir.join(format!("{:05}.parquet", self.files.len()));
+        write(&tmp, batch, meta)?;
+        self.files.push((rel.to_path_buf(), tmp));
+        Ok(())
+    }
+
+    /// Writes any other file (quarantine CSVs) through the same staging.
+    pub fn bytes(&mut self, rel: &Path, data: &[u8]) -> Result<()> {
+        let tmp = self.dir.join(format!("{:05}.dat", self.files.len()));
+        std::fs::write(&tmp, data).map_err(|e| MigError::io(&tmp, e))?;
+        self.files.push((rel.to_path_buf(), tmp));
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// Renames every staged file into place (each rename is atomic) and removes the staging
+    /// folder. Returns the published paths, relative to the warehouse.
+    pub fn publish(self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for (rel, tmp) in &self.files {
+            let dest = self.root.join(rel);
+            if let Some(d) = dest.parent() {
+                std::fs::create_dir_all(d).map_err(|e| MigError::io(d, e))?;
+            }
+            std::fs::rename(tmp, &dest).map_err(|e| MigError::io(&dest, e))?;
+            out.push(rel.clone());
+        }
+        self.abandon();
+        Ok(out)
+    }
+
+    /// Drops everything staged; the warehouse is untouched.
+    pub fn abandon(self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(parent) = self.dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+/// `20261126T172300Z` for a UNIX time in seconds.
+pub fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Gregorian date of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_utc_calendar_times() {
+        assert_eq!(utc_stamp(0), "19700101T000000Z");
+        assert_eq!(utc_stamp(1_795_713_780), "20261126T172300Z");
+        assert_eq!(utc_stamp(951_782_400), "20000229T000000Z");
+    }
+}
