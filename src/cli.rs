@@ -8,7 +8,11 @@ use crate::error::{MigError, Result};
 use crate::pipeline::{self, RunOptions};
 
 #[derive(Parser, Debug)]
-#[command(name = "migstat", version, about = "Labour-migration statistics from survey microdata to ILOSTAT-shaped Parquet")]
+#[command(
+    name = "migstat",
+    version,
+    about = "Labour-migration statistics from survey microdata to ILOSTAT-shaped Parquet"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -61,7 +65,9 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
 
 fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     if a.input.is_some() && a.pipelines.len() > 1 {
-        return Err(MigError::Other("--input goes with a single pipeline".into()));
+        return Err(MigError::Other(
+            "--input goes with a single pipeline".into(),
+        ));
     }
     let opts = RunOptions {
         input: a.input,

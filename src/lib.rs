@@ -9,11 +9,11 @@ pub mod config;
 pub mod error;
 pub mod estimate;
 pub mod extract;
+pub mod load;
 pub mod normalize;
+pub mod pipeline;
 pub mod schema;
 pub mod validate;
-pub mod load;
-pub mod pipeline;
 
 /// The version written into every Parquet file and run manifest.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -80,8 +80,21 @@ pub fn run(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RunSum
     let say = |log: &mut dyn Write, s: String| {
         let _ = writeln!(log, "{s}");
     };
-    say(log, format!("run {run_id}: pipeline {} ({})", p.pipeline.id, path.display()));
-    let person = normalize(&p, &schema, &RecordSpec::person(&p, &schema), opts.input.as_deref(), opts.cap)?;
+    say(
+        log,
+        format!(
+            "run {run_id}: pipeline {} ({})",
+            p.pipeline.id,
+            path.display()
+        ),
+    );
+    let person = normalize(
+        &p,
+        &schema,
+        &RecordSpec::person(&p, &schema),
+        opts.input.as_deref(),
+        opts.cap,
+    )?;
     let roster = match RecordSpec::roster(&p, &schema) {
         Some(spec) => Some(normalize(&p, &schema, &spec, None, opts.cap)?),
         None => None,
@@ -89,27 +102,54 @@ pub fn run(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RunSum
     let inputs: Vec<&Normalized> = std::iter::once(&person).chain(roster.as_ref()).collect();
     let summaries: Vec<InputSummary> = inputs.iter().map(|n| input_summary(n)).collect();
     for s in &summaries {
-        say(log, format!(
-            "  {} {}: read {} rows, loaded {}, quarantined {} ({} errors, {} warnings)",
-            s.record, s.file, s.rows_read, s.rows_loaded, s.rows_quarantined, s.errors, s.warnings
-        ));
+        say(
+            log,
+            format!(
+                "  {} {}: read {} rows, loaded {}, quarantined {} ({} errors, {} warnings)",
+                s.record,
+                s.file,
+                s.rows_read,
+                s.rows_loaded,
+                s.rows_quarantined,
+                s.errors,
+                s.warnings
+            ),
+        );
     }
     let run_dir = wh.run_dir(&run_id)?;
     write_reports(&run_dir, &inputs)?;
     if let Some(bad) = inputs.iter().find(|n| n.findings.has_errors()) {
         let first = bad.findings.first_error().map(|f| {
-            format!("{}:{}: column {}: {} (value {:?})", bad.display.display(), f.line, f.column, f.message, f.value)
+            format!(
+                "{}:{}: column {}: {} (value {:?})",
+                bad.display.display(),
+                f.line,
+                f.column,
+                f.message,
+                f.value
+            )
         });
         write_manifest(&run_dir, &run_id, &p, &schema, &summaries, &[], "rejected")?;
         return Err(MigError::Rejected(format!(
             "validation found {} errors; nothing was loaded. First: {}\nReport: {}",
-            inputs.iter().map(|n| n.findings.count(crate::config::pipeline::Severity::Error)).sum::<u64>(),
+            inputs
+                .iter()
+                .map(|n| n.findings.count(crate::config::pipeline::Severity::Error))
+                .sum::<u64>(),
             first.unwrap_or_default(),
             run_dir.join("validation.txt").display()
         )));
     }
     let mut staged = wh.stage(&run_id)?;
-    let result = stage_all(&p, &schema, &person, roster.as_ref(), opts, &run_id, &mut staged);
+    let result = stage_all(
+        &p,
+        &schema,
+        &person,
+        roster.as_ref(),
+        opts,
+        &run_id,
+        &mut staged,
+    );
     let (obs_counts, skipped) = match result {
         Ok(x) => x,
         Err(e) => {
@@ -124,7 +164,14 @@ pub fn run(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RunSum
     for (t, n) in &obs_counts {
         say(log, format!("  {t}: {n} observations"));
     }
-    say(log, format!("  wrote {} files to {}", files.len(), opts.warehouse.display()));
+    say(
+        log,
+        format!(
+            "  wrote {} files to {}",
+            files.len(),
+            opts.warehouse.display()
+        ),
+    );
     Ok(RunSummary {
         run_id,
         pipeline: p.pipeline.id.clone(),
@@ -161,11 +208,20 @@ fn stage_all(
     run_id: &str,
     staged: &mut Staged,
 ) -> Result<Staging> {
-    let meta = FileMeta { run_id, schema_version: &schema.person.version };
+    let meta = FileMeta {
+        run_id,
+        schema_version: &schema.person.version,
+    };
     let mut by_time: BTreeMap<String, Vec<Observation>> = BTreeMap::new();
     let mut skipped = Vec::new();
-    let roster_design = p.roster.as_ref().and_then(|r| r.design.as_ref()).unwrap_or(&p.design);
-    for (n, design) in std::iter::once((person, &p.design)).chain(roster.map(|r| (r, roster_design))) {
+    let roster_design = p
+        .roster
+        .as_ref()
+        .and_then(|r| r.design.as_ref())
+        .unwrap_or(&p.design);
+    for (n, design) in
+        std::iter::once((person, &p.design)).chain(roster.map(|r| (r, roster_design)))
+    {
         let cube = estimate_frame(&n.frame, p, design, schema)?;
         for o in cube.observations {
             by_time.entry(o.time.clone()).or_default().push(o);
@@ -175,18 +231,25 @@ fn stage_all(
     let src_file = format!("{}.parquet", p.source_id());
     let mut counts = BTreeMap::new();
     for (time, obs) in &by_time {
-        let rel = Path::new("observations").join(&p.pipeline.ref_area).join(time).join(&src_file);
+        let rel = Path::new("observations")
+            .join(&p.pipeline.ref_area)
+            .join(time)
+            .join(&src_file);
         staged.parquet(&rel, &columns::observations(obs)?, &meta)?;
         counts.insert(time.clone(), obs.len());
     }
     if p.pipeline.microdata && !opts.no_microdata {
-        for (n, table) in std::iter::once((person, "microdata")).chain(roster.map(|r| (r, "emigrants"))) {
+        for (n, table) in
+            std::iter::once((person, "microdata")).chain(roster.map(|r| (r, "emigrants")))
+        {
             stage_microdata(p, schema, n, table, &src_file, &meta, staged)?;
         }
     }
     for n in std::iter::once(person).chain(roster) {
         if !n.quarantined.is_empty() {
-            let rel = Path::new("quarantine").join(run_id).join(quarantine_name(n));
+            let rel = Path::new("quarantine")
+                .join(run_id)
+                .join(quarantine_name(n));
             staged.bytes(&rel, &quarantine_csv(n)?)?;
         }
     }
@@ -206,7 +269,10 @@ fn stage_microdata(
         let rows: Vec<u32> = (0..n.frame.len() as u32)
             .filter(|&r| n.frame.time[r as usize] == ti as u32)
             .collect();
-        let rel = Path::new(table).join(&p.pipeline.ref_area).join(time).join(src_file);
+        let rel = Path::new(table)
+            .join(&p.pipeline.ref_area)
+            .join(time)
+            .join(src_file);
         staged.parquet(&rel, &columns::microdata(&n.frame, &rows, schema)?, meta)?;
     }
     Ok(())
@@ -231,7 +297,12 @@ fn quarantine_csv(n: &Normalized) -> Result<Vec<u8>> {
     for q in &n.quarantined {
         let mut rec = q.cells.clone();
         rec.resize(n.headers.len(), String::new());
-        rec.extend([q.line.to_string(), q.key.clone(), q.rule.clone(), q.message.clone()]);
+        rec.extend([
+            q.line.to_string(),
+            q.key.clone(),
+            q.rule.clone(),
+            q.message.clone(),
+        ]);
         w.write_record(&rec).map_err(err)?;
     }
     w.into_inner().map_err(|e| MigError::Other(e.to_string()))
@@ -244,7 +315,9 @@ fn write_reports(run_dir: &Path, inputs: &[&Normalized]) -> Result<()> {
         let file = n.display.display().to_string();
         text.push_str(&format!("{file}: {} rows read\n", n.rows_read));
         text.push_str(&n.findings.render_text(&file));
-        json.push(serde_json::json!({ "file": file, "rows_read": n.rows_read, "findings": n.findings }));
+        json.push(
+            serde_json::json!({ "file": file, "rows_read": n.rows_read, "findings": n.findings }),
+        );
     }
     let p = run_dir.join("validation.txt");
     std::fs::write(&p, text).map_err(|e| MigError::io(&p, e))?;

@@ -8,30 +8,84 @@ use super::pipeline::{FieldMap, Pipeline};
 use crate::error::{MigError, Result};
 use crate::schema::{FieldType, RecordSchema, Schema};
 
-const TOP: &[&str] = &["pipeline", "input", "time", "design", "fields", "rules", "roster"];
+const TOP: &[&str] = &[
+    "pipeline", "input", "time", "design", "fields", "rules", "roster",
+];
 const META: &[&str] = &[
-    "id", "name", "ref_area", "source", "survey", "periodicity", "note_source", "synthetic",
-    "reliability", "microdata", "working_age",
+    "id",
+    "name",
+    "ref_area",
+    "source",
+    "survey",
+    "periodicity",
+    "note_source",
+    "synthetic",
+    "reliability",
+    "microdata",
+    "working_age",
 ];
 const RELIABILITY: &[&str] = &[
-    "profile", "min_count_unreliable", "min_count_suppress", "max_cv_unreliable",
-    "max_cv_caution", "min_df",
+    "profile",
+    "min_count_unreliable",
+    "min_count_suppress",
+    "max_cv_unreliable",
+    "max_cv_caution",
+    "min_df",
 ];
-const INPUT: &[&str] = &["type", "path", "member", "encoding", "delimiter", "key", "household"];
+const INPUT: &[&str] = &[
+    "type",
+    "path",
+    "member",
+    "encoding",
+    "delimiter",
+    "key",
+    "household",
+];
 const TIME: &[&str] = &["year", "quarter", "month", "value"];
 const DESIGN: &[&str] = &[
-    "weight", "strata", "psu", "nest", "fpc", "lonely_psu", "replicates", "method", "rho",
-    "scale", "rscales", "mse", "variance",
+    "weight",
+    "strata",
+    "psu",
+    "nest",
+    "fpc",
+    "lonely_psu",
+    "replicates",
+    "method",
+    "rho",
+    "scale",
+    "rscales",
+    "mse",
+    "variance",
 ];
 const FIELD: &[&str] = &[
-    "column", "codes", "prefix", "bands", "blank", "constant", "derive", "columns", "factor",
-    "scale", "min", "max", "on_invalid", "note",
+    "column",
+    "codes",
+    "prefix",
+    "bands",
+    "blank",
+    "constant",
+    "derive",
+    "columns",
+    "factor",
+    "scale",
+    "min",
+    "max",
+    "on_invalid",
+    "note",
 ];
 const ROSTER: &[&str] = &["input", "time", "design", "fields"];
 /// Rule ids whose severity a pipeline may set in `[rules]`.
 pub const RULES: &[&str] = &[
-    "missing_column", "row_width", "bad_number", "unknown_code", "missing_value",
-    "out_of_range", "weight_zero", "weight_negative", "duplicate_key", "bad_time",
+    "missing_column",
+    "row_width",
+    "bad_number",
+    "unknown_code",
+    "missing_value",
+    "out_of_range",
+    "weight_zero",
+    "weight_negative",
+    "duplicate_key",
+    "bad_time",
 ];
 pub const INPUT_TYPES: &[&str] = &["csv"];
 
@@ -171,7 +225,13 @@ fn check_semantics(p: &Pipeline, schema: &Schema, problems: &mut Vec<String>) {
     check_fields(&p.fields, &schema.person, schema, "fields", problems);
     if let Some(r) = &p.roster {
         check_input(p, "roster.input", &r.input, problems);
-        check_fields(&r.fields, &schema.emigrant, schema, "roster.fields", problems);
+        check_fields(
+            &r.fields,
+            &schema.emigrant,
+            schema,
+            "roster.fields",
+            problems,
+        );
         if let Some(d) = &r.design {
             check_design_method(d, "roster.design", problems);
         }
@@ -189,9 +249,9 @@ fn check_design_method(d: &super::pipeline::Design, path: &str, problems: &mut V
         Some("taylor") if d.psu.is_none() => problems.push(format!(
             "{path}.variance: taylor needs `psu` (and usually `strata`)"
         )),
-        Some("replicate") if d.replicates.is_empty() => problems.push(format!(
-            "{path}.variance: replicate needs `replicates`"
-        )),
+        Some("replicate") if d.replicates.is_empty() => {
+            problems.push(format!("{path}.variance: replicate needs `replicates`"))
+        }
         Some("taylor") | Some("replicate") => {}
         Some(v) => problems.push(format!(
             "{path}.variance: {v:?} must be taylor or replicate"
@@ -199,7 +259,12 @@ fn check_design_method(d: &super::pipeline::Design, path: &str, problems: &mut V
     }
 }
 
-fn check_input(p: &Pipeline, path: &str, input: &super::pipeline::Input, problems: &mut Vec<String>) {
+fn check_input(
+    p: &Pipeline,
+    path: &str,
+    input: &super::pipeline::Input,
+    problems: &mut Vec<String>,
+) {
     if !INPUT_TYPES.contains(&input.kind.as_str()) {
         problems.push(format!(
             "{path}.type: {:?} is not a known input type (expected one of: {})",
@@ -242,7 +307,9 @@ fn check_fields(
         }
         if let Some(d) = &f.derive {
             if d != "product" {
-                problems.push(format!("{at}.derive: {d:?} is not known (expected product)"));
+                problems.push(format!(
+                    "{at}.derive: {d:?} is not known (expected product)"
+                ));
             }
             if f.columns.is_empty() {
                 problems.push(format!("{at}.columns: `derive` needs its input columns"));

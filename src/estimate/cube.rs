@@ -104,7 +104,12 @@ fn units(input: &KernelInput) -> (Vec<u32>, Vec<Unit>) {
         return (input.rows.to_vec(), units);
     };
     // Counting sort of the rows by PSU, keeping file order within a PSU.
-    let n_psu = input.rows.iter().map(|&r| psu[r as usize] as usize + 1).max().unwrap_or(0);
+    let n_psu = input
+        .rows
+        .iter()
+        .map(|&r| psu[r as usize] as usize + 1)
+        .max()
+        .unwrap_or(0);
     let mut start = vec![0usize; n_psu + 1];
     for &r in input.rows {
         start[psu[r as usize] as usize + 1] += 1;
@@ -172,7 +177,11 @@ fn process(input: &KernelInput, order: &[u32], units: &[Unit]) -> CubeSums {
     let n_reps = input.reps.len();
     let mut acc = CubeSums::new(input.n_cells, n_reps);
     let taylor = input.psu.is_some();
-    let mut scratch = if taylor { vec![0.0; input.n_cells] } else { Vec::new() };
+    let mut scratch = if taylor {
+        vec![0.0; input.n_cells]
+    } else {
+        Vec::new()
+    };
     let mut touched: Vec<u32> = Vec::new();
     let mut rbuf = vec![0.0; n_reps];
     for unit in units {

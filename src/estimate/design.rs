@@ -9,7 +9,10 @@ use crate::normalize::{Frame, NONE};
 pub enum Variance {
     None,
     /// PSUs present in the period (ascending frame index) and their layout.
-    Taylor { psus: Vec<u32>, layout: PsuLayout },
+    Taylor {
+        psus: Vec<u32>,
+        layout: PsuLayout,
+    },
     Replicate(ReplicateSpec),
 }
 
@@ -51,7 +54,11 @@ pub fn variance_for(design: &Design, frame: &Frame, rows: &[u32]) -> Result<Vari
         "none" => Ok(Variance::None),
         other => Err(MigError::Estimate(format!(
             "variance {other:?} is declared but the input has no {}",
-            if other == "taylor" { "PSUs" } else { "replicate weights" }
+            if other == "taylor" {
+                "PSUs"
+            } else {
+                "replicate weights"
+            }
         ))),
     }
 }
@@ -89,12 +96,22 @@ fn taylor(design: &Design, frame: &Frame, rows: &[u32]) -> Result<Variance> {
     for (&p, &s) in psus.iter().zip(&layout_strata) {
         let f = psu_fpc[p as usize];
         if f.is_finite() {
-            fraction[s as usize] = if f <= 1.0 { f } else { n_h[s as usize] as f64 / f };
+            fraction[s as usize] = if f <= 1.0 {
+                f
+            } else {
+                n_h[s as usize] as f64 / f
+            };
         }
     }
     let names = strata
         .iter()
-        .map(|&s| frame.strata.get(s as usize).cloned().unwrap_or_else(|| "(all)".into()))
+        .map(|&s| {
+            frame
+                .strata
+                .get(s as usize)
+                .cloned()
+                .unwrap_or_else(|| "(all)".into())
+        })
         .collect();
     let layout = PsuLayout {
         psu_stratum: layout_strata,

@@ -66,7 +66,10 @@ impl DimPlan {
         }
         Some(DimPlan {
             name: field.to_string(),
-            fine: col.iter().map(|&c| if c == NONE { missing } else { c }).collect(),
+            fine: col
+                .iter()
+                .map(|&c| if c == NONE { missing } else { c })
+                .collect(),
             n_fine: dim.codes.len() + 1,
             out_codes: out_idx.iter().map(|&i| dim.code(i).code.clone()).collect(),
             members,

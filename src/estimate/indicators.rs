@@ -41,7 +41,12 @@ struct Prepared<'a> {
 }
 
 /// Estimates every supported indicator of the catalogue for every period of `frame`.
-pub fn estimate_frame(frame: &Frame, p: &Pipeline, design: &Design, schema: &Schema) -> Result<CubeResult> {
+pub fn estimate_frame(
+    frame: &Frame,
+    p: &Pipeline,
+    design: &Design,
+    schema: &Schema,
+) -> Result<CubeResult> {
     let prep = prepare(frame, p, schema);
     let profile = Profile::from_config(p.pipeline.reliability.as_ref());
     let mut observations = Vec::new();
@@ -82,10 +87,23 @@ fn table_dims(ind: &Indicator) -> Vec<String> {
 fn keys_of(ind: &Indicator) -> Vec<TableKey> {
     let pop = ind.population.clone().unwrap_or_default();
     let dims = table_dims(ind);
-    let count = TableKey { population: pop.clone(), value: None, dims: dims.clone() };
+    let count = TableKey {
+        population: pop.clone(),
+        value: None,
+        dims: dims.clone(),
+    };
     match ind.kind {
-        Kind::Total => vec![TableKey { value: ind.value.clone(), ..count }],
-        Kind::Mean => vec![TableKey { value: ind.value.clone(), ..count.clone() }, count],
+        Kind::Total => vec![TableKey {
+            value: ind.value.clone(),
+            ..count
+        }],
+        Kind::Mean => vec![
+            TableKey {
+                value: ind.value.clone(),
+                ..count.clone()
+            },
+            count,
+        ],
         Kind::Ratio => Vec::new(),
     }
 }
@@ -142,7 +160,13 @@ fn prepare<'a>(frame: &Frame, p: &Pipeline, schema: &'a Schema) -> Prepared<'a> 
 }
 
 /// Checks that the frame supports an indicator, preparing its dimensions and population.
-fn support(frame: &Frame, p: &Pipeline, schema: &Schema, ind: &Indicator, prep: &mut Prepared) -> std::result::Result<(), String> {
+fn support(
+    frame: &Frame,
+    p: &Pipeline,
+    schema: &Schema,
+    ind: &Indicator,
+    prep: &mut Prepared,
+) -> std::result::Result<(), String> {
     for d in table_dims(ind) {
         if prep.dims.contains_key(&d) {
             continue;
@@ -199,7 +223,12 @@ fn run_period(frame: &Frame, prep: &Prepared, rows: &[u32], variance: &Variance)
             Some(ColData::Float(c)) => Some(c.as_slice()),
             _ => None,
         });
-        specs.push(TableSpec { pop_bit: prep.pop_bits[&k.population], value, dims, offset });
+        specs.push(TableSpec {
+            pop_bit: prep.pop_bits[&k.population],
+            value,
+            dims,
+            offset,
+        });
         offsets.push(offset);
         offset += stride;
     }
@@ -211,8 +240,16 @@ fn run_period(frame: &Frame, prep: &Prepared, rows: &[u32], variance: &Variance)
         rows,
         weight: &frame.weight,
         masks: &prep.masks,
-        reps: if matches!(variance, Variance::Replicate(_)) { &frame.reps } else { &[] },
-        psu: if psus.is_empty() { None } else { Some(&frame.psu) },
+        reps: if matches!(variance, Variance::Replicate(_)) {
+            &frame.reps
+        } else {
+            &[]
+        },
+        psu: if psus.is_empty() {
+            None
+        } else {
+            Some(&frame.psu)
+        },
         tables: &specs,
         n_cells: offset,
     };
@@ -248,7 +285,11 @@ struct Cell {
 impl ObsCtx<'_> {
     fn table(&self, ind: &Indicator, value: bool) -> &TableOut {
         let keys = keys_of(ind);
-        let k = if value { &keys[0] } else { keys.last().unwrap_or(&keys[0]) };
+        let k = if value {
+            &keys[0]
+        } else {
+            keys.last().unwrap_or(&keys[0])
+        };
         let i = self.prep.tables.iter().position(|t| t == k).unwrap_or(0);
         &self.outs[i]
     }
@@ -259,7 +300,11 @@ impl ObsCtx<'_> {
             Variance::Taylor { layout, .. } => Some(taylor_variance(layout, t.t_of(o))),
             Variance::Replicate(spec) => Some(replicate_variance(spec, t.est[o], t.reps_of(o))),
         };
-        Cell { est: t.est[o], var, n: t.n[o] }
+        Cell {
+            est: t.est[o],
+            var,
+            n: t.n[o],
+        }
     }
 
     /// Ratio y/x with its linearised or replicate variance; `None` when x is 0.
@@ -272,7 +317,12 @@ impl ObsCtx<'_> {
         let var = match self.variance {
             Variance::None => None,
             Variance::Taylor { layout, .. } => {
-                let z: Vec<f64> = y.t_of(o).iter().zip(x.t_of(o)).map(|(a, b)| (a - r * b) / tx).collect();
+                let z: Vec<f64> = y
+                    .t_of(o)
+                    .iter()
+                    .zip(x.t_of(o))
+                    .map(|(a, b)| (a - r * b) / tx)
+                    .collect();
                 Some(taylor_variance(layout, &z))
             }
             Variance::Replicate(spec) => {
@@ -285,7 +335,11 @@ impl ObsCtx<'_> {
                 Some(replicate_variance(spec, r, &reps))
             }
         };
-        Some(Cell { est: r, var, n: x.n[o] })
+        Some(Cell {
+            est: r,
+            var,
+            n: x.n[o],
+        })
     }
 
     fn emit(&self, ind: &Indicator, out: &mut Vec<Observation>) {
@@ -310,7 +364,9 @@ impl ObsCtx<'_> {
                 Kind::Ratio => {
                     let num = ind.numerator.as_deref().and_then(|c| cat.get(c));
                     let den = ind.denominator.as_deref().and_then(|c| cat.get(c));
-                    let (Some(num), Some(den)) = (num, den) else { continue };
+                    let (Some(num), Some(den)) = (num, den) else {
+                        continue;
+                    };
                     let (y, x) = (self.table(num, true), self.table(den, true));
                     (x.n[o] > 0).then(|| {
                         let part = self.total(y, o);
@@ -319,12 +375,20 @@ impl ObsCtx<'_> {
                     })
                 }
             };
-            let Some((cell, status)) = judged else { continue };
+            let Some((cell, status)) = judged else {
+                continue;
+            };
             out.push(self.observation(ind, &dims, &sizes, o, cell, status));
         }
     }
 
-    fn ratio_cell(&self, y: &TableOut, x: &TableOut, o: usize, num: Option<Status>) -> (Option<Cell>, Status) {
+    fn ratio_cell(
+        &self,
+        y: &TableOut,
+        x: &TableOut,
+        o: usize,
+        num: Option<Status>,
+    ) -> (Option<Cell>, Status) {
         let den = self.judge(&self.total(x, o));
         let status = num.unwrap_or(Status::Ok).worst(den);
         match self.ratio(y, x, o) {
@@ -332,16 +396,30 @@ impl ObsCtx<'_> {
                 let s = status.worst(self.judge(&c));
                 (Some(c), s)
             }
-            None => (None, status.worst(Status::Suppressed("U7:ZERO_DENOMINATOR"))),
+            None => (
+                None,
+                status.worst(Status::Suppressed("U7:ZERO_DENOMINATOR")),
+            ),
         }
     }
 
     fn judge(&self, c: &Cell) -> Status {
-        let cv = c.var.and_then(|v| (c.est != 0.0).then(|| v.sqrt() / c.est.abs() * 100.0));
-        self.profile.judge(c.n, cv, self.variance.df(self.frame.reps.len()))
+        let cv = c
+            .var
+            .and_then(|v| (c.est != 0.0).then(|| v.sqrt() / c.est.abs() * 100.0));
+        self.profile
+            .judge(c.n, cv, self.variance.df(self.frame.reps.len()))
     }
 
-    fn observation(&self, ind: &Indicator, dims: &[&DimPlan], sizes: &[usize], o: usize, cell: Option<Cell>, status: Status) -> Observation {
+    fn observation(
+        &self,
+        ind: &Indicator,
+        dims: &[&DimPlan],
+        sizes: &[usize],
+        o: usize,
+        cell: Option<Cell>,
+        status: Status,
+    ) -> Observation {
         let mut idx = [0usize; 3];
         let mut rest = o;
         for i in (0..dims.len()).rev() {
@@ -349,7 +427,6 @@ impl ObsCtx<'_> {
             rest /= sizes[i];
         }
         let code = |i: usize| dims.get(i).map(|d| d.out_codes[idx[i]].clone());
-        let f = ind.unit_factor();
         let df = self.variance.df(self.frame.reps.len());
         let suppressed = matches!(status, Status::Suppressed(_));
         let n = cell.as_ref().map(|c| c.n).unwrap_or(0);
@@ -358,9 +435,15 @@ impl ObsCtx<'_> {
                 let se = c.var.map(|v| v.sqrt());
                 let cv = se.and_then(|s| (c.est != 0.0).then(|| s / c.est.abs() * 100.0));
                 let q = df.map(t_quantile_975);
-                let lo = se.zip(q).map(|(s, q)| (c.est - q * s) * f);
-                let hi = se.zip(q).map(|(s, q)| (c.est + q * s) * f);
-                (Some(c.est * f), se.map(|s| s * f), cv, lo, hi)
+                let lo = se.zip(q).map(|(s, q)| ind.in_unit(c.est - q * s));
+                let hi = se.zip(q).map(|(s, q)| ind.in_unit(c.est + q * s));
+                (
+                    Some(ind.in_unit(c.est)),
+                    se.map(|s| ind.in_unit(s)),
+                    cv,
+                    lo,
+                    hi,
+                )
             }
             None => (None, None, None, None, None),
         };

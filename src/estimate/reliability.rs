@@ -97,9 +97,17 @@ impl Profile {
         let n = n as i64;
         let mut s = Status::Ok;
         if n < self.suppress_below {
-            s = s.worst(Status::Suppressed(if self.name == "ilo" { "U2:COUNT_LT5" } else { "U6:COUNT_PROFILE" }));
+            s = s.worst(Status::Suppressed(if self.name == "ilo" {
+                "U2:COUNT_LT5"
+            } else {
+                "U6:COUNT_PROFILE"
+            }));
         } else if n < self.unreliable_below {
-            s = s.worst(Status::Unreliable(if self.name == "ilo" { "U1:COUNT_LT15" } else { "U6:COUNT_PROFILE" }));
+            s = s.worst(Status::Unreliable(if self.name == "ilo" {
+                "U1:COUNT_LT15"
+            } else {
+                "U6:COUNT_PROFILE"
+            }));
         }
         if let (Some(min), Some(df)) = (self.min_df, df) {
             if df < min {

@@ -50,7 +50,7 @@ pub fn build(sums: &CubeSums, offset: usize, dims: &[&DimPlan], psus: &[u32]) ->
         t: vec![0.0; m * n_psu],
     };
     let mut outs_of: Vec<Option<Vec<u32>>> = vec![None; cells];
-    for c in 0..cells {
+    for (c, slot) in outs_of.iter_mut().enumerate() {
         if sums.count[offset + c] == 0 {
             continue;
         }
@@ -67,11 +67,13 @@ pub fn build(sums: &CubeSums, offset: usize, dims: &[&DimPlan], psus: &[u32]) ->
                 }
             }
         }
-        outs_of[c] = Some(outs);
+        *slot = Some(outs);
     }
     if n_psu > 0 {
         for (psu, entries) in &sums.psus {
-            let Ok(p) = psus.binary_search(psu) else { continue };
+            let Ok(p) = psus.binary_search(psu) else {
+                continue;
+            };
             for &(cell, v) in entries {
                 let c = cell as usize;
                 if c < offset || c >= offset + cells {
@@ -102,7 +104,11 @@ fn out_cells(c: usize, n_fine: &[usize], dims: &[&DimPlan], sizes: &[usize; 3]) 
         let members = &d.members[fine[i]];
         outs = outs
             .iter()
-            .flat_map(|&o| members.iter().map(move |&m| o + (m as usize * stride) as u32))
+            .flat_map(|&o| {
+                members
+                    .iter()
+                    .map(move |&m| o + (m as usize * stride) as u32)
+            })
             .collect();
     }
     outs

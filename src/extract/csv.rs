@@ -138,7 +138,9 @@ impl CsvSource {
         if !got {
             return Ok(None);
         }
-        let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+        // The reader counts a record's line terminator only when it starts the next record, so
+        // the recorded position is the line where the previous record ended: add one.
+        let line = self.record.position().map(|p| p.line()).unwrap_or(0) + 1;
         cells.clear();
         for (i, f) in self.record.iter().enumerate() {
             match decode(self.encoding, f) {
@@ -147,7 +149,11 @@ impl CsvSource {
                     return Err(MigError::Data {
                         path: self.display.clone(),
                         line,
-                        column: self.headers.get(i).cloned().unwrap_or_else(|| format!("#{}", i + 1)),
+                        column: self
+                            .headers
+                            .get(i)
+                            .cloned()
+                            .unwrap_or_else(|| format!("#{}", i + 1)),
                         msg: format!("text is not valid {}: {e}", self.encoding.name()),
                     })
                 }
@@ -210,11 +216,18 @@ fn choose_delimiter(declared: Option<&str>, head: &[u8]) -> std::result::Result<
 }
 
 /// Reads the zip member matching `pattern` (a glob; default: the only `.csv` member).
-fn read_zip_member(file: File, pattern: Option<&str>) -> std::result::Result<(Vec<u8>, String), String> {
-    let mut zip =
-        zip::ZipArchive::new(BufReader::new(file)).map_err(|e| format!("not a readable zip archive: {e}"))?;
+fn read_zip_member(
+    file: File,
+    pattern: Option<&str>,
+) -> std::result::Result<(Vec<u8>, String), String> {
+    let mut zip = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| format!("not a readable zip archive: {e}"))?;
     let names: Vec<String> = (0..zip.len())
-        .filter_map(|i| zip.name_for_index(i).and_then(|n| n.ok()).map(|n| n.to_string()))
+        .filter_map(|i| {
+            zip.name_for_index(i)
+                .and_then(|n| n.ok())
+                .map(|n| n.to_string())
+        })
         .collect();
     let pat = pattern.unwrap_or("*.csv");
     let glob = glob::Pattern::new(pat).map_err(|e| format!("bad member pattern {pat:?}: {e}"))?;
@@ -241,7 +254,10 @@ fn read_zip_member(file: File, pattern: Option<&str>) -> std::result::Result<(Ve
         many => {
             return Err(format!(
                 "several members match {pat:?} ({}): name one in the pipeline's input.member",
-                many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         }
     };

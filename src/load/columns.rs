@@ -2,7 +2,8 @@
 //! harmonised microdata (the schema's field order).
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, BooleanArray};
+use arrow_array::builder::{Float64Builder, ListBuilder};
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 
 use crate::error::{MigError, Result};
@@ -31,11 +32,24 @@ pub fn observations(obs: &[Observation]) -> Result<RecordBatch> {
         Arc::new(Float64Array::from_iter(obs.iter().map(g)))
     };
     let fields = vec![
-        s("ref_area", false), s("source", false), s("indicator", false), s("sex", false),
-        s("classif1", true), s("classif2", true), s("time", false), f("obs_value"),
-        s("obs_status", true), s("note_classif", true), s("note_indicator", true),
-        s("note_source", true), Field::new("sample_count", DataType::Int64, false),
-        f("se"), f("cv"), f("lower_bound"), f("upper_bound"), f("design_df"),
+        s("ref_area", false),
+        s("source", false),
+        s("indicator", false),
+        s("sex", false),
+        s("classif1", true),
+        s("classif2", true),
+        s("time", false),
+        f("obs_value"),
+        s("obs_status", true),
+        s("note_classif", true),
+        s("note_indicator", true),
+        s("note_source", true),
+        Field::new("sample_count", DataType::Int64, false),
+        f("se"),
+        f("cv"),
+        f("lower_bound"),
+        f("upper_bound"),
+        f("design_df"),
     ];
     let cols: Vec<ArrayRef> = vec![
         str_col(&|o| Some(&o.ref_area)),
@@ -50,7 +64,9 @@ pub fn observations(obs: &[Observation]) -> Result<RecordBatch> {
         str_col(&|o| o.note_classif.as_deref()),
         str_col(&|o| o.note_indicator.as_deref()),
         str_col(&|o| o.note_source.as_deref()),
-        Arc::new(Int64Array::from_iter_values(obs.iter().map(|o| o.sample_count))),
+        Arc::new(Int64Array::from_iter_values(
+            obs.iter().map(|o| o.sample_count),
+        )),
         f64_col(&|o| o.se),
         f64_col(&|o| o.cv),
         f64_col(&|o| o.lower_bound),
@@ -69,43 +85,132 @@ pub fn microdata(frame: &Frame, rows: &[u32], schema: &Schema) -> Result<RecordB
     for def in &rec.field {
         let name = def.name.as_str();
         let (field, col): (Field, ArrayRef) = match name {
-            "ref_area" => (s(name, false), Arc::new(StringArray::from_iter_values(rows.iter().map(|_| frame.ref_area.as_str())))),
-            "source" => (s(name, false), Arc::new(StringArray::from_iter_values(rows.iter().map(|_| frame.source.as_str())))),
-            "time" => (s(name, false), Arc::new(StringArray::from_iter_values(rows.iter().map(|r| frame.times[frame.time[idx(r)] as usize].as_str())))),
-            "key" => (s(name, false), Arc::new(StringArray::from_iter_values(rows.iter().map(|r| frame.key[idx(r)].as_str())))),
-            "line" => (Field::new(name, DataType::Int64, false), Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| frame.line[idx(r)] as i64)))),
-            "hh_id" => (s(name, true), Arc::new(StringArray::from_iter(rows.iter().map(|r| frame.hh_id[idx(r)].as_deref())))),
-            "weight" => (Field::new(name, DataType::Float64, false), Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| frame.weight[idx(r)])))),
-            "stratum" => (s(name, true), Arc::new(StringArray::from_iter(rows.iter().map(|r| lookup(&frame.strata, frame.stratum[idx(r)]))))),
-            "psu" => (s(name, true), Arc::new(StringArray::from_iter(rows.iter().map(|r| lookup(&frame.psus, frame.psu[idx(r)]))))),
-            "age_lo" => (Field::new(name, DataType::Int64, true), Arc::new(Int64Array::from_iter(rows.iter().map(|r| frame.age_lo[idx(r)])))),
-            "age_hi" => (Field::new(name, DataType::Int64, true), Arc::new(Int64Array::from_iter(rows.iter().map(|r| frame.age_hi[idx(r)])))),
+            "ref_area" => (
+                s(name, false),
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|_| frame.ref_area.as_str()),
+                )),
+            ),
+            "source" => (
+                s(name, false),
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|_| frame.source.as_str()),
+                )),
+            ),
+            "time" => (
+                s(name, false),
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter()
+                        .map(|r| frame.times[frame.time[idx(r)] as usize].as_str()),
+                )),
+            ),
+            "key" => (
+                s(name, false),
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| frame.key[idx(r)].as_str()),
+                )),
+            ),
+            "line" => (
+                Field::new(name, DataType::Int64, false),
+                Arc::new(Int64Array::from_iter_values(
+                    rows.iter().map(|r| frame.line[idx(r)] as i64),
+                )),
+            ),
+            "hh_id" => (
+                s(name, true),
+                Arc::new(StringArray::from_iter(
+                    rows.iter().map(|r| frame.hh_id[idx(r)].as_deref()),
+                )),
+            ),
+            "weight" => (
+                Field::new(name, DataType::Float64, false),
+                Arc::new(Float64Array::from_iter_values(
+                    rows.iter().map(|r| frame.weight[idx(r)]),
+                )),
+            ),
+            "stratum" => (
+                s(name, true),
+                Arc::new(StringArray::from_iter(
+                    rows.iter()
+                        .map(|r| lookup(&frame.strata, frame.stratum[idx(r)])),
+                )),
+            ),
+            "psu" => (
+                s(name, true),
+                Arc::new(StringArray::from_iter(
+                    rows.iter().map(|r| lookup(&frame.psus, frame.psu[idx(r)])),
+                )),
+            ),
+            "age_lo" => (
+                Field::new(name, DataType::Int64, true),
+                Arc::new(Int64Array::from_iter(
+                    rows.iter().map(|r| frame.age_lo[idx(r)]),
+                )),
+            ),
+            "age_hi" => (
+                Field::new(name, DataType::Int64, true),
+                Arc::new(Int64Array::from_iter(
+                    rows.iter().map(|r| frame.age_hi[idx(r)]),
+                )),
+            ),
             _ => field_column(frame, rows, name, schema)?,
         };
         fields.push(field);
         cols.push(col);
     }
-    for (name, rep) in frame.rep_names.iter().zip(&frame.reps) {
-        fields.push(Field::new(format!("repwt_{name}"), DataType::Float64, false));
-        cols.push(Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| rep[idx(r)]))));
+    // Replicate weights as one list column, so every microdata file has the same schema.
+    let item = Arc::new(Field::new("item", DataType::Float64, false));
+    let mut lists = ListBuilder::new(Float64Builder::new()).with_field(Arc::clone(&item));
+    for r in rows {
+        if frame.reps.is_empty() {
+            lists.append_null();
+        } else {
+            for rep in &frame.reps {
+                lists.values().append_value(rep[idx(r)]);
+            }
+            lists.append(true);
+        }
     }
+    fields.push(Field::new("replicate_weights", DataType::List(item), true));
+    cols.push(Arc::new(lists.finish()));
     batch(fields, cols)
 }
 
 fn lookup(list: &[String], i: u32) -> Option<&str> {
-    (i != NONE).then(|| list.get(i as usize).map(String::as_str)).flatten()
+    (i != NONE)
+        .then(|| list.get(i as usize).map(String::as_str))
+        .flatten()
 }
 
-fn field_column(frame: &Frame, rows: &[u32], name: &str, schema: &Schema) -> Result<(Field, ArrayRef)> {
+fn field_column(
+    frame: &Frame,
+    rows: &[u32],
+    name: &str,
+    schema: &Schema,
+) -> Result<(Field, ArrayRef)> {
     let col = frame
         .field(name)
         .ok_or_else(|| MigError::Schema(format!("field {name} missing from the frame")))?;
     let at = |r: &u32| *r as usize;
     Ok(match &col.data {
-        ColData::Str(v) => (s(name, true), Arc::new(StringArray::from_iter(rows.iter().map(|r| v[at(r)].as_deref())))),
-        ColData::Int(v) => (Field::new(name, DataType::Int64, true), Arc::new(Int64Array::from_iter(rows.iter().map(|r| v[at(r)])))),
-        ColData::Float(v) => (f(name), Arc::new(Float64Array::from_iter(rows.iter().map(|r| v[at(r)])))),
-        ColData::Bool(v) => (Field::new(name, DataType::Boolean, true), Arc::new(BooleanArray::from_iter(rows.iter().map(|r| v[at(r)])))),
+        ColData::Str(v) => (
+            s(name, true),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| v[at(r)].as_deref()),
+            )),
+        ),
+        ColData::Int(v) => (
+            Field::new(name, DataType::Int64, true),
+            Arc::new(Int64Array::from_iter(rows.iter().map(|r| v[at(r)]))),
+        ),
+        ColData::Float(v) => (
+            f(name),
+            Arc::new(Float64Array::from_iter(rows.iter().map(|r| v[at(r)]))),
+        ),
+        ColData::Bool(v) => (
+            Field::new(name, DataType::Boolean, true),
+            Arc::new(BooleanArray::from_iter(rows.iter().map(|r| v[at(r)]))),
+        ),
         ColData::Code(v) => {
             let dim = schema.codes.dim(col.dim.as_deref().unwrap_or(""))?;
             let codes = rows.iter().map(|r| {

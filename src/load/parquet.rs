@@ -25,7 +25,10 @@ pub fn write(path: &Path, batch: &RecordBatch, meta: &FileMeta) -> Result<()> {
     let file = File::create(path).map_err(io)?;
     let kv = vec![
         KeyValue::new("migstat.version".into(), crate::VERSION.to_string()),
-        KeyValue::new("migstat.schema_version".into(), meta.schema_version.to_string()),
+        KeyValue::new(
+            "migstat.schema_version".into(),
+            meta.schema_version.to_string(),
+        ),
         KeyValue::new("migstat.run_id".into(), meta.run_id.to_string()),
     ];
     let props = WriterProperties::builder()
@@ -34,7 +37,8 @@ pub fn write(path: &Path, batch: &RecordBatch, meta: &FileMeta) -> Result<()> {
         .set_created_by(format!("migstat {}", crate::VERSION))
         .build();
     let pq = |e: parquet::errors::ParquetError| MigError::Other(format!("{}: {e}", path.display()));
-    let mut w = ArrowWriter::try_new(file, Arc::clone(batch.schema_ref()), Some(props)).map_err(pq)?;
+    let mut w =
+        ArrowWriter::try_new(file, Arc::clone(batch.schema_ref()), Some(props)).map_err(pq)?;
     w.write(batch).map_err(pq)?;
     let file = w.into_inner().map_err(pq)?;
     file.sync_all().map_err(io)?;

@@ -39,7 +39,12 @@ fn missing(what: &str, names: &[String]) -> Problem {
     }
 }
 
-fn col(src: &CsvSource, what: &str, name: &Option<String>, out: &mut Vec<Problem>) -> Option<(usize, String)> {
+fn col(
+    src: &CsvSource,
+    what: &str,
+    name: &Option<String>,
+    out: &mut Vec<Problem>,
+) -> Option<(usize, String)> {
     let n = name.as_ref()?;
     match src.column(std::slice::from_ref(n)) {
         Some(i) => Some((i, src.headers[i].clone())),
@@ -51,7 +56,12 @@ fn col(src: &CsvSource, what: &str, name: &Option<String>, out: &mut Vec<Problem
 }
 
 impl SystemPlan {
-    pub fn build(src: &CsvSource, input: &Input, time: &TimeSpec, design: &Design) -> (Self, Vec<Problem>) {
+    pub fn build(
+        src: &CsvSource,
+        input: &Input,
+        time: &TimeSpec,
+        design: &Design,
+    ) -> (Self, Vec<Problem>) {
         let mut probs = Vec::new();
         let key = input
             .key
@@ -59,7 +69,8 @@ impl SystemPlan {
             .filter_map(|k| col(src, "business key", &Some(k.clone()), &mut probs))
             .collect();
         let household = col(src, "household id", &input.household, &mut probs);
-        let weight = col(src, "weight", &design.weight, &mut probs).unwrap_or((usize::MAX, "-".into()));
+        let weight =
+            col(src, "weight", &design.weight, &mut probs).unwrap_or((usize::MAX, "-".into()));
         let reps = replicate_columns(src, &design.replicates, &mut probs);
         let plan = SystemPlan {
             key,
@@ -113,7 +124,11 @@ impl SystemPlan {
         let time = self.time(cells)?;
         let w = &self.weight;
         let weight = parse_f64(cell(w.0)).map_err(|m| {
-            let rule = if cell(w.0).trim().is_empty() { "missing_value" } else { "bad_number" };
+            let rule = if cell(w.0).trim().is_empty() {
+                "missing_value"
+            } else {
+                "bad_number"
+            };
             prob(rule, w, format!("weight: {m}"))
         })?;
         let opt = |c: &Option<(usize, String)>| {
@@ -134,7 +149,10 @@ impl SystemPlan {
         }
         Ok(SystemRow {
             key,
-            hh_id: self.household.as_ref().map(|h| cell(h.0).trim().to_string()),
+            hh_id: self
+                .household
+                .as_ref()
+                .map(|h| cell(h.0).trim().to_string()),
             time,
             weight,
             stratum,
@@ -199,7 +217,11 @@ impl SystemPlan {
 }
 
 /// Resolves the replicate columns: a list of names, or `PREFIX*` patterns matched in header order.
-fn replicate_columns(src: &CsvSource, spec: &[String], probs: &mut Vec<Problem>) -> Vec<(usize, String)> {
+fn replicate_columns(
+    src: &CsvSource,
+    spec: &[String],
+    probs: &mut Vec<Problem>,
+) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     for s in spec {
         if let Some(prefix) = s.strip_suffix('*') {
@@ -210,7 +232,9 @@ fn replicate_columns(src: &CsvSource, spec: &[String], probs: &mut Vec<Problem>)
                 .enumerate()
                 .filter(|(_, h)| {
                     let hl = h.to_ascii_lowercase();
-                    hl.starts_with(&lp) && hl[lp.len()..].chars().all(|c| c.is_ascii_digit()) && hl.len() > lp.len()
+                    hl.starts_with(&lp)
+                        && hl[lp.len()..].chars().all(|c| c.is_ascii_digit())
+                        && hl.len() > lp.len()
                 })
                 .map(|(i, h)| (i, h.clone()))
                 .collect();

@@ -146,7 +146,10 @@ impl FieldPlan {
             };
         }
         match self.ty {
-            FieldType::Code | FieldType::Bool => self.recode(raw).map(|v| (v, None)).map_err(|m| problem("unknown_code", m)),
+            FieldType::Code | FieldType::Bool => self
+                .recode(raw)
+                .map(|v| (v, None))
+                .map_err(|m| problem("unknown_code", m)),
             FieldType::Int | FieldType::Float => {
                 let x = if self.ty == FieldType::Int {
                     parse_i64(raw).map(|i| i as f64)
@@ -161,7 +164,7 @@ impl FieldPlan {
                 } else {
                     Val::Float(x)
                 };
-                let age = (self.is_age).then(|| (x as i64, x as i64));
+                let age = self.is_age.then_some((x as i64, x as i64));
                 Ok((v, age))
             }
             FieldType::String => Ok((Val::Str(raw.trim().to_string()), None)),
@@ -234,7 +237,11 @@ impl FieldPlan {
         self.in_range(acc).map_err(|m| Problem {
             rule: "out_of_range",
             field: self.field.clone(),
-            column: cols.iter().map(|c| c.1.as_str()).collect::<Vec<_>>().join("*"),
+            column: cols
+                .iter()
+                .map(|c| c.1.as_str())
+                .collect::<Vec<_>>()
+                .join("*"),
             value: format!("{acc}"),
             message: m,
         })?;

@@ -104,7 +104,8 @@ pub fn normalize(
     let (sys, mut problems) = SystemPlan::build(&src, spec.input, spec.time, spec.design);
     let mut plans = Vec::new();
     for (slot, col) in frame.fields.iter().enumerate() {
-        let (Some(map), Some(def)) = (spec.fields.get(&col.name), spec.record.field(&col.name)) else {
+        let (Some(map), Some(def)) = (spec.fields.get(&col.name), spec.record.field(&col.name))
+        else {
             continue;
         };
         match FieldPlan::build(def, slot, map, &src, schema) {
@@ -292,7 +293,16 @@ fn read_rows(
             _ => {}
         }
         let Some(r) = row else { continue };
-        if let Err(p) = push_row(&mut out.frame, r, line, &vals, age, &reps, &mut psu_stratum, ctx.spec.design.nest) {
+        if let Err(p) = push_row(
+            &mut out.frame,
+            r,
+            line,
+            &vals,
+            age,
+            &reps,
+            &mut psu_stratum,
+            ctx.spec.design.nest,
+        ) {
             out.findings.push(ctx.finding(&p, line, &key));
         }
     }
@@ -301,7 +311,10 @@ fn read_rows(
 
 fn weight_problems(w: f64, _cells: &[String], problems: &mut Vec<Problem>) {
     let (rule, msg) = if w < 0.0 {
-        ("weight_negative", "the weight is negative: weights must be > 0")
+        (
+            "weight_negative",
+            "the weight is negative: weights must be > 0",
+        )
     } else if w == 0.0 {
         ("weight_zero", "the weight is 0: weights must be > 0")
     } else {
@@ -316,7 +329,14 @@ fn weight_problems(w: f64, _cells: &[String], problems: &mut Vec<Problem>) {
     });
 }
 
-fn set_aside(ctx: &Ctx, out: &mut Normalized, prob: &Problem, line: u64, key: &str, cells: &[String]) {
+fn set_aside(
+    ctx: &Ctx,
+    out: &mut Normalized,
+    prob: &Problem,
+    line: u64,
+    key: &str,
+    cells: &[String],
+) {
     let f = ctx.finding(prob, line, key);
     let sev = f.severity;
     let mut f = f;
@@ -348,7 +368,11 @@ fn push_row(
     psu_stratum: &mut Vec<u32>,
     nest: bool,
 ) -> std::result::Result<(), Problem> {
-    let stratum = r.stratum.as_deref().map(|s| intern(&mut frame.strata, s)).unwrap_or(NONE);
+    let stratum = r
+        .stratum
+        .as_deref()
+        .map(|s| intern(&mut frame.strata, s))
+        .unwrap_or(NONE);
     let psu = match &r.psu {
         Some(p) => {
             let name = if nest && stratum != NONE {

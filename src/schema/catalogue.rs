@@ -61,12 +61,13 @@ pub struct Indicator {
 }
 
 impl Indicator {
-    /// Factor from the estimate to `obs_value` (thousands, percent, as is).
-    pub fn unit_factor(&self) -> f64 {
+    /// An estimate (or its SE, or a bound) in the unit of `obs_value`: thousands, percent, or
+    /// as is. Thousands divide (correctly rounded) rather than multiply by an inexact 0.001.
+    pub fn in_unit(&self, x: f64) -> f64 {
         match self.unit.as_str() {
-            "thousands" => 1e-3,
-            "percent" => 100.0,
-            _ => 1.0,
+            "thousands" => x / 1000.0,
+            "percent" => x * 100.0,
+            _ => x,
         }
     }
 }
@@ -97,10 +98,8 @@ impl Catalogue {
                         match part.as_deref().and_then(|c| self.get(c)) {
                             Some(p) if p.classif1 == ind.classif1 && p.classif2 == ind.classif2 => {
                             }
-                            Some(p) => problems.push(format!(
-                                "{}: {} has other breakdowns",
-                                ind.code, p.code
-                            )),
+                            Some(p) => problems
+                                .push(format!("{}: {} has other breakdowns", ind.code, p.code)),
                             None => problems.push(format!(
                                 "{}: numerator and denominator must name indicators",
                                 ind.code

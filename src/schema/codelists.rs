@@ -104,7 +104,9 @@ impl CodeLists {
         for rec in rdr.records() {
             let rec = rec.map_err(|e| MigError::Schema(format!("code_maps.csv: {e}")))?;
             let (from, to) = (rec.get(0).unwrap_or(""), rec.get(1).unwrap_or(""));
-            maps.entry(from.to_string()).or_default().push(to.to_string());
+            maps.entry(from.to_string())
+                .or_default()
+                .push(to.to_string());
         }
         Ok(CodeLists { dims, maps })
     }

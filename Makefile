@@ -1,0 +1,42 @@
+# migstat — the commands a new user and CI run. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
+WAREHOUSE ?= warehouse
+PIPELINES := $(sort $(wildcard pipelines/*.toml))
+
+.PHONY: help run build release test venv ci fmt clippy bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+release: ## Build the optimised binary
+	$(CARGO) build --release --locked
+
+run: release ## Run every shipped pipeline on the sample data into ./warehouse
+	./target/release/migstat run $(PIPELINES) --warehouse $(WAREHOUSE)
+
+$(VENV)/.ready:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check duckdb pyarrow polars
+	touch $@
+
+venv: $(VENV)/.ready ## Python virtualenv with DuckDB, pyarrow and polars (interoperability tests)
+
+test: venv ## Build and run every test
+	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --locked
+
+fmt: ## Check formatting
+	$(CARGO) fmt --all -- --check
+
+clippy: ## Lint, warnings are errors
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+ci: fmt clippy test ## What CI runs: fmt check, clippy, tests
+
+bench: release venv ## Benchmarks (kernel, whole CLI, polars/DuckDB side by side)
+	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) bench --locked
+
+clean: ## Remove build outputs, the virtualenv and the warehouse
+	rm -rf target $(VENV) $(WAREHOUSE)

@@ -1,0 +1,134 @@
+//! Helpers shared by the integration tests.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh empty folder under the system temp dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("migstat-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+pub fn migstat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_migstat"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("run migstat")
+}
+
+/// One observation row read back from Parquet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Obs {
+    pub indicator: String,
+    pub sex: String,
+    pub classif1: Option<String>,
+    pub classif2: Option<String>,
+    pub time: String,
+    pub obs_value: Option<f64>,
+    pub obs_status: Option<String>,
+    pub sample_count: i64,
+    pub se: Option<f64>,
+}
+
+fn strs(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let a = b.column_by_name(name).expect(name);
+    let a = a.as_any().downcast_ref::<StringArray>().expect("utf8");
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
+        .collect()
+}
+
+fn floats(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let a = b.column_by_name(name).expect(name);
+    let a = a.as_any().downcast_ref::<Float64Array>().expect("f64");
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+        .collect()
+}
+
+pub fn read_batches(path: &Path) -> Vec<RecordBatch> {
+    let f = std::fs::File::open(path).expect("open parquet");
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .expect("parquet")
+        .build()
+        .expect("reader")
+        .map(|b| b.expect("batch"))
+        .collect()
+}
+
+pub fn read_observations(path: &Path) -> Vec<Obs> {
+    let mut out = Vec::new();
+    for b in read_batches(path) {
+        let ind = strs(&b, "indicator");
+        let sex = strs(&b, "sex");
+        let c1 = strs(&b, "classif1");
+        let c2 = strs(&b, "classif2");
+        let time = strs(&b, "time");
+        let val = floats(&b, "obs_value");
+        let st = strs(&b, "obs_status");
+        let se = floats(&b, "se");
+        let n = b.column_by_name("sample_count").expect("sample_count");
+        let n = n.as_any().downcast_ref::<Int64Array>().expect("i64");
+        for i in 0..b.num_rows() {
+            out.push(Obs {
+                indicator: ind[i].clone().unwrap_or_default(),
+                sex: sex[i].clone().unwrap_or_default(),
+                classif1: c1[i].clone(),
+                classif2: c2[i].clone(),
+                time: time[i].clone().unwrap_or_default(),
+                obs_value: val[i],
+                obs_status: st[i].clone(),
+                sample_count: n.value(i),
+                se: se[i],
+            });
+        }
+    }
+    out
+}
+
+/// Every `.parquet` file under `dir`, sorted.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs pipelines into a fresh warehouse through the binary; panics with its output on failure.
+pub fn run_into(name: &str, pipelines: &[&str]) -> PathBuf {
+    let wh = temp_dir(name);
+    let mut args = vec!["run"];
+    args.extend_from_slice(pipelines);
+    let whs = wh.to_string_lossy().to_string();
+    args.extend(["--warehouse", &whs]);
+    let out = migstat(&args);
+    assert!(
+        out.status.success(),
+        "migstat run failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wh
+}

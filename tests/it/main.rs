@@ -1,0 +1,7 @@
+//! Integration tests: one binary, one module per concern.
+mod bad_input;
+mod common;
+mod cube;
+mod golden;
+mod interop;
+mod statcan;
