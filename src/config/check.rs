@@ -6,6 +6,7 @@ use toml::Value;
 
 use super::pipeline::{FieldMap, Pipeline};
 use crate::error::{MigError, Result};
+use crate::extract::INPUT_TYPES;
 use crate::schema::{FieldType, RecordSchema, Schema};
 
 const TOP: &[&str] = &[
@@ -87,7 +88,6 @@ pub const RULES: &[&str] = &[
     "duplicate_key",
     "bad_time",
 ];
-pub const INPUT_TYPES: &[&str] = &["csv"];
 
 /// Reads and checks a pipeline file against the schema.
 pub fn load(path: &Path, schema: &Schema) -> Result<Pipeline> {

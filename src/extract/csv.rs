@@ -122,10 +122,24 @@ impl CsvSource {
             record,
         })
     }
+}
+
+impl super::RowSource for CsvSource {
+    fn display(&self) -> &Path {
+        &self.display
+    }
+
+    fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
 
     /// Reads the next record into `cells`; returns its line number, or `None` at the end.
     /// Cells that are not valid in the file's encoding are an error naming line and column.
-    pub fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>> {
+    fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>> {
         let got = self
             .reader
             .read_byte_record(&mut self.record)
@@ -160,15 +174,6 @@ impl CsvSource {
             }
         }
         Ok(Some(line))
-    }
-
-    /// Position of a column by any of its names, compared case-insensitively.
-    pub fn column(&self, names: &[String]) -> Option<usize> {
-        names.iter().find_map(|n| {
-            self.headers
-                .iter()
-                .position(|h| h.eq_ignore_ascii_case(n.trim()))
-        })
     }
 }
 

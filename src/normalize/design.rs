@@ -2,7 +2,7 @@
 use super::mapper::Problem;
 use super::value::{norm_code, parse_f64, parse_i64};
 use crate::config::pipeline::{Design, Input, TimeSpec};
-use crate::extract::CsvSource;
+use crate::extract::RowSource;
 
 pub struct SystemPlan {
     key: Vec<(usize, String)>,
@@ -40,14 +40,14 @@ fn missing(what: &str, names: &[String]) -> Problem {
 }
 
 fn col(
-    src: &CsvSource,
+    src: &dyn RowSource,
     what: &str,
     name: &Option<String>,
     out: &mut Vec<Problem>,
 ) -> Option<(usize, String)> {
     let n = name.as_ref()?;
     match src.column(std::slice::from_ref(n)) {
-        Some(i) => Some((i, src.headers[i].clone())),
+        Some(i) => Some((i, src.headers()[i].clone())),
         None => {
             out.push(missing(what, std::slice::from_ref(n)));
             None
@@ -57,7 +57,7 @@ fn col(
 
 impl SystemPlan {
     pub fn build(
-        src: &CsvSource,
+        src: &dyn RowSource,
         input: &Input,
         time: &TimeSpec,
         design: &Design,
@@ -218,7 +218,7 @@ impl SystemPlan {
 
 /// Resolves the replicate columns: a list of names, or `PREFIX*` patterns matched in header order.
 fn replicate_columns(
-    src: &CsvSource,
+    src: &dyn RowSource,
     spec: &[String],
     probs: &mut Vec<Problem>,
 ) -> Vec<(usize, String)> {
@@ -227,7 +227,7 @@ fn replicate_columns(
         if let Some(prefix) = s.strip_suffix('*') {
             let lp = prefix.to_ascii_lowercase();
             let hits: Vec<(usize, String)> = src
-                .headers
+                .headers()
                 .iter()
                 .enumerate()
                 .filter(|(_, h)| {
@@ -243,7 +243,7 @@ fn replicate_columns(
             }
             out.extend(hits);
         } else if let Some(i) = src.column(std::slice::from_ref(s)) {
-            out.push((i, src.headers[i].clone()));
+            out.push((i, src.headers()[i].clone()));
         } else {
             probs.push(missing("replicate weight", std::slice::from_ref(s)));
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::frame::Val;
 use super::value::{norm_code, parse_f64, parse_i64};
 use crate::config::pipeline::FieldMap;
-use crate::extract::CsvSource;
+use crate::extract::RowSource;
 use crate::schema::{Dimension, FieldDef, FieldType, Schema};
 
 /// A problem with one cell: the rule broken, the column, the value and what was expected.
@@ -50,7 +50,7 @@ impl FieldPlan {
         def: &FieldDef,
         slot: usize,
         map: &FieldMap,
-        src: &CsvSource,
+        src: &dyn RowSource,
         schema: &Schema,
     ) -> Result<Self, Problem> {
         let dim = def
@@ -60,7 +60,7 @@ impl FieldPlan {
         let to_val = |v: &toml::Value| typed(def.ty, dim.as_ref(), v);
         let find = |names: Vec<String>| -> Result<(usize, String), Problem> {
             src.column(&names)
-                .map(|i| (i, src.headers[i].clone()))
+                .map(|i| (i, src.headers()[i].clone()))
                 .ok_or_else(|| Problem {
                     rule: "missing_column",
                     field: def.name.clone(),

@@ -13,7 +13,7 @@ pub use frame::{ColData, FieldCol, Frame, Val, NONE};
 
 use crate::config::pipeline::{Design, FieldMap, Input, Pipeline, Severity, TimeSpec};
 use crate::error::Result;
-use crate::extract::CsvSource;
+use crate::extract::{self, RowSource};
 use crate::schema::{RecordSchema, Schema};
 use crate::validate::{Finding, Findings};
 use design::SystemPlan;
@@ -93,22 +93,17 @@ pub fn normalize(
     let path = path
         .map(Path::to_path_buf)
         .unwrap_or_else(|| p.resolve(&spec.input.path));
-    let mut src = CsvSource::open(
-        &path,
-        spec.input.member.as_deref(),
-        spec.input.encoding.as_deref(),
-        spec.input.delimiter.as_deref(),
-    )?;
+    let mut src = extract::open(spec.input, &path)?;
     let mut findings = Findings::with_cap(cap);
     let mut frame = new_frame(p, schema, spec);
-    let (sys, mut problems) = SystemPlan::build(&src, spec.input, spec.time, spec.design);
+    let (sys, mut problems) = SystemPlan::build(src.as_ref(), spec.input, spec.time, spec.design);
     let mut plans = Vec::new();
     for (slot, col) in frame.fields.iter().enumerate() {
         let (Some(map), Some(def)) = (spec.fields.get(&col.name), spec.record.field(&col.name))
         else {
             continue;
         };
-        match FieldPlan::build(def, slot, map, &src, schema) {
+        match FieldPlan::build(def, slot, map, src.as_ref(), schema) {
             Ok(plan) => plans.push(plan),
             Err(prob) => problems.push(prob),
         }
@@ -122,17 +117,17 @@ pub fn normalize(
     let mut out = Normalized {
         frame,
         findings,
-        headers: src.headers.clone(),
+        headers: src.headers().to_vec(),
         quarantined: Vec::new(),
         rows_read: 0,
-        display: src.display.clone(),
+        display: src.display().to_path_buf(),
         path,
-        size: src.size,
+        size: src.size(),
     };
     if out.findings.has_errors() {
         return Ok(out);
     }
-    read_rows(&ctx, &mut src, &sys, &plans, &mut out)?;
+    read_rows(&ctx, src.as_mut(), &sys, &plans, &mut out)?;
     Ok(out)
 }
 
@@ -190,12 +185,12 @@ fn new_frame(p: &Pipeline, schema: &Schema, spec: &RecordSpec) -> Frame {
 /// The streaming row loop.
 fn read_rows(
     ctx: &Ctx,
-    src: &mut CsvSource,
+    src: &mut dyn RowSource,
     sys: &SystemPlan,
     plans: &[FieldPlan],
     out: &mut Normalized,
 ) -> Result<()> {
-    let width = src.headers.len();
+    let width = src.headers().len();
     let mut cells = Vec::with_capacity(width);
     let mut vals: Vec<(usize, Val)> = Vec::with_capacity(plans.len());
     let mut reps = Vec::new();
