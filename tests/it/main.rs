@@ -2,6 +2,7 @@
 mod bad_input;
 mod common;
 mod cube;
+mod extract;
 mod golden;
 mod interop;
 mod statcan;
