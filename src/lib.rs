@@ -10,4 +10,5 @@ pub mod estimate;
 pub mod extract;
 pub mod normalize;
 pub mod schema;
+pub mod synth;
 pub mod validate;
