@@ -5,3 +5,4 @@ mod cube;
 mod golden;
 mod interop;
 mod statcan;
+mod synth;
