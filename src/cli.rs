@@ -118,7 +118,9 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
 
 fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     if a.input.is_some() && a.pipelines.len() > 1 {
-        return Err(MigError::Other("--input goes with a single pipeline".into()));
+        return Err(MigError::Other(
+            "--input goes with a single pipeline".into(),
+        ));
     }
     let opts = RunOptions {
         input: a.input,
@@ -139,7 +141,11 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
             Outcome::Ran(s) if !a.json => {
                 let _ = writeln!(log, "  done in {:.2} s", s.seconds);
             }
-            Outcome::Failed { exit_code, error, pipeline } => {
+            Outcome::Failed {
+                exit_code,
+                error,
+                pipeline,
+            } => {
                 let _ = writeln!(err, "error: {pipeline}: {error}");
                 worst = worst.max(*exit_code);
             }
@@ -147,7 +153,11 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
         }
     }
     if a.json {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&outcomes).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&outcomes).unwrap_or_default()
+        );
     }
     Ok(worst)
 }
@@ -155,13 +165,25 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
 fn runs(a: RunsArgs, out: &mut dyn Write) -> Result<i32> {
     let all = crate::runs::list(&a.warehouse);
     if a.json {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&all).unwrap_or_default()
+        );
         return Ok(0);
     }
-    let _ = writeln!(out, "{:<26} {:<22} {:<12} {:>10} {:>10} {:>6}", "run", "pipeline", "status", "rows read", "loaded", "files");
+    let _ = writeln!(
+        out,
+        "{:<26} {:<22} {:<12} {:>10} {:>10} {:>6}",
+        "run", "pipeline", "status", "rows read", "loaded", "files"
+    );
     for m in all {
         let files = m.files_added.len() + m.files_replaced.len();
-        let _ = writeln!(out, "{:<26} {:<22} {:<12} {:>10} {:>10} {:>6}", m.run_id, m.pipeline_id, m.status, m.rows_read, m.rows_loaded, files);
+        let _ = writeln!(
+            out,
+            "{:<26} {:<22} {:<12} {:>10} {:>10} {:>6}",
+            m.run_id, m.pipeline_id, m.status, m.rows_read, m.rows_loaded, files
+        );
     }
     Ok(0)
 }

@@ -10,15 +10,16 @@ use serde::Serialize;
 use crate::config::check;
 use crate::config::Pipeline;
 use crate::error::{MigError, Result};
+use crate::estimate::design::align;
 use crate::estimate::indicators::estimate_frame;
 use crate::estimate::Observation;
 use crate::load::columns;
+use crate::load::lock::Lock;
 use crate::load::parquet::FileMeta;
 use crate::load::warehouse::utc_stamp;
-use crate::load::lock::Lock;
 use crate::load::{catalog, Staged, Warehouse};
-use crate::runs::{self, Manifest};
 use crate::normalize::{normalize, Normalized, RecordSpec};
+use crate::runs::{self, Manifest};
 use crate::schema::{fnv_hex, Schema};
 
 #[derive(Debug, Clone)]
@@ -101,15 +102,39 @@ pub fn load_pipeline(path: &Path, schemas: Option<&Path>) -> Result<(Pipeline, S
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Ran(RunSummary),
-    Skipped { pipeline: String, since_run: String },
-    WouldRun { pipeline: String },
-    Failed { pipeline: String, exit_code: i32, error: String },
+    Skipped {
+        pipeline: String,
+        since_run: String,
+    },
+    WouldRun {
+        pipeline: String,
+    },
+    Failed {
+        pipeline: String,
+        exit_code: i32,
+        error: String,
+    },
 }
 
 /// Runs several pipelines on one warehouse under its lock, then refreshes the catalog.
-pub fn run_batch(paths: &[PathBuf], opts: &RunOptions, log: &mut dyn Write) -> Result<Vec<Outcome>> {
-    let command = format!("migstat run {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "));
-    let _lock = if opts.dry_run { None } else { Some(Lock::acquire(&opts.warehouse, &command, opts.wait)?) };
+pub fn run_batch(
+    paths: &[PathBuf],
+    opts: &RunOptions,
+    log: &mut dyn Write,
+) -> Result<Vec<Outcome>> {
+    let command = format!(
+        "migstat run {}",
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(Lock::acquire(&opts.warehouse, &command, opts.wait)?)
+    };
     let wh = Warehouse::new(&opts.warehouse);
     if !opts.dry_run {
         wh.clean_staging();
@@ -127,7 +152,11 @@ pub fn run_batch(paths: &[PathBuf], opts: &RunOptions, log: &mut dyn Write) -> R
             Ok((o, None)) => o,
             Err(e) => {
                 let _ = writeln!(log, "{}: error: {e}", path.display());
-                Outcome::Failed { pipeline: path.display().to_string(), exit_code: e.exit_code(), error: e.to_string() }
+                Outcome::Failed {
+                    pipeline: path.display().to_string(),
+                    exit_code: e.exit_code(),
+                    error: e.to_string(),
+                }
             }
         };
         outcomes.push(outcome);
@@ -135,7 +164,10 @@ pub fn run_batch(paths: &[PathBuf], opts: &RunOptions, log: &mut dyn Write) -> R
     if let Some(schema) = schema_for_catalog {
         let run_id = new_run_id("catalog");
         let mut staged = wh.stage(&run_id)?;
-        let meta = FileMeta { run_id: &run_id, schema_version: &schema.person.version };
+        let meta = FileMeta {
+            run_id: &run_id,
+            schema_version: &schema.person.version,
+        };
         catalog::stage(&mut staged, &schema, &sources, &meta)?;
         staged.publish()?;
         runs::prune_rollback(&opts.warehouse, KEEP_ROLLBACK);
@@ -150,7 +182,13 @@ type RanWith = (Outcome, Option<(catalog::SourceRow, Schema)>);
 
 fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RanWith> {
     let (p, schema) = load_pipeline(path, opts.schemas.as_deref())?;
-    let mut inputs = vec![runs::hash_file(opts.input.as_deref().map(Path::to_path_buf).unwrap_or_else(|| p.resolve(&p.input.path)).as_path())?];
+    let mut inputs = vec![runs::hash_file(
+        opts.input
+            .as_deref()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| p.resolve(&p.input.path))
+            .as_path(),
+    )?];
     if let Some(r) = &p.roster {
         inputs.push(runs::hash_file(&p.resolve(&r.input.path))?);
     }
@@ -158,18 +196,37 @@ fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RanWit
     let fp = runs::fingerprint(&pipeline_sha, &schema.hash, &inputs);
     if !opts.force {
         if let Some(m) = runs::unchanged_since(&opts.warehouse, &p.pipeline.id, &fp) {
-            let _ = writeln!(log, "{}: skipped: unchanged since run {}", p.pipeline.id, m.run_id);
-            return Ok((Outcome::Skipped { pipeline: p.pipeline.id.clone(), since_run: m.run_id }, None));
+            let _ = writeln!(
+                log,
+                "{}: skipped: unchanged since run {}",
+                p.pipeline.id, m.run_id
+            );
+            return Ok((
+                Outcome::Skipped {
+                    pipeline: p.pipeline.id.clone(),
+                    since_run: m.run_id,
+                },
+                None,
+            ));
         }
     }
     if opts.dry_run {
         let _ = writeln!(log, "{}: would run", p.pipeline.id);
-        return Ok((Outcome::WouldRun { pipeline: p.pipeline.id.clone() }, None));
+        return Ok((
+            Outcome::WouldRun {
+                pipeline: p.pipeline.id.clone(),
+            },
+            None,
+        ));
     }
     let source = catalog::SourceRow {
         source: p.pipeline.source.clone(),
         ref_area: p.pipeline.ref_area.clone(),
-        survey: p.pipeline.survey.clone().unwrap_or_else(|| p.pipeline.name.clone()),
+        survey: p
+            .pipeline
+            .survey
+            .clone()
+            .unwrap_or_else(|| p.pipeline.name.clone()),
         periodicity: p.pipeline.periodicity.clone(),
         pipeline: p.pipeline.id.clone(),
         synthetic: p.pipeline.synthetic,
@@ -189,12 +246,20 @@ fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RanWit
 }
 
 fn now_stamp() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     utc_stamp(now.as_secs())
 }
 
 /// Runs one loaded pipeline end to end (the caller holds the warehouse lock).
-pub fn run(p: &Pipeline, schema: &Schema, mut manifest: Manifest, opts: &RunOptions, log: &mut dyn Write) -> Result<RunSummary> {
+pub fn run(
+    p: &Pipeline,
+    schema: &Schema,
+    mut manifest: Manifest,
+    opts: &RunOptions,
+    log: &mut dyn Write,
+) -> Result<RunSummary> {
     let started = Instant::now();
     let run_id = new_run_id(&p.file.to_string_lossy());
     manifest.run_id = run_id.clone();
@@ -203,8 +268,21 @@ pub fn run(p: &Pipeline, schema: &Schema, mut manifest: Manifest, opts: &RunOpti
     let say = |log: &mut dyn Write, s: String| {
         let _ = writeln!(log, "{s}");
     };
-    say(log, format!("run {run_id}: pipeline {} ({})", p.pipeline.id, p.file.display()));
-    let person = normalize(p, schema, &RecordSpec::person(p, schema), opts.input.as_deref(), opts.cap)?;
+    say(
+        log,
+        format!(
+            "run {run_id}: pipeline {} ({})",
+            p.pipeline.id,
+            p.file.display()
+        ),
+    );
+    let person = normalize(
+        p,
+        schema,
+        &RecordSpec::person(p, schema),
+        opts.input.as_deref(),
+        opts.cap,
+    )?;
     let roster = match RecordSpec::roster(p, schema) {
         Some(spec) => Some(normalize(p, schema, &spec, None, opts.cap)?),
         None => None,
@@ -212,10 +290,19 @@ pub fn run(p: &Pipeline, schema: &Schema, mut manifest: Manifest, opts: &RunOpti
     let inputs: Vec<&Normalized> = std::iter::once(&person).chain(roster.as_ref()).collect();
     let summaries: Vec<InputSummary> = inputs.iter().map(|n| input_summary(n)).collect();
     for s in &summaries {
-        say(log, format!(
-            "  {} {}: read {} rows, loaded {}, quarantined {} ({} errors, {} warnings)",
-            s.record, s.file, s.rows_read, s.rows_loaded, s.rows_quarantined, s.errors, s.warnings
-        ));
+        say(
+            log,
+            format!(
+                "  {} {}: read {} rows, loaded {}, quarantined {} ({} errors, {} warnings)",
+                s.record,
+                s.file,
+                s.rows_read,
+                s.rows_loaded,
+                s.rows_quarantined,
+                s.errors,
+                s.warnings
+            ),
+        );
     }
     manifest.rows_read = summaries.iter().map(|i| i.rows_read).sum();
     manifest.rows_loaded = summaries.iter().map(|i| i.rows_loaded).sum();
@@ -231,18 +318,36 @@ pub fn run(p: &Pipeline, schema: &Schema, mut manifest: Manifest, opts: &RunOpti
     };
     if let Some(bad) = inputs.iter().find(|n| n.findings.has_errors()) {
         let first = bad.findings.first_error().map(|f| {
-            format!("{}:{}: column {}: {} (value {:?})", bad.display.display(), f.line, f.column, f.message, f.value)
+            format!(
+                "{}:{}: column {}: {} (value {:?})",
+                bad.display.display(),
+                f.line,
+                f.column,
+                f.message,
+                f.value
+            )
         });
         finish(manifest, "rejected", 1)?;
         return Err(MigError::Rejected(format!(
             "validation found {} errors; nothing was loaded. First: {}\nReport: {}",
-            inputs.iter().map(|n| n.findings.count(crate::config::pipeline::Severity::Error)).sum::<u64>(),
+            inputs
+                .iter()
+                .map(|n| n.findings.count(crate::config::pipeline::Severity::Error))
+                .sum::<u64>(),
             first.unwrap_or_default(),
             run_dir.join("validation.txt").display()
         )));
     }
     let mut staged = wh.stage(&run_id)?;
-    let (obs_counts, skipped) = match stage_all(p, schema, &person, roster.as_ref(), opts, &run_id, &mut staged) {
+    let (obs_counts, skipped) = match stage_all(
+        p,
+        schema,
+        &person,
+        roster.as_ref(),
+        opts,
+        &run_id,
+        &mut staged,
+    ) {
         Ok(x) => x,
         Err(e) => {
             staged.abandon();
@@ -252,15 +357,27 @@ pub fn run(p: &Pipeline, schema: &Schema, mut manifest: Manifest, opts: &RunOpti
     };
     let published = staged.publish()?;
     manifest.set_published(&published);
-    let files: Vec<String> = published.added.iter().chain(&published.replaced).cloned().collect();
+    let files: Vec<String> = published
+        .added
+        .iter()
+        .chain(&published.replaced)
+        .cloned()
+        .collect();
     finish(manifest, "ok", 0)?;
     for (t, n) in &obs_counts {
         say(log, format!("  {t}: {n} observations"));
     }
-    say(log, format!(
-        "  {} files written ({} new, {} replaced), {} unchanged, in {}",
-        files.len(), published.added.len(), published.replaced.len(), published.unchanged.len(), opts.warehouse.display()
-    ));
+    say(
+        log,
+        format!(
+            "  {} files written ({} new, {} replaced), {} unchanged, in {}",
+            files.len(),
+            published.added.len(),
+            published.replaced.len(),
+            published.unchanged.len(),
+            opts.warehouse.display()
+        ),
+    );
     Ok(RunSummary {
         run_id,
         pipeline: p.pipeline.id.clone(),
@@ -308,10 +425,18 @@ fn stage_all(
         .as_ref()
         .and_then(|r| r.design.as_ref())
         .unwrap_or(&p.design);
-    for (n, design) in
-        std::iter::once((person, &p.design)).chain(roster.map(|r| (r, roster_design)))
-    {
-        let cube = estimate_frame(&n.frame, p, design, schema)?;
+    let aligned = roster.map(|r| {
+        let mut f = r.frame.clone();
+        align(&mut f, &person.frame);
+        f
+    });
+    let frames = std::iter::once((&person.frame, &p.design, None)).chain(
+        aligned
+            .as_ref()
+            .map(|f| (f, roster_design, Some(&person.frame))),
+    );
+    for (frame, design, universe) in frames {
+        let cube = estimate_frame(frame, p, design, schema, universe)?;
         for o in cube.observations {
             by_time.entry(o.time.clone()).or_default().push(o);
         }

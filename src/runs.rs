@@ -95,7 +95,11 @@ fn hex(b: &[u8]) -> String {
 
 /// What decides whether a pipeline must run again.
 pub fn fingerprint(pipeline_sha: &str, schema_hash: &str, inputs: &[InputFile]) -> String {
-    let mut parts = vec![crate::VERSION.to_string(), pipeline_sha.to_string(), schema_hash.to_string()];
+    let mut parts = vec![
+        crate::VERSION.to_string(),
+        pipeline_sha.to_string(),
+        schema_hash.to_string(),
+    ];
     parts.extend(inputs.iter().map(|i| i.sha256.clone()));
     sha256_hex(parts.join("\n").as_bytes())
 }
@@ -133,13 +137,19 @@ pub fn unchanged_since(root: &Path, pipeline_id: &str, fingerprint: &str) -> Opt
 pub fn rollback(root: &Path, run_id: &str, log: &mut dyn std::io::Write) -> Result<()> {
     let _lock = Lock::acquire(root, &format!("migstat rollback {run_id}"), false)?;
     let run_dir = root.join("runs").join(run_id);
-    let text = std::fs::read_to_string(run_dir.join("manifest.json")).map_err(|e| MigError::Unreadable {
-        path: run_dir.join("manifest.json"),
-        msg: format!("no such run: {e}"),
+    let text = std::fs::read_to_string(run_dir.join("manifest.json")).map_err(|e| {
+        MigError::Unreadable {
+            path: run_dir.join("manifest.json"),
+            msg: format!("no such run: {e}"),
+        }
     })?;
-    let mut m: Manifest = serde_json::from_str(&text).map_err(|e| MigError::Other(format!("manifest of {run_id}: {e}")))?;
+    let mut m: Manifest = serde_json::from_str(&text)
+        .map_err(|e| MigError::Other(format!("manifest of {run_id}: {e}")))?;
     if m.status != "ok" {
-        return Err(MigError::Other(format!("run {run_id} has status {:?}: nothing to roll back", m.status)));
+        return Err(MigError::Other(format!(
+            "run {run_id} has status {:?}: nothing to roll back",
+            m.status
+        )));
     }
     let keep = root.join(".rollback").join(run_id);
     for f in &m.files_replaced {
@@ -187,7 +197,11 @@ pub fn gc(root: &Path, days: u64, log: &mut dyn std::io::Write) -> Result<usize>
     let cutoff = crate::load::warehouse::utc_stamp(now.saturating_sub(days * 86_400));
     let mut removed = 0;
     for table in ["runs", ".rollback", "quarantine", ".cache"] {
-        for e in std::fs::read_dir(root.join(table)).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(root.join(table))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let name = e.file_name().to_string_lossy().to_string();
             if name.len() >= 16 && name[..16] < cutoff[..] {
                 let _ = std::fs::remove_dir_all(e.path());

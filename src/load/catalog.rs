@@ -24,7 +24,10 @@ pub struct SourceRow {
 }
 
 fn strings(name: &str, v: Vec<Option<String>>) -> (Field, ArrayRef) {
-    (Field::new(name, DataType::Utf8, true), Arc::new(StringArray::from(v)))
+    (
+        Field::new(name, DataType::Utf8, true),
+        Arc::new(StringArray::from(v)),
+    )
 }
 
 fn batch(cols: Vec<(Field, ArrayRef)>) -> Result<RecordBatch> {
@@ -35,14 +38,25 @@ fn batch(cols: Vec<(Field, ArrayRef)>) -> Result<RecordBatch> {
 
 fn indicators(schema: &Schema) -> Result<RecordBatch> {
     let ind = &schema.catalogue.indicator;
-    let col = |f: &dyn Fn(&crate::schema::Indicator) -> Option<String>| ind.iter().map(f).collect::<Vec<_>>();
-    let mult: Vec<i64> = ind.iter().map(|i| if i.unit == "thousands" { 3 } else { 0 }).collect();
+    let col = |f: &dyn Fn(&crate::schema::Indicator) -> Option<String>| {
+        ind.iter().map(f).collect::<Vec<_>>()
+    };
+    let mult: Vec<i64> = ind
+        .iter()
+        .map(|i| if i.unit == "thousands" { 3 } else { 0 })
+        .collect();
     batch(vec![
         strings("code", col(&|i| Some(i.code.clone()))),
         strings("label", col(&|i| Some(i.label.clone()))),
-        strings("kind", col(&|i| Some(format!("{:?}", i.kind).to_lowercase()))),
+        strings(
+            "kind",
+            col(&|i| Some(format!("{:?}", i.kind).to_lowercase())),
+        ),
         strings("unit", col(&|i| Some(i.unit.clone()))),
-        (Field::new("unit_multiplier", DataType::Int64, false), Arc::new(Int64Array::from(mult))),
+        (
+            Field::new("unit_multiplier", DataType::Int64, false),
+            Arc::new(Int64Array::from(mult)),
+        ),
         strings("population", col(&|i| i.population.clone())),
         strings("value", col(&|i| i.value.clone())),
         strings("numerator", col(&|i| i.numerator.clone())),
@@ -59,15 +73,38 @@ fn classifications(schema: &Schema) -> Result<RecordBatch> {
         .values()
         .flat_map(|d| d.codes.iter().map(move |c| (d.name.as_str(), c)))
         .collect();
-    let s = |f: &dyn Fn(&(&str, &crate::schema::codelists::Code)) -> String| codes.iter().map(|c| Some(f(c))).collect::<Vec<_>>();
+    let s = |f: &dyn Fn(&(&str, &crate::schema::codelists::Code)) -> String| {
+        codes.iter().map(|c| Some(f(c))).collect::<Vec<_>>()
+    };
     batch(vec![
         strings("dimension", s(&|c| c.0.to_string())),
         strings("version", s(&|c| c.1.version.clone())),
         strings("code", s(&|c| c.1.code.clone())),
         strings("label", s(&|c| c.1.label.clone())),
-        (Field::new("is_total", DataType::Boolean, false), Arc::new(BooleanArray::from(codes.iter().map(|c| c.1.total).collect::<Vec<_>>()))),
-        (Field::new("age_lo", DataType::Int64, true), Arc::new(Int64Array::from(codes.iter().map(|c| c.1.age.map(|a| a.0)).collect::<Vec<_>>()))),
-        (Field::new("age_hi", DataType::Int64, true), Arc::new(Int64Array::from(codes.iter().map(|c| c.1.age.map(|a| a.1)).collect::<Vec<_>>()))),
+        (
+            Field::new("is_total", DataType::Boolean, false),
+            Arc::new(BooleanArray::from(
+                codes.iter().map(|c| c.1.total).collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            Field::new("age_lo", DataType::Int64, true),
+            Arc::new(Int64Array::from(
+                codes
+                    .iter()
+                    .map(|c| c.1.age.map(|a| a.0))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            Field::new("age_hi", DataType::Int64, true),
+            Arc::new(Int64Array::from(
+                codes
+                    .iter()
+                    .map(|c| c.1.age.map(|a| a.1))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
     ])
 }
 
@@ -86,7 +123,12 @@ fn ref_areas(schema: &Schema) -> Result<RecordBatch> {
         .codes
         .iter()
         .filter(|c| !c.total && !c.code.ends_with("_X"))
-        .map(|c| (c.code.trim_start_matches("CBR_BRT_").to_string(), c.label.clone()))
+        .map(|c| {
+            (
+                c.code.trim_start_matches("CBR_BRT_").to_string(),
+                c.label.clone(),
+            )
+        })
         .collect();
     batch(vec![
         strings("ref_area", rows.iter().map(|r| Some(r.0.clone())).collect()),
@@ -103,7 +145,12 @@ fn sources(rows: &BTreeMap<String, SourceRow>) -> Result<RecordBatch> {
         strings("survey", s(&|r| r.survey.clone())),
         strings("periodicity", s(&|r| r.periodicity.clone())),
         strings("pipeline", s(&|r| r.pipeline.clone())),
-        (Field::new("synthetic", DataType::Boolean, false), Arc::new(BooleanArray::from(v.iter().map(|r| r.synthetic).collect::<Vec<_>>()))),
+        (
+            Field::new("synthetic", DataType::Boolean, false),
+            Arc::new(BooleanArray::from(
+                v.iter().map(|r| r.synthetic).collect::<Vec<_>>(),
+            )),
+        ),
     ])
 }
 
@@ -111,15 +158,30 @@ fn sources(rows: &BTreeMap<String, SourceRow>) -> Result<RecordBatch> {
 pub fn existing_sources(root: &Path) -> BTreeMap<String, SourceRow> {
     let path = root.join("catalog/sources/sources.parquet");
     let mut out = BTreeMap::new();
-    let Ok(f) = std::fs::File::open(&path) else { return out };
-    let Ok(b) = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f) else { return out };
+    let Ok(f) = std::fs::File::open(&path) else {
+        return out;
+    };
+    let Ok(b) = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f) else {
+        return out;
+    };
     let Ok(reader) = b.build() else { return out };
     for batch in reader.flatten() {
-        let col = |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
-        let syn = batch.column_by_name("synthetic").and_then(|c| c.as_any().downcast_ref::<BooleanArray>().cloned());
-        let (Some(s), Some(a), Some(v), Some(p), Some(l), Some(y)) =
-            (col("source"), col("ref_area"), col("survey"), col("periodicity"), col("pipeline"), syn)
-        else {
+        let col = |n: &str| {
+            batch
+                .column_by_name(n)
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+        };
+        let syn = batch
+            .column_by_name("synthetic")
+            .and_then(|c| c.as_any().downcast_ref::<BooleanArray>().cloned());
+        let (Some(s), Some(a), Some(v), Some(p), Some(l), Some(y)) = (
+            col("source"),
+            col("ref_area"),
+            col("survey"),
+            col("periodicity"),
+            col("pipeline"),
+            syn,
+        ) else {
             continue;
         };
         for i in 0..batch.num_rows() {
@@ -138,7 +200,12 @@ pub fn existing_sources(root: &Path) -> BTreeMap<String, SourceRow> {
 }
 
 /// Stages all catalog tables.
-pub fn stage(staged: &mut Staged, schema: &Schema, sources_rows: &BTreeMap<String, SourceRow>, meta: &FileMeta) -> Result<()> {
+pub fn stage(
+    staged: &mut Staged,
+    schema: &Schema,
+    sources_rows: &BTreeMap<String, SourceRow>,
+    meta: &FileMeta,
+) -> Result<()> {
     let tables = [
         ("indicators", indicators(schema)?),
         ("classifications", classifications(schema)?),
@@ -147,7 +214,9 @@ pub fn stage(staged: &mut Staged, schema: &Schema, sources_rows: &BTreeMap<Strin
         ("sources", sources(sources_rows)?),
     ];
     for (name, b) in tables {
-        let rel = Path::new("catalog").join(name).join(format!("{name}.parquet"));
+        let rel = Path::new("catalog")
+            .join(name)
+            .join(format!("{name}.parquet"));
         staged.parquet(&rel, &b, meta)?;
     }
     Ok(())

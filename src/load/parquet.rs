@@ -21,7 +21,10 @@ pub struct FileMeta<'a> {
     pub schema_version: &'a str,
 }
 
-fn encode(batch: &RecordBatch, kv: Vec<KeyValue>) -> std::result::Result<Vec<u8>, parquet::errors::ParquetError> {
+fn encode(
+    batch: &RecordBatch,
+    kv: Vec<KeyValue>,
+) -> std::result::Result<Vec<u8>, parquet::errors::ParquetError> {
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_key_value_metadata(Some(kv))
@@ -35,7 +38,10 @@ fn encode(batch: &RecordBatch, kv: Vec<KeyValue>) -> std::result::Result<Vec<u8>
 fn kv(meta: &FileMeta, run_id: &str, content: Option<&str>) -> Vec<KeyValue> {
     let mut kv = vec![
         KeyValue::new("migstat.version".into(), crate::VERSION.to_string()),
-        KeyValue::new("migstat.schema_version".into(), meta.schema_version.to_string()),
+        KeyValue::new(
+            "migstat.schema_version".into(),
+            meta.schema_version.to_string(),
+        ),
         KeyValue::new("migstat.run_id".into(), run_id.to_string()),
     ];
     if let Some(c) = content {
@@ -46,7 +52,8 @@ fn kv(meta: &FileMeta, run_id: &str, content: Option<&str>) -> Vec<KeyValue> {
 
 /// The content hash of a batch as migstat would write it.
 pub fn content_hash(batch: &RecordBatch, meta: &FileMeta) -> Result<String> {
-    let bytes = encode(batch, kv(meta, "", None)).map_err(|e| MigError::Other(format!("encoding Parquet: {e}")))?;
+    let bytes = encode(batch, kv(meta, "", None))
+        .map_err(|e| MigError::Other(format!("encoding Parquet: {e}")))?;
     Ok(fnv_hex(std::iter::once(bytes.as_slice())))
 }
 

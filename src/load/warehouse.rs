@@ -88,7 +88,11 @@ impl Staged {
     /// it replaces under `.rollback/<RUN_ID>/`, and removes the staging folder.
     pub fn publish(self) -> Result<Published> {
         let mut out = Published {
-            unchanged: self.unchanged.iter().map(|p| p.display().to_string()).collect(),
+            unchanged: self
+                .unchanged
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
             ..Default::default()
         };
         let keep = self.root.join(".rollback").join(&self.run_id);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use migstat::config::pipeline::Severity;
 use migstat::normalize::{normalize, RecordSpec};
-use migstat::schema::{Catalogue, CodeLists, RecordSchema, Schema};
+use migstat::schema::Schema;
 use migstat::synth::{run, CountryArg, Format, SynthArgs};
 
 fn repo() -> PathBuf {
@@ -357,30 +357,8 @@ fn sample_files_hold_together_and_thailand_has_the_most_immigrants() {
     );
 }
 
-/// The schema from `schemas/`, assembled without the indicator catalogue's cross-checks: mapping
-/// needs only the records, code lists and notes, and this test should not fail over the catalogue.
 fn schema() -> Schema {
-    let read = |f: &str| std::fs::read_to_string(repo().join("schemas").join(f)).unwrap();
-    let notes = csv::Reader::from_reader(read("notes.csv").as_bytes())
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            migstat::schema::Note {
-                code: r[0].to_string(),
-                column: r[1].to_string(),
-                text: r[2].to_string(),
-            }
-        })
-        .collect();
-    Schema {
-        person: RecordSchema::parse("person.toml", &read("person.toml")).unwrap(),
-        emigrant: RecordSchema::parse("emigrant.toml", &read("emigrant.toml")).unwrap(),
-        codes: CodeLists::parse(&read("codelists.csv"), &read("code_maps.csv")).unwrap(),
-        catalogue: toml::from_str::<Catalogue>(&read("indicators.toml")).unwrap(),
-        notes,
-        dir: Some(repo().join("schemas")),
-        hash: String::new(),
-    }
+    Schema::load(Some(&repo().join("schemas"))).expect("schemas")
 }
 
 #[test]
