@@ -1,0 +1,2 @@
+mod estimate_oracle;
+mod estimate_props;
