@@ -169,41 +169,41 @@ pub fn taylor_variance_sparse(layout: &PsuLayout, sizes: &[usize], entries: &[(u
     variance_from_totals(layout, sizes, entries.iter().map(|&(p, t)| (p as usize, t)))
 }
 
-/// Two passes over the listed PSU totals: stratum sums, then squared deviations.
+/// Passes over the listed PSU totals: stratum sums, a correction of each stratum mean by the
+/// mean residual (so that equal totals give exactly zero), then squared deviations.
 fn variance_from_totals<I>(layout: &PsuLayout, sizes: &[usize], entries: I) -> f64
 where
     I: Iterator<Item = (usize, f64)> + Clone,
 {
     let k = layout.n_strata;
-    let mut sum = vec![0.0; k];
+    if sizes.len() != k || entries.clone().any(|(p, _)| p >= layout.n_psu()) {
+        return f64::NAN;
+    }
+    let stratum = |p: usize| layout.psu_stratum[p] as usize;
     let mut present = vec![0usize; k];
-    let mut grand = 0.0;
-    for (p, t) in entries.clone() {
-        let Some(&h) = layout.psu_stratum.get(p) else {
-            return f64::NAN;
-        };
-        sum[h as usize] += t;
-        present[h as usize] += 1;
-        grand += t;
-    }
-    let n_psu = layout.n_psu().max(1) as f64;
-    grand /= n_psu;
-    let center: Vec<f64> = (0..k)
-        .map(|h| match sizes[h] {
-            0 => 0.0,
-            1 if layout.lonely == LonelyPsu::Adjust => grand,
-            n => sum[h] / n as f64,
-        })
+    entries.clone().for_each(|(p, _)| present[stratum(p)] += 1);
+    let absent: Vec<f64> = (0..k)
+        .map(|h| sizes[h].saturating_sub(present[h]) as f64)
         .collect();
-    let mut ss = vec![0.0; k];
-    for (p, t) in entries {
-        let h = layout.psu_stratum[p] as usize;
-        let d = t - center[h];
-        ss[h] += d * d;
+    let grand = entries.clone().map(|(_, t)| t).sum::<f64>() / layout.n_psu().max(1) as f64;
+    let mut center = vec![0.0; k];
+    for _ in 0..2 {
+        // First round: plain means; second round: means corrected by the mean residual.
+        let mut resid: Vec<f64> = (0..k).map(|h| -absent[h] * center[h]).collect();
+        entries
+            .clone()
+            .for_each(|(p, t)| resid[stratum(p)] += t - center[stratum(p)]);
+        for h in (0..k).filter(|&h| sizes[h] > 0) {
+            center[h] += resid[h] / sizes[h] as f64;
+        }
     }
-    for h in 0..k {
-        let absent = sizes[h].saturating_sub(present[h]) as f64;
-        ss[h] += absent * center[h] * center[h];
+    for h in (0..k).filter(|&h| sizes[h] == 1 && layout.lonely == LonelyPsu::Adjust) {
+        center[h] = grand;
+    }
+    let mut ss: Vec<f64> = (0..k).map(|h| absent[h] * center[h] * center[h]).collect();
+    for (p, t) in entries {
+        let d = t - center[stratum(p)];
+        ss[stratum(p)] += d * d;
     }
     combine_strata(layout, sizes, &ss)
 }

@@ -1,1 +1,374 @@
-//! placeholder
+//! `migstat estimate` against R `survey` 4.1-1: every row of the shared reference files
+//! (`reference_estimates.csv`, `reference_estimates_more.csv`) reproduced through
+//! `estimate::cli::run` with CSV output, plus the same designs through the library API, the
+//! lonely-PSU failure and the input errors of the command.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use migstat::estimate::cli::{run, EstimateArgs};
+
+/// Relative tolerance on estimates and SEs; absolute where R's SE is 0.
+const REL_TOL: f64 = 1e-9;
+const ABS_TOL_ZERO_SE: f64 = 1e-12;
+
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/r-survey")
+}
+
+pub fn data(file: &str) -> String {
+    data_dir().join(file).to_string_lossy().into_owned()
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("migstat-estimate-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+#[derive(Parser)]
+struct Wrapper {
+    #[command(flatten)]
+    args: EstimateArgs,
+}
+
+/// Result of one command run.
+pub struct RunOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run the command with `args` (the file first).
+pub fn run_cli(args: &[String]) -> RunOutput {
+    let argv = std::iter::once("estimate".to_string()).chain(args.iter().cloned());
+    let parsed = Wrapper::try_parse_from(argv).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run(&parsed.args, &mut out, &mut err).expect("writing to memory");
+    RunOutput {
+        code,
+        stdout: String::from_utf8(out).expect("utf-8 output"),
+        stderr: String::from_utf8(err).expect("utf-8 errors"),
+    }
+}
+
+/// One parsed CSV output row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub by: Vec<String>,
+    pub statistic: String,
+    pub estimate: Option<f64>,
+    pub se: Option<f64>,
+    pub n: u64,
+}
+
+/// Run with `--format csv` and parse the rows back.
+pub fn run_csv(args: &[String]) -> Vec<Row> {
+    let mut all = args.to_vec();
+    all.extend(["--format".to_string(), "csv".to_string()]);
+    let out = run_cli(&all);
+    assert_eq!(out.code, 0, "{all:?}: {}", out.stderr);
+    let mut rdr = csv::Reader::from_reader(out.stdout.as_bytes());
+    let header = rdr.headers().expect("header").clone();
+    let stat = header
+        .iter()
+        .position(|h| h == "statistic")
+        .expect("statistic column");
+    let num = |s: &str| (!s.is_empty()).then(|| s.parse::<f64>().expect("number"));
+    rdr.records()
+        .map(|r| {
+            let r = r.expect("csv row");
+            Row {
+                by: (0..stat).map(|i| r[i].to_string()).collect(),
+                statistic: r[stat].to_string(),
+                estimate: num(&r[stat + 1]),
+                se: num(&r[stat + 2]),
+                n: r[stat + 6].parse().expect("n"),
+            }
+        })
+        .collect()
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// Command-line design for each reference design string (R notation).
+fn design_args(design: &str) -> Vec<String> {
+    let jk1 = data("apiclus1_jk1_scale_rscales.txt");
+    let jkn = data("apistrat_jkn_scale_rscales.txt");
+    let (file, flags): (&str, Vec<String>) = match design {
+        "apistrat: id=~1, strata=~stype, weights=~pw, fpc=~fpc" => (
+            "apistrat.csv",
+            strings(&["--weight", "pw", "--strata", "stype", "--fpc", "fpc"]),
+        ),
+        "apiclus1: id=~dnum, weights=~pw, fpc=~fpc" => (
+            "apiclus1.csv",
+            strings(&["--weight", "pw", "--psu", "dnum", "--fpc", "fpc"]),
+        ),
+        "apiclus1: id=~dnum, weights=~pw (no fpc, with-replacement)" => (
+            "apiclus1.csv",
+            strings(&["--weight", "pw", "--psu", "dnum"]),
+        ),
+        "apiclus2: id=~dnum+snum, fpc=~fpc1+fpc2" => (
+            "apiclus2.csv",
+            strings(&["--weight", "pw", "--psu", "dnum,snum", "--fpc", "fpc1,fpc2"]),
+        ),
+        "apiclus1 as.svrepdesign(type=JK1)" => (
+            "apiclus1_jk1_repweights.csv",
+            strings(&["--weight", "pw", "--replicates", "JK*", "--method", "jk1"])
+                .into_iter()
+                .chain([
+                    "--scale".into(),
+                    format!("@{jk1}"),
+                    "--rscales".into(),
+                    format!("@{jk1}"),
+                ])
+                .collect(),
+        ),
+        "apistrat as.svrepdesign(type=JKn)" => (
+            "apistrat_jkn_repweights.csv",
+            strings(&["--weight", "pw", "--replicates", "JK*", "--method", "jkn"])
+                .into_iter()
+                .chain([
+                    "--scale".into(),
+                    format!("@{jkn}"),
+                    "--rscales".into(),
+                    format!("@{jkn}"),
+                ])
+                .collect(),
+        ),
+        d if d.starts_with("scd: svrepdesign(type=BRR") => (
+            "scd_brr_repweights.csv",
+            strings(&[
+                "--weight",
+                "1",
+                "--replicates",
+                "H1,H2,H3,H4",
+                "--method",
+                "brr",
+            ]),
+        ),
+        "fpc: id=~psuid, strata=~stratid, weights=~weight, nest=TRUE, fpc=~Nh" => (
+            "fpc.csv",
+            strings(&[
+                "--weight", "weight", "--strata", "stratid", "--psu", "psuid", "--nest", "--fpc",
+                "Nh",
+            ]),
+        ),
+        "fpc: id=~psuid, strata=~stratid, weights=~weight, nest=TRUE (no fpc)" => (
+            "fpc.csv",
+            strings(&[
+                "--weight", "weight", "--strata", "stratid", "--psu", "psuid", "--nest",
+            ]),
+        ),
+        other => panic!("reference design not mapped: {other}"),
+    };
+    std::iter::once(data(file)).chain(flags).collect()
+}
+
+/// Statistic flags, output statistic name and domain label for an R estimator/target pair.
+fn estimator_args(estimator: &str, target: &str) -> (Vec<String>, String, Vec<String>) {
+    let factor = |kind: &str| {
+        let level = target
+            .strip_prefix("stype")
+            .expect("factor rows are of stype");
+        (
+            strings(&[&format!("--{kind}"), "stype"]),
+            format!("{kind}:stype={level}"),
+            vec![],
+        )
+    };
+    match estimator {
+        "svytotal" => (
+            strings(&["--total", target]),
+            format!("total:{target}"),
+            vec![],
+        ),
+        "svymean" => (
+            strings(&["--mean", target]),
+            format!("mean:{target}"),
+            vec![],
+        ),
+        "svymean(factor)" => factor("mean"),
+        "svytotal(factor)" => factor("total"),
+        e if e.starts_with("svyratio ") => (
+            strings(&["--ratio", target]),
+            format!("ratio:{target}"),
+            vec![],
+        ),
+        "svyby(api00 ~ stype, svymean)" => (
+            strings(&["--mean", "api00", "--by", "stype"]),
+            "mean:api00".to_string(),
+            vec![target.to_string()],
+        ),
+        other => panic!("reference estimator not mapped: {other}"),
+    }
+}
+
+/// Design and statistic for each case of `reference_estimates_more.csv`.
+fn case_args(case: &str) -> (Vec<String>, Vec<String>, String, Vec<String>) {
+    let (name, level) = match case.split_once(':') {
+        Some((n, l)) => (n, vec![l.to_string()]),
+        None => (case, vec![]),
+    };
+    let stratclus = |file: &str, extra: &[&str]| {
+        let mut v = vec![data(file)];
+        v.extend(strings(&[
+            "--weight", "pw", "--strata", "stype", "--psu", "dnum", "--nest",
+        ]));
+        v.extend(strings(extra));
+        v
+    };
+    let boot_scale = format!("@{}", data("stratclus_boot_scale.txt"));
+    let boot = |extra: &[&str]| {
+        let mut v = vec![data("stratclus_boot_repweights.csv")];
+        v.extend(strings(&[
+            "--weight",
+            "pw",
+            "--replicates",
+            "B*",
+            "--method",
+            "bootstrap",
+        ]));
+        v.extend(["--scale".to_string(), boot_scale.clone()]);
+        v.extend(strings(extra));
+        v
+    };
+    let design = match name {
+        n if n.starts_with("apiclus1_jk1") => design_args("apiclus1 as.svrepdesign(type=JK1)"),
+        n if n.starts_with("apistrat_jkn") => design_args("apistrat as.svrepdesign(type=JKn)"),
+        n if n.starts_with("stratclus_") => stratclus("apipop_stratclus.csv", &[]),
+        n if n.starts_with("lonely_") => {
+            let option = n.split('_').nth(1).expect("lonely option");
+            stratclus("apipop_stratclus_lonely.csv", &["--lonely-psu", option])
+        }
+        n if n.starts_with("boot_mse") => boot(&["--mse"]),
+        n if n.starts_with("boot_") => boot(&[]),
+        n if n.starts_with("fay03_") => {
+            let mut v = vec![data("stratclus_fay03_repweights.csv")];
+            v.extend(strings(&[
+                "--weight",
+                "pw",
+                "--replicates",
+                "F*",
+                "--method",
+                "fay",
+                "--rho",
+                "0.3",
+            ]));
+            v
+        }
+        n if n.starts_with("sdr_") => {
+            let mut v = vec![data("stratclus_boot_repweights.csv")];
+            v.extend(strings(&[
+                "--weight",
+                "pw",
+                "--replicates",
+                "B*",
+                "--method",
+                "sdr",
+            ]));
+            v
+        }
+        other => panic!("reference case not mapped: {other}"),
+    };
+    let (flags, statistic) = if name.ends_with("ratio_stu_enroll") {
+        (
+            strings(&["--ratio", "stu/enroll"]),
+            "ratio:stu/enroll".to_string(),
+        )
+    } else if name.contains("total_enroll") {
+        (strings(&["--total", "enroll"]), "total:enroll".to_string())
+    } else if name.contains("mean_hi") {
+        (strings(&["--mean", "hi"]), "mean:hi".to_string())
+    } else if name.contains("mean_api00") {
+        (strings(&["--mean", "api00"]), "mean:api00".to_string())
+    } else {
+        panic!("statistic of case {case} not mapped")
+    };
+    let mut flags = flags;
+    if name.ends_with("_by_stype") {
+        flags.extend(strings(&["--by", "stype"]));
+    }
+    (design, flags, statistic, level)
+}
+
+/// Relative error of `got` against `want` (absolute when `want` is 0).
+fn error(got: Option<f64>, want: f64) -> f64 {
+    let got = got.unwrap_or(f64::NAN);
+    if want == 0.0 {
+        let e = got.abs();
+        if e <= ABS_TOL_ZERO_SE {
+            0.0
+        } else {
+            e
+        }
+    } else {
+        ((got - want) / want).abs()
+    }
+}
+
+/// Run one reference row; returns the larger relative error of estimate and SE.
+fn check(label: &str, args: Vec<String>, statistic: &str, by: &[String], est: f64, se: f64) -> f64 {
+    let rows = run_csv(&args);
+    let row = rows
+        .iter()
+        .find(|r| r.statistic == statistic && r.by == by)
+        .unwrap_or_else(|| panic!("{label}: no row {statistic} {by:?} in {rows:?}"));
+    let (e1, e2) = (error(row.estimate, est), error(row.se, se));
+    assert!(
+        e1 <= REL_TOL && e2 <= REL_TOL,
+        "{label}: estimate {:?} vs {est} (rel {e1:e}), se {:?} vs {se} (rel {e2:e})",
+        row.estimate,
+        row.se
+    );
+    e1.max(e2)
+}
+
+fn read_reference(file: &str) -> Vec<csv::StringRecord> {
+    let mut rdr = csv::Reader::from_path(data_dir().join(file)).expect("reference file");
+    rdr.records().map(|r| r.expect("reference row")).collect()
+}
+
+#[test]
+fn every_reference_estimate_matches() {
+    let rows = read_reference("reference_estimates.csv");
+    assert_eq!(rows.len(), 28, "reference_estimates.csv changed");
+    let mut worst = 0.0f64;
+    for r in &rows {
+        let mut args = design_args(&r[0]);
+        let (flags, statistic, by) = estimator_args(&r[1], &r[2]);
+        args.extend(flags);
+        let (est, se) = (r[3].parse().expect("estimate"), r[4].parse().expect("se"));
+        let label = format!("{} | {} | {}", &r[0], &r[1], &r[2]);
+        worst = worst.max(check(&label, args, &statistic, &by, est, se));
+    }
+    eprintln!(
+        "reference_estimates.csv: {} rows, max relative error {worst:e}",
+        rows.len()
+    );
+}
+
+#[test]
+fn every_more_reference_estimate_matches() {
+    let rows = read_reference("reference_estimates_more.csv");
+    assert_eq!(rows.len(), 25, "reference_estimates_more.csv changed");
+    let mut worst = 0.0f64;
+    for r in &rows {
+        let (mut args, flags, statistic, by) = case_args(&r[0]);
+        args.extend(flags);
+        let (est, se) = (r[1].parse().expect("estimate"), r[2].parse().expect("se"));
+        worst = worst.max(check(&r[0], args, &statistic, &by, est, se));
+    }
+    eprintln!(
+        "reference_estimates_more.csv: {} rows, max relative error {worst:e}",
+        rows.len()
+    );
+}
+
+mod api;
+mod errors;
+mod parquet;

@@ -1,5 +1,6 @@
 //! Parquet input for `migstat estimate`: the wanted top-level columns, read with the low-level
-//! typed column reader, row groups in parallel (rayon) and stitched back in file order.
+//! typed column reader, row groups in parallel (rayon, one file handle each) and stitched back
+//! in file order.
 //! Integers, floats, decimals, booleans and UTF-8 strings are supported.
 
 use std::fs::File;
@@ -58,7 +59,7 @@ pub fn load(
     let n_groups = reader.num_row_groups();
     let groups: Vec<Vec<Chunk>> = (0..n_groups)
         .into_par_iter()
-        .map(|g| read_group(&reader, g, &leaves, path))
+        .map(|g| read_group(g, &leaves, path))
         .collect::<Result<_, _>>()?;
     let mut builders: Vec<Builder> = wanted.iter().map(|(_, m)| Builder::new(*m)).collect();
     let mut rows = 0usize;
@@ -120,12 +121,9 @@ fn append(
     Ok(())
 }
 
-fn read_group(
-    reader: &SerializedFileReader<File>,
-    g: usize,
-    leaves: &[usize],
-    path: &Path,
-) -> Result<Vec<Chunk>, EstimateError> {
+/// Row group `g`, through a reader of its own: readers of one `File` share its offset.
+fn read_group(g: usize, leaves: &[usize], path: &Path) -> Result<Vec<Chunk>, EstimateError> {
+    let reader = open(path)?;
     let group = reader.get_row_group(g).map_err(|e| read_error(path, e))?;
     let n = usize::try_from(group.metadata().num_rows()).unwrap_or(0);
     let mut out = Vec::with_capacity(leaves.len());
