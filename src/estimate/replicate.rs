@@ -79,37 +79,7 @@ impl ReplicateSpec {
                 "no replicate weight columns".into(),
             ));
         }
-        let r = n_reps as f64;
-        let default_scale = match (method, rho) {
-            (ReplicateMethod::Fay, Some(rho)) if (0.0..1.0).contains(&rho) => {
-                1.0 / (r * (1.0 - rho) * (1.0 - rho))
-            }
-            (ReplicateMethod::Fay, Some(rho)) => {
-                return Err(EstimateError::Replicates(format!(
-                    "Fay's rho must be in [0, 1), got {rho}"
-                )))
-            }
-            (ReplicateMethod::Fay, None) => {
-                return Err(EstimateError::Replicates(
-                    "method fay needs --rho (e.g. --rho 0.5)".into(),
-                ))
-            }
-            (_, Some(_)) => {
-                return Err(EstimateError::Replicates(
-                    "--rho applies only to --method fay".into(),
-                ))
-            }
-            (ReplicateMethod::Brr, None) => 1.0 / r,
-            (ReplicateMethod::Jk1, None) => (r - 1.0) / r,
-            (ReplicateMethod::Jkn, None) => 1.0,
-            (ReplicateMethod::Bootstrap, None) if n_reps > 1 => 1.0 / (r - 1.0),
-            (ReplicateMethod::Bootstrap, None) => {
-                return Err(EstimateError::Replicates(
-                    "a bootstrap needs at least two replicates".into(),
-                ))
-            }
-            (ReplicateMethod::Sdr, None) => 4.0 / r,
-        };
+        let default_scale = default_scale(method, n_reps, rho)?;
         let scale = scale.unwrap_or(default_scale);
         if !(scale.is_finite() && scale > 0.0) {
             return Err(EstimateError::Replicates(format!(
@@ -139,6 +109,32 @@ impl ReplicateSpec {
     /// Number of replicates.
     pub fn n_replicates(&self) -> usize {
         self.rscales.len()
+    }
+}
+
+/// The method's scale for `n_reps` replicates (R `survey`'s defaults).
+fn default_scale(
+    method: ReplicateMethod,
+    n_reps: usize,
+    rho: Option<f64>,
+) -> Result<f64, EstimateError> {
+    let r = n_reps as f64;
+    let fail = |m: &str| Err(EstimateError::Replicates(m.to_string()));
+    match (method, rho) {
+        (ReplicateMethod::Fay, Some(rho)) if (0.0..1.0).contains(&rho) => {
+            Ok(1.0 / (r * (1.0 - rho) * (1.0 - rho)))
+        }
+        (ReplicateMethod::Fay, Some(rho)) => {
+            fail(&format!("Fay's rho must be in [0, 1), got {rho}"))
+        }
+        (ReplicateMethod::Fay, None) => fail("method fay needs --rho (e.g. --rho 0.5)"),
+        (_, Some(_)) => fail("--rho applies only to --method fay"),
+        (ReplicateMethod::Brr, None) => Ok(1.0 / r),
+        (ReplicateMethod::Jk1, None) => Ok((r - 1.0) / r),
+        (ReplicateMethod::Jkn, None) => Ok(1.0),
+        (ReplicateMethod::Bootstrap, None) if n_reps > 1 => Ok(1.0 / (r - 1.0)),
+        (ReplicateMethod::Bootstrap, None) => fail("a bootstrap needs at least two replicates"),
+        (ReplicateMethod::Sdr, None) => Ok(4.0 / r),
     }
 }
 

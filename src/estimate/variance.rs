@@ -153,7 +153,8 @@ impl PsuLayout {
 /// of `w·z`:  `Σ_h (1 − f_h) · n_h/(n_h − 1) · Σ_i (t_hi − t̄_h)²`, lonely strata as in R.
 ///
 /// Returns NaN when the layout's rule is `fail` and a stratum is lonely (call
-/// [`PsuLayout::check_lonely`] first), or when `t` is shorter than the number of PSUs.
+/// [`PsuLayout::check_lonely`] first), when `t` does not have one total per PSU, or when the
+/// layout is inconsistent ([`PsuLayout::validate`]).
 pub fn taylor_variance(layout: &PsuLayout, t: &[f64]) -> f64 {
     if t.len() != layout.n_psu() {
         return f64::NAN;
@@ -176,7 +177,8 @@ where
     I: Iterator<Item = (usize, f64)> + Clone,
 {
     let k = layout.n_strata;
-    if sizes.len() != k || entries.clone().any(|(p, _)| p >= layout.n_psu()) {
+    let bad_entry = entries.clone().any(|(p, _)| p >= layout.n_psu());
+    if sizes.len() != k || bad_entry || layout.validate().is_err() {
         return f64::NAN;
     }
     let stratum = |p: usize| layout.psu_stratum[p] as usize;
@@ -300,6 +302,17 @@ mod tests {
         let a = taylor_variance(&l, &dense);
         let b = taylor_variance_sparse(&l, &sizes, &sparse);
         assert!((a - b).abs() < 1e-12 * a.abs());
+    }
+
+    #[test]
+    fn inconsistent_layouts_give_nan() {
+        let mut l = layout(vec![0, 0, 3], 2, LonelyPsu::Remove);
+        assert!(l.validate().is_err());
+        assert!(taylor_variance(&l, &[1.0, 2.0, 3.0]).is_nan());
+        l.psu_stratum = vec![0, 0, 1];
+        assert!(taylor_variance(&l, &[1.0, 2.0]).is_nan());
+        l.stratum_fraction = vec![0.0];
+        assert!(taylor_variance(&l, &[1.0, 2.0, 3.0]).is_nan());
     }
 
     #[test]

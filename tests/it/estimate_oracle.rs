@@ -95,80 +95,6 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-/// Command-line design for each reference design string (R notation).
-fn design_args(design: &str) -> Vec<String> {
-    let jk1 = data("apiclus1_jk1_scale_rscales.txt");
-    let jkn = data("apistrat_jkn_scale_rscales.txt");
-    let (file, flags): (&str, Vec<String>) = match design {
-        "apistrat: id=~1, strata=~stype, weights=~pw, fpc=~fpc" => (
-            "apistrat.csv",
-            strings(&["--weight", "pw", "--strata", "stype", "--fpc", "fpc"]),
-        ),
-        "apiclus1: id=~dnum, weights=~pw, fpc=~fpc" => (
-            "apiclus1.csv",
-            strings(&["--weight", "pw", "--psu", "dnum", "--fpc", "fpc"]),
-        ),
-        "apiclus1: id=~dnum, weights=~pw (no fpc, with-replacement)" => (
-            "apiclus1.csv",
-            strings(&["--weight", "pw", "--psu", "dnum"]),
-        ),
-        "apiclus2: id=~dnum+snum, fpc=~fpc1+fpc2" => (
-            "apiclus2.csv",
-            strings(&["--weight", "pw", "--psu", "dnum,snum", "--fpc", "fpc1,fpc2"]),
-        ),
-        "apiclus1 as.svrepdesign(type=JK1)" => (
-            "apiclus1_jk1_repweights.csv",
-            strings(&["--weight", "pw", "--replicates", "JK*", "--method", "jk1"])
-                .into_iter()
-                .chain([
-                    "--scale".into(),
-                    format!("@{jk1}"),
-                    "--rscales".into(),
-                    format!("@{jk1}"),
-                ])
-                .collect(),
-        ),
-        "apistrat as.svrepdesign(type=JKn)" => (
-            "apistrat_jkn_repweights.csv",
-            strings(&["--weight", "pw", "--replicates", "JK*", "--method", "jkn"])
-                .into_iter()
-                .chain([
-                    "--scale".into(),
-                    format!("@{jkn}"),
-                    "--rscales".into(),
-                    format!("@{jkn}"),
-                ])
-                .collect(),
-        ),
-        d if d.starts_with("scd: svrepdesign(type=BRR") => (
-            "scd_brr_repweights.csv",
-            strings(&[
-                "--weight",
-                "1",
-                "--replicates",
-                "H1,H2,H3,H4",
-                "--method",
-                "brr",
-            ]),
-        ),
-        "fpc: id=~psuid, strata=~stratid, weights=~weight, nest=TRUE, fpc=~Nh" => (
-            "fpc.csv",
-            strings(&[
-                "--weight", "weight", "--strata", "stratid", "--psu", "psuid", "--nest", "--fpc",
-                "Nh",
-            ]),
-        ),
-        "fpc: id=~psuid, strata=~stratid, weights=~weight, nest=TRUE (no fpc)" => (
-            "fpc.csv",
-            strings(&[
-                "--weight", "weight", "--strata", "stratid", "--psu", "psuid", "--nest",
-            ]),
-        ),
-        other => panic!("reference design not mapped: {other}"),
-    };
-    std::iter::once(data(file)).chain(flags).collect()
-}
-
 /// Statistic flags, output statistic name and domain label for an R estimator/target pair.
 fn estimator_args(estimator: &str, target: &str) -> (Vec<String>, String, Vec<String>) {
     let factor = |kind: &str| {
@@ -206,94 +132,6 @@ fn estimator_args(estimator: &str, target: &str) -> (Vec<String>, String, Vec<St
         ),
         other => panic!("reference estimator not mapped: {other}"),
     }
-}
-
-/// Design and statistic for each case of `reference_estimates_more.csv`.
-fn case_args(case: &str) -> (Vec<String>, Vec<String>, String, Vec<String>) {
-    let (name, level) = match case.split_once(':') {
-        Some((n, l)) => (n, vec![l.to_string()]),
-        None => (case, vec![]),
-    };
-    let stratclus = |file: &str, extra: &[&str]| {
-        let mut v = vec![data(file)];
-        v.extend(strings(&[
-            "--weight", "pw", "--strata", "stype", "--psu", "dnum", "--nest",
-        ]));
-        v.extend(strings(extra));
-        v
-    };
-    let boot_scale = format!("@{}", data("stratclus_boot_scale.txt"));
-    let boot = |extra: &[&str]| {
-        let mut v = vec![data("stratclus_boot_repweights.csv")];
-        v.extend(strings(&[
-            "--weight",
-            "pw",
-            "--replicates",
-            "B*",
-            "--method",
-            "bootstrap",
-        ]));
-        v.extend(["--scale".to_string(), boot_scale.clone()]);
-        v.extend(strings(extra));
-        v
-    };
-    let design = match name {
-        n if n.starts_with("apiclus1_jk1") => design_args("apiclus1 as.svrepdesign(type=JK1)"),
-        n if n.starts_with("apistrat_jkn") => design_args("apistrat as.svrepdesign(type=JKn)"),
-        n if n.starts_with("stratclus_") => stratclus("apipop_stratclus.csv", &[]),
-        n if n.starts_with("lonely_") => {
-            let option = n.split('_').nth(1).expect("lonely option");
-            stratclus("apipop_stratclus_lonely.csv", &["--lonely-psu", option])
-        }
-        n if n.starts_with("boot_mse") => boot(&["--mse"]),
-        n if n.starts_with("boot_") => boot(&[]),
-        n if n.starts_with("fay03_") => {
-            let mut v = vec![data("stratclus_fay03_repweights.csv")];
-            v.extend(strings(&[
-                "--weight",
-                "pw",
-                "--replicates",
-                "F*",
-                "--method",
-                "fay",
-                "--rho",
-                "0.3",
-            ]));
-            v
-        }
-        n if n.starts_with("sdr_") => {
-            let mut v = vec![data("stratclus_boot_repweights.csv")];
-            v.extend(strings(&[
-                "--weight",
-                "pw",
-                "--replicates",
-                "B*",
-                "--method",
-                "sdr",
-            ]));
-            v
-        }
-        other => panic!("reference case not mapped: {other}"),
-    };
-    let (flags, statistic) = if name.ends_with("ratio_stu_enroll") {
-        (
-            strings(&["--ratio", "stu/enroll"]),
-            "ratio:stu/enroll".to_string(),
-        )
-    } else if name.contains("total_enroll") {
-        (strings(&["--total", "enroll"]), "total:enroll".to_string())
-    } else if name.contains("mean_hi") {
-        (strings(&["--mean", "hi"]), "mean:hi".to_string())
-    } else if name.contains("mean_api00") {
-        (strings(&["--mean", "api00"]), "mean:api00".to_string())
-    } else {
-        panic!("statistic of case {case} not mapped")
-    };
-    let mut flags = flags;
-    if name.ends_with("_by_stype") {
-        flags.extend(strings(&["--by", "stype"]));
-    }
-    (design, flags, statistic, level)
 }
 
 /// Relative error of `got` against `want` (absolute when `want` is 0).
@@ -358,8 +196,7 @@ fn every_more_reference_estimate_matches() {
     assert_eq!(rows.len(), 25, "reference_estimates_more.csv changed");
     let mut worst = 0.0f64;
     for r in &rows {
-        let (mut args, flags, statistic, by) = case_args(&r[0]);
-        args.extend(flags);
+        let (args, statistic, by) = case_args(&r[0]);
         let (est, se) = (r[1].parse().expect("estimate"), r[2].parse().expect("se"));
         worst = worst.max(check(&r[0], args, &statistic, &by, est, se));
     }
@@ -370,5 +207,8 @@ fn every_more_reference_estimate_matches() {
 }
 
 mod api;
+mod designs;
 mod errors;
 mod parquet;
+
+use designs::{case_args, design_args};

@@ -45,19 +45,7 @@ pub fn cells(table: &Table, by: &[String]) -> Result<Cells, EstimateError> {
         }
         rows[k].push(row as u32);
     }
-    let ranks: Vec<Vec<usize>> = columns.iter().map(level_ranks).collect();
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by(|&a, &b| {
-        let ka = keys[a]
-            .iter()
-            .enumerate()
-            .map(|(j, &c)| ranks[j][c as usize]);
-        let kb = keys[b]
-            .iter()
-            .enumerate()
-            .map(|(j, &c)| ranks[j][c as usize]);
-        ka.cmp(kb)
-    });
+    let order = sorted_cells(&keys, &columns);
     Ok(Cells {
         labels: order
             .iter()
@@ -74,6 +62,24 @@ pub fn cells(table: &Table, by: &[String]) -> Result<Cells, EstimateError> {
             .map(|&k| std::mem::take(&mut rows[k]))
             .collect(),
     })
+}
+
+/// Cell indices sorted by their levels' ranks, column by column.
+fn sorted_cells(keys: &[Vec<u32>], columns: &[Categorical]) -> Vec<usize> {
+    let ranks: Vec<Vec<usize>> = columns.iter().map(level_ranks).collect();
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|&a, &b| {
+        let ka = keys[a]
+            .iter()
+            .enumerate()
+            .map(|(j, &c)| ranks[j][c as usize]);
+        let kb = keys[b]
+            .iter()
+            .enumerate()
+            .map(|(j, &c)| ranks[j][c as usize]);
+        ka.cmp(kb)
+    });
+    order
 }
 
 /// Rank of each level in sorted order: numeric when every label is a number, else by text.

@@ -237,15 +237,25 @@ fn next_stage(
         parent_multiplier: multiplier,
         lonely: spec.lonely,
     };
-    if spec.lonely == LonelyPsu::Fail {
-        if let Some(&p) = stage.lonely_parents().first() {
-            return Err(EstimateError::LonelyPsu {
-                stratum: parent_label(table, spec, k, parent_row[p as usize]),
-                stage: k + 1,
-            });
-        }
-    }
+    check_lonely_units(table, spec, k, &stage, &parent_row)?;
     Ok(stage)
+}
+
+/// With `--lonely-psu fail`, an error naming the first parent with a single sampled unit.
+fn check_lonely_units(
+    table: &Table,
+    spec: &DesignSpec,
+    k: usize,
+    stage: &Stage,
+    parent_row: &[usize],
+) -> Result<(), EstimateError> {
+    match stage.lonely_parents().first() {
+        Some(&p) if spec.lonely == LonelyPsu::Fail => Err(EstimateError::LonelyPsu {
+            stratum: parent_label(table, spec, k, parent_row[p as usize]),
+            stage: k + 1,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// `dnum=637` style label of the stage-`k` parent unit that first appears at `row`.

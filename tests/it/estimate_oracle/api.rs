@@ -96,9 +96,9 @@ fn stratified_total_from_psu_totals() {
     assert_eq!(layout.design_df(), 197.0);
 }
 
-#[test]
-fn cluster_mean_from_psu_scores_and_lonely_average() {
-    let f = Frame::read("apipop_stratclus_lonely.csv");
+/// First-stage layout of `apipop_stratclus_lonely.csv` (districts nested in `stype`) and the
+/// PSU of each row.
+fn stratclus_lonely_layout(f: &Frame) -> (PsuLayout, Vec<u32>) {
     let (stratum, names) = ids(f.text("stype"));
     let keys: Vec<String> = f
         .text("stype")
@@ -112,27 +112,27 @@ fn cluster_mean_from_psu_scores_and_lonely_average() {
     psu.iter()
         .zip(&stratum)
         .for_each(|(&p, &h)| psu_stratum[p as usize] = h);
-    let (w, hi, enroll) = (f.num("pw"), f.num("hi"), f.num("enroll"));
-    let n_strata = names.len();
-    let mut layout = PsuLayout {
+    let layout = PsuLayout {
         psu_stratum,
-        n_strata,
-        stratum_fraction: vec![0.0; n_strata],
+        n_strata: names.len(),
+        stratum_fraction: vec![0.0; names.len()],
         lonely: LonelyPsu::Fail,
         stratum_names: names,
     };
-    let msg = layout
-        .check_lonely()
-        .expect_err("stratum H is lonely")
-        .to_string();
+    (layout, psu)
+}
+
+#[test]
+fn cluster_mean_from_psu_scores_and_lonely_average() {
+    let f = Frame::read("apipop_stratclus_lonely.csv");
+    let (mut layout, psu) = stratclus_lonely_layout(&f);
+    let msg = layout.check_lonely().expect_err("H is lonely").to_string();
     assert!(msg.contains("stratum `H`"), "{msg}");
-    let (sw, swy) = w
-        .iter()
-        .zip(&hi)
-        .fold((0.0, 0.0), |(a, b), (w, y)| (a + w, b + w * y));
-    let mean = swy / sw;
-    let mut t_mean = vec![0.0; n_psu];
-    let mut t_total = vec![0.0; n_psu];
+    let (w, hi, enroll) = (f.num("pw"), f.num("hi"), f.num("enroll"));
+    let sw: f64 = w.iter().sum();
+    let mean = w.iter().zip(&hi).map(|(w, y)| w * y).sum::<f64>() / sw;
+    let mut t_mean = vec![0.0; layout.n_psu()];
+    let mut t_total = vec![0.0; layout.n_psu()];
     for i in 0..w.len() {
         t_mean[psu[i] as usize] += w[i] * (hi[i] - mean) / sw;
         t_total[psu[i] as usize] += w[i] * enroll[i];
@@ -141,19 +141,14 @@ fn cluster_mean_from_psu_scores_and_lonely_average() {
         (LonelyPsu::Remove, 0.0778751955152884, 542172.635346278),
         (LonelyPsu::Average, 0.0953772463159667, 664023.154549216),
     ];
+    let se = |l: &PsuLayout, t: &[f64]| taylor_variance(l, t).sqrt();
     for (rule, se_mean, se_total) in cases {
         layout.lonely = rule;
-        assert!(
-            rel(taylor_variance(&layout, &t_mean).sqrt(), se_mean) < 1e-12,
-            "{rule}"
-        );
-        assert!(
-            rel(taylor_variance(&layout, &t_total).sqrt(), se_total) < 1e-12,
-            "{rule}"
-        );
+        assert!(rel(se(&layout, &t_mean), se_mean) < 1e-12, "{rule}");
+        assert!(rel(se(&layout, &t_total), se_total) < 1e-12, "{rule}");
     }
     layout.lonely = LonelyPsu::Adjust;
-    assert!(rel(taylor_variance(&layout, &t_mean).sqrt(), 0.0779293645013216) < 1e-12);
+    assert!(rel(se(&layout, &t_mean), 0.0779293645013216) < 1e-12);
 }
 
 #[test]
@@ -223,70 +218,46 @@ fn generic_estimate_without_the_command_line() {
     assert!((lower - (est - t_quantile_975(39.0) * se)).abs() < 1e-9);
 }
 
+/// SE of the first statistic of `file` with `flags` (whitespace-separated) and `extra`.
+fn se_of(file: &str, flags: &str, extra: &[&str]) -> f64 {
+    let mut a = vec![data(file)];
+    a.extend(flags.split_whitespace().map(String::from));
+    a.extend(extra.iter().map(|s| s.to_string()));
+    run_csv(&a)[0].se.expect("se")
+}
+
 #[test]
-fn default_scales_reproduce_the_shipped_ones() {
-    // Fay rho = 0.3 with the default scale 1/(R(1-rho)^2) and with the shipped scale file.
-    let fay = |extra: &[&str]| {
-        let mut a = vec![data("stratclus_fay03_repweights.csv")];
-        for s in [
-            "--weight",
-            "pw",
-            "--replicates",
-            "F*",
-            "--method",
-            "fay",
-            "--rho",
-            "0.3",
-            "--mean",
-            "hi",
-        ] {
-            a.push(s.to_string());
-        }
-        a.extend(extra.iter().map(|s| s.to_string()));
-        run_csv(&a)[0].se.expect("se")
-    };
+fn fay_default_scale_is_the_shipped_one() {
+    let flags = "--weight pw --replicates F* --method fay --rho 0.3 --mean hi";
+    let file = "stratclus_fay03_repweights.csv";
     let scale = format!("@{}", data("stratclus_fay03_scale.txt"));
-    assert!(rel(fay(&[]), fay(&["--scale", &scale])) < 1e-14);
-    // JKn rscales derived from --strata and --fpc equal the shipped ones.
-    let jkn = |extra: &[&str]| {
-        let mut a = vec![data("apistrat_jkn_repweights.csv")];
-        for s in [
-            "--weight",
-            "pw",
-            "--replicates",
-            "JK*",
-            "--method",
-            "jkn",
-            "--mean",
-            "api00",
-        ] {
-            a.push(s.to_string());
-        }
-        a.extend(extra.iter().map(|s| s.to_string()));
-        run_csv(&a)[0].se.expect("se")
-    };
-    let file = format!("@{}", data("apistrat_jkn_scale_rscales.txt"));
-    let derived = jkn(&["--strata", "stype", "--fpc", "fpc"]);
-    assert!(rel(derived, jkn(&["--rscales", &file])) < 1e-13);
+    assert!(
+        rel(
+            se_of(file, flags, &[]),
+            se_of(file, flags, &["--scale", &scale])
+        ) < 1e-14
+    );
+}
+
+#[test]
+fn jkn_rscales_derived_from_strata_and_fpc_are_the_shipped_ones() {
+    let flags = "--weight pw --replicates JK* --method jkn --mean api00";
+    let file = "apistrat_jkn_repweights.csv";
+    let shipped = format!("@{}", data("apistrat_jkn_scale_rscales.txt"));
+    let derived = se_of(file, flags, &["--strata", "stype", "--fpc", "fpc"]);
+    assert!(rel(derived, se_of(file, flags, &["--rscales", &shipped])) < 1e-13);
     assert!(rel(derived, 9.408940803) < 1e-9);
-    // SDR scale 4/R by default and from the shipped file.
-    let sdr = |extra: &[&str]| {
-        let mut a = vec![data("stratclus_boot_repweights.csv")];
-        for s in [
-            "--weight",
-            "pw",
-            "--replicates",
-            "B*",
-            "--method",
-            "sdr",
-            "--mean",
-            "hi",
-        ] {
-            a.push(s.to_string());
-        }
-        a.extend(extra.iter().map(|s| s.to_string()));
-        run_csv(&a)[0].se.expect("se")
-    };
-    let sdr_file = format!("@{}", data("stratclus_sdr_scale.txt"));
-    assert!(rel(sdr(&[]), sdr(&["--scale", &sdr_file])) < 1e-14);
+}
+
+#[test]
+fn sdr_default_scale_is_the_shipped_one() {
+    let flags = "--weight pw --replicates B* --method sdr --mean hi";
+    let file = "stratclus_boot_repweights.csv";
+    let scale = format!("@{}", data("stratclus_sdr_scale.txt"));
+    assert!(
+        rel(
+            se_of(file, flags, &[]),
+            se_of(file, flags, &["--scale", &scale])
+        ) < 1e-14
+    );
 }
