@@ -22,7 +22,8 @@ use super::variance::LonelyPsu;
 /// `n` is the unweighted number of rows behind the estimate (for a mean or ratio: its
 /// denominator; for a level count: the rows at that level). Bounds are 95 % Student t bounds
 /// on the design degrees of freedom (#PSUs − #strata; replicate designs: replicates − 1, JKn:
-/// replicates − strata).
+/// replicates − strata). Results come cell by cell (cells sorted), and within a cell in the
+/// order totals, means, ratios. Errors exit with code 2 and say why on stderr.
 #[derive(clap::Args, Clone, Debug)]
 pub struct EstimateArgs {
     /// CSV or Parquet file (Parquet is recognised by its content).
@@ -47,20 +48,26 @@ pub struct EstimateArgs {
     pub nest: bool,
 
     /// fpc column(s) per stage: population size (values > 1) or sampling fraction (<= 1).
-    /// With several stages, later stages add their variance as R's default does.
+    /// With several --psu stages and an fpc, later stages add their variance as R does; a
+    /// stage without an fpc column is taken as sampled with replacement.
     #[arg(long, value_name = "COL[,COL…]", value_delimiter = ',')]
     pub fpc: Vec<String>,
 
-    /// Strata with a single PSU [default: fail].
+    /// Strata with a single PSU [default: fail]: remove/certainty drop their contribution,
+    /// adjust centres the PSU at the mean of all PSU totals, average scales the variance by
+    /// #strata / #strata with two or more PSUs.
     #[arg(long, value_name = "fail|remove|certainty|adjust|average", value_parser = parse_lonely)]
     pub lonely_psu: Option<LonelyPsu>,
 
     /// Replicate weight columns: `COL1,COL2,…` or `PREFIX*` (columns named PREFIX followed by
-    /// at least one character, in file order, the --weight column excluded).
+    /// at least one character, in file order, the --weight column excluded). Each column holds
+    /// full replicate weights (sampling weight already multiplied in).
     #[arg(long, value_name = "COL1,COL2,…|PREFIX*")]
     pub replicates: Option<String>,
 
-    /// How the replicate weights were made (required with --replicates).
+    /// How the replicate weights were made (required with --replicates). For jkn, --strata
+    /// (and --psu, --nest, --fpc) give the degrees of freedom and, without --rscales, the
+    /// rscales (n_h−1)/n_h·(1−f_h).
     #[arg(long, value_name = "brr|fay|jk1|jkn|bootstrap|sdr", value_parser = parse_method)]
     pub method: Option<ReplicateMethod>,
 
@@ -151,10 +158,8 @@ pub fn request(args: &EstimateArgs) -> Result<Request, EstimateError> {
         WeightSource::Column(args.weight.clone())
     };
     let replicates = replicate_request(args, &header)?;
-    if replicates.is_some() && args.lonely_psu.is_some() {
-        return Err(EstimateError::Usage(
-            "--lonely-psu applies to Taylor designs, not with --replicates".into(),
-        ));
+    if let Some(r) = &replicates {
+        check_replicate_flags(args, r)?;
     }
     let mut statistics: Vec<Statistic> = args.total.iter().cloned().map(Statistic::Total).collect();
     statistics.extend(args.mean.iter().cloned().map(Statistic::Mean));
@@ -175,6 +180,26 @@ pub fn request(args: &EstimateArgs) -> Result<Request, EstimateError> {
         statistics,
         by: args.by.clone(),
     })
+}
+
+/// With replicate weights the Taylor flags have no effect, except that for JKn --strata,
+/// --psu, --nest and --fpc derive the rscales (when not given) and the degrees of freedom.
+fn check_replicate_flags(args: &EstimateArgs, r: &ReplicateRequest) -> Result<(), EstimateError> {
+    if args.lonely_psu.is_some() {
+        return Err(EstimateError::Usage(
+            "--lonely-psu applies to Taylor designs, not with --replicates".into(),
+        ));
+    }
+    let design_flags =
+        args.strata.is_some() || !args.psu.is_empty() || args.nest || !args.fpc.is_empty();
+    if design_flags && r.method != ReplicateMethod::Jkn {
+        return Err(EstimateError::Usage(
+            "with --replicates, --strata/--psu/--nest/--fpc only serve --method jkn (its \
+             rscales and degrees of freedom); the replicate weights carry the design"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn replicate_request(

@@ -212,3 +212,41 @@ mod errors;
 mod parquet;
 
 use designs::{case_args, design_args};
+
+#[test]
+fn json_and_table_output_carry_the_csv_numbers() {
+    let mut base = design_args("apistrat: id=~1, strata=~stype, weights=~pw, fpc=~fpc");
+    base.extend(strings(&["--mean", "api00", "--by", "stype"]));
+    let csv_rows = run_csv(&base);
+    let mut json_args = base.clone();
+    json_args.extend(strings(&["--format", "json"]));
+    let out = run_cli(&json_args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("valid JSON");
+    let items = json.as_array().expect("array");
+    assert_eq!(items.len(), csv_rows.len());
+    for (item, row) in items.iter().zip(&csv_rows) {
+        assert_eq!(item["stype"], row.by[0].as_str());
+        assert_eq!(item["statistic"], row.statistic.as_str());
+        // serde_json's default parser may miss the last bit; the text itself is exact.
+        let (est, se) = (row.estimate.expect("estimate"), row.se.expect("se"));
+        assert!(out
+            .stdout
+            .contains(&format!("\"estimate\": {est}, \"se\": {se},")));
+        let near =
+            |v: &serde_json::Value, x: f64| (v.as_f64().expect("number") - x).abs() <= 1e-15 * x;
+        assert!(near(&item["estimate"], est) && near(&item["se"], se));
+        assert_eq!(item["n"].as_u64(), Some(row.n));
+        assert_eq!(item["df"].as_f64(), Some(197.0));
+    }
+    let out = run_cli(&base);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1 + csv_rows.len());
+    assert!(lines[0].starts_with("stype  statistic"), "{}", lines[0]);
+    assert!(
+        lines[1].starts_with("E      mean:api00") && lines[1].contains("674.43"),
+        "{}",
+        lines[1]
+    );
+}

@@ -161,3 +161,41 @@ fn zero_denominator_gives_an_empty_estimate_and_a_warning() {
         assert!(!out.stdout.to_lowercase().contains("nan"), "{}", out.stdout);
     }
 }
+
+#[test]
+fn contradictory_or_empty_requests_are_refused() {
+    let strat = data("apistrat.csv");
+    let out = run_cli(&args(&[&strat, "--weight", "pw", "--strata", "stype"]));
+    fails(&out, &["nothing to estimate"]);
+    let out = run_cli(&args(&[
+        &strat, "--weight", "pw", "--mse", "--mean", "api00",
+    ]));
+    fails(&out, &["--mse needs --replicates"]);
+    let scd = data("scd_brr_repweights.csv");
+    let out = run_cli(&args(&[
+        &scd,
+        "--weight",
+        "1",
+        "--replicates",
+        "H*",
+        "--method",
+        "brr",
+        "--strata",
+        "ESA",
+        "--mean",
+        "alive",
+    ]));
+    fails(&out, &["only serve --method jkn"]);
+    let out = run_cli(&args(&[
+        &scd,
+        "--weight",
+        "1",
+        "--replicates",
+        "H*",
+        "--method",
+        "fay",
+        "--mean",
+        "alive",
+    ]));
+    fails(&out, &["method fay needs --rho"]);
+}
