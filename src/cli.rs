@@ -24,6 +24,10 @@ pub enum Command {
     Run(RunArgs),
     /// Check pipeline files: every problem at once, with its key path.
     Check(CheckArgs),
+    /// Design-based estimates for any table (CSV or Parquet), with SEs, CVs and bounds.
+    Estimate(crate::estimate::cli::EstimateArgs),
+    /// Generate synthetic pilot labour force surveys (ARM, EGY, ECU, THA) with the migration module.
+    Synth(crate::synth::SynthArgs),
     /// List the runs recorded in a warehouse.
     Runs(RunsArgs),
     /// Restore what a run replaced and remove what it added.
@@ -104,6 +108,13 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
         Command::Run(a) => run(a, out, err),
         Command::Check(a) => check(a, out),
         Command::Runs(a) => runs(a, out),
+        Command::Estimate(a) => {
+            crate::estimate::cli::run(&a, out, err).map_err(|e| MigError::Other(format!("{e:#}")))
+        }
+        Command::Synth(a) => {
+            crate::synth::run(&a, out).map_err(|e| MigError::Other(format!("{e:#}")))?;
+            Ok(0)
+        }
         Command::Rollback(a) => {
             crate::runs::rollback(&a.warehouse, &a.run_id, out)?;
             Ok(0)

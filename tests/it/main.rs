@@ -2,6 +2,8 @@
 mod bad_input;
 mod common;
 mod cube;
+mod estimate_oracle;
+mod estimate_props;
 mod golden;
 mod interop;
 mod statcan;
