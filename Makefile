@@ -35,8 +35,10 @@ clippy: ## Lint, warnings are errors
 
 ci: fmt clippy test ## What CI runs: fmt check, clippy, tests
 
-bench: release venv ## Benchmarks (kernel, whole CLI, polars/DuckDB side by side)
-	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) bench --locked
+BENCH_PERSONS ?= 1000000
+bench: release venv ## Benchmarks: the cube kernel, then the whole CLI beside DuckDB and polars
+	MIGSTAT_BENCH_PERSONS=$(BENCH_PERSONS) $(CARGO) bench --locked --bench kernel
+	$(VENV)/bin/python benches/compare.py target/release/migstat $(BENCH_PERSONS)
 
 clean: ## Remove build outputs, the virtualenv and the warehouse
 	rm -rf target $(VENV) $(WAREHOUSE)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use serde::Serialize;
 
-use super::parquet::{content_hash, existing_hash, write, FileMeta};
+use super::parquet::{encode, existing_hash, write, FileMeta};
 use crate::error::{MigError, Result};
 
 pub struct Warehouse {
@@ -65,13 +65,13 @@ impl Warehouse {
 impl Staged {
     /// Stages a Parquet file for `rel`, unless the published file already holds the same data.
     pub fn parquet(&mut self, rel: &Path, batch: &RecordBatch, meta: &FileMeta) -> Result<()> {
-        let hash = content_hash(batch, meta)?;
-        if existing_hash(&self.root.join(rel)).as_deref() == Some(hash.as_str()) {
+        let enc = encode(batch, meta)?;
+        if existing_hash(&self.root.join(rel)).as_deref() == Some(enc.content_hash().as_str()) {
             self.unchanged.push(rel.to_path_buf());
             return Ok(());
         }
         let tmp = self.dir.join(format!("{:05}.parquet", self.files.len()));
-        write(&tmp, batch, meta, &hash)?;
+        write(&tmp, &enc)?;
         self.files.push((rel.to_path_buf(), tmp));
         Ok(())
     }
