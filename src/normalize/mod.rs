@@ -359,7 +359,11 @@ struct DesignIndex {
     psu_stratum: Vec<u32>,
 }
 
-fn intern_fast(list: &mut Vec<String>, index: &mut std::collections::HashMap<String, u32>, s: &str) -> u32 {
+fn intern_fast(
+    list: &mut Vec<String>,
+    index: &mut std::collections::HashMap<String, u32>,
+    s: &str,
+) -> u32 {
     if let Some(&i) = index.get(s) {
         return i;
     }

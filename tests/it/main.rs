@@ -9,3 +9,4 @@ mod golden;
 mod interop;
 mod statcan;
 mod synth;
+mod warehouse_ops;
