@@ -6,7 +6,7 @@ VENV := .venv
 WAREHOUSE ?= warehouse
 PIPELINES := $(sort $(wildcard pipelines/*.toml))
 
-.PHONY: help run build release test venv ci fmt clippy bench clean
+.PHONY: help run build release test venv tools ci fmt clippy bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -24,7 +24,12 @@ $(VENV)/.ready:
 
 venv: $(VENV)/.ready ## Python virtualenv with DuckDB, pyarrow and polars (interoperability tests)
 
-test: venv ## Build and run every test
+tools: ## Debian's readstat (test oracle for the SPSS and Stata readers), installed when missing
+	@command -v readstat >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq readstat; }
+
+test: venv tools ## Build and run every test
 	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --locked
 
 fmt: ## Check formatting
@@ -35,8 +40,10 @@ clippy: ## Lint, warnings are errors
 
 ci: fmt clippy test ## What CI runs: fmt check, clippy, tests
 
-bench: release venv ## Benchmarks (kernel, whole CLI, polars/DuckDB side by side)
-	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) bench --locked
+BENCH_PERSONS ?= 1000000
+bench: release venv ## Benchmarks: the cube kernel, then the whole CLI beside DuckDB and polars
+	MIGSTAT_BENCH_PERSONS=$(BENCH_PERSONS) $(CARGO) bench --locked --bench kernel
+	$(VENV)/bin/python benches/compare.py target/release/migstat $(BENCH_PERSONS)
 
 clean: ## Remove build outputs, the virtualenv and the warehouse
 	rm -rf target $(VENV) $(WAREHOUSE)

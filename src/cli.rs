@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::{MigError, Result};
-use crate::pipeline::{self, RunOptions};
+use crate::pipeline::{self, Outcome, RunOptions};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -24,6 +24,41 @@ pub enum Command {
     Run(RunArgs),
     /// Check pipeline files: every problem at once, with its key path.
     Check(CheckArgs),
+    /// Design-based estimates for any table (CSV or Parquet), with SEs, CVs and bounds.
+    Estimate(crate::estimate::cli::EstimateArgs),
+    /// Generate synthetic pilot labour force surveys (ARM, EGY, ECU, THA) with the migration module.
+    Synth(crate::synth::SynthArgs),
+    /// List the runs recorded in a warehouse.
+    Runs(RunsArgs),
+    /// Restore what a run replaced and remove what it added.
+    Rollback(RollbackArgs),
+    /// Prune old run folders, rollback copies, quarantined rows and downloads.
+    Gc(GcArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    #[arg(long, default_value = "warehouse")]
+    pub warehouse: PathBuf,
+    /// Print the manifests as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    pub run_id: String,
+    #[arg(long, default_value = "warehouse")]
+    pub warehouse: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    #[arg(long, default_value = "warehouse")]
+    pub warehouse: PathBuf,
+    /// Remove what belongs to runs older than this many days.
+    #[arg(long, default_value_t = 30)]
+    pub older_than_days: u64,
 }
 
 #[derive(Args, Debug)]
@@ -45,6 +80,18 @@ pub struct RunArgs {
     /// Findings listed per rule in the run's validation report.
     #[arg(long, default_value_t = 100)]
     pub max_per_rule: u64,
+    /// Run even when inputs, pipeline, schemas and version are unchanged since the last run.
+    #[arg(long)]
+    pub force: bool,
+    /// Say what would run; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait for another run holding the warehouse lock instead of failing at once.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print a machine-readable summary of the batch as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -60,6 +107,23 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
     match cli.command {
         Command::Run(a) => run(a, out, err),
         Command::Check(a) => check(a, out),
+        Command::Runs(a) => runs(a, out),
+        Command::Estimate(a) => {
+            crate::estimate::cli::run(&a, out, err).map_err(|e| MigError::Other(format!("{e:#}")))
+        }
+        Command::Synth(a) => {
+            crate::synth::run(&a, out).map_err(|e| MigError::Other(format!("{e:#}")))?;
+            Ok(0)
+        }
+        Command::Rollback(a) => {
+            crate::runs::rollback(&a.warehouse, &a.run_id, out)?;
+            Ok(0)
+        }
+        Command::Gc(a) => {
+            let n = crate::runs::gc(&a.warehouse, a.older_than_days, out)?;
+            let _ = writeln!(out, "{n} entries removed");
+            Ok(0)
+        }
     }
 }
 
@@ -71,25 +135,68 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     }
     let opts = RunOptions {
         input: a.input,
-        warehouse: a.warehouse,
         schemas: a.schemas,
         no_microdata: a.no_microdata,
-        microdata_dir: None,
         cap: a.max_per_rule,
+        force: a.force,
+        dry_run: a.dry_run,
+        wait: a.wait,
+        ..RunOptions::new(a.warehouse)
     };
+    let mut sink = std::io::sink();
+    let log: &mut dyn Write = if a.json { &mut sink } else { out };
+    let outcomes = pipeline::run_batch(&a.pipelines, &opts, log)?;
     let mut worst = 0;
-    for p in &a.pipelines {
-        match pipeline::run(p, &opts, out) {
-            Ok(s) => {
-                let _ = writeln!(out, "  done in {:.2} s", s.seconds);
+    for o in &outcomes {
+        match o {
+            Outcome::Ran(s) if !a.json => {
+                let _ = writeln!(log, "  done in {:.2} s", s.seconds);
             }
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                worst = worst.max(e.exit_code());
+            Outcome::Failed {
+                exit_code,
+                error,
+                pipeline,
+            } => {
+                let _ = writeln!(err, "error: {pipeline}: {error}");
+                worst = worst.max(*exit_code);
             }
+            _ => {}
         }
     }
+    if a.json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&outcomes).unwrap_or_default()
+        );
+    }
     Ok(worst)
+}
+
+fn runs(a: RunsArgs, out: &mut dyn Write) -> Result<i32> {
+    let all = crate::runs::list(&a.warehouse);
+    if a.json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&all).unwrap_or_default()
+        );
+        return Ok(0);
+    }
+    let _ = writeln!(
+        out,
+        "{:<26} {:<22} {:<12} {:>10} {:>10} {:>6}",
+        "run", "pipeline", "status", "rows read", "loaded", "files"
+    );
+    for m in all {
+        let files = m.files_added.len() + m.files_replaced.len();
+        let _ = writeln!(
+            out,
+            "{:<26} {:<22} {:<12} {:>10} {:>10} {:>6}",
+            m.run_id, m.pipeline_id, m.status, m.rows_read, m.rows_loaded, files
+        );
+    }
+    Ok(0)
 }
 
 fn check(a: CheckArgs, out: &mut dyn Write) -> Result<i32> {

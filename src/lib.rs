@@ -12,7 +12,9 @@ pub mod extract;
 pub mod load;
 pub mod normalize;
 pub mod pipeline;
+pub mod runs;
 pub mod schema;
+pub mod synth;
 pub mod validate;
 
 /// The version written into every Parquet file and run manifest.

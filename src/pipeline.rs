@@ -10,13 +10,16 @@ use serde::Serialize;
 use crate::config::check;
 use crate::config::Pipeline;
 use crate::error::{MigError, Result};
+use crate::estimate::design::align;
 use crate::estimate::indicators::estimate_frame;
 use crate::estimate::Observation;
 use crate::load::columns;
+use crate::load::lock::Lock;
 use crate::load::parquet::FileMeta;
 use crate::load::warehouse::utc_stamp;
-use crate::load::{Staged, Warehouse};
+use crate::load::{catalog, Staged, Warehouse};
 use crate::normalize::{normalize, Normalized, RecordSpec};
+use crate::runs::{self, Manifest};
 use crate::schema::{fnv_hex, Schema};
 
 #[derive(Debug, Clone)]
@@ -28,6 +31,29 @@ pub struct RunOptions {
     pub microdata_dir: Option<PathBuf>,
     /// Findings listed per rule in reports.
     pub cap: u64,
+    /// Run even when nothing changed since the last successful run.
+    pub force: bool,
+    /// Say what would run, write nothing.
+    pub dry_run: bool,
+    /// Wait for another run's lock instead of failing.
+    pub wait: bool,
+}
+
+impl RunOptions {
+    /// Defaults for a warehouse folder.
+    pub fn new(warehouse: impl Into<PathBuf>) -> Self {
+        RunOptions {
+            input: None,
+            warehouse: warehouse.into(),
+            schemas: None,
+            no_microdata: false,
+            microdata_dir: None,
+            cap: 100,
+            force: false,
+            dry_run: false,
+            wait: false,
+        }
+    }
 }
 
 /// Row accounting of one input file.
@@ -71,11 +97,171 @@ pub fn load_pipeline(path: &Path, schemas: Option<&Path>) -> Result<(Pipeline, S
     Ok((p, schema))
 }
 
-/// Runs one pipeline end to end.
-pub fn run(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RunSummary> {
-    let started = Instant::now();
+/// What happened to one pipeline of a batch.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Ran(RunSummary),
+    Skipped {
+        pipeline: String,
+        since_run: String,
+    },
+    WouldRun {
+        pipeline: String,
+    },
+    Failed {
+        pipeline: String,
+        exit_code: i32,
+        error: String,
+    },
+}
+
+/// Runs several pipelines on one warehouse under its lock, then refreshes the catalog.
+pub fn run_batch(
+    paths: &[PathBuf],
+    opts: &RunOptions,
+    log: &mut dyn Write,
+) -> Result<Vec<Outcome>> {
+    let command = format!(
+        "migstat run {}",
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(Lock::acquire(&opts.warehouse, &command, opts.wait)?)
+    };
+    let wh = Warehouse::new(&opts.warehouse);
+    if !opts.dry_run {
+        wh.clean_staging();
+    }
+    let mut outcomes = Vec::new();
+    let mut sources = catalog::existing_sources(&opts.warehouse);
+    let mut schema_for_catalog = None;
+    for path in paths {
+        let outcome = match run_one(path, opts, log) {
+            Ok((o, Some((src, schema)))) => {
+                sources.insert(src.source.clone(), src);
+                schema_for_catalog.get_or_insert(schema);
+                o
+            }
+            Ok((o, None)) => o,
+            Err(e) => {
+                let _ = writeln!(log, "{}: error: {e}", path.display());
+                Outcome::Failed {
+                    pipeline: path.display().to_string(),
+                    exit_code: e.exit_code(),
+                    error: e.to_string(),
+                }
+            }
+        };
+        outcomes.push(outcome);
+    }
+    if let Some(schema) = schema_for_catalog {
+        let run_id = new_run_id("catalog");
+        let mut staged = wh.stage(&run_id)?;
+        let meta = FileMeta {
+            run_id: &run_id,
+            schema_version: &schema.person.version,
+        };
+        catalog::stage(&mut staged, &schema, &sources, &meta)?;
+        staged.publish()?;
+        runs::prune_rollback(&opts.warehouse, KEEP_ROLLBACK);
+    }
+    Ok(outcomes)
+}
+
+/// Rollback copies are kept for this many runs.
+pub const KEEP_ROLLBACK: usize = 20;
+
+type RanWith = (Outcome, Option<(catalog::SourceRow, Schema)>);
+
+fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RanWith> {
     let (p, schema) = load_pipeline(path, opts.schemas.as_deref())?;
-    let run_id = new_run_id(&path.to_string_lossy());
+    let person_file = match &opts.input {
+        Some(file) => file.clone(),
+        None => crate::extract::locate(&p.input, &p.dir)?,
+    };
+    let mut inputs = vec![runs::hash_file(&person_file)?];
+    if let Some(r) = &p.roster {
+        inputs.push(runs::hash_file(&crate::extract::locate(&r.input, &p.dir)?)?);
+    }
+    let pipeline_sha = runs::hash_file(path)?.sha256;
+    let fp = runs::fingerprint(&pipeline_sha, &schema.hash, &inputs);
+    if !opts.force {
+        if let Some(m) = runs::unchanged_since(&opts.warehouse, &p.pipeline.id, &fp) {
+            let _ = writeln!(
+                log,
+                "{}: skipped: unchanged since run {}",
+                p.pipeline.id, m.run_id
+            );
+            return Ok((
+                Outcome::Skipped {
+                    pipeline: p.pipeline.id.clone(),
+                    since_run: m.run_id,
+                },
+                None,
+            ));
+        }
+    }
+    if opts.dry_run {
+        let _ = writeln!(log, "{}: would run", p.pipeline.id);
+        return Ok((
+            Outcome::WouldRun {
+                pipeline: p.pipeline.id.clone(),
+            },
+            None,
+        ));
+    }
+    let source = catalog::SourceRow {
+        source: p.pipeline.source.clone(),
+        ref_area: p.pipeline.ref_area.clone(),
+        survey: p
+            .pipeline
+            .survey
+            .clone()
+            .unwrap_or_else(|| p.pipeline.name.clone()),
+        periodicity: p.pipeline.periodicity.clone(),
+        pipeline: p.pipeline.id.clone(),
+        synthetic: p.pipeline.synthetic,
+    };
+    let manifest = Manifest {
+        pipeline_id: p.pipeline.id.clone(),
+        pipeline: path.display().to_string(),
+        pipeline_sha256: pipeline_sha,
+        schema_hash: schema.hash.clone(),
+        fingerprint: fp,
+        inputs,
+        migstat_version: crate::VERSION.to_string(),
+        ..Default::default()
+    };
+    let summary = run(&p, &schema, manifest, opts, log)?;
+    Ok((Outcome::Ran(summary), Some((source, schema))))
+}
+
+fn now_stamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    utc_stamp(now.as_secs())
+}
+
+/// Runs one loaded pipeline end to end (the caller holds the warehouse lock).
+pub fn run(
+    p: &Pipeline,
+    schema: &Schema,
+    mut manifest: Manifest,
+    opts: &RunOptions,
+    log: &mut dyn Write,
+) -> Result<RunSummary> {
+    let started = Instant::now();
+    let run_id = new_run_id(&p.file.to_string_lossy());
+    manifest.run_id = run_id.clone();
+    manifest.started = now_stamp();
     let wh = Warehouse::new(&opts.warehouse);
     let say = |log: &mut dyn Write, s: String| {
         let _ = writeln!(log, "{s}");
@@ -85,18 +271,18 @@ pub fn run(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RunSum
         format!(
             "run {run_id}: pipeline {} ({})",
             p.pipeline.id,
-            path.display()
+            p.file.display()
         ),
     );
     let person = normalize(
-        &p,
-        &schema,
-        &RecordSpec::person(&p, &schema),
+        p,
+        schema,
+        &RecordSpec::person(p, schema),
         opts.input.as_deref(),
         opts.cap,
     )?;
-    let roster = match RecordSpec::roster(&p, &schema) {
-        Some(spec) => Some(normalize(&p, &schema, &spec, None, opts.cap)?),
+    let roster = match RecordSpec::roster(p, schema) {
+        Some(spec) => Some(normalize(p, schema, &spec, None, opts.cap)?),
         None => None,
     };
     let inputs: Vec<&Normalized> = std::iter::once(&person).chain(roster.as_ref()).collect();
@@ -116,8 +302,18 @@ pub fn run(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RunSum
             ),
         );
     }
+    manifest.rows_read = summaries.iter().map(|i| i.rows_read).sum();
+    manifest.rows_loaded = summaries.iter().map(|i| i.rows_loaded).sum();
+    manifest.rows_quarantined = summaries.iter().map(|i| i.rows_quarantined).sum();
+    manifest.validation = serde_json::to_value(&summaries).unwrap_or_default();
     let run_dir = wh.run_dir(&run_id)?;
     write_reports(&run_dir, &inputs)?;
+    let finish = |mut m: Manifest, status: &str, code: i32| -> Result<()> {
+        m.status = status.into();
+        m.exit_code = code;
+        m.finished = now_stamp();
+        m.write(&run_dir)
+    };
     if let Some(bad) = inputs.iter().find(|n| n.findings.has_errors()) {
         let first = bad.findings.first_error().map(|f| {
             format!(
@@ -129,7 +325,7 @@ pub fn run(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RunSum
                 f.value
             )
         });
-        write_manifest(&run_dir, &run_id, &p, &schema, &summaries, &[], "rejected")?;
+        finish(manifest, "rejected", 1)?;
         return Err(MigError::Rejected(format!(
             "validation found {} errors; nothing was loaded. First: {}\nReport: {}",
             inputs
@@ -141,34 +337,42 @@ pub fn run(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RunSum
         )));
     }
     let mut staged = wh.stage(&run_id)?;
-    let result = stage_all(
-        &p,
-        &schema,
+    let (obs_counts, skipped) = match stage_all(
+        p,
+        schema,
         &person,
         roster.as_ref(),
         opts,
         &run_id,
         &mut staged,
-    );
-    let (obs_counts, skipped) = match result {
+    ) {
         Ok(x) => x,
         Err(e) => {
             staged.abandon();
-            write_manifest(&run_dir, &run_id, &p, &schema, &summaries, &[], "failed")?;
+            finish(manifest, "failed", e.exit_code())?;
             return Err(e);
         }
     };
-    let files = staged.publish()?;
-    let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    write_manifest(&run_dir, &run_id, &p, &schema, &summaries, &files, "ok")?;
+    let published = staged.publish()?;
+    manifest.set_published(&published);
+    let files: Vec<String> = published
+        .added
+        .iter()
+        .chain(&published.replaced)
+        .cloned()
+        .collect();
+    finish(manifest, "ok", 0)?;
     for (t, n) in &obs_counts {
         say(log, format!("  {t}: {n} observations"));
     }
     say(
         log,
         format!(
-            "  wrote {} files to {}",
+            "  {} files written ({} new, {} replaced), {} unchanged, in {}",
             files.len(),
+            published.added.len(),
+            published.replaced.len(),
+            published.unchanged.len(),
             opts.warehouse.display()
         ),
     );
@@ -219,10 +423,18 @@ fn stage_all(
         .as_ref()
         .and_then(|r| r.design.as_ref())
         .unwrap_or(&p.design);
-    for (n, design) in
-        std::iter::once((person, &p.design)).chain(roster.map(|r| (r, roster_design)))
-    {
-        let cube = estimate_frame(&n.frame, p, design, schema)?;
+    let aligned = roster.map(|r| {
+        let mut f = r.frame.clone();
+        align(&mut f, &person.frame);
+        f
+    });
+    let frames = std::iter::once((&person.frame, &p.design, None)).chain(
+        aligned
+            .as_ref()
+            .map(|f| (f, roster_design, Some(&person.frame))),
+    );
+    for (frame, design, universe) in frames {
+        let cube = estimate_frame(frame, p, design, schema, universe)?;
         for o in cube.observations {
             by_time.entry(o.time.clone()).or_default().push(o);
         }
@@ -324,32 +536,4 @@ fn write_reports(run_dir: &Path, inputs: &[&Normalized]) -> Result<()> {
     let p = run_dir.join("validation.json");
     let body = serde_json::to_vec_pretty(&json).map_err(|e| MigError::Other(e.to_string()))?;
     std::fs::write(&p, body).map_err(|e| MigError::io(&p, e))
-}
-
-fn write_manifest(
-    run_dir: &Path,
-    run_id: &str,
-    p: &Pipeline,
-    schema: &Schema,
-    inputs: &[InputSummary],
-    files: &[String],
-    status: &str,
-) -> Result<()> {
-    let pipeline_bytes = std::fs::read(&p.file).unwrap_or_default();
-    let m = serde_json::json!({
-        "run_id": run_id,
-        "migstat_version": crate::VERSION,
-        "pipeline": p.file.display().to_string(),
-        "pipeline_hash": fnv_hex(std::iter::once(pipeline_bytes.as_slice())),
-        "schema_hash": schema.hash,
-        "inputs": inputs,
-        "rows_read": inputs.iter().map(|i| i.rows_read).sum::<u64>(),
-        "rows_loaded": inputs.iter().map(|i| i.rows_loaded).sum::<u64>(),
-        "rows_quarantined": inputs.iter().map(|i| i.rows_quarantined).sum::<u64>(),
-        "files_written": files,
-        "status": status,
-    });
-    let path = run_dir.join("manifest.json");
-    let body = serde_json::to_vec_pretty(&m).map_err(|e| MigError::Other(e.to_string()))?;
-    std::fs::write(&path, body).map_err(|e| MigError::io(&path, e))
 }

@@ -26,8 +26,15 @@ impl Variance {
     }
 }
 
-/// Chooses the variance method of a design for the rows of one period.
-pub fn variance_for(design: &Design, frame: &Frame, rows: &[u32]) -> Result<Variance> {
+/// Chooses the variance method of a design for the rows of one period. `universe` holds the
+/// frame and rows whose PSUs make up the design when `frame` covers only part of the sample (the
+/// roster of members abroad: households without one still count, with zero totals).
+pub fn variance_for(
+    design: &Design,
+    frame: &Frame,
+    rows: &[u32],
+    universe: Option<(&Frame, &[u32])>,
+) -> Result<Variance> {
     let method = design.variance.clone().unwrap_or_else(|| {
         if !frame.reps.is_empty() {
             "replicate".into()
@@ -50,7 +57,10 @@ pub fn variance_for(design: &Design, frame: &Frame, rows: &[u32]) -> Result<Vari
             )?;
             Ok(Variance::Replicate(spec))
         }
-        "taylor" if !frame.psus.is_empty() => taylor(design, frame, rows),
+        "taylor" if !frame.psus.is_empty() => match universe {
+            Some((f, r)) => taylor(design, f, r),
+            None => taylor(design, frame, rows),
+        },
         "none" => Ok(Variance::None),
         other => Err(MigError::Estimate(format!(
             "variance {other:?} is declared but the input has no {}",
@@ -61,6 +71,23 @@ pub fn variance_for(design: &Design, frame: &Frame, rows: &[u32]) -> Result<Vari
             }
         ))),
     }
+}
+
+/// Makes `part`'s strata and PSU indexes those of `whole` (same names), appending any it lacks.
+pub fn align(part: &mut Frame, whole: &Frame) {
+    use crate::normalize::frame::intern;
+    let mut strata = whole.strata.clone();
+    let smap: Vec<u32> = part.strata.iter().map(|s| intern(&mut strata, s)).collect();
+    let mut psus = whole.psus.clone();
+    let pmap: Vec<u32> = part.psus.iter().map(|p| intern(&mut psus, p)).collect();
+    for s in part.stratum.iter_mut().filter(|s| **s != NONE) {
+        *s = smap[*s as usize];
+    }
+    for p in part.psu.iter_mut().filter(|p| **p != NONE) {
+        *p = pmap[*p as usize];
+    }
+    part.strata = strata;
+    part.psus = psus;
 }
 
 fn taylor(design: &Design, frame: &Frame, rows: &[u32]) -> Result<Variance> {

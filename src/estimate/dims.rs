@@ -27,7 +27,13 @@ impl DimPlan {
         let Some(ColData::Code(col)) = frame.mapped(field) else {
             return None;
         };
-        let present: BTreeSet<u32> = col.iter().copied().filter(|&c| c != NONE).collect();
+        let mut seen = vec![false; dim.codes.len()];
+        for &c in col.iter().filter(|&&c| c != NONE) {
+            seen[c as usize] = true;
+        }
+        let present: BTreeSet<u32> = (0..dim.codes.len() as u32)
+            .filter(|&c| seen[c as usize])
+            .collect();
         let versions: Vec<String> = dim
             .versions
             .iter()
@@ -80,20 +86,18 @@ impl DimPlan {
     /// The age dimension from each row's age interval.
     pub fn age(frame: &Frame, dim: &Dimension) -> Option<Self> {
         let mut intervals: Vec<(i64, i64)> = Vec::new();
+        let mut index: std::collections::HashMap<(i64, i64), u32> = Default::default();
         let mut fine = Vec::with_capacity(frame.len());
         for (lo, hi) in frame.age_lo.iter().zip(&frame.age_hi) {
             let iv = match (lo, hi) {
                 (Some(l), Some(h)) => (*l, *h),
                 _ => (-1, -1),
             };
-            let idx = match intervals.iter().position(|x| *x == iv) {
-                Some(i) => i,
-                None => {
-                    intervals.push(iv);
-                    intervals.len() - 1
-                }
-            };
-            fine.push(idx as u32);
+            let idx = *index.entry(iv).or_insert_with(|| {
+                intervals.push(iv);
+                (intervals.len() - 1) as u32
+            });
+            fine.push(idx);
         }
         let known: Vec<(i64, i64)> = intervals.iter().copied().filter(|x| x.0 >= 0).collect();
         if known.is_empty() {

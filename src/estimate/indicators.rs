@@ -41,11 +41,14 @@ struct Prepared<'a> {
 }
 
 /// Estimates every supported indicator of the catalogue for every period of `frame`.
+/// `universe` is the person frame when `frame` is the roster (see `design::variance_for`); its
+/// strata and PSUs must be aligned first (`design::align`).
 pub fn estimate_frame(
     frame: &Frame,
     p: &Pipeline,
     design: &Design,
     schema: &Schema,
+    universe: Option<&Frame>,
 ) -> Result<CubeResult> {
     let prep = prepare(frame, p, schema);
     let profile = Profile::from_config(p.pipeline.reliability.as_ref());
@@ -54,7 +57,19 @@ pub fn estimate_frame(
         let rows: Vec<u32> = (0..frame.len() as u32)
             .filter(|&r| frame.time[r as usize] == ti as u32)
             .collect();
-        let variance = variance_for(design, frame, &rows)?;
+        let urows: Vec<u32> = universe
+            .map(|u| {
+                (0..u.len() as u32)
+                    .filter(|&r| u.times[u.time[r as usize] as usize] == *time)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let variance = variance_for(
+            design,
+            frame,
+            &rows,
+            universe.map(|u| (u, urows.as_slice())),
+        )?;
         let outs = run_period(frame, &prep, &rows, &variance);
         let ctx = ObsCtx {
             frame,

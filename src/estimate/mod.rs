@@ -1,11 +1,17 @@
-//! Estimation: the indicator cube with design-based precision and reliability flags.
+//! Estimation: the indicator cube (parallel kernel, margins, reliability) and design-based
+//! variance (Taylor linearisation, replicate weights), plus `migstat estimate` for any table.
+pub mod cli;
 pub mod cube;
 pub mod design;
 pub mod dims;
+pub mod error;
+pub mod generic;
 pub mod indicators;
 pub mod populations;
 pub mod reliability;
+pub mod replicate;
 pub mod tables;
+pub mod tdist;
 pub mod variance;
 
 /// One row of the `observations` table (ILOSTAT's long format plus precision columns).

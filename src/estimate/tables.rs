@@ -74,11 +74,11 @@ pub fn build(sums: &CubeSums, offset: usize, dims: &[&DimPlan], psus: &[u32]) ->
             let Ok(p) = psus.binary_search(psu) else {
                 continue;
             };
-            for &(cell, v) in entries {
+            // Entries are sorted by cell: this table's cells are one contiguous run.
+            let lo = entries.partition_point(|e| (e.0 as usize) < offset);
+            let hi = entries.partition_point(|e| (e.0 as usize) < offset + cells);
+            for &(cell, v) in &entries[lo..hi] {
                 let c = cell as usize;
-                if c < offset || c >= offset + cells {
-                    continue;
-                }
                 if let Some(outs) = &outs_of[c - offset] {
                     for &o in outs {
                         out.t[o as usize * n_psu + p] += v;

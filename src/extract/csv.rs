@@ -155,10 +155,14 @@ impl super::RowSource for CsvSource {
         // The reader counts a record's line terminator only when it starts the next record, so
         // the recorded position is the line where the previous record ended: add one.
         let line = self.record.position().map(|p| p.line()).unwrap_or(0) + 1;
-        cells.clear();
+        // Reuse the cells' buffers: no allocation per cell once the first rows are read.
+        cells.truncate(self.record.len());
+        while cells.len() < self.record.len() {
+            cells.push(String::new());
+        }
         for (i, f) in self.record.iter().enumerate() {
-            match decode(self.encoding, f) {
-                Ok(s) => cells.push(s),
+            match decode_into(self.encoding, f, &mut cells[i]) {
+                Ok(()) => {}
                 Err(e) => {
                     return Err(MigError::Data {
                         path: self.display.clone(),
@@ -175,6 +179,15 @@ impl super::RowSource for CsvSource {
         }
         Ok(Some(line))
     }
+}
+
+fn decode_into(enc: Encoding, bytes: &[u8], out: &mut String) -> std::result::Result<(), String> {
+    out.clear();
+    match enc {
+        Encoding::Utf8 => out.push_str(std::str::from_utf8(bytes).map_err(|e| e.to_string())?),
+        Encoding::Latin1 => out.extend(bytes.iter().map(|&b| b as char)),
+    }
+    Ok(())
 }
 
 fn decode(enc: Encoding, bytes: &[u8]) -> std::result::Result<String, String> {

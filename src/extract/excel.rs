@@ -54,8 +54,7 @@ fn cell_ref(s: &str) -> Option<(u32, Option<u32>)> {
     let s = s.trim().to_ascii_uppercase();
     let split = s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len());
     let (letters, digits) = s.split_at(split);
-    if letters.is_empty() || letters.len() > 3 || !letters.chars().all(|c| c.is_ascii_uppercase())
-    {
+    if letters.is_empty() || letters.len() > 3 || !letters.chars().all(|c| c.is_ascii_uppercase()) {
         return None;
     }
     let col = letters
@@ -229,7 +228,10 @@ mod tests {
     #[test]
     fn ranges_parse() {
         let r = CellRange::parse("B3:F").expect("open range");
-        assert_eq!((r.first_col, r.first_row, r.last_col, r.last_row), (1, 2, 5, None));
+        assert_eq!(
+            (r.first_col, r.first_row, r.last_col, r.last_row),
+            (1, 2, 5, None)
+        );
         let r = CellRange::parse("a1:ab10").expect("lower case");
         assert_eq!((r.last_col, r.last_row), (27, Some(9)));
         assert!(CellRange::parse("F1:A9").is_err());
@@ -240,7 +242,14 @@ mod tests {
 
     #[test]
     fn letters_round_trip() {
-        for (col, s) in [(0, "A"), (25, "Z"), (26, "AA"), (27, "AB"), (701, "ZZ"), (702, "AAA")] {
+        for (col, s) in [
+            (0, "A"),
+            (25, "Z"),
+            (26, "AA"),
+            (27, "AB"),
+            (701, "ZZ"),
+            (702, "AAA"),
+        ] {
             assert_eq!(column_letters(col), s);
             assert_eq!(cell_ref(s), Some((col, None)));
         }

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::blocking::{Client, Response};
-use reqwest::header::{HeaderMap, HeaderName, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{
+    HeaderMap, HeaderName, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
@@ -156,7 +158,10 @@ fn download(
     let last_modified = header(resp.headers(), LAST_MODIFIED);
     let tmp = target.with_file_name(format!(
         ".{}.{}.part",
-        target.file_name().and_then(|n| n.to_str()).unwrap_or("download"),
+        target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("download"),
         std::process::id()
     ));
     let result = copy_hashed(&mut resp, &tmp, spec.timeout).and_then(|(sha256, size)| {
@@ -178,9 +183,8 @@ fn download(
         }
     };
     let record = cache::record_path(&spec.cache_dir, spec.url);
-    let placed = cache::forget(&record).and_then(|()| {
-        std::fs::rename(&tmp, target).map_err(|e| MigError::io(target, e))
-    });
+    let placed = cache::forget(&record)
+        .and_then(|()| std::fs::rename(&tmp, target).map_err(|e| MigError::io(target, e)));
     if let Err(e) = placed {
         let _ = std::fs::remove_file(&tmp);
         return Err(Failure::Fatal(e.to_string()));

@@ -13,6 +13,7 @@ pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 pub use self::csv::{CsvSource, Encoding};
 pub use self::excel::ExcelSource;
@@ -53,7 +54,7 @@ pub const INPUT_TYPES: &[&str] = &["csv", "stata", "spss", "excel", "parquet"];
 
 /// The local file of an input: its `path` resolved against `base` (the pipeline's folder), or,
 /// for an input with a `url`, the copy fetched into the cache (downloaded only when the server
-/// says it changed).
+/// says it changed). Within one process a URL is asked for once: a run reads one snapshot.
 pub fn locate(input: &Input, base: &Path) -> Result<PathBuf> {
     let resolve = |p: &str| {
         let p = Path::new(p);
@@ -78,7 +79,16 @@ pub fn locate(input: &Input, base: &Path) -> Result<PathBuf> {
                     .unwrap_or_else(cache::default_dir),
                 target: (!input.path.is_empty()).then(|| resolve(&input.path)),
             };
-            http::fetch(&spec)
+            static FETCHED: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+            let key = format!("{url} {} {:?}", spec.cache_dir.display(), spec.target);
+            if let Some(done) = FETCHED.lock().ok().and_then(|m| m.get(&key).cloned()) {
+                return Ok(done);
+            }
+            let file = http::fetch(&spec)?;
+            if let Ok(mut m) = FETCHED.lock() {
+                m.insert(key, file.clone());
+            }
+            Ok(file)
         }
     }
 }

@@ -89,8 +89,23 @@ impl ParquetSource {
 fn supported(t: &DataType) -> bool {
     use DataType::*;
     match t {
-        Boolean | Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Float32
-        | Float64 | Utf8 | LargeUtf8 | Utf8View | Date32 | Decimal128(_, _) | Null => true,
+        Boolean
+        | Int8
+        | Int16
+        | Int32
+        | Int64
+        | UInt8
+        | UInt16
+        | UInt32
+        | UInt64
+        | Float32
+        | Float64
+        | Utf8
+        | LargeUtf8
+        | Utf8View
+        | Date32
+        | Decimal128(_, _)
+        | Null => true,
         Dictionary(_, v) => supported(v),
         _ => false,
     }

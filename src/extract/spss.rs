@@ -156,7 +156,9 @@ fn merge_segments(vars: Vec<Var>) -> Vec<(Var, Vec<(usize, usize)>)> {
                 continue;
             }
         }
-        pending = var.very_long.map_or(0, |w| w.div_ceil(252).saturating_sub(1));
+        pending = var
+            .very_long
+            .map_or(0, |w| w.div_ceil(252).saturating_sub(1));
         let segs = vec![(var.slot, used)];
         out.push((var, segs));
     }

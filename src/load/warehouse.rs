@@ -1,10 +1,12 @@
 //! The warehouse folder: tables as folders, files staged under `.staging/<RUN_ID>/` and renamed
-//! into place only when the whole run has succeeded.
+//! into place only when the whole run has succeeded. A file a run replaces is kept (hard-linked)
+//! under `.rollback/<RUN_ID>/` so that `migstat rollback RUN_ID` can restore it.
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
+use serde::Serialize;
 
-use super::parquet::{write, FileMeta};
+use super::parquet::{encode, existing_hash, write, FileMeta};
 use crate::error::{MigError, Result};
 
 pub struct Warehouse {
@@ -15,8 +17,19 @@ pub struct Warehouse {
 pub struct Staged {
     root: PathBuf,
     dir: PathBuf,
+    run_id: String,
     /// (relative path in the warehouse, staged file).
     files: Vec<(PathBuf, PathBuf)>,
+    /// Files whose content equals what is already published.
+    unchanged: Vec<PathBuf>,
+}
+
+/// What publishing did, relative to the warehouse root.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Published {
+    pub added: Vec<String>,
+    pub replaced: Vec<String>,
+    pub unchanged: Vec<String>,
 }
 
 impl Warehouse {
@@ -30,7 +43,9 @@ impl Warehouse {
         Ok(Staged {
             root: self.root.clone(),
             dir,
+            run_id: run_id.to_string(),
             files: Vec::new(),
+            unchanged: Vec::new(),
         })
     }
 
@@ -40,18 +55,28 @@ impl Warehouse {
         std::fs::create_dir_all(&d).map_err(|e| MigError::io(&d, e))?;
         Ok(d)
     }
+
+    /// Removes staging folders left by killed runs (call while holding the lock).
+    pub fn clean_staging(&self) {
+        let _ = std::fs::remove_dir_all(self.root.join(".staging"));
+    }
 }
 
 impl Staged {
-    /// Writes a Parquet file that will appear at `rel` inside the warehouse.
+    /// Stages a Parquet file for `rel`, unless the published file already holds the same data.
     pub fn parquet(&mut self, rel: &Path, batch: &RecordBatch, meta: &FileMeta) -> Result<()> {
+        let enc = encode(batch, meta)?;
+        if existing_hash(&self.root.join(rel)).as_deref() == Some(enc.content_hash().as_str()) {
+            self.unchanged.push(rel.to_path_buf());
+            return Ok(());
+        }
         let tmp = self.dir.join(format!("{:05}.parquet", self.files.len()));
-        write(&tmp, batch, meta)?;
+        write(&tmp, &enc)?;
         self.files.push((rel.to_path_buf(), tmp));
         Ok(())
     }
 
-    /// Writes any other file (quarantine CSVs) through the same staging.
+    /// Stages any other file (quarantine CSVs, catalog files) through the same path.
     pub fn bytes(&mut self, rel: &Path, data: &[u8]) -> Result<()> {
         let tmp = self.dir.join(format!("{:05}.dat", self.files.len()));
         std::fs::write(&tmp, data).map_err(|e| MigError::io(&tmp, e))?;
@@ -59,25 +84,36 @@ impl Staged {
         Ok(())
     }
 
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
-
-    /// Renames every staged file into place (each rename is atomic) and removes the staging
-    /// folder. Returns the published paths, relative to the warehouse.
-    pub fn publish(self) -> Result<Vec<PathBuf>> {
-        let mut out = Vec::new();
+    /// Renames every staged file into place (each rename is atomic), keeping a link to each file
+    /// it replaces under `.rollback/<RUN_ID>/`, and removes the staging folder.
+    pub fn publish(self) -> Result<Published> {
+        let mut out = Published {
+            unchanged: self
+                .unchanged
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            ..Default::default()
+        };
+        let keep = self.root.join(".rollback").join(&self.run_id);
         for (rel, tmp) in &self.files {
             let dest = self.root.join(rel);
             if let Some(d) = dest.parent() {
                 std::fs::create_dir_all(d).map_err(|e| MigError::io(d, e))?;
             }
+            if dest.is_file() {
+                let copy = keep.join(rel);
+                if let Some(d) = copy.parent() {
+                    std::fs::create_dir_all(d).map_err(|e| MigError::io(d, e))?;
+                }
+                if std::fs::hard_link(&dest, &copy).is_err() {
+                    std::fs::copy(&dest, &copy).map_err(|e| MigError::io(&copy, e))?;
+                }
+                out.replaced.push(rel.display().to_string());
+            } else {
+                out.added.push(rel.display().to_string());
+            }
             std::fs::rename(tmp, &dest).map_err(|e| MigError::io(&dest, e))?;
-            out.push(rel.clone());
         }
         self.abandon();
         Ok(out)

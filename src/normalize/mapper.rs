@@ -158,7 +158,11 @@ impl FieldPlan {
             };
         }
         if self.is_age && !self.bands.is_empty() {
-            return match self.bands.get(&norm_code(raw)) {
+            let band = self
+                .bands
+                .get(raw)
+                .or_else(|| self.bands.get(&norm_code(raw)));
+            return match band {
                 Some(&(lo, hi)) => Ok((Val::Null, Some((lo, hi)))),
                 None => Err(problem("unknown_code", self.expected_codes("age band"))),
             };
@@ -190,7 +194,11 @@ impl FieldPlan {
     }
 
     fn recode(&self, raw: &str) -> Result<Val, String> {
-        if let Some(v) = self.codes.get(&norm_code(raw)) {
+        if let Some(v) = self
+            .codes
+            .get(raw)
+            .or_else(|| self.codes.get(&norm_code(raw)))
+        {
             return Ok(v.clone());
         }
         if !self.by_label.is_empty() {

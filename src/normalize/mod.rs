@@ -17,7 +17,6 @@ use crate::extract::{self, RowSource};
 use crate::schema::{RecordSchema, Schema};
 use crate::validate::{Finding, Findings};
 use design::SystemPlan;
-use frame::intern;
 use mapper::{FieldPlan, Problem};
 
 /// A row set aside, with its original cells.
@@ -196,7 +195,7 @@ fn read_rows(
     let mut vals: Vec<(usize, Val)> = Vec::with_capacity(plans.len());
     let mut reps = Vec::new();
     let mut seen_keys: HashSet<String> = HashSet::new();
-    let mut psu_stratum: Vec<u32> = Vec::new();
+    let mut index = DesignIndex::default();
     while let Some(line) = src.next_into(&mut cells)? {
         out.rows_read += 1;
         if cells.len() == 1 && cells[0].trim().is_empty() {
@@ -296,7 +295,7 @@ fn read_rows(
             &vals,
             age,
             &reps,
-            &mut psu_stratum,
+            &mut index,
             ctx.spec.design.nest,
         ) {
             out.findings.push(ctx.finding(&p, line, &key));
@@ -353,6 +352,28 @@ fn set_aside(
     }
 }
 
+/// Hash indexes of the interned strata and PSUs, and each PSU's stratum.
+#[derive(Default)]
+struct DesignIndex {
+    strata: std::collections::HashMap<String, u32>,
+    psus: std::collections::HashMap<String, u32>,
+    psu_stratum: Vec<u32>,
+}
+
+fn intern_fast(
+    list: &mut Vec<String>,
+    index: &mut std::collections::HashMap<String, u32>,
+    s: &str,
+) -> u32 {
+    if let Some(&i) = index.get(s) {
+        return i;
+    }
+    list.push(s.to_string());
+    let i = (list.len() - 1) as u32;
+    index.insert(s.to_string(), i);
+    i
+}
+
 #[allow(clippy::too_many_arguments)]
 fn push_row(
     frame: &mut Frame,
@@ -361,13 +382,13 @@ fn push_row(
     vals: &[(usize, Val)],
     age: Option<(i64, i64)>,
     reps: &[f64],
-    psu_stratum: &mut Vec<u32>,
+    index: &mut DesignIndex,
     nest: bool,
 ) -> std::result::Result<(), Problem> {
     let stratum = r
         .stratum
         .as_deref()
-        .map(|s| intern(&mut frame.strata, s))
+        .map(|s| intern_fast(&mut frame.strata, &mut index.strata, s))
         .unwrap_or(NONE);
     let psu = match &r.psu {
         Some(p) => {
@@ -376,11 +397,11 @@ fn push_row(
             } else {
                 p.clone()
             };
-            let idx = intern(&mut frame.psus, &name);
-            if idx as usize == psu_stratum.len() {
-                psu_stratum.push(stratum);
-            } else if psu_stratum[idx as usize] != stratum {
-                let other = psu_stratum[idx as usize];
+            let idx = intern_fast(&mut frame.psus, &mut index.psus, &name);
+            if idx as usize == index.psu_stratum.len() {
+                index.psu_stratum.push(stratum);
+            } else if index.psu_stratum[idx as usize] != stratum {
+                let other = index.psu_stratum[idx as usize];
                 return Err(Problem {
                     rule: "bad_design",
                     field: "psu".into(),

@@ -34,19 +34,21 @@ fn cube(pipeline: &str, threads: usize, suppress: bool) -> Vec<Observation> {
         let spec = RecordSpec::person(&p, &schema);
         let n = normalize(&p, &schema, &spec, None, 10).expect("normalize");
         out.extend(
-            estimate_frame(&n.frame, &p, &p.design, &schema)
+            estimate_frame(&n.frame, &p, &p.design, &schema, None)
                 .expect("cube")
                 .observations,
         );
         if let Some(spec) = RecordSpec::roster(&p, &schema) {
-            let n = normalize(&p, &schema, &spec, None, 10).expect("normalize roster");
+            let r = normalize(&p, &schema, &spec, None, 10).expect("normalize roster");
+            let mut f = r.frame.clone();
+            migstat::estimate::design::align(&mut f, &n.frame);
             let d = p
                 .roster
                 .as_ref()
                 .and_then(|r| r.design.as_ref())
                 .unwrap_or(&p.design);
             out.extend(
-                estimate_frame(&n.frame, &p, d, &schema)
+                estimate_frame(&f, &p, d, &schema, Some(&n.frame))
                     .expect("cube")
                     .observations,
             );
@@ -220,9 +222,17 @@ fn counts_add_up_eu_lfs() {
 }
 
 #[test]
+fn counts_add_up_synthetic_surveys() {
+    for c in ["arm", "egy", "ecu", "tha"] {
+        check_additivity(&format!("{c}_lfs_synth.toml"));
+    }
+}
+
+#[test]
 fn rates_recompute_from_parts() {
     check_rates("can_lfs_pumf.toml");
     check_rates("fra_eu_lfs_puf.toml");
+    check_rates("tha_lfs_synth.toml");
 }
 
 fn bits(obs: &[Observation]) -> Vec<String> {
@@ -248,7 +258,12 @@ fn bits(obs: &[Observation]) -> Vec<String> {
 
 #[test]
 fn one_thread_and_many_give_identical_results() {
-    for p in ["can_lfs_pumf.toml", "fra_eu_lfs_puf.toml"] {
+    for p in [
+        "can_lfs_pumf.toml",
+        "fra_eu_lfs_puf.toml",
+        "egy_lfs_synth.toml",
+        "arm_lfs_synth.toml",
+    ] {
         let one = bits(&cube(p, 1, true));
         let many = bits(&cube(p, 7, true));
         assert!(!one.is_empty());

@@ -130,3 +130,23 @@ fn golden_statcan_pumf() {
 fn golden_eu_lfs_france() {
     check("fra_eu_lfs_puf.toml", "2013Q4");
 }
+
+#[test]
+fn golden_synthetic_armenia() {
+    check("arm_lfs_synth.toml", "2023Q4");
+}
+
+#[test]
+fn golden_synthetic_egypt() {
+    check("egy_lfs_synth.toml", "2023Q2");
+}
+
+#[test]
+fn golden_synthetic_ecuador() {
+    check("ecu_lfs_synth.toml", "2023Q3");
+}
+
+#[test]
+fn golden_synthetic_thailand() {
+    check("tha_lfs_synth.toml", "2024Q1");
+}

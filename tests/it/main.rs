@@ -1,8 +1,13 @@
 //! Integration tests: one binary, one module per concern.
 mod bad_input;
 mod common;
+mod crosscheck;
 mod cube;
+mod estimate_oracle;
+mod estimate_props;
 mod extract;
 mod golden;
 mod interop;
 mod statcan;
+mod synth;
+mod warehouse_ops;

@@ -113,7 +113,9 @@ pub(super) struct Dict {
 pub(super) fn read<R: Read>(input: &mut In<R>) -> io::Result<Dict> {
     let magic = input.array::<4>()?;
     if &magic != b"$FL2" && &magic != b"$FL3" {
-        return Err(bad("not an SPSS system file (no $FL2 or $FL3 signature)".into()));
+        return Err(bad(
+            "not an SPSS system file (no $FL2 or $FL3 signature)".into()
+        ));
     }
     input.bytes(60)?;
     let layout = input.array::<4>()?;
@@ -191,9 +193,10 @@ fn variable<R: Read>(input: &mut In<R>, dict: &mut Dict) -> io::Result<()> {
     missing.values = values;
     dict.slots += 1;
     if ty == -1 {
-        let last = dict.vars.last_mut().ok_or_else(|| {
-            bad("a string continuation record comes before any variable".into())
-        })?;
+        let last = dict
+            .vars
+            .last_mut()
+            .ok_or_else(|| bad("a string continuation record comes before any variable".into()))?;
         last.nslots += 1;
         return Ok(());
     }
@@ -293,7 +296,10 @@ impl Extensions {
             }
         }
         for (short, width) in pairs(&self.very_long) {
-            let width = String::from_utf8_lossy(width).trim_matches('\0').trim().parse();
+            let width = String::from_utf8_lossy(width)
+                .trim_matches('\0')
+                .trim()
+                .parse();
             if let (Some(v), Ok(w)) = (find(dict, short), width) {
                 v.very_long = Some(w);
             }
@@ -327,9 +333,9 @@ impl Extensions {
 /// The variable with this short or long name.
 fn find<'a>(dict: &'a mut Dict, name: &[u8]) -> Option<&'a mut Var> {
     let upper = name.to_ascii_uppercase();
-    dict.vars.iter_mut().find(|v| {
-        v.short.to_ascii_uppercase() == upper || v.long.as_deref() == Some(name)
-    })
+    dict.vars
+        .iter_mut()
+        .find(|v| v.short.to_ascii_uppercase() == upper || v.long.as_deref() == Some(name))
 }
 
 /// `KEY=VALUE` pairs separated by tabs (and, for subtype 14, NULs).
@@ -347,7 +353,10 @@ struct Cursor8<'a> {
     big: bool,
 }
 
+/// A variable name with its long string value labels (value, label).
 type Labelled = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+/// A variable name with its long string missing values.
+type MissingStrings = (Vec<u8>, Vec<Vec<u8>>);
 
 impl Cursor8<'_> {
     fn take(&mut self, n: usize) -> io::Result<&[u8]> {
@@ -387,7 +396,7 @@ impl Cursor8<'_> {
         })
     }
 
-    fn long_missing(&mut self) -> Option<io::Result<(Vec<u8>, Vec<Vec<u8>>)>> {
+    fn long_missing(&mut self) -> Option<io::Result<MissingStrings>> {
         (self.at < self.data.len()).then(|| {
             let name = self.sized()?;
             let n = self.take(1)?[0] as usize;

@@ -149,7 +149,8 @@ pub(crate) fn temp_path(path: &Path) -> PathBuf {
 
 /// Renames the finished temporary file into place (removing it on failure).
 pub(crate) fn finish(tmp: &Path, path: &Path, result: Result<()>) -> Result<()> {
-    let result = result.and_then(|()| std::fs::rename(tmp, path).map_err(|e| MigError::io(path, e)));
+    let result =
+        result.and_then(|()| std::fs::rename(tmp, path).map_err(|e| MigError::io(path, e)));
     if result.is_err() {
         let _ = std::fs::remove_file(tmp);
     }

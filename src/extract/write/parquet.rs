@@ -36,7 +36,11 @@ fn write_table(table: &Table, path: &Path) -> std::result::Result<(), String> {
         .iter()
         .zip(&table.numeric)
         .map(|(h, num)| {
-            let ty = if *num { DataType::Float64 } else { DataType::Utf8 };
+            let ty = if *num {
+                DataType::Float64
+            } else {
+                DataType::Utf8
+            };
             Field::new(h, ty, true)
         })
         .collect();

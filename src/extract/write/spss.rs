@@ -67,7 +67,13 @@ fn encode(
     missing: &BTreeMap<String, Vec<f64>>,
 ) -> std::result::Result<Vec<u8>, Failed> {
     let widths: Vec<usize> = (0..table.headers.len())
-        .map(|c| if table.numeric[c] { 0 } else { table.text_width(c) })
+        .map(|c| {
+            if table.numeric[c] {
+                0
+            } else {
+                table.text_width(c)
+            }
+        })
         .collect();
     for (c, w) in widths.iter().enumerate() {
         if *w > 255 {
@@ -80,7 +86,9 @@ fn encode(
     let mut out = Out(Vec::new());
     header(&mut out, slots.iter().sum(), table.rows.len());
     for (c, &w) in widths.iter().enumerate() {
-        let miss = missing.get(&table.headers[c]).map_or(&[][..], Vec::as_slice);
+        let miss = missing
+            .get(&table.headers[c])
+            .map_or(&[][..], Vec::as_slice);
         if miss.len() > 3 {
             return Err((table.headers[c].clone(), "at most 3 missing values".into()));
         }

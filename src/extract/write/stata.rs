@@ -49,7 +49,11 @@ pub fn write_stata(
     finish(&tmp, path, written)
 }
 
-fn write_dta(path: &Path, table: &Table, labels: &ColumnLabels) -> std::result::Result<(), DtaError> {
+fn write_dta(
+    path: &Path,
+    table: &Table,
+    labels: &ColumnLabels,
+) -> std::result::Result<(), DtaError> {
     let header = Header::builder(Release::V118, ByteOrder::LittleEndian)
         .dataset_label("migstat")
         .build();
@@ -94,13 +98,18 @@ fn write_dta(path: &Path, table: &Table, labels: &ColumnLabels) -> std::result::
 fn label_tables(table: &Table, labels: &ColumnLabels) -> std::result::Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for (c, name) in table.headers.iter().enumerate() {
-        let Some(set) = labels.get(name).filter(|s| !s.is_empty() && table.numeric[c]) else {
+        let Some(set) = labels
+            .get(name)
+            .filter(|s| !s.is_empty() && table.numeric[c])
+        else {
             continue;
         };
         let mut entries: BTreeMap<i32, &str> = BTreeMap::new();
         for (code, label) in set {
             let v = code.trim().parse::<i32>().map_err(|_| {
-                format!("column {name}: label code {code:?} is not an integer (Stata labels integers)")
+                format!(
+                    "column {name}: label code {code:?} is not an integer (Stata labels integers)"
+                )
             })?;
             entries.insert(v, label);
         }
@@ -134,10 +143,12 @@ fn append_labels(path: &Path, sets: &[u8]) -> Result<()> {
         return Ok(());
     }
     let mut bytes = std::fs::read(path).map_err(|e| MigError::io(path, e))?;
-    let unexpected = || MigError::Other(format!(
-        "{}: the Stata writer left a layout this code does not know; value labels not written",
-        path.display()
-    ));
+    let unexpected = || {
+        MigError::Other(format!(
+            "{}: the Stata writer left a layout this code does not know; value labels not written",
+            path.display()
+        ))
+    };
     if !bytes.ends_with(EMPTY_TAIL) {
         return Err(unexpected());
     }

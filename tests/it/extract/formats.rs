@@ -48,7 +48,10 @@ fn spss_and_stata_files_agree_with_readstat() {
     write_sample(Format::Spss, &sav);
     let csv = readstat(&[&sav, Path::new("-")]);
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("\"id\",\"sex\",\"age\",\"region\",\"wt\""));
+    assert_eq!(
+        lines.next(),
+        Some("\"id\",\"sex\",\"age\",\"region\",\"wt\"")
+    );
     let first: Vec<&str> = lines.next().expect("row").split(',').collect();
     assert_eq!(first[0].parse::<f64>().ok(), Some(1.0), "{csv}");
     assert_eq!(first[3], "\"North\"", "{csv}");
@@ -92,10 +95,14 @@ fn spss_user_missing_values_are_blank() {
             .collect();
         assert_eq!(
             rows,
-            [["1", "100"], ["", "-1"], ["2", ""], ["3", "250"]].map(|r| r.map(String::from).to_vec()),
+            [["1", "100"], ["", "-1"], ["2", ""], ["3", "250"]]
+                .map(|r| r.map(String::from).to_vec()),
             "{name}"
         );
-        assert_eq!(src.labels(0).and_then(|l| l.get("1")).map(String::as_str), Some("Employed"));
+        assert_eq!(
+            src.labels(0).and_then(|l| l.get("1")).map(String::as_str),
+            Some("Employed")
+        );
     }
 }
 
@@ -106,7 +113,12 @@ fn spss_truncated_file_is_an_error_naming_it() {
     write_sample(Format::Spss, &good);
     let len = std::fs::metadata(&good).expect("len").len() as usize;
     let case = 5 * 8 + 8; // four numbers and an 8-byte string
-    for (n, what) in [(100, "header"), (300, "dictionary"), (len - 5, "inside a case"), (len - case, "a whole case")] {
+    for (n, what) in [
+        (100, "header"),
+        (300, "dictionary"),
+        (len - 5, "inside a case"),
+        (len - case, "a whole case"),
+    ] {
         let bad = dir.join(format!("cut-{n}.sav"));
         truncated(&good, &bad, n);
         let err = SpssSource::open(&bad, None)
@@ -210,7 +222,11 @@ fn excel_reads_what_write_excel_wrote() {
     write_sample(Format::Excel, &p);
     let mut src = ExcelSource::open(&p, &SheetSpec::default()).expect("open");
     assert_eq!(src.headers(), sample().0.as_slice());
-    let rows: Vec<Vec<String>> = read_all(&mut src).expect("rows").into_iter().map(|r| r.1).collect();
+    let rows: Vec<Vec<String>> = read_all(&mut src)
+        .expect("rows")
+        .into_iter()
+        .map(|r| r.1)
+        .collect();
     let want: Vec<Vec<String>> = sample_rows().into_iter().map(|r| r.1).collect();
     assert_eq!(rows, want);
     assert!(src.display().to_string_lossy().ends_with("s.xlsx!data"));
@@ -228,18 +244,24 @@ fn excel_sheet_header_row_range_and_dates() {
     let sheet = book.add_worksheet();
     sheet.set_name("Persons 2024").expect("name");
     let date = XFormat::new().set_num_format("yyyy-mm-dd");
-    sheet.write_string(0, 0, "Labour force survey, 2024").expect("title");
+    sheet
+        .write_string(0, 0, "Labour force survey, 2024")
+        .expect("title");
     for (c, h) in ["id", "sex", "interview", "wt"].iter().enumerate() {
         sheet.write_string(2, 1 + c as u16, *h).expect("header");
     }
-    sheet.write_string(2, 6, "a note outside the range").expect("note");
+    sheet
+        .write_string(2, 6, "a note outside the range")
+        .expect("note");
     let days = [(2024, 3, 31), (2024, 2, 29)];
     for (r, (id, (y, m, d))) in [(1, days[0]), (2, days[1])].into_iter().enumerate() {
         let row = if r == 0 { 3 } else { 5 };
         sheet.write_number(row, 1, id as f64).expect("id");
         sheet.write_number(row, 2, 2.0).expect("sex");
         let dt = ExcelDateTime::from_ymd(y, m, d).expect("date");
-        sheet.write_datetime_with_format(row, 3, &dt, &date).expect("date");
+        sheet
+            .write_datetime_with_format(row, 3, &dt, &date)
+            .expect("date");
         sheet.write_number(row, 4, 10.75).expect("wt");
     }
     sheet.write_number(9, 1, 99.0).expect("beyond the range");
@@ -255,8 +277,14 @@ fn excel_sheet_header_row_range_and_dates() {
     assert_eq!(
         rows,
         [
-            (4, ["1", "2", "2024-03-31", "10.75"].map(String::from).to_vec()),
-            (6, ["2", "2", "2024-02-29", "10.75"].map(String::from).to_vec()),
+            (
+                4,
+                ["1", "2", "2024-03-31", "10.75"].map(String::from).to_vec()
+            ),
+            (
+                6,
+                ["2", "2", "2024-02-29", "10.75"].map(String::from).to_vec()
+            ),
         ]
     );
 }
@@ -270,11 +298,22 @@ fn excel_wrong_sheet_name_lists_the_sheets() {
         sheet: Some("Data 2024".into()),
         ..SheetSpec::default()
     };
-    let msg = unreadable(ExcelSource::open(&p, &spec).err().expect("no such sheet"), &p);
-    assert!(msg.contains("no sheet named \"Data 2024\" (the workbook has: data)"), "{msg}");
+    let msg = unreadable(
+        ExcelSource::open(&p, &spec).err().expect("no such sheet"),
+        &p,
+    );
+    assert!(
+        msg.contains("no sheet named \"Data 2024\" (the workbook has: data)"),
+        "{msg}"
+    );
     let junk = dir.join("junk.xlsx");
     std::fs::write(&junk, "not a workbook").expect("junk");
-    let msg = unreadable(ExcelSource::open(&junk, &SheetSpec::default()).err().expect("junk"), &junk);
+    let msg = unreadable(
+        ExcelSource::open(&junk, &SheetSpec::default())
+            .err()
+            .expect("junk"),
+        &junk,
+    );
     assert!(msg.contains("not a readable workbook"), "{msg}");
 }
 
@@ -294,8 +333,8 @@ fn parquet_reads_what_write_parquet_wrote() {
 fn parquet_types_from_other_writers() {
     use arrow_array::types::Int32Type;
     use arrow_array::{
-        ArrayRef, BooleanArray, Date32Array, Decimal128Array, DictionaryArray, Int16Array, RecordBatch,
-        TimestampSecondArray,
+        ArrayRef, BooleanArray, Date32Array, Decimal128Array, DictionaryArray, Int16Array,
+        RecordBatch, TimestampSecondArray,
     };
     use std::sync::Arc;
     let dir = temp_dir("parquet-types");
@@ -308,13 +347,21 @@ fn parquet_types_from_other_writers() {
         w.close().expect("close");
         p
     };
-    let sex: DictionaryArray<Int32Type> = vec![Some("Male"), None, Some("Female")].into_iter().collect();
+    let sex: DictionaryArray<Int32Type> = vec![Some("Male"), None, Some("Female")]
+        .into_iter()
+        .collect();
     let p = write_cols(
         "types.parquet",
         vec![
-            ("age", Arc::new(Int16Array::from(vec![Some(34), Some(15), None])) as ArrayRef),
+            (
+                "age",
+                Arc::new(Int16Array::from(vec![Some(34), Some(15), None])) as ArrayRef,
+            ),
             ("sex", Arc::new(sex)),
-            ("day", Arc::new(Date32Array::from(vec![Some(19_813), None, Some(0)]))),
+            (
+                "day",
+                Arc::new(Date32Array::from(vec![Some(19_813), None, Some(0)])),
+            ),
             (
                 "wt",
                 Arc::new(
@@ -323,11 +370,18 @@ fn parquet_types_from_other_writers() {
                         .expect("decimal"),
                 ),
             ),
-            ("emp", Arc::new(BooleanArray::from(vec![Some(true), Some(false), None]))),
+            (
+                "emp",
+                Arc::new(BooleanArray::from(vec![Some(true), Some(false), None])),
+            ),
         ],
     );
     let mut src = ParquetSource::open(&p).expect("open");
-    let rows: Vec<Vec<String>> = read_all(&mut src).expect("rows").into_iter().map(|r| r.1).collect();
+    let rows: Vec<Vec<String>> = read_all(&mut src)
+        .expect("rows")
+        .into_iter()
+        .map(|r| r.1)
+        .collect();
     assert_eq!(
         rows,
         [
@@ -339,7 +393,10 @@ fn parquet_types_from_other_writers() {
     );
     let p = write_cols(
         "stamp.parquet",
-        vec![("seen", Arc::new(TimestampSecondArray::from(vec![1_i64])) as ArrayRef)],
+        vec![(
+            "seen",
+            Arc::new(TimestampSecondArray::from(vec![1_i64])) as ArrayRef,
+        )],
     );
     let msg = unreadable(ParquetSource::open(&p).err().expect("timestamp"), &p);
     assert!(msg.contains("column seen has type Timestamp"), "{msg}");
@@ -371,7 +428,10 @@ fn writers_refuse_bad_tables() {
         let p = dir.join(format!("bad.{}", format.extension()));
         let err = write::write(format, &p, &h, rows.clone().into_iter(), &labels, &numeric)
             .expect_err("a text cell in a numeric column");
-        assert!(err.to_string().contains("\"fifteen\" is not a number"), "{err}");
+        assert!(
+            err.to_string().contains("\"fifteen\" is not a number"),
+            "{err}"
+        );
         assert!(!p.exists(), "{} was left behind", p.display());
     }
 }
@@ -381,9 +441,15 @@ fn writers_refuse_bad_tables() {
 fn spss_very_long_strings_from_readstat() {
     let dir = temp_dir("sav-long-strings");
     let a = format!("{}ABCDEFGHIJ{}", "x".repeat(250), "y".repeat(40));
-    let b: String = (0..700).map(|i| char::from(b'A' + (i % 26) as u8)).collect();
+    let b: String = (0..700)
+        .map(|i| char::from(b'A' + (i % 26) as u8))
+        .collect();
     let csv = dir.join("l.csv");
-    std::fs::write(&csv, format!("id,s1,s2\n1,{a},{b}\n2,short,{}\n", &b[..300])).expect("csv");
+    std::fs::write(
+        &csv,
+        format!("id,s1,s2\n1,{a},{b}\n2,short,{}\n", &b[..300]),
+    )
+    .expect("csv");
     let meta = dir.join("l.json");
     let json = r#"{"type": "SPSS", "variables": [{"type": "NUMERIC", "name": "id"},
         {"type": "STRING", "name": "s1"}, {"type": "STRING", "name": "s2"}]}"#;

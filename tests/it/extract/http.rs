@@ -41,13 +41,21 @@ fn cache_contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn http_500_then_success_is_retried() {
-    let server = Server::start(vec![Reply::Status(500), Reply::Status(503), file("v1", BODY)]);
+    let server = Server::start(vec![
+        Reply::Status(500),
+        Reply::Status(503),
+        file("v1", BODY),
+    ]);
     let cache = temp_dir("http-retry");
     let url = format!("{}/lfs/2024q1.csv", server.url);
     let sha = sha256_hex(BODY);
     let got = fetch(&spec(&url, &cache, Some(&sha), 3)).expect("fetch after two failures");
     assert_eq!(std::fs::read(&got).expect("read"), BODY);
-    assert!(got.to_string_lossy().ends_with("-2024q1.csv"), "{}", got.display());
+    assert!(
+        got.to_string_lossy().ends_with("-2024q1.csv"),
+        "{}",
+        got.display()
+    );
     let statuses: Vec<u16> = server.finish().into_iter().map(|r| r.1).collect();
     assert_eq!(statuses, [500, 503, 200]);
 }
@@ -60,7 +68,10 @@ fn http_gives_up_after_its_retries_and_names_the_url() {
     let err = fetch(&spec(&url, &cache, None, 1)).expect_err("two 500s");
     let msg = err.to_string();
     assert!(msg.starts_with(&url), "{msg}");
-    assert!(msg.contains("after 2 attempts") && msg.contains("HTTP 500"), "{msg}");
+    assert!(
+        msg.contains("after 2 attempts") && msg.contains("HTTP 500"),
+        "{msg}"
+    );
     assert_eq!(server.finish().len(), 2);
     assert!(cache_contents(&cache).is_empty(), "nothing may be cached");
 }
@@ -70,7 +81,9 @@ fn http_404_is_not_retried() {
     let server = Server::start(vec![Reply::Status(404)]);
     let cache = temp_dir("http-404");
     let url = format!("{}/missing.sav", server.url);
-    let msg = fetch(&spec(&url, &cache, None, 3)).expect_err("404").to_string();
+    let msg = fetch(&spec(&url, &cache, None, 3))
+        .expect_err("404")
+        .to_string();
     assert!(msg.contains("HTTP 404"), "{msg}");
     assert_eq!(server.finish().len(), 1);
 }
@@ -88,8 +101,16 @@ fn http_unchanged_etag_is_not_downloaded_again() {
     assert_eq!(before, cache_contents(&cache));
     let requests = server.finish();
     assert_eq!(requests.iter().map(|r| r.1).collect::<Vec<_>>(), [200, 304]);
-    assert!(!requests[0].0.contains("if-none-match"), "{}", requests[0].0);
-    assert!(requests[1].0.contains("if-none-match: \"v1\""), "{}", requests[1].0);
+    assert!(
+        !requests[0].0.contains("if-none-match"),
+        "{}",
+        requests[0].0
+    );
+    assert!(
+        requests[1].0.contains("if-none-match: \"v1\""),
+        "{}",
+        requests[1].0
+    );
 }
 
 /// A changed file whose checksum does not match is an error, and the cache keeps the old copy.
@@ -104,7 +125,10 @@ fn http_checksum_mismatch_leaves_the_cache_untouched() {
     let msg = fetch(&spec(&url, &cache, Some(&sha), 2))
         .expect_err("mismatch")
         .to_string();
-    assert!(msg.contains(&url) && msg.contains("checksum mismatch"), "{msg}");
+    assert!(
+        msg.contains(&url) && msg.contains("checksum mismatch"),
+        "{msg}"
+    );
     assert!(msg.contains(&sha), "{msg}");
     assert_eq!(before, cache_contents(&cache), "the cache changed");
     let requests = server.finish();

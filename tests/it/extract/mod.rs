@@ -15,7 +15,9 @@ use migstat::extract::RowSource;
 
 /// A small person file: (headers, rows, labels, numeric flags). `wt` has a blank cell.
 pub fn sample() -> (Vec<String>, Vec<Vec<String>>, ColumnLabels, Vec<bool>) {
-    let headers = ["id", "sex", "age", "region", "wt"].map(String::from).to_vec();
+    let headers = ["id", "sex", "age", "region", "wt"]
+        .map(String::from)
+        .to_vec();
     let rows = [
         ["1", "1", "34", "North", "120.5"],
         ["2", "2", "71", "Côte-Sud", "98"],

@@ -19,7 +19,9 @@ fn statcan_head(n: usize) -> (Vec<String>, Vec<Vec<String>>) {
         .expect("member")
         .read_to_string(&mut text)
         .expect("read");
-    let mut lines = text.lines().map(|l| l.split(',').map(String::from).collect::<Vec<_>>());
+    let mut lines = text
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect::<Vec<_>>());
     let headers = lines.next().expect("header");
     (headers, lines.take(n).collect())
 }
@@ -59,7 +61,12 @@ fn pipeline(dir: &Path, name: &str, input: &str, sex_by_label: bool) -> PathBuf 
 
 /// Runs a pipeline into `wh`; returns (exit code, stdout + stderr).
 fn run(p: &Path, wh: &Path) -> (i32, String) {
-    let out = migstat(&["run", p.to_str().unwrap(), "--warehouse", wh.to_str().unwrap()]);
+    let out = migstat(&[
+        "run",
+        p.to_str().unwrap(),
+        "--warehouse",
+        wh.to_str().unwrap(),
+    ]);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -98,7 +105,12 @@ fn csv_observations(dir: &Path) -> Vec<Obs> {
     }
     let csv = dir.join("head.csv");
     std::fs::write(&csv, text).expect("csv");
-    let p = pipeline(dir, "csv", &format!("type = \"csv\"\npath = {:?}", csv), false);
+    let p = pipeline(
+        dir,
+        "csv",
+        &format!("type = \"csv\"\npath = {:?}", csv),
+        false,
+    );
     let wh = dir.join("wh-csv");
     let (code, out) = run(&p, &wh);
     assert_eq!(code, 0, "{out}");
@@ -125,7 +137,10 @@ fn every_format_gives_the_observations_of_the_csv_run() {
         let (code, out) = run(&p, &wh);
         assert_eq!(code, 0, "{kind}: {out}");
         assert!(out.contains("read 300 rows, loaded 300"), "{kind}: {out}");
-        assert!(observations(&wh) == want, "{kind}: observations differ from the CSV run");
+        assert!(
+            observations(&wh) == want,
+            "{kind}: observations differ from the CSV run"
+        );
     }
 }
 
@@ -137,11 +152,19 @@ fn truncated_sav_stops_the_run_and_loads_nothing() {
     let bad = dir.join("bad.sav");
     let bytes = std::fs::read(&good).expect("read");
     std::fs::write(&bad, &bytes[..bytes.len() - 1000]).expect("write");
-    let p = pipeline(&dir, "bad", &format!("type = \"spss\"\npath = {:?}", bad), true);
+    let p = pipeline(
+        &dir,
+        "bad",
+        &format!("type = \"spss\"\npath = {:?}", bad),
+        true,
+    );
     let wh = dir.join("wh");
     let (code, out) = run(&p, &wh);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains(&*bad.to_string_lossy()) && out.contains("truncated"), "{out}");
+    assert!(
+        out.contains(&*bad.to_string_lossy()) && out.contains("truncated"),
+        "{out}"
+    );
     assert!(parquet_files(&wh).is_empty(), "something was loaded");
 }
 
@@ -181,7 +204,9 @@ fn check_reports_misused_input_keys_and_unknown_label_codes() {
         "type = \"csv\"\npath = {csv:?}\nsheet = \"Data\"\nexpected_sha256 = \"abc\"\nrange = \"A1\""
     );
     let p = pipeline(&dir, "keys", &input, true);
-    let text = std::fs::read_to_string(&p).expect("read").replace("\"SEX_F\" }", "\"SEX_Z\" }");
+    let text = std::fs::read_to_string(&p)
+        .expect("read")
+        .replace("\"SEX_F\" }", "\"SEX_Z\" }");
     std::fs::write(&p, text).expect("write");
     let out = migstat(&["check", p.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
@@ -196,7 +221,16 @@ fn check_reports_misused_input_keys_and_unknown_label_codes() {
     ] {
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }
-    let url_only = pipeline(&dir, "url", "type = \"spss\"\nurl = \"https://example.org/x.sav\"", true);
+    let url_only = pipeline(
+        &dir,
+        "url",
+        "type = \"spss\"\nurl = \"https://example.org/x.sav\"",
+        true,
+    );
     let out = migstat(&["check", url_only.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -108,7 +108,9 @@ fn answer(mut s: TcpStream, reply: &Reply) -> (String, u16) {
         reason(status),
         body.len()
     );
-    let _ = s.write_all(text.as_bytes()).and_then(|()| s.write_all(body));
+    let _ = s
+        .write_all(text.as_bytes())
+        .and_then(|()| s.write_all(body));
     (head, status)
 }
 

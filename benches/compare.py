@@ -1,0 +1,111 @@
+"""Whole-CLI benchmarks for `make bench`, side by side with DuckDB and polars.
+
+1. `migstat run` on a generated Thai LFS (N persons, 200 strata x 10 PSUs, 80 replicates): wall
+   time and peak memory of the whole process.
+2. `migstat estimate` with 80 replicate weights by three breakdowns on a 2M-row Parquet file,
+   against a whole `python -c` process running DuckDB on only the same 81 weighted sums per cell
+   with one GROUP BY on the same file, and polars' group_by doing the same sums.
+
+Usage: python benches/compare.py BINARY [PERSONS]
+"""
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = sys.argv[1]
+PERSONS = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(tempfile.gettempdir(), "migstat-bench-cli")
+os.makedirs(WORK, exist_ok=True)
+
+
+def timed(cmd, **kw):
+    """Wall seconds and peak RSS (MiB) of a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    secs = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if out.returncode != 0:
+        sys.exit(f"{cmd[0]} failed:\n{out.stdout}\n{out.stderr}")
+    return secs, max(peak, before) / 1024.0, out.stdout
+
+
+def best(cmd, runs=3, **kw):
+    results = [timed(cmd, **kw) for _ in range(runs)]
+    return min(r[0] for r in results), max(r[1] for r in results), results[0][2]
+
+
+def synth(n, out):
+    if not os.path.exists(os.path.join(out, "tha_lfs_synth_persons.csv")):
+        timed([BIN, "synth", "--country", "THA", "--persons", str(n), "--strata", "200",
+               "--psus-per-stratum", "10", "--replicates", "80", "--out", out])
+
+
+def run_pipeline(n):
+    data = os.path.join(WORK, f"tha-{n}")
+    synth(n, data)
+    text = open(os.path.join(REPO, "pipelines/tha_lfs_synth.toml")).read()
+    text = text.replace("../sample_data/synth/", data + "/").replace("scale = 0.05", "scale = 0.0125")
+    pipe = os.path.join(data, "tha_bench.toml")
+    open(pipe, "w").write(text)
+    wh = os.path.join(data, "warehouse")
+    secs, peak, _ = timed([BIN, "run", pipe, "--warehouse", wh, "--force", "--schemas",
+                           os.path.join(REPO, "schemas")])
+    print(f"migstat run, THA {n:,} persons (Taylor SEs, full catalogue): {secs:.2f} s, "
+          f"{n / secs:,.0f} rows/s, peak {peak:.0f} MiB")
+
+
+def make_parquet(n):
+    data = os.path.join(WORK, f"tha-{n}")
+    synth(n, data)
+    path = os.path.join(data, "est.parquet")
+    if not os.path.exists(path):
+        import duckdb
+        reps = ", ".join(f"REPWT{i}" for i in range(1, 81))
+        duckdb.sql(f"""COPY (SELECT SEX, CASE WHEN AGE < 25 THEN 'Y15-24' WHEN AGE < 55 THEN 'Y25-54' ELSE 'YGE55' END AS AGEB,
+                  CASE WHEN BIRTH_CTRY = 'THA' THEN 'NATIVE' ELSE 'FOREIGN' END AS CBR,
+                  CASE WHEN LFS = 1 THEN 1.0 ELSE 0.0 END AS EMP,
+                  WEIGHT, {reps}
+           FROM read_csv('{data}/tha_lfs_synth_persons.csv', all_varchar=false) WHERE AGE >= 15 LIMIT 2000000)
+           TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 122880)""")
+    return path
+
+
+DUCK = """
+import duckdb, sys
+p = sys.argv[1]
+sums = ', '.join(['SUM(WEIGHT*EMP)'] + [f'SUM(REPWT{i}*EMP)' for i in range(1, 81)])
+print(len(duckdb.sql(f"SELECT SEX, AGEB, CBR, {sums} FROM read_parquet('{p}') GROUP BY ALL").fetchall()))
+"""
+
+POLARS = """
+import polars as pl, sys
+p = sys.argv[1]
+cols = ['WEIGHT'] + [f'REPWT{i}' for i in range(1, 81)]
+df = pl.scan_parquet(p).group_by(['SEX', 'AGEB', 'CBR']).agg([(pl.col(c) * pl.col('EMP')).sum() for c in cols]).collect()
+print(df.height)
+"""
+
+
+def estimate_vs_engines():
+    path = make_parquet(max(PERSONS, 2_600_000))
+    rows = subprocess.run([sys.executable, "-c", "import pyarrow.parquet as pq,sys;print(pq.ParquetFile(sys.argv[1]).metadata.num_rows)", path],
+                          capture_output=True, text=True).stdout.strip()
+    mig = best([BIN, "estimate", path, "--weight", "WEIGHT", "--replicates", "REPWT*", "--method", "bootstrap",
+                "--scale", "0.0125", "--mse", "--total", "EMP", "--by", "SEX,AGEB,CBR", "--format", "csv"])
+    duck = best([sys.executable, "-c", DUCK, path])
+    pol = best([sys.executable, "-c", POLARS, path])
+    print(f"estimate on {rows} rows x 81 weights, 3 breakdowns:")
+    print(f"  migstat estimate (sums + SEs, CVs, bounds): {mig[0]:.2f} s, peak {mig[1]:.0f} MiB")
+    print(f"  python -c DuckDB (81 sums, one GROUP BY):   {duck[0]:.2f} s, peak {duck[1]:.0f} MiB")
+    print(f"  python -c polars group_by (81 sums):        {pol[0]:.2f} s, peak {pol[1]:.0f} MiB")
+    print(f"  ratio migstat / DuckDB: {mig[0] / duck[0]:.2f}")
+
+
+if __name__ == "__main__":
+    run_pipeline(PERSONS)
+    estimate_vs_engines()

@@ -1,0 +1,270 @@
+//! The survey design of one table: weights, then either the Taylor layout (strata, PSUs of every
+//! stage, fpc, lonely-PSU rule) or the replicate weights with their variance declaration.
+//! Every check on design columns happens here, with the file, row and column in the message.
+
+use super::multistage::Stage;
+use super::stages::{build_later_stages, first_stage, stage_fractions, FirstStage};
+use super::table::{LoadAs, Table};
+use crate::estimate::error::EstimateError;
+use crate::estimate::replicate::{ReplicateMethod, ReplicateSpec};
+use crate::estimate::variance::{LonelyPsu, PsuLayout};
+
+/// Where the sampling weights come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WeightSource {
+    Column(String),
+    /// Every row weighs 1 (designs declared by replicate weights alone, e.g. R's `scd`).
+    One,
+}
+
+/// Replicate weights as declared on the command line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplicateRequest {
+    /// The replicate weight columns, in order.
+    pub columns: Vec<String>,
+    pub method: ReplicateMethod,
+    pub rho: Option<f64>,
+    pub scale: Option<f64>,
+    pub rscales: Option<Vec<f64>>,
+    pub mse: bool,
+}
+
+/// A design as declared: what the columns mean.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesignSpec {
+    pub weight: WeightSource,
+    pub strata: Option<String>,
+    /// Cluster columns, one per stage (empty: every row is its own PSU).
+    pub psu: Vec<String>,
+    /// PSU ids are unique only within a stratum.
+    pub nest: bool,
+    /// fpc columns, one per stage from the first: population size (> 1) or fraction (<= 1).
+    pub fpc: Vec<String>,
+    pub lonely: LonelyPsu,
+    pub replicates: Option<ReplicateRequest>,
+}
+
+/// Taylor-linearisation design.
+#[derive(Clone, Debug)]
+pub struct TaylorDesign {
+    pub layout: PsuLayout,
+    /// PSUs per stratum.
+    pub sizes: Vec<usize>,
+    pub psu_of_row: Vec<u32>,
+    /// Stages after the first (only with fpc and several `--psu` columns).
+    pub later: Vec<Stage>,
+}
+
+/// Replicate-weight design.
+#[derive(Clone, Debug)]
+pub struct ReplicateDesign {
+    pub spec: ReplicateSpec,
+    /// One weight vector per replicate.
+    pub weights: Vec<Vec<f64>>,
+}
+
+/// How variances are computed.
+#[derive(Clone, Debug)]
+pub enum VarianceMethod {
+    Taylor(TaylorDesign),
+    Replicate(ReplicateDesign),
+}
+
+/// A built design.
+#[derive(Clone, Debug)]
+pub struct Design {
+    pub weights: Vec<f64>,
+    pub method: VarianceMethod,
+    /// Degrees of freedom for confidence bounds.
+    pub df: f64,
+}
+
+impl DesignSpec {
+    /// The columns the design reads and how.
+    pub fn columns(&self) -> Vec<(String, LoadAs)> {
+        let mut out = Vec::new();
+        if let WeightSource::Column(c) = &self.weight {
+            out.push((c.clone(), LoadAs::Numeric));
+        }
+        out.extend(self.strata.iter().map(|c| (c.clone(), LoadAs::Key)));
+        out.extend(self.psu.iter().map(|c| (c.clone(), LoadAs::Key)));
+        out.extend(self.fpc.iter().map(|c| (c.clone(), LoadAs::Numeric)));
+        if let Some(r) = &self.replicates {
+            out.extend(r.columns.iter().map(|c| (c.clone(), LoadAs::Numeric)));
+        }
+        out
+    }
+
+    /// Contradictions between options, before any data is read.
+    pub fn check(&self) -> Result<(), EstimateError> {
+        let stages = self.psu.len().max(1);
+        if self.fpc.len() > stages {
+            return Err(EstimateError::Usage(format!(
+                "{} fpc columns for {stages} sampling stage(s); give at most one per --psu column",
+                self.fpc.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Build the design of `table`.
+pub fn build(table: &Table, spec: &DesignSpec) -> Result<Design, EstimateError> {
+    spec.check()?;
+    let weights = sampling_weights(table, spec)?;
+    match &spec.replicates {
+        None => build_taylor(table, spec, weights),
+        Some(req) => build_replicate(table, spec, req, weights),
+    }
+}
+
+fn build_taylor(
+    table: &Table,
+    spec: &DesignSpec,
+    weights: Vec<f64>,
+) -> Result<Design, EstimateError> {
+    let first = first_stage(table, spec)?;
+    let layout = first_layout(table, spec, &first)?;
+    layout.check_lonely()?;
+    let later = if spec.psu.len() >= 2 && !spec.fpc.is_empty() {
+        build_later_stages(table, spec, &first, &layout)?
+    } else {
+        Vec::new()
+    };
+    let df = layout.design_df();
+    let sizes = layout.stratum_sizes();
+    Ok(Design {
+        weights,
+        method: VarianceMethod::Taylor(TaylorDesign {
+            layout,
+            sizes,
+            psu_of_row: first.psu_of_row,
+            later,
+        }),
+        df,
+    })
+}
+
+/// First-stage layout with the stage-1 sampling fractions.
+fn first_layout(
+    table: &Table,
+    spec: &DesignSpec,
+    first: &FirstStage,
+) -> Result<PsuLayout, EstimateError> {
+    let mut layout = PsuLayout {
+        psu_stratum: first.psu_stratum.clone(),
+        n_strata: first.stratum_names.len(),
+        stratum_fraction: vec![0.0; first.stratum_names.len()],
+        lonely: spec.lonely,
+        stratum_names: first.stratum_names.clone(),
+    };
+    if let Some(col) = spec.fpc.first() {
+        let sizes = layout.stratum_sizes();
+        let of_row: Vec<u32> = first.stratum_of_row.clone();
+        layout.stratum_fraction = stage_fractions(table, spec, col, 1, &of_row, &sizes, |h| {
+            layout.stratum_name(h)
+        })?;
+    }
+    Ok(layout)
+}
+
+fn build_replicate(
+    table: &Table,
+    spec: &DesignSpec,
+    req: &ReplicateRequest,
+    weights: Vec<f64>,
+) -> Result<Design, EstimateError> {
+    let mut reps = Vec::with_capacity(req.columns.len());
+    for c in &req.columns {
+        let w = table.numeric(c)?.into_owned();
+        check_weights(table, c, &w)?;
+        reps.push(w);
+    }
+    let derive = req.method == ReplicateMethod::Jkn && req.rscales.is_none();
+    let mut n_strata = 1usize;
+    let rscales = if derive || spec.strata.is_some() {
+        let first = first_stage(table, spec)?;
+        let layout = first_layout(table, spec, &first)?;
+        n_strata = layout.n_strata;
+        if derive {
+            Some(jkn_rscales(&reps, &weights, &first, &layout, &req.columns)?)
+        } else {
+            req.rscales.clone()
+        }
+    } else {
+        req.rscales.clone()
+    };
+    let spec_r = ReplicateSpec::new(req.method, reps.len(), req.rho, req.scale, rscales, req.mse)?;
+    let r = reps.len() as f64;
+    let df = match req.method {
+        ReplicateMethod::Jkn => r - n_strata as f64,
+        _ => r - 1.0,
+    };
+    Ok(Design {
+        weights,
+        method: VarianceMethod::Replicate(ReplicateDesign {
+            spec: spec_r,
+            weights: reps,
+        }),
+        df,
+    })
+}
+
+/// JKn rscales `(n_h − 1)/n_h · (1 − f_h)`, where h is the stratum of the PSU that replicate r
+/// deletes (the rows it gives weight 0 although their sampling weight is positive).
+fn jkn_rscales(
+    reps: &[Vec<f64>],
+    weights: &[f64],
+    first: &FirstStage,
+    layout: &PsuLayout,
+    names: &[String],
+) -> Result<Vec<f64>, EstimateError> {
+    let sizes = layout.stratum_sizes();
+    reps.iter()
+        .zip(names)
+        .map(|(rep, name)| {
+            let row = (0..rep.len())
+                .find(|&i| rep[i] == 0.0 && weights[i] > 0.0)
+                .ok_or_else(|| {
+                    EstimateError::Replicates(format!(
+                        "column `{name}` deletes no PSU, so its stratum is unknown; give --rscales"
+                    ))
+                })?;
+            let h = first.stratum_of_row[row] as usize;
+            let n = sizes[h] as f64;
+            Ok((n - 1.0) / n * (1.0 - layout.stratum_fraction[h]))
+        })
+        .collect()
+}
+
+fn sampling_weights(table: &Table, spec: &DesignSpec) -> Result<Vec<f64>, EstimateError> {
+    match &spec.weight {
+        WeightSource::One => Ok(vec![1.0; table.n_rows]),
+        WeightSource::Column(c) => {
+            let w = table.numeric(c)?.into_owned();
+            check_weights(table, c, &w)?;
+            Ok(w)
+        }
+    }
+}
+
+/// Weights must be present, finite and non-negative.
+fn check_weights(table: &Table, column: &str, w: &[f64]) -> Result<(), EstimateError> {
+    let bad = w
+        .iter()
+        .enumerate()
+        .find(|(_, &x)| !(x.is_finite() && x >= 0.0));
+    match bad {
+        None => Ok(()),
+        Some((i, &x)) => Err(EstimateError::BadWeight {
+            path: table.path.clone(),
+            row: i + 1,
+            column: column.to_string(),
+            problem: if x.is_nan() {
+                "is missing".to_string()
+            } else {
+                format!("is {x}")
+            },
+        }),
+    }
+}

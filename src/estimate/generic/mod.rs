@@ -1,0 +1,88 @@
+//! Estimation for any table (`migstat estimate FILE`): load the needed columns of a CSV or
+//! Parquet file, build the declared design, and estimate totals, means, proportions and ratios
+//! per domain with Taylor or replicate standard errors, exactly as R `survey` does.
+//!
+//! Data path: [`table`] (+ [`parquet`]) → [`design`] (+ [`stages`], [`multistage`]) →
+//! [`domains`] × [`targets`] → [`estimators`] → [`output`].
+
+pub mod design;
+pub mod domains;
+pub mod estimators;
+pub mod multistage;
+pub mod output;
+pub mod parquet;
+pub mod stages;
+pub mod table;
+pub mod targets;
+
+use std::path::Path;
+
+use crate::estimate::error::EstimateError;
+use design::DesignSpec;
+use estimators::Estimate;
+use table::{LoadAs, Table};
+use targets::Statistic;
+
+/// Everything one estimate run needs besides the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub design: DesignSpec,
+    pub statistics: Vec<Statistic>,
+    /// Domain columns.
+    pub by: Vec<String>,
+}
+
+/// Results and the warnings met on the way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub rows: Vec<Estimate>,
+    pub warnings: Vec<String>,
+}
+
+impl Request {
+    /// Columns to load, each once, with the most demanding mode (key > inferred > numeric).
+    pub fn columns(&self) -> Vec<(String, LoadAs)> {
+        let rank = |m: LoadAs| match m {
+            LoadAs::Numeric => 0,
+            LoadAs::Inferred => 1,
+            LoadAs::Key => 2,
+        };
+        let all = self
+            .design
+            .columns()
+            .into_iter()
+            .chain(self.statistics.iter().flat_map(Statistic::columns))
+            .chain(self.by.iter().map(|c| (c.clone(), LoadAs::Key)));
+        let mut out: Vec<(String, LoadAs)> = Vec::new();
+        for (name, mode) in all {
+            match out.iter_mut().find(|(n, _)| *n == name) {
+                Some(entry) if rank(mode) > rank(entry.1) => entry.1 = mode,
+                Some(_) => {}
+                None => out.push((name, mode)),
+            }
+        }
+        out
+    }
+}
+
+/// Load `path` and estimate.
+pub fn estimate_file(path: &Path, request: &Request) -> Result<Outcome, EstimateError> {
+    request.design.check()?;
+    if request.statistics.is_empty() {
+        return Err(EstimateError::Usage(
+            "nothing to estimate: give --total, --mean or --ratio".into(),
+        ));
+    }
+    let table = Table::load(path, &request.columns())?;
+    estimate_table(&table, request)
+}
+
+/// Estimate on a loaded table.
+pub fn estimate_table(table: &Table, request: &Request) -> Result<Outcome, EstimateError> {
+    let design = design::build(table, &request.design)?;
+    let cells = domains::cells(table, &request.by)?;
+    let columns = targets::analysis_columns(table, &request.statistics)?;
+    let targets = targets::targets(&request.statistics, &columns)?;
+    let (rows, warnings) = estimators::estimate_all(&design, &cells, &targets);
+    Ok(Outcome { rows, warnings })
+}

@@ -1,0 +1,309 @@
+//! The in-memory table behind `migstat estimate`: only the columns the estimate needs, each
+//! loaded as numbers (weights, fpc, replicate weights), as exact keys (strata, PSUs, domains) or
+//! inferred (analysis variables: numeric, else a factor). Reads CSV here and Parquet through
+//! `parquet.rs`; a file is Parquet when it starts with the `PAR1` magic bytes.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::parquet;
+use crate::estimate::error::EstimateError;
+
+/// Code of a missing value in a [`Categorical`].
+pub const MISSING: u32 = u32::MAX;
+
+/// How a column is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadAs {
+    /// Every value must be a number; empty or `NA` is missing (NaN).
+    Numeric,
+    /// Values are labels compared exactly as written (ids beyond 2^53 stay distinct).
+    Key,
+    /// Numeric if every value is a number (or empty / `NA`), otherwise a factor.
+    Inferred,
+}
+
+/// A column of labels: one code per row into `levels` (first-appearance order), or [`MISSING`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Categorical {
+    pub codes: Vec<u32>,
+    pub levels: Vec<String>,
+}
+
+/// One loaded column.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Column {
+    /// Numbers, NaN where missing.
+    Numeric(Vec<f64>),
+    /// Labels.
+    Categorical(Categorical),
+}
+
+/// The columns of one input file that an estimate uses.
+#[derive(Debug)]
+pub struct Table {
+    pub path: PathBuf,
+    pub n_rows: usize,
+    columns: HashMap<String, Column>,
+}
+
+/// Collects one column's values, interning labels.
+pub(crate) enum Builder {
+    Numeric(Vec<f64>),
+    Labels {
+        codes: Vec<u32>,
+        index: HashMap<String, u32>,
+        levels: Vec<String>,
+    },
+}
+
+impl Builder {
+    pub(crate) fn new(mode: LoadAs) -> Self {
+        match mode {
+            LoadAs::Numeric => Self::Numeric(Vec::new()),
+            LoadAs::Key | LoadAs::Inferred => Self::Labels {
+                codes: Vec::new(),
+                index: HashMap::new(),
+                levels: Vec::new(),
+            },
+        }
+    }
+
+    /// Add a textual value; `Err(())` when a numeric column meets text.
+    pub(crate) fn push_str(&mut self, raw: &str) -> Result<(), ()> {
+        let s = raw.trim();
+        match self {
+            Self::Numeric(v) => v.push(parse_number(s).ok_or(())?),
+            Self::Labels {
+                codes,
+                index,
+                levels,
+            } => {
+                if s.is_empty() {
+                    codes.push(MISSING);
+                } else if let Some(&c) = index.get(s) {
+                    codes.push(c);
+                } else {
+                    let c = levels.len() as u32;
+                    index.insert(s.to_string(), c);
+                    levels.push(s.to_string());
+                    codes.push(c);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn push_f64(&mut self, v: f64) {
+        match self {
+            Self::Numeric(values) => values.push(v),
+            Self::Labels { .. } if v.is_nan() => self.push_missing(),
+            Self::Labels { .. } => {
+                let _ = self.push_str(&v.to_string());
+            }
+        }
+    }
+
+    pub(crate) fn push_missing(&mut self) {
+        match self {
+            Self::Numeric(v) => v.push(f64::NAN),
+            Self::Labels { codes, .. } => codes.push(MISSING),
+        }
+    }
+
+    pub(crate) fn finish(self, mode: LoadAs) -> Column {
+        match self {
+            Self::Numeric(v) => Column::Numeric(v),
+            Self::Labels { codes, levels, .. } => {
+                let cat = Categorical { codes, levels };
+                if mode == LoadAs::Inferred {
+                    if let Some(values) = cat.as_numbers() {
+                        return Column::Numeric(values);
+                    }
+                }
+                Column::Categorical(cat)
+            }
+        }
+    }
+}
+
+/// A number, or NaN for an empty or `NA` cell; `None` for text.
+fn parse_number(s: &str) -> Option<f64> {
+    if s.is_empty() || s == "NA" {
+        return Some(f64::NAN);
+    }
+    s.parse::<f64>().ok()
+}
+
+impl Categorical {
+    /// The values as numbers when every level is numeric (`NA` counts as missing).
+    pub fn as_numbers(&self) -> Option<Vec<f64>> {
+        let by_level: Option<Vec<f64>> = self.levels.iter().map(|l| parse_number(l)).collect();
+        let by_level = by_level?;
+        Some(
+            self.codes
+                .iter()
+                .map(|&c| by_level.get(c as usize).copied().unwrap_or(f64::NAN))
+                .collect(),
+        )
+    }
+
+    /// Level label of code `c` (empty for missing).
+    pub fn label(&self, c: u32) -> &str {
+        self.levels.get(c as usize).map_or("", String::as_str)
+    }
+}
+
+impl Table {
+    /// True when the file starts with Parquet's magic bytes.
+    pub fn is_parquet(path: &Path) -> Result<bool, EstimateError> {
+        let mut magic = [0u8; 4];
+        let mut f = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
+        let n = f.read(&mut magic).map_err(|e| read_error(path, e))?;
+        Ok(n == 4 && &magic == b"PAR1")
+    }
+
+    /// Column names of the file, in file order.
+    pub fn header(path: &Path) -> Result<Vec<String>, EstimateError> {
+        if Self::is_parquet(path)? {
+            return parquet::header(path);
+        }
+        let mut rdr = csv_reader(path)?;
+        let names = rdr.headers().map_err(|e| read_error(path, e))?;
+        Ok(names.iter().map(clean_header).collect())
+    }
+
+    /// Load the `wanted` columns (a name may appear once; the first mode wins over none).
+    pub fn load(path: &Path, wanted: &[(String, LoadAs)]) -> Result<Self, EstimateError> {
+        let names = Self::header(path)?;
+        for (name, _) in wanted {
+            if !names.iter().any(|n| n == name) {
+                return Err(missing_column(path, name, &names));
+            }
+        }
+        let (n_rows, columns) = if Self::is_parquet(path)? {
+            parquet::load(path, wanted)?
+        } else {
+            load_csv(path, &names, wanted)?
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            n_rows,
+            columns: wanted.iter().map(|(n, _)| n.clone()).zip(columns).collect(),
+        })
+    }
+
+    /// The column `name` as loaded.
+    pub fn column(&self, name: &str) -> Result<&Column, EstimateError> {
+        self.columns
+            .get(name)
+            .ok_or_else(|| missing_column(&self.path, name, &[]))
+    }
+
+    /// The column as numbers; a factor column is an error naming its first non-numeric row.
+    pub fn numeric(&self, name: &str) -> Result<Cow<'_, [f64]>, EstimateError> {
+        match self.column(name)? {
+            Column::Numeric(v) => Ok(Cow::Borrowed(v)),
+            Column::Categorical(cat) => cat.as_numbers().map(Cow::Owned).ok_or_else(|| {
+                let row = cat
+                    .codes
+                    .iter()
+                    .position(|&c| parse_number(cat.label(c)).is_none())
+                    .unwrap_or(0);
+                EstimateError::NotNumeric {
+                    path: self.path.clone(),
+                    row: row + 1,
+                    column: name.to_string(),
+                    value: cat
+                        .label(cat.codes.get(row).copied().unwrap_or(MISSING))
+                        .into(),
+                }
+            }),
+        }
+    }
+
+    /// The column as labels (numbers become their shortest decimal text).
+    pub fn categorical(&self, name: &str) -> Result<Cow<'_, Categorical>, EstimateError> {
+        match self.column(name)? {
+            Column::Categorical(c) => Ok(Cow::Borrowed(c)),
+            Column::Numeric(v) => {
+                let mut b = Builder::new(LoadAs::Key);
+                v.iter().for_each(|&x| b.push_f64(x));
+                match b.finish(LoadAs::Key) {
+                    Column::Categorical(c) => Ok(Cow::Owned(c)),
+                    Column::Numeric(_) => Ok(Cow::Owned(Categorical::default())),
+                }
+            }
+        }
+    }
+}
+
+fn clean_header(h: &str) -> String {
+    h.trim_start_matches('\u{feff}').trim().to_string()
+}
+
+pub(crate) fn read_error(path: &Path, e: impl std::fmt::Display) -> EstimateError {
+    EstimateError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn missing_column(path: &Path, name: &str, names: &[String]) -> EstimateError {
+    let mut available: Vec<&str> = names.iter().map(String::as_str).take(30).collect();
+    if names.len() > 30 {
+        available.push("…");
+    }
+    EstimateError::MissingColumn {
+        path: path.to_path_buf(),
+        column: name.to_string(),
+        available: available.join(", "),
+    }
+}
+
+fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, EstimateError> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .map_err(|e| read_error(path, e))
+}
+
+/// Read the wanted columns of a CSV file.
+fn load_csv(
+    path: &Path,
+    names: &[String],
+    wanted: &[(String, LoadAs)],
+) -> Result<(usize, Vec<Column>), EstimateError> {
+    let index: Vec<usize> = wanted
+        .iter()
+        .map(|(w, _)| names.iter().position(|n| n == w).unwrap_or(usize::MAX))
+        .collect();
+    let mut builders: Vec<Builder> = wanted.iter().map(|(_, m)| Builder::new(*m)).collect();
+    let mut rdr = csv_reader(path)?;
+    let mut record = csv::ByteRecord::new();
+    let mut row = 0usize;
+    while rdr
+        .read_byte_record(&mut record)
+        .map_err(|e| read_error(path, e))?
+    {
+        row += 1;
+        for (k, b) in builders.iter_mut().enumerate() {
+            let raw = record.get(index[k]).unwrap_or(b"");
+            let text = String::from_utf8_lossy(raw);
+            b.push_str(&text).map_err(|()| EstimateError::NotNumeric {
+                path: path.to_path_buf(),
+                row,
+                column: wanted[k].0.clone(),
+                value: text.to_string(),
+            })?;
+        }
+    }
+    let columns = builders
+        .into_iter()
+        .zip(wanted)
+        .map(|(b, (_, m))| b.finish(*m))
+        .collect();
+    Ok((row, columns))
+}

@@ -1,0 +1,208 @@
+//! Output: CSV files written through a temporary name and renamed into place, and cell
+//! formatting with fixed decimals (integers scaled by 10^d, never the float printer) so files
+//! are byte-stable.
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use csv::ByteRecord;
+
+/// Output formats of `migstat synth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Comma-separated text, UTF-8, `\n` line ends.
+    #[default]
+    Csv,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// A table being written: rows go to `<path>.part`, renamed to `path` by `finish`.
+pub struct TableWriter {
+    path: PathBuf,
+    part: PathBuf,
+    csv: csv::Writer<BufWriter<File>>,
+    pub rows: u64,
+}
+
+impl TableWriter {
+    pub fn create(path: &Path, header: &ByteRecord) -> anyhow::Result<Self> {
+        let mut part = path.as_os_str().to_owned();
+        part.push(".part");
+        let part = PathBuf::from(part);
+        let file = File::create(&part).with_context(|| {
+            format!("cannot create {}: check the output folder", part.display())
+        })?;
+        let mut csv = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(BufWriter::with_capacity(1 << 20, file));
+        csv.write_byte_record(header)
+            .with_context(|| format!("cannot write {}", part.display()))?;
+        Ok(TableWriter {
+            path: path.to_path_buf(),
+            part,
+            csv,
+            rows: 0,
+        })
+    }
+
+    pub fn write(&mut self, rec: &ByteRecord) -> anyhow::Result<()> {
+        self.rows += 1;
+        self.csv
+            .write_byte_record(rec)
+            .with_context(|| format!("cannot write {}", self.part.display()))
+    }
+
+    /// Flushes and renames the file into place.
+    pub fn finish(self) -> anyhow::Result<PathBuf> {
+        let mut inner = self
+            .csv
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {}", self.part.display(), e.error()))?;
+        inner
+            .flush()
+            .with_context(|| format!("cannot write {}", self.part.display()))?;
+        drop(inner);
+        std::fs::rename(&self.part, &self.path).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                self.part.display(),
+                self.path.display()
+            )
+        })?;
+        Ok(self.path)
+    }
+}
+
+/// Appends cells to a record.
+pub trait Cells {
+    fn text(&mut self, s: &str);
+    fn blank(&mut self);
+    fn int(&mut self, x: i64);
+    /// `x` with exactly `decimals` decimals (at most 6).
+    fn fixed(&mut self, x: f64, decimals: u32);
+    fn opt_int(&mut self, x: Option<i64>) {
+        match x {
+            Some(x) => self.int(x),
+            None => self.blank(),
+        }
+    }
+    fn opt_fixed(&mut self, x: Option<f64>, decimals: u32) {
+        match x {
+            Some(x) => self.fixed(x, decimals),
+            None => self.blank(),
+        }
+    }
+    fn opt_text(&mut self, s: Option<&str>) {
+        self.text(s.unwrap_or(""));
+    }
+}
+
+impl Cells for ByteRecord {
+    fn text(&mut self, s: &str) {
+        self.push_field(s.as_bytes());
+    }
+    fn blank(&mut self) {
+        self.push_field(b"");
+    }
+    fn int(&mut self, x: i64) {
+        let mut buf = [0u8; 24];
+        let n = format_int(x, &mut buf);
+        self.push_field(&buf[buf.len() - n..]);
+    }
+    fn fixed(&mut self, x: f64, decimals: u32) {
+        let mut buf = [0u8; 40];
+        let n = format_fixed(x, decimals, &mut buf);
+        self.push_field(&buf[buf.len() - n..]);
+    }
+}
+
+/// Writes `x` right-aligned at the end of `buf`; returns its length.
+fn format_int(x: i64, buf: &mut [u8; 24]) -> usize {
+    let mut v = x.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if x < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    buf.len() - i
+}
+
+/// Writes `x` rounded half away from zero to `decimals` decimals, right-aligned in `buf`.
+fn format_fixed(x: f64, decimals: u32, buf: &mut [u8; 40]) -> usize {
+    let decimals = decimals.min(6);
+    let scale = 10u64.pow(decimals);
+    let scaled = (x * scale as f64).round();
+    let neg = scaled < 0.0;
+    let v = scaled.abs() as u64;
+    let (int, frac) = (v / scale, v % scale);
+    let mut i = buf.len();
+    let mut f = frac;
+    for _ in 0..decimals {
+        i -= 1;
+        buf[i] = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    if decimals > 0 {
+        i -= 1;
+        buf[i] = b'.';
+    }
+    let mut v = int;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if neg {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    buf.len() - i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(f: impl FnOnce(&mut ByteRecord)) -> String {
+        let mut r = ByteRecord::new();
+        f(&mut r);
+        String::from_utf8(r[0].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn fixed_decimals_are_exact_text() {
+        assert_eq!(cell(|r| r.fixed(1234.56789, 4)), "1234.5679");
+        assert_eq!(cell(|r| r.fixed(0.0, 4)), "0.0000");
+        assert_eq!(cell(|r| r.fixed(-2.5, 2)), "-2.50");
+        assert_eq!(cell(|r| r.fixed(7.0, 0)), "7");
+        assert_eq!(cell(|r| r.fixed(0.005, 2)), "0.01");
+        assert_eq!(cell(|r| r.fixed(f64::from(u32::MAX), 1)), "4294967295.0");
+    }
+
+    #[test]
+    fn integers_and_blanks() {
+        assert_eq!(cell(|r| r.int(0)), "0");
+        assert_eq!(cell(|r| r.int(-42)), "-42");
+        assert_eq!(cell(|r| r.int(i64::MIN)), "-9223372036854775808");
+        assert_eq!(cell(|r| r.opt_int(None)), "");
+    }
+}

@@ -1,0 +1,259 @@
+//! Properties of `migstat estimate` on random stratified cluster samples (seeded, so failures
+//! reproduce): domain totals add up to the total; a domain's estimate does not depend on the
+//! rows outside it while its SE uses the full design; variances do not depend on the order of
+//! rows or the numbering of PSUs within strata.
+
+use std::fmt::Write as _;
+
+use migstat::estimate::variance::{taylor_variance, LonelyPsu, PsuLayout};
+
+use crate::estimate_oracle::{run_csv, scratch_dir};
+
+/// SplitMix64: small, seeded, good enough for test data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i as u64 + 1) as usize);
+        }
+    }
+}
+
+/// One row of a generated sample.
+#[derive(Clone, Debug)]
+struct Unit {
+    stratum: u32,
+    psu: u32,
+    w: f64,
+    y: f64,
+    x: f64,
+    g: &'static str,
+    reps: Vec<f64>,
+}
+
+const REPLICATES: usize = 8;
+
+/// 2–4 strata of 3–6 PSUs (numbered 1.. within the stratum) of 1–6 rows. PSU 3 of every
+/// stratum has no row of domain `a`, so dropping the other rows changes the design.
+fn sample(rng: &mut Rng) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for stratum in 1..=2 + rng.below(3) as u32 {
+        for psu in 1..=3 + rng.below(4) as u32 {
+            let w = 1.0 + 49.0 * rng.unit();
+            let mult: Vec<f64> = (0..REPLICATES).map(|_| rng.below(3) as f64).collect();
+            for _ in 0..1 + rng.below(6) {
+                let g = match rng.below(3) {
+                    0 if psu != 3 => "a",
+                    0 | 1 => "b",
+                    _ => "c",
+                };
+                units.push(Unit {
+                    stratum,
+                    psu,
+                    w,
+                    y: 100.0 * rng.unit() - 20.0,
+                    x: 1.0 + 10.0 * rng.unit(),
+                    g,
+                    reps: mult.iter().map(|m| m * w).collect(),
+                });
+            }
+        }
+    }
+    units
+}
+
+fn write_csv(test: &str, units: &[Unit]) -> String {
+    let mut text = String::from("h,psu,w,y,x,g,yd,d");
+    (1..=REPLICATES).for_each(|r| write!(text, ",R{r}").expect("string"));
+    text.push('\n');
+    for u in units {
+        let d = if u.g == "a" { 1.0 } else { 0.0 };
+        write!(
+            text,
+            "{},{},{},{},{},{},{},{}",
+            u.stratum,
+            u.psu,
+            u.w,
+            u.y,
+            u.x,
+            u.g,
+            u.y * d,
+            d
+        )
+        .expect("string");
+        u.reps
+            .iter()
+            .for_each(|r| write!(text, ",{r}").expect("string"));
+        text.push('\n');
+    }
+    let path = scratch_dir(test).join("sample.csv");
+    std::fs::write(&path, text).expect("write sample");
+    path.to_string_lossy().into_owned()
+}
+
+fn taylor(file: &str, stats: &[&str]) -> Vec<String> {
+    let mut a = vec![file.to_string()];
+    let design = ["--weight", "w", "--strata", "h", "--psu", "psu", "--nest"];
+    a.extend(design.iter().chain(stats).map(|s| s.to_string()));
+    a
+}
+
+fn replicate(file: &str, stats: &[&str]) -> Vec<String> {
+    let mut a = vec![file.to_string()];
+    let design = [
+        "--weight",
+        "w",
+        "--replicates",
+        "R*",
+        "--method",
+        "bootstrap",
+    ];
+    a.extend(design.iter().chain(stats).map(|s| s.to_string()));
+    a
+}
+
+/// Command line of a design over a file, with statistic flags.
+type DesignArgs = fn(&str, &[&str]) -> Vec<String>;
+
+/// Both ways of declaring the generated design.
+const DESIGNS: [DesignArgs; 2] = [taylor, replicate];
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * b.abs().max(1e-300)
+}
+
+#[test]
+fn domain_totals_add_up_to_the_total() {
+    for seed in 0..20 {
+        let mut rng = Rng(seed);
+        let units = sample(&mut rng);
+        let file = write_csv("partition", &units);
+        for make in DESIGNS {
+            let all = run_csv(&make(&file, &["--total", "y"]));
+            let parts = run_csv(&make(&file, &["--total", "y", "--by", "g"]));
+            let sum: f64 = parts.iter().filter_map(|r| r.estimate).sum();
+            let total = all[0].estimate.expect("total");
+            assert!(close(sum, total, 1e-12), "seed {seed}: {sum} vs {total}");
+            assert_eq!(parts.iter().map(|r| r.n).sum::<u64>(), all[0].n);
+            // Level counts of a factor add up to the estimated population size.
+            let counts = run_csv(&make(&file, &["--total", "g"]));
+            let size: f64 = units.iter().map(|u| u.w).sum();
+            let counted: f64 = counts.iter().filter_map(|r| r.estimate).sum();
+            assert!(close(counted, size, 1e-12), "seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn domain_estimate_ignores_other_rows_but_se_uses_the_full_design() {
+    for seed in 100..120 {
+        let mut rng = Rng(seed);
+        let units = sample(&mut rng);
+        let full = write_csv("domain-full", &units);
+        let by = run_csv(&taylor(&full, &["--mean", "y", "--by", "g"]));
+        let a = by.iter().find(|r| r.by == ["a"]).expect("domain a");
+        let only: Vec<Unit> = units.iter().filter(|u| u.g == "a").cloned().collect();
+        let sub = write_csv("domain-only", &only);
+        // The domain alone may leave a stratum with a single PSU.
+        let alone = &run_csv(&taylor(&sub, &["--mean", "y", "--lonely-psu", "remove"]))[0];
+        let (est, se) = (a.estimate.expect("estimate"), a.se.expect("se"));
+        assert!(
+            close(est, alone.estimate.expect("estimate"), 1e-12),
+            "seed {seed}"
+        );
+        // The domain mean is the ratio of y·1(a) to 1(a) over the whole sample...
+        let ratio = &run_csv(&taylor(&full, &["--ratio", "yd/d"]))[0];
+        assert!(
+            close(est, ratio.estimate.expect("ratio"), 1e-12),
+            "seed {seed}"
+        );
+        assert!(close(se, ratio.se.expect("ratio se"), 1e-10), "seed {seed}");
+        // ...and not what the rows of the domain alone would give (PSU 3 of each stratum
+        // holds no row of `a`).
+        let alone_se = alone.se.expect("se");
+        assert!(
+            !close(se, alone_se, 1e-9),
+            "seed {seed}: {se} vs {alone_se}"
+        );
+    }
+}
+
+#[test]
+fn variance_ignores_row_order_and_psu_numbering() {
+    for seed in 200..220 {
+        let mut rng = Rng(seed);
+        let units = sample(&mut rng);
+        let file = write_csv("order-a", &units);
+        let mut shuffled = units.clone();
+        rng.shuffle(&mut shuffled);
+        // Renumber PSUs within each stratum by a random permutation.
+        let perm: Vec<u32> = {
+            let mut p: Vec<u32> = (1..=6).collect();
+            rng.shuffle(&mut p);
+            p
+        };
+        shuffled
+            .iter_mut()
+            .for_each(|u| u.psu = 10 + perm[u.psu as usize - 1]);
+        let other = write_csv("order-b", &shuffled);
+        for make in DESIGNS {
+            let stats = ["--total", "y", "--mean", "y", "--ratio", "y/x", "--by", "g"];
+            let a = run_csv(&make(&file, &stats));
+            let b = run_csv(&make(&other, &stats));
+            assert_eq!(a.len(), b.len());
+            for (ra, rb) in a.iter().zip(&b) {
+                assert_eq!((&ra.by, &ra.statistic), (&rb.by, &rb.statistic));
+                let (sa, sb) = (ra.se.expect("se"), rb.se.expect("se"));
+                assert!(
+                    close(sa, sb, 1e-10),
+                    "seed {seed} {}: {sa} vs {sb}",
+                    ra.statistic
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn taylor_variance_ignores_psu_order_within_strata() {
+    let mut rng = Rng(7);
+    for _ in 0..50 {
+        let n_strata = 1 + rng.below(4) as usize;
+        let mut psu_stratum: Vec<u32> = Vec::new();
+        for h in 0..n_strata {
+            psu_stratum.extend(std::iter::repeat_n(h as u32, 2 + rng.below(5) as usize));
+        }
+        let t: Vec<f64> = psu_stratum
+            .iter()
+            .map(|_| 1000.0 * rng.unit() - 300.0)
+            .collect();
+        let layout = |s: Vec<u32>| PsuLayout {
+            psu_stratum: s,
+            n_strata,
+            stratum_fraction: (0..n_strata).map(|h| 0.1 * h as f64).collect(),
+            lonely: LonelyPsu::Fail,
+            stratum_names: (0..n_strata).map(|h| h.to_string()).collect(),
+        };
+        let v = taylor_variance(&layout(psu_stratum.clone()), &t);
+        let mut order: Vec<usize> = (0..t.len()).collect();
+        rng.shuffle(&mut order);
+        let s2: Vec<u32> = order.iter().map(|&i| psu_stratum[i]).collect();
+        let t2: Vec<f64> = order.iter().map(|&i| t[i]).collect();
+        let v2 = taylor_variance(&layout(s2), &t2);
+        assert!(v > 0.0 && close(v, v2, 1e-12), "{v} vs {v2}");
+    }
+}
