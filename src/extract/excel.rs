@@ -88,19 +88,7 @@ impl ExcelSource {
         };
         let mut book = open_workbook_auto(path)
             .map_err(|e| unreadable(format!("not a readable workbook: {e}")))?;
-        let names = book.sheet_names();
-        let sheet = match &spec.sheet {
-            Some(s) => names.iter().find(|n| *n == s).cloned().ok_or_else(|| {
-                unreadable(format!(
-                    "no sheet named {s:?} (the workbook has: {})",
-                    names.join(", ")
-                ))
-            })?,
-            None => names
-                .first()
-                .cloned()
-                .ok_or_else(|| unreadable("the workbook has no sheets".into()))?,
-        };
+        let sheet = pick_sheet(&book.sheet_names(), spec.sheet.as_deref()).map_err(unreadable)?;
         let cells = book
             .worksheet_range(&sheet)
             .map_err(|e| unreadable(format!("sheet {sheet:?} cannot be read: {e}")))?;
@@ -160,6 +148,22 @@ impl ExcelSource {
             out.push(text);
         }
         Ok(())
+    }
+}
+
+/// The sheet asked for, or the first; a missing one is named with the sheets there are.
+fn pick_sheet(names: &[String], wanted: Option<&str>) -> std::result::Result<String, String> {
+    match wanted {
+        Some(s) => names.iter().find(|n| *n == s).cloned().ok_or_else(|| {
+            format!(
+                "no sheet named {s:?} (the workbook has: {})",
+                names.join(", ")
+            )
+        }),
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| "the workbook has no sheets".to_string()),
     }
 }
 

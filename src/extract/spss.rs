@@ -6,6 +6,7 @@
 //! (seconds since 1582-10-14).
 mod cases;
 mod dict;
+mod ext;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -70,21 +71,7 @@ impl SpssSource {
             _ => dict.encoding,
         };
         let big = input.big;
-        let vars = merge_segments(std::mem::take(&mut dict.vars));
-        let mut headers = Vec::with_capacity(vars.len());
-        let mut labels = Vec::with_capacity(vars.len());
-        let mut columns = Vec::with_capacity(vars.len());
-        for (var, segments) in vars {
-            let name = var.long.as_deref().unwrap_or(&var.short);
-            headers.push(decode(enc, name).trim().to_string());
-            labels.push(column_labels(&var, enc, big));
-            let width = var.very_long.unwrap_or(var.width);
-            columns.push(Column {
-                width,
-                segments,
-                missing: var.missing,
-            });
-        }
+        let (headers, labels, columns) = columns(std::mem::take(&mut dict.vars), enc, big);
         let cases = Cases::new(input, dict.compression, dict.bias).map_err(unreadable)?;
         Ok(SpssSource {
             display: path.to_path_buf(),
@@ -136,6 +123,29 @@ impl SpssSource {
         }
         decode(self.encoding, value)
     }
+}
+
+/// The header, value labels and byte layout of each output column.
+fn columns(
+    vars: Vec<Var>,
+    enc: &'static Encoding,
+    big: bool,
+) -> (Vec<String>, Vec<Option<Labels>>, Vec<Column>) {
+    let vars = merge_segments(vars);
+    let mut headers = Vec::with_capacity(vars.len());
+    let mut labels = Vec::with_capacity(vars.len());
+    let mut columns = Vec::with_capacity(vars.len());
+    for (var, segments) in vars {
+        let name = var.long.as_deref().unwrap_or(&var.short);
+        headers.push(decode(enc, name).trim().to_string());
+        labels.push(column_labels(&var, enc, big));
+        columns.push(Column {
+            width: var.very_long.unwrap_or(var.width),
+            segments,
+            missing: var.missing,
+        });
+    }
+    (headers, labels, columns)
 }
 
 /// Groups each very long string's segment variables under its first; returns each variable

@@ -14,6 +14,7 @@ use dta::stata::dta::long_string_table::LongStringTable;
 use dta::stata::dta::record_reader::RecordReader;
 use dta::stata::dta::value::Value;
 use dta::stata::dta::value_label_table::ValueLabelTable;
+use dta::stata::dta::variable::Variable;
 
 use super::{number_cell, Labels};
 use crate::error::{MigError, Result};
@@ -61,18 +62,7 @@ impl StataSource {
         let records = vl.seek_records().map_err(unreadable)?;
         let vars = records.schema().variables();
         let headers = vars.iter().map(|v| v.name().to_string()).collect();
-        let labels = vars
-            .iter()
-            .map(|v| {
-                let set = table.get(v.value_label_name())?;
-                Some(
-                    set.entries()
-                        .iter()
-                        .map(|e| (e.value().to_string(), e.label().to_string()))
-                        .collect::<BTreeMap<_, _>>(),
-                )
-            })
-            .collect();
+        let labels = vars.iter().map(|v| column_labels(v, &table)).collect();
         let encoding = records.encoding();
         Ok(StataSource {
             display: path.to_path_buf(),
@@ -85,6 +75,17 @@ impl StataSource {
             row: 0,
         })
     }
+}
+
+/// A variable's value labels keyed by the cell text of the code.
+fn column_labels(var: &Variable, table: &ValueLabelTable) -> Option<Labels> {
+    let set = table.get(var.value_label_name())?;
+    let entries = set.entries().iter();
+    Some(
+        entries
+            .map(|e| (e.value().to_string(), e.label().to_string()))
+            .collect(),
+    )
 }
 
 fn encoding_override(name: Option<&str>) -> Option<&'static encoding_rs::Encoding> {

@@ -1,16 +1,18 @@
 //! Extractors: each reader on files written by our writers, by the `dta`, `rust_xlsxwriter` and
 //! arrow crates, and by Debian's `readstat`; broken files; HTTP fetching against a local server;
 //! and whole pipeline runs on every format, compared with the same run on CSV.
-mod formats;
 mod http;
 mod pipeline;
 mod server;
+mod statfiles;
+mod tables;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use migstat::extract::write::ColumnLabels;
+use migstat::error::MigError;
+use migstat::extract::write::{self, ColumnLabels, Format};
 use migstat::extract::RowSource;
 
 /// A small person file: (headers, rows, labels, numeric flags). `wt` has a blank cell.
@@ -78,4 +80,21 @@ pub fn readstat(args: &[&Path]) -> String {
 pub fn truncated(src: &Path, dst: &Path, n: usize) {
     let bytes = std::fs::read(src).expect("read");
     std::fs::write(dst, &bytes[..n.min(bytes.len())]).expect("write");
+}
+
+pub fn write_sample(format: Format, path: &Path) {
+    let (h, rows, labels, numeric) = sample();
+    write::write(format, path, &h, rows.into_iter(), &labels, &numeric).expect("write sample");
+}
+
+pub fn sex_labels() -> BTreeMap<String, String> {
+    sample().2["sex"].clone()
+}
+
+/// The message of an error that must be `Unreadable` and name `path`.
+pub fn unreadable(e: MigError, path: &Path) -> String {
+    let msg = e.to_string();
+    assert!(matches!(e, MigError::Unreadable { .. }), "{msg}");
+    assert!(msg.contains(&*path.to_string_lossy()), "{msg}");
+    msg
 }
