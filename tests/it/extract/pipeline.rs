@@ -97,21 +97,24 @@ fn write_head(format: Format, path: &Path) {
     write::write(format, path, &headers, rows.into_iter(), &labels, &numeric).expect("write");
 }
 
-fn csv_observations(dir: &Path) -> Vec<Obs> {
+/// The CSV run's observations; with `sex_as_labels`, the SEX cells hold `Male`/`Female` and
+/// the pipeline maps them by label.
+fn csv_observations(dir: &Path, sex_as_labels: bool) -> Vec<Obs> {
     let (headers, rows) = statcan_head(300);
+    let sex = headers.iter().position(|h| h == "SEX").expect("SEX");
     let mut text = headers.join(",") + "\n";
-    for r in rows {
+    for mut r in rows {
+        if sex_as_labels {
+            r[sex] = if r[sex] == "1" { "Male" } else { "female " }.to_string();
+        }
         text += &(r.join(",") + "\n");
     }
-    let csv = dir.join("head.csv");
+    let name = if sex_as_labels { "labels" } else { "csv" };
+    let csv = dir.join(format!("{name}.csv"));
     std::fs::write(&csv, text).expect("csv");
-    let p = pipeline(
-        dir,
-        "csv",
-        &format!("type = \"csv\"\npath = {:?}", csv),
-        false,
-    );
-    let wh = dir.join("wh-csv");
+    let input = format!("type = \"csv\"\npath = {:?}", csv);
+    let p = pipeline(dir, name, &input, sex_as_labels);
+    let wh = dir.join(format!("wh-{name}"));
     let (code, out) = run(&p, &wh);
     assert_eq!(code, 0, "{out}");
     observations(&wh)
@@ -120,7 +123,7 @@ fn csv_observations(dir: &Path) -> Vec<Obs> {
 #[test]
 fn every_format_gives_the_observations_of_the_csv_run() {
     let dir = temp_dir("formats-run");
-    let want = csv_observations(&dir);
+    let want = csv_observations(&dir, false);
     assert!(want.len() > 100, "{}", want.len());
     let cases = [
         (Format::Spss, "spss", true),
@@ -142,6 +145,14 @@ fn every_format_gives_the_observations_of_the_csv_run() {
             "{kind}: observations differ from the CSV run"
         );
     }
+}
+
+/// Cells that hold the label itself (a CSV exported with labels) map by label too, whatever
+/// their case and surrounding spaces.
+#[test]
+fn csv_cells_holding_labels_map_by_label() {
+    let dir = temp_dir("labels-run");
+    assert!(csv_observations(&dir, true) == csv_observations(&dir, false));
 }
 
 #[test]
