@@ -227,3 +227,32 @@ fn writers_refuse_bad_tables() {
         assert!(!p.exists(), "{} was left behind", p.display());
     }
 }
+
+/// Legacy `.xls` (BIFF8), a file made once with xlwt (`tests/data/make_xls.py`): sheet by name,
+/// header row, range, a date cell, a blank row, latin text.
+#[test]
+fn excel_reads_legacy_xls() {
+    let p = crate::common::repo().join("tests/data/persons.xls");
+    let spec = SheetSpec {
+        sheet: Some("Persons 2024".into()),
+        header_row: Some(3),
+        range: Some("B3:E".into()),
+    };
+    let mut src = ExcelSource::open(&p, &spec).expect("open");
+    assert_eq!(src.headers(), ["id", "sex", "interview", "region"]);
+    assert_eq!(
+        read_all(&mut src).expect("rows"),
+        [
+            (
+                4,
+                ["1", "2", "2024-03-31", "Côte-Nord"]
+                    .map(String::from)
+                    .to_vec()
+            ),
+            (
+                6,
+                ["2", "1", "2024-02-29", "Yukon"].map(String::from).to_vec()
+            ),
+        ]
+    );
+}
