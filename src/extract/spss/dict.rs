@@ -16,9 +16,14 @@ pub(super) struct In<R> {
 }
 
 impl<R: Read> In<R> {
+    /// `n` bytes, read as they come (a bogus length in a damaged file fails at its end instead
+    /// of allocating it first).
     pub fn bytes(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        let mut b = vec![0u8; n];
-        self.r.read_exact(&mut b)?;
+        let mut b = Vec::with_capacity(n.min(1 << 16));
+        (&mut self.r).take(n as u64).read_to_end(&mut b)?;
+        if b.len() < n {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
         self.pos += n as u64;
         Ok(b)
     }

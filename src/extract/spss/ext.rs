@@ -62,7 +62,9 @@ impl Extensions {
                 .trim()
                 .parse();
             if let (Some(v), Ok(w)) = (find(dict, short), width) {
-                v.very_long = Some(w);
+                if v.width > 0 {
+                    v.very_long = Some(w);
+                }
             }
         }
         let mut p = Cursor8 {

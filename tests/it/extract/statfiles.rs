@@ -226,3 +226,54 @@ fn spss_very_long_strings_from_readstat() {
         assert_eq!(rows[1].1, ["2", "short", &b[..300]], "{name}");
     }
 }
+
+/// Cut at every byte, a `.sav` is an error, never a panic or a short read; with any one byte
+/// damaged it is an error or some rows, never a panic.
+#[test]
+fn spss_every_truncation_is_an_error_and_damage_never_panics() {
+    let dir = temp_dir("sav-every-cut");
+    let good = dir.join("good.sav");
+    write_sample(Format::Spss, &good);
+    let bytes = std::fs::read(&good).expect("read");
+    let bad = dir.join("bad.sav");
+    for n in 0..bytes.len() {
+        std::fs::write(&bad, &bytes[..n]).expect("write");
+        let got = SpssSource::open(&bad, None).and_then(|mut s| read_all(&mut s));
+        assert!(
+            got.is_err(),
+            "cut at {n} of {} read as {got:?}",
+            bytes.len()
+        );
+    }
+    for i in 0..bytes.len() {
+        let mut damaged = bytes.clone();
+        damaged[i] ^= 0xA5;
+        std::fs::write(&bad, &damaged).expect("write");
+        let _ = SpssSource::open(&bad, None).and_then(|mut s| read_all(&mut s));
+    }
+}
+
+/// The same for `.dta` (every third cut, every seventh byte damaged: the file is larger).
+#[test]
+fn stata_every_truncation_is_an_error_and_damage_never_panics() {
+    let dir = temp_dir("dta-every-cut");
+    let good = dir.join("good.dta");
+    write_sample(Format::Stata, &good);
+    let bytes = std::fs::read(&good).expect("read");
+    let bad = dir.join("bad.dta");
+    for n in (0..bytes.len()).step_by(3) {
+        std::fs::write(&bad, &bytes[..n]).expect("write");
+        let got = StataSource::open(&bad, None).and_then(|mut s| read_all(&mut s));
+        assert!(
+            got.is_err(),
+            "cut at {n} of {} read as {got:?}",
+            bytes.len()
+        );
+    }
+    for i in (0..bytes.len()).step_by(7) {
+        let mut damaged = bytes.clone();
+        damaged[i] ^= 0xA5;
+        std::fs::write(&bad, &damaged).expect("write");
+        let _ = StataSource::open(&bad, None).and_then(|mut s| read_all(&mut s));
+    }
+}
