@@ -77,6 +77,9 @@ pub struct RunArgs {
     /// Do not write harmonised microdata (confidential in many offices).
     #[arg(long)]
     pub no_microdata: bool,
+    /// Write microdata and emigrants under this folder instead of the warehouse.
+    #[arg(long)]
+    pub microdata_dir: Option<PathBuf>,
     /// Findings listed per rule in the run's validation report.
     #[arg(long, default_value_t = 100)]
     pub max_per_rule: u64,
@@ -137,6 +140,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
         input: a.input,
         schemas: a.schemas,
         no_microdata: a.no_microdata,
+        microdata_dir: a.microdata_dir,
         cap: a.max_per_rule,
         force: a.force,
         dry_run: a.dry_run,

@@ -339,6 +339,12 @@ pub fn run(
         )));
     }
     let mut staged = wh.stage(&run_id)?;
+    // Confidential microdata may go to a folder of their own (`--microdata-dir`).
+    let md_root = opts.microdata_dir.clone();
+    let mut md_staged = match &md_root {
+        Some(d) => Some(Warehouse::new(d).stage(&run_id)?),
+        None => None,
+    };
     let (obs_counts, skipped) = match stage_all(
         p,
         schema,
@@ -347,15 +353,26 @@ pub fn run(
         opts,
         &run_id,
         &mut staged,
+        md_staged.as_mut(),
     ) {
         Ok(x) => x,
         Err(e) => {
             staged.abandon();
+            if let Some(s) = md_staged {
+                s.abandon();
+            }
             finish(manifest, "failed", e.exit_code())?;
             return Err(e);
         }
     };
-    let published = staged.publish()?;
+    let mut published = staged.publish()?;
+    if let (Some(s), Some(root)) = (md_staged, &md_root) {
+        let md = s.publish()?;
+        let abs = |v: Vec<String>| v.into_iter().map(|f| root.join(f).display().to_string());
+        published.added.extend(abs(md.added));
+        published.replaced.extend(abs(md.replaced));
+        published.unchanged.extend(abs(md.unchanged));
+    }
     manifest.set_published(&published);
     let files: Vec<String> = published
         .added
@@ -413,7 +430,9 @@ fn stage_all(
     opts: &RunOptions,
     run_id: &str,
     staged: &mut Staged,
+    mut md_staged: Option<&mut Staged>,
 ) -> Result<Staging> {
+    #![allow(clippy::too_many_arguments)]
     let meta = FileMeta {
         run_id,
         schema_version: &schema.person.version,
@@ -456,7 +475,11 @@ fn stage_all(
         for (n, table) in
             std::iter::once((person, "microdata")).chain(roster.map(|r| (r, "emigrants")))
         {
-            stage_microdata(p, schema, n, table, &src_file, &meta, staged)?;
+            let target: &mut Staged = match md_staged.as_deref_mut() {
+                Some(s) => s,
+                None => &mut *staged,
+            };
+            stage_microdata(p, schema, n, table, &src_file, &meta, target)?;
         }
     }
     for n in std::iter::once(person).chain(roster) {
