@@ -18,7 +18,7 @@ use crate::load::lock::Lock;
 use crate::load::parquet::FileMeta;
 use crate::load::warehouse::utc_stamp;
 use crate::load::{catalog, Staged, Warehouse};
-use crate::normalize::{normalize, Normalized, RecordSpec};
+use crate::normalize::{household, normalize, Normalized, RecordSpec};
 use crate::runs::{self, Manifest};
 use crate::schema::{fnv_hex, Schema};
 
@@ -276,7 +276,7 @@ pub fn run(
             p.file.display()
         ),
     );
-    let person = normalize(
+    let mut person = normalize(
         p,
         schema,
         &RecordSpec::person(p, schema),
@@ -287,6 +287,11 @@ pub fn run(
         Some(spec) => Some(normalize(p, schema, &spec, None, opts.cap)?),
         None => None,
     };
+    household::derive(
+        &mut person.frame,
+        roster.as_ref().map(|r| &r.frame),
+        &schema.codes,
+    );
     let inputs: Vec<&Normalized> = std::iter::once(&person).chain(roster.as_ref()).collect();
     let summaries: Vec<InputSummary> = inputs.iter().map(|n| input_summary(n)).collect();
     for s in &summaries {
