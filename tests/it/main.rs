@@ -4,4 +4,5 @@ mod common;
 mod cube;
 mod golden;
 mod interop;
+mod remit;
 mod statcan;
