@@ -5,7 +5,9 @@
 //! `counterpart_area_kind` at the end. `ref_area` is where the money arrives (receiving country)
 //! or where the migrants live (destination); `counterpart_area` is the sending country or the
 //! country of origin. The kinds (`country`, `historical`, `world`, `region`, `income_group`,
-//! `other`) keep aggregates and totals apart from countries.
+//! `other`) keep aggregates and totals apart from countries. The World Bank files carry no
+//! observation status: `obs_status` stays empty, and `note` says why a value is null or that a
+//! year-on-year fall was flagged.
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
