@@ -21,12 +21,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::config::pipeline::Severity;
 pub use config::is_remittance_pipeline;
 use config::{InputType, RemitPipeline};
 use crosswalk::{AreaKind, Areas};
 use tables::{Obs, Table};
 
+use crate::config::pipeline::Severity;
 use crate::error::{MigError, Result};
 use crate::pipeline::{new_run_id, RunOptions, RunSummary};
 use crate::validate::findings::Findings;
