@@ -154,7 +154,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     for o in &outcomes {
         match o {
             Outcome::Ran(s) if !a.json => {
-                let _ = writeln!(log, "  done in {:.2} s", s.seconds);
+                let _ = writeln!(log, "{}: done in {:.2} s", s.pipeline, s.seconds);
             }
             Outcome::Failed {
                 exit_code,
@@ -206,8 +206,14 @@ fn runs(a: RunsArgs, out: &mut dyn Write) -> Result<i32> {
 fn check(a: CheckArgs, out: &mut dyn Write) -> Result<i32> {
     let mut code = 0;
     for p in &a.pipelines {
-        match pipeline::load_pipeline(p, a.schemas.as_deref()) {
-            Ok(_) => {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        let loaded = if crate::remit::is_remittance_pipeline(&text) {
+            crate::remit::config::load(p).map(|_| ())
+        } else {
+            pipeline::load_pipeline(p, a.schemas.as_deref()).map(|_| ())
+        };
+        match loaded {
+            Ok(()) => {
                 let _ = writeln!(out, "{}: ok", p.display());
             }
             Err(e) => {

@@ -143,6 +143,19 @@ pub fn run_batch(
     let mut sources = catalog::existing_sources(&opts.warehouse);
     let mut schema_for_catalog = None;
     for path in paths {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if crate::remit::is_remittance_pipeline(&text) {
+            let outcome = crate::remit::run_outcome(path, opts, log).unwrap_or_else(|e| {
+                let _ = writeln!(log, "{}: error: {e}", path.display());
+                Outcome::Failed {
+                    pipeline: path.display().to_string(),
+                    exit_code: e.exit_code(),
+                    error: e.to_string(),
+                }
+            });
+            outcomes.push(outcome);
+            continue;
+        }
         let outcome = match run_one(path, opts, log) {
             Ok((o, Some((src, schema)))) => {
                 sources.insert(src.source.clone(), src);

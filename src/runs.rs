@@ -19,6 +19,7 @@ pub struct InputFile {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Manifest {
     pub run_id: String,
     pub started: String,
