@@ -3,6 +3,7 @@
 //! errors are reported and, when any exist, nothing is loaded.
 pub mod design;
 pub mod frame;
+pub mod household;
 pub mod mapper;
 pub mod value;
 
@@ -162,7 +163,7 @@ impl Ctx<'_> {
 fn new_frame(p: &Pipeline, schema: &Schema, spec: &RecordSpec) -> Frame {
     let fields = spec
         .record
-        .mappable()
+        .columns()
         .map(|d| FieldCol {
             name: d.name.clone(),
             ty: d.ty,

@@ -8,6 +8,7 @@ mod estimate_props;
 mod extract;
 mod golden;
 mod interop;
+mod remit;
 mod statcan;
 mod synth;
 mod warehouse_ops;

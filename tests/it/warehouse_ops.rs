@@ -253,3 +253,24 @@ fn incremental_batch_skips_unchanged_pipelines_and_rolls_back() {
         .any(|m| m["run_id"] == run_id.as_str() && m["status"] == "rolled back"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn microdata_can_be_kept_out_of_the_warehouse() {
+    let dir = temp_dir("microdata-dir");
+    let (wh, md) = (dir.join("wh"), dir.join("confidential"));
+    let p = Path::new("pipelines/arm_lfs_synth.toml");
+    let out = run(p, &wh, &["--microdata-dir", md.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!wh.join("microdata").exists() && !wh.join("emigrants").exists());
+    assert_eq!(parquet_files(&md.join("microdata")).len(), 2);
+    assert_eq!(parquet_files(&md.join("emigrants")).len(), 2);
+    let wh2 = dir.join("wh2");
+    let out = run(p, &wh2, &["--no-microdata"]);
+    assert!(out.status.success());
+    assert!(wh2.join("observations/ARM").is_dir() && !wh2.join("microdata").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
