@@ -6,7 +6,6 @@ pub mod frame;
 pub mod mapper;
 pub mod value;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 pub use frame::{ColData, FieldCol, Frame, Val, NONE};
@@ -89,6 +88,26 @@ pub fn normalize(
     path: Option<&Path>,
     cap: u64,
 ) -> Result<Normalized> {
+    normalize_with(p, schema, spec, path, cap, None)
+}
+
+/// A sink handed the `Normalized` state every `rows` rows (loaded or quarantined) and once at
+/// the end; one that checks the frame's rows and then clears them (`Frame::clear_rows`,
+/// `quarantined.clear()`) keeps memory bounded whatever the file's size.
+pub struct Chunks<'a> {
+    pub rows: usize,
+    pub sink: &'a mut dyn FnMut(&mut Normalized),
+}
+
+/// `normalize`, handing the rows to `chunks` as they are mapped (see `Chunks`).
+pub fn normalize_with(
+    p: &Pipeline,
+    schema: &Schema,
+    spec: &RecordSpec,
+    path: Option<&Path>,
+    cap: u64,
+    mut chunks: Option<Chunks>,
+) -> Result<Normalized> {
     let path = path
         .map(Path::to_path_buf)
         .unwrap_or_else(|| p.resolve(&spec.input.path));
@@ -126,7 +145,10 @@ pub fn normalize(
     if out.findings.has_errors() {
         return Ok(out);
     }
-    read_rows(&ctx, src.as_mut(), &sys, &plans, &mut out)?;
+    read_rows(&ctx, src.as_mut(), &sys, &plans, &mut out, &mut chunks)?;
+    if let Some(c) = chunks.as_mut() {
+        (c.sink)(&mut out);
+    }
     Ok(out)
 }
 
@@ -137,10 +159,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn severity(&self, prob: &Problem) -> Severity {
-        let default = match prob.rule {
-            "row_width" | "missing_column" => Severity::Error,
-            _ => Severity::Error,
-        };
+        let default = crate::validate::rules::default_severity(prob.rule);
         self.p
             .severity(prob.rule, self.spec.fields.get(&prob.field), default)
     }
@@ -188,14 +207,20 @@ fn read_rows(
     sys: &SystemPlan,
     plans: &[FieldPlan],
     out: &mut Normalized,
+    chunks: &mut Option<Chunks>,
 ) -> Result<()> {
     let width = src.headers().len();
     let mut cells = Vec::with_capacity(width);
     let mut vals: Vec<(usize, Val)> = Vec::with_capacity(plans.len());
     let mut reps = Vec::new();
-    let mut seen_keys: HashSet<String> = HashSet::new();
+    let mut seen_keys = crate::validate::keys::KeySet::default();
     let mut index = DesignIndex::default();
     while let Some(line) = src.next_into(&mut cells)? {
+        if let Some(c) = chunks.as_mut() {
+            if out.frame.len() + out.quarantined.len() >= c.rows {
+                (c.sink)(out);
+            }
+        }
         out.rows_read += 1;
         if cells.len() == 1 && cells[0].trim().is_empty() {
             let prob = Problem {
@@ -253,7 +278,7 @@ fn read_rows(
         }
         if let Some(r) = &row {
             weight_problems(r.weight, &cells, &mut problems);
-            if !seen_keys.insert(r.key.clone()) {
+            if !seen_keys.insert(&r.key) {
                 problems.push(Problem {
                     rule: "duplicate_key",
                     field: "key".into(),
