@@ -23,11 +23,15 @@ fn peak_rss_mib() -> f64 {
 /// A copy of the Thai pipeline reading the generated files, with the given variance method.
 fn pipeline(dir: &Path, variance: &str, reps: usize) -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(repo.join("pipelines/tha_lfs_synth.toml")).expect("pipeline");
+    let text =
+        std::fs::read_to_string(repo.join("pipelines/tha_lfs_synth.toml")).expect("pipeline");
     let text = text
         .replace("../sample_data/synth/", &format!("{}/", dir.display()))
         .replace("scale = 0.05", &format!("scale = {}", 1.0 / reps as f64))
-        .replace("variance = \"taylor\"", &format!("variance = \"{variance}\""));
+        .replace(
+            "variance = \"taylor\"",
+            &format!("variance = \"{variance}\""),
+        );
     let p = dir.join(format!("tha_{variance}.toml"));
     std::fs::write(&p, text).expect("write pipeline");
     p
@@ -41,7 +45,10 @@ fn main() {
         .collect();
     let threads = rayon::current_num_threads();
     println!("kernel benchmark: THA synthetic LFS, 200 strata x 10 PSUs, 80 replicates, {threads} threads available");
-    println!("{:>9} {:>10} {:>8} {:>12} {:>12} {:>14} {:>10}", "persons", "variance", "threads", "normalise s", "cube s", "cube rows/s", "peak MiB");
+    println!(
+        "{:>9} {:>10} {:>8} {:>12} {:>12} {:>14} {:>10}",
+        "persons", "variance", "threads", "normalise s", "cube s", "cube rows/s", "peak MiB"
+    );
     for n in sizes {
         let dir = std::env::temp_dir().join(format!("migstat-bench-{n}"));
         if !dir.join("tha_lfs_synth_persons.csv").is_file() {
@@ -62,17 +69,29 @@ fn main() {
             let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
             let (pl, schema) = load_pipeline(&p, Some(&schemas)).expect("pipeline");
             let t0 = Instant::now();
-            let norm = normalize(&pl, &schema, &RecordSpec::person(&pl, &schema), None, 10).expect("normalise");
+            let norm = normalize(&pl, &schema, &RecordSpec::person(&pl, &schema), None, 10)
+                .expect("normalise");
             let t_norm = t0.elapsed().as_secs_f64();
             for t in [1, threads] {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().expect("pool");
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build()
+                    .expect("pool");
                 let t1 = Instant::now();
-                let cube = pool.install(|| estimate_frame(&norm.frame, &pl, &pl.design, &schema, None)).expect("cube");
+                let cube = pool
+                    .install(|| estimate_frame(&norm.frame, &pl, &pl.design, &schema, None))
+                    .expect("cube");
                 let secs = t1.elapsed().as_secs_f64();
                 assert!(!cube.observations.is_empty());
                 println!(
                     "{:>9} {:>10} {:>8} {:>12.2} {:>12.3} {:>14.0} {:>10.0}",
-                    norm.frame.len(), variance, t, t_norm, secs, norm.frame.len() as f64 / secs, peak_rss_mib()
+                    norm.frame.len(),
+                    variance,
+                    t,
+                    t_norm,
+                    secs,
+                    norm.frame.len() as f64 / secs,
+                    peak_rss_mib()
                 );
             }
         }

@@ -77,6 +77,9 @@ pub struct RunArgs {
     /// Do not write harmonised microdata (confidential in many offices).
     #[arg(long)]
     pub no_microdata: bool,
+    /// Write microdata and emigrants under this folder instead of the warehouse.
+    #[arg(long)]
+    pub microdata_dir: Option<PathBuf>,
     /// Findings listed per rule in the run's validation report.
     #[arg(long, default_value_t = 100)]
     pub max_per_rule: u64,
@@ -137,6 +140,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
         input: a.input,
         schemas: a.schemas,
         no_microdata: a.no_microdata,
+        microdata_dir: a.microdata_dir,
         cap: a.max_per_rule,
         force: a.force,
         dry_run: a.dry_run,
@@ -150,7 +154,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
     for o in &outcomes {
         match o {
             Outcome::Ran(s) if !a.json => {
-                let _ = writeln!(log, "  done in {:.2} s", s.seconds);
+                let _ = writeln!(log, "{}: done in {:.2} s", s.pipeline, s.seconds);
             }
             Outcome::Failed {
                 exit_code,
@@ -202,8 +206,14 @@ fn runs(a: RunsArgs, out: &mut dyn Write) -> Result<i32> {
 fn check(a: CheckArgs, out: &mut dyn Write) -> Result<i32> {
     let mut code = 0;
     for p in &a.pipelines {
-        match pipeline::load_pipeline(p, a.schemas.as_deref()) {
-            Ok(_) => {
+        let text = std::fs::read_to_string(p).unwrap_or_default();
+        let loaded = if crate::remit::is_remittance_pipeline(&text) {
+            crate::remit::config::load(p).map(|_| ())
+        } else {
+            pipeline::load_pipeline(p, a.schemas.as_deref()).map(|_| ())
+        };
+        match loaded {
+            Ok(()) => {
                 let _ = writeln!(out, "{}: ok", p.display());
             }
             Err(e) => {

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod load;
 pub mod normalize;
 pub mod pipeline;
+pub mod remit;
 pub mod runs;
 pub mod schema;
 pub mod synth;

@@ -18,7 +18,7 @@ use crate::load::lock::Lock;
 use crate::load::parquet::FileMeta;
 use crate::load::warehouse::utc_stamp;
 use crate::load::{catalog, Staged, Warehouse};
-use crate::normalize::{normalize, Normalized, RecordSpec};
+use crate::normalize::{household, normalize, Normalized, RecordSpec};
 use crate::runs::{self, Manifest};
 use crate::schema::{fnv_hex, Schema};
 
@@ -143,6 +143,19 @@ pub fn run_batch(
     let mut sources = catalog::existing_sources(&opts.warehouse);
     let mut schema_for_catalog = None;
     for path in paths {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if crate::remit::is_remittance_pipeline(&text) {
+            let outcome = crate::remit::run_outcome(path, opts, log).unwrap_or_else(|e| {
+                let _ = writeln!(log, "{}: error: {e}", path.display());
+                Outcome::Failed {
+                    pipeline: path.display().to_string(),
+                    exit_code: e.exit_code(),
+                    error: e.to_string(),
+                }
+            });
+            outcomes.push(outcome);
+            continue;
+        }
         let outcome = match run_one(path, opts, log) {
             Ok((o, Some((src, schema)))) => {
                 sources.insert(src.source.clone(), src);
@@ -276,7 +289,7 @@ pub fn run(
             p.file.display()
         ),
     );
-    let person = normalize(
+    let mut person = normalize(
         p,
         schema,
         &RecordSpec::person(p, schema),
@@ -287,6 +300,11 @@ pub fn run(
         Some(spec) => Some(normalize(p, schema, &spec, None, opts.cap)?),
         None => None,
     };
+    household::derive(
+        &mut person.frame,
+        roster.as_ref().map(|r| &r.frame),
+        &schema.codes,
+    );
     let inputs: Vec<&Normalized> = std::iter::once(&person).chain(roster.as_ref()).collect();
     let summaries: Vec<InputSummary> = inputs.iter().map(|n| input_summary(n)).collect();
     for s in &summaries {
@@ -339,6 +357,12 @@ pub fn run(
         )));
     }
     let mut staged = wh.stage(&run_id)?;
+    // Confidential microdata may go to a folder of their own (`--microdata-dir`).
+    let md_root = opts.microdata_dir.clone();
+    let mut md_staged = match &md_root {
+        Some(d) => Some(Warehouse::new(d).stage(&run_id)?),
+        None => None,
+    };
     let (obs_counts, skipped) = match stage_all(
         p,
         schema,
@@ -347,15 +371,26 @@ pub fn run(
         opts,
         &run_id,
         &mut staged,
+        md_staged.as_mut(),
     ) {
         Ok(x) => x,
         Err(e) => {
             staged.abandon();
+            if let Some(s) = md_staged {
+                s.abandon();
+            }
             finish(manifest, "failed", e.exit_code())?;
             return Err(e);
         }
     };
-    let published = staged.publish()?;
+    let mut published = staged.publish()?;
+    if let (Some(s), Some(root)) = (md_staged, &md_root) {
+        let md = s.publish()?;
+        let abs = |v: Vec<String>| v.into_iter().map(|f| root.join(f).display().to_string());
+        published.added.extend(abs(md.added));
+        published.replaced.extend(abs(md.replaced));
+        published.unchanged.extend(abs(md.unchanged));
+    }
     manifest.set_published(&published);
     let files: Vec<String> = published
         .added
@@ -413,7 +448,9 @@ fn stage_all(
     opts: &RunOptions,
     run_id: &str,
     staged: &mut Staged,
+    mut md_staged: Option<&mut Staged>,
 ) -> Result<Staging> {
+    #![allow(clippy::too_many_arguments)]
     let meta = FileMeta {
         run_id,
         schema_version: &schema.person.version,
@@ -456,7 +493,11 @@ fn stage_all(
         for (n, table) in
             std::iter::once((person, "microdata")).chain(roster.map(|r| (r, "emigrants")))
         {
-            stage_microdata(p, schema, n, table, &src_file, &meta, staged)?;
+            let target: &mut Staged = match md_staged.as_deref_mut() {
+                Some(s) => s,
+                None => &mut *staged,
+            };
+            stage_microdata(p, schema, n, table, &src_file, &meta, target)?;
         }
     }
     for n in std::iter::once(person).chain(roster) {

@@ -19,6 +19,7 @@ pub struct InputFile {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Manifest {
     pub run_id: String,
     pub started: String,
@@ -152,14 +153,23 @@ pub fn rollback(root: &Path, run_id: &str, log: &mut dyn std::io::Write) -> Resu
         )));
     }
     let keep = root.join(".rollback").join(run_id);
-    for f in &m.files_replaced {
+    // Microdata sent elsewhere (`--microdata-dir`, absolute paths) keep their own copies.
+    for f in m
+        .files_replaced
+        .iter()
+        .filter(|f| !Path::new(f).is_absolute())
+    {
         if !keep.join(f).is_file() {
             return Err(MigError::Other(format!(
                 "the previous version of {f} is no longer kept (pruned by gc): cannot roll back {run_id}"
             )));
         }
     }
-    for f in &m.files_replaced {
+    for f in m
+        .files_replaced
+        .iter()
+        .filter(|f| !Path::new(f).is_absolute())
+    {
         std::fs::rename(keep.join(f), root.join(f)).map_err(|e| MigError::io(root.join(f), e))?;
         let _ = writeln!(log, "restored {f}");
     }

@@ -92,7 +92,9 @@ pub fn estimate_frame(
 }
 
 fn table_dims(ind: &Indicator) -> Vec<String> {
-    std::iter::once("sex".to_string())
+    ind.by_sex
+        .then(|| "sex".to_string())
+        .into_iter()
         .chain(ind.classif1.clone())
         .chain(ind.classif2.clone())
         .collect()
@@ -441,7 +443,12 @@ impl ObsCtx<'_> {
             idx[i] = rest % sizes[i];
             rest /= sizes[i];
         }
-        let code = |i: usize| dims.get(i).map(|d| d.out_codes[idx[i]].clone());
+        // Without a sex breakdown the observation is for both sexes (`SEX_T`).
+        let shift = usize::from(!ind.by_sex);
+        let code = |i: usize| {
+            i.checked_sub(shift)
+                .and_then(|j| dims.get(j).map(|d| d.out_codes[idx[j]].clone()))
+        };
         let df = self.variance.df(self.frame.reps.len());
         let suppressed = matches!(status, Status::Suppressed(_));
         let n = cell.as_ref().map(|c| c.n).unwrap_or(0);
@@ -466,7 +473,7 @@ impl ObsCtx<'_> {
             ref_area: self.frame.ref_area.clone(),
             source: self.frame.source.clone(),
             indicator: ind.code.clone(),
-            sex: code(0).unwrap_or_default(),
+            sex: code(0).unwrap_or_else(|| "SEX_T".into()),
             classif1: code(1),
             classif2: code(2),
             time: self.time.to_string(),

@@ -40,7 +40,8 @@ fn data_region(bytes: &[u8]) -> &[u8] {
     if n < 12 || &bytes[n - 4..] != b"PAR1" {
         return bytes;
     }
-    let meta = u32::from_le_bytes([bytes[n - 8], bytes[n - 7], bytes[n - 6], bytes[n - 5]]) as usize;
+    let meta =
+        u32::from_le_bytes([bytes[n - 8], bytes[n - 7], bytes[n - 6], bytes[n - 5]]) as usize;
     let end = n.saturating_sub(8 + meta).max(4);
     &bytes[4..end]
 }
@@ -50,7 +51,10 @@ fn data_region(bytes: &[u8]) -> &[u8] {
 pub fn encode(batch: &RecordBatch, meta: &FileMeta) -> Result<Encoded> {
     let kv = vec![
         KeyValue::new("migstat.version".into(), crate::VERSION.to_string()),
-        KeyValue::new("migstat.schema_version".into(), meta.schema_version.to_string()),
+        KeyValue::new(
+            "migstat.schema_version".into(),
+            meta.schema_version.to_string(),
+        ),
         KeyValue::new("migstat.run_id".into(), meta.run_id.to_string()),
     ];
     let mut props = WriterProperties::builder()
@@ -60,15 +64,24 @@ pub fn encode(batch: &RecordBatch, meta: &FileMeta) -> Result<Encoded> {
     for f in batch.schema_ref().fields() {
         let path = match f.data_type() {
             DataType::Float64 => ColumnPath::from(f.name().as_str()),
-            DataType::List(item) => ColumnPath::from(vec![f.name().clone(), "list".into(), item.name().clone()]),
+            DataType::List(item) => {
+                ColumnPath::from(vec![f.name().clone(), "list".into(), item.name().clone()])
+            }
             _ => continue,
         };
         props = props.set_column_dictionary_enabled(path, false);
     }
     let pq = |e: parquet::errors::ParquetError| MigError::Other(format!("encoding Parquet: {e}"));
-    let mut w = ArrowWriter::try_new(Vec::new(), Arc::clone(batch.schema_ref()), Some(props.build())).map_err(pq)?;
+    let mut w = ArrowWriter::try_new(
+        Vec::new(),
+        Arc::clone(batch.schema_ref()),
+        Some(props.build()),
+    )
+    .map_err(pq)?;
     w.write(batch).map_err(pq)?;
-    Ok(Encoded { bytes: w.into_inner().map_err(pq)? })
+    Ok(Encoded {
+        bytes: w.into_inner().map_err(pq)?,
+    })
 }
 
 /// The content hash of an existing file (`None` when it does not exist or cannot be read).

@@ -140,7 +140,10 @@ impl FieldPlan {
             };
         }
         if self.is_age && !self.bands.is_empty() {
-            let band = self.bands.get(raw).or_else(|| self.bands.get(&norm_code(raw)));
+            let band = self
+                .bands
+                .get(raw)
+                .or_else(|| self.bands.get(&norm_code(raw)));
             return match band {
                 Some(&(lo, hi)) => Ok((Val::Null, Some((lo, hi)))),
                 None => Err(problem("unknown_code", self.expected_codes("age band"))),

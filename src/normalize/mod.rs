@@ -3,6 +3,7 @@
 //! errors are reported and, when any exist, nothing is loaded.
 pub mod design;
 pub mod frame;
+pub mod household;
 pub mod mapper;
 pub mod value;
 
@@ -180,7 +181,7 @@ impl Ctx<'_> {
 fn new_frame(p: &Pipeline, schema: &Schema, spec: &RecordSpec) -> Frame {
     let fields = spec
         .record
-        .mappable()
+        .columns()
         .map(|d| FieldCol {
             name: d.name.clone(),
             ty: d.ty,
@@ -384,7 +385,11 @@ struct DesignIndex {
     psu_stratum: Vec<u32>,
 }
 
-fn intern_fast(list: &mut Vec<String>, index: &mut std::collections::HashMap<String, u32>, s: &str) -> u32 {
+fn intern_fast(
+    list: &mut Vec<String>,
+    index: &mut std::collections::HashMap<String, u32>,
+    s: &str,
+) -> u32 {
     if let Some(&i) = index.get(s) {
         return i;
     }

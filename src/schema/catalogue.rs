@@ -58,6 +58,13 @@ pub struct Indicator {
     pub denominator: Option<String>,
     pub classif1: Option<String>,
     pub classif2: Option<String>,
+    /// Broken down by sex (default); household indicators are not and report `SEX_T`.
+    #[serde(default = "yes")]
+    pub by_sex: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Indicator {
@@ -96,8 +103,10 @@ impl Catalogue {
                 Kind::Ratio => {
                     for part in [&ind.numerator, &ind.denominator] {
                         match part.as_deref().and_then(|c| self.get(c)) {
-                            Some(p) if p.classif1 == ind.classif1 && p.classif2 == ind.classif2 => {
-                            }
+                            Some(p)
+                                if p.classif1 == ind.classif1
+                                    && p.classif2 == ind.classif2
+                                    && p.by_sex == ind.by_sex => {}
                             Some(p) => problems
                                 .push(format!("{}: {} has other breakdowns", ind.code, p.code)),
                             None => problems.push(format!(

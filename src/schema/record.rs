@@ -32,6 +32,9 @@ pub struct RecordSchema {
     pub field: Vec<FieldDef>,
 }
 
+/// Fields migstat derives after mapping (household head, member abroad).
+pub const DERIVED_FIELDS: [&str; 2] = ["hh_head", "hhm"];
+
 /// Fields filled by the pipeline driver itself, never mapped from a column.
 pub const SYSTEM_FIELDS: [&str; 9] = [
     "ref_area", "source", "time", "key", "line", "hh_id", "weight", "stratum", "psu",
@@ -46,9 +49,15 @@ impl RecordSchema {
         self.field.iter().find(|f| f.name == name)
     }
 
-    /// Fields a pipeline maps from its columns (all but the system fields and the derived age
-    /// interval).
+    /// Fields a pipeline maps from its columns (all but the system fields, the age interval and
+    /// the fields migstat derives itself).
     pub fn mappable(&self) -> impl Iterator<Item = &FieldDef> {
+        self.columns()
+            .filter(|f| !DERIVED_FIELDS.contains(&f.name.as_str()))
+    }
+
+    /// Fields held as frame columns: the mappable ones and the derived ones.
+    pub fn columns(&self) -> impl Iterator<Item = &FieldDef> {
         self.field
             .iter()
             .filter(|f| !SYSTEM_FIELDS.contains(&f.name.as_str()))

@@ -1,45 +1,9 @@
 //! Bad input: a clear error naming file, line, column and what was expected; exit 1 for data
 //! problems, 2 when the file cannot be read; the warehouse exactly as before.
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::common::{migstat, repo, temp_dir};
-
-/// The first `n` data lines of the StatCan month, as plain CSV text.
-fn statcan_head(n: usize) -> String {
-    let zip = repo().join("sample_data/statcan/2024-01-CSV.zip");
-    let mut a = zip::ZipArchive::new(std::fs::File::open(zip).expect("zip")).expect("zip");
-    let mut text = String::new();
-    a.by_name("pub0124.csv")
-        .expect("member")
-        .read_to_string(&mut text)
-        .expect("read");
-    text.split("\r\n")
-        .take(n + 1)
-        .map(|l| format!("{l}\r\n"))
-        .collect()
-}
-
-/// The StatCan pipeline pointed at `csv`, with `extra` appended.
-fn pipeline_for(dir: &Path, csv: &Path, extra: &str) -> PathBuf {
-    let text =
-        std::fs::read_to_string(repo().join("pipelines/can_lfs_pumf.toml")).expect("pipeline");
-    let text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("member"))
-        .map(|l| {
-            if l.starts_with("path = ") {
-                format!("path = {:?}\n", csv.to_string_lossy())
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    let p = dir.join("pipeline.toml");
-    std::fs::write(&p, text + extra).expect("write pipeline");
-    p
-}
+use crate::common::{migstat, pipeline_for, statcan_head, temp_dir};
 
 /// Every file of a warehouse with its bytes (the run reports excepted).
 fn snapshot(wh: &Path) -> BTreeMap<PathBuf, Vec<u8>> {

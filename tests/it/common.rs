@@ -132,3 +132,36 @@ pub fn run_into(name: &str, pipelines: &[&str]) -> PathBuf {
     );
     wh
 }
+
+/// The first `n` data lines of the StatCan month, as plain CSV text.
+pub fn statcan_head(n: usize) -> String {
+    let zip = repo().join("sample_data/statcan/2024-01-CSV.zip");
+    let mut a = zip::ZipArchive::new(std::fs::File::open(zip).expect("zip")).expect("zip");
+    let mut text = String::new();
+    let mut member = a.by_name("pub0124.csv").expect("member");
+    std::io::Read::read_to_string(&mut member, &mut text).expect("read");
+    text.split("\r\n")
+        .take(n + 1)
+        .map(|l| format!("{l}\r\n"))
+        .collect()
+}
+
+/// The StatCan pipeline pointed at `csv`, with `extra` appended.
+pub fn pipeline_for(dir: &Path, csv: &Path, extra: &str) -> PathBuf {
+    let text =
+        std::fs::read_to_string(repo().join("pipelines/can_lfs_pumf.toml")).expect("pipeline");
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("member"))
+        .map(|l| {
+            if l.starts_with("path = ") {
+                format!("path = {:?}\n", csv.to_string_lossy())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let p = dir.join("pipeline.toml");
+    std::fs::write(&p, text + extra).expect("write pipeline");
+    p
+}

@@ -32,7 +32,11 @@ fn cube(pipeline: &str, threads: usize, suppress: bool) -> Vec<Observation> {
     pool.install(|| {
         let mut out = Vec::new();
         let spec = RecordSpec::person(&p, &schema);
-        let n = normalize(&p, &schema, &spec, None, 10).expect("normalize");
+        let mut n = normalize(&p, &schema, &spec, None, 10).expect("normalize");
+        if let Some(spec) = RecordSpec::roster(&p, &schema) {
+            let r = normalize(&p, &schema, &spec, None, 10).expect("normalize roster");
+            migstat::normalize::household::derive(&mut n.frame, Some(&r.frame), &schema.codes);
+        }
         out.extend(
             estimate_frame(&n.frame, &p, &p.design, &schema, None)
                 .expect("cube")
@@ -102,6 +106,13 @@ fn check_additivity(pipeline: &str) {
         .filter(|i| i.kind == Kind::Total)
         .map(|i| i.code.as_str())
         .collect();
+    let by_sex: Vec<&str> = schema
+        .catalogue
+        .indicator
+        .iter()
+        .filter(|i| i.by_sex)
+        .map(|i| i.code.as_str())
+        .collect();
     let mut checked = 0;
     for ((ind, time, sex, c1, c2), v) in &idx {
         if !counts.contains(&ind.as_str()) {
@@ -118,7 +129,7 @@ fn check_additivity(pipeline: &str) {
             .copied()
             .unwrap_or(0.0)
         };
-        if sex == "SEX_T" {
+        if sex == "SEX_T" && by_sex.contains(&ind.as_str()) {
             let parts = get("SEX_M", c1, c2) + get("SEX_F", c1, c2) + get("SEX_O", c1, c2);
             assert!(
                 close(parts, *v),

@@ -7,5 +7,7 @@ mod estimate_oracle;
 mod estimate_props;
 mod golden;
 mod interop;
+mod remit;
 mod statcan;
 mod synth;
+mod warehouse_ops;
