@@ -139,7 +139,10 @@ mod tests {
             );
         }
         for id in crate::config::check::RULES {
-            assert!(find(id).is_some(), "{id} is settable but not in the registry");
+            assert!(
+                find(id).is_some(),
+                "{id} is settable but not in the registry"
+            );
         }
     }
 
