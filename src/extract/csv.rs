@@ -180,27 +180,29 @@ impl super::RowSource for CsvSource {
 }
 
 impl CsvSource {
-    /// The physical line the record just read starts on. The parser's line count after a record
-    /// includes the line break of an LF line but not yet the `\n` of a CRLF line (it takes that
-    /// when it reads on), counts skipped blank lines, and counts line breaks inside quoted cells;
-    /// so: lines counted after the record, less the breaks inside it, less its own `\n` when that
-    /// was taken already.
     fn start_line(&self) -> u64 {
-        let end = self.reader.position();
-        let inside = self
-            .record
-            .as_slice()
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count() as u64;
-        let own_lf = end.byte() > 0 && self.reader.get_ref().byte_at(end.byte() - 1) == Some(b'\n');
-        end.line().saturating_sub(inside + u64::from(own_lf)).max(1)
+        record_line(&self.reader, &self.record)
     }
+}
+
+/// The physical line the record just read starts on. The parser's line count after a record
+/// includes the line break of an LF line but not yet the `\n` of a CRLF line (it takes that when
+/// it reads on), counts skipped blank lines, and counts line breaks inside quoted cells; so:
+/// lines counted after the record, less the breaks inside it, less its own `\n` when that was
+/// taken already.
+pub(crate) fn record_line<R: Read>(
+    reader: &::csv::Reader<LastChunk<R>>,
+    record: &::csv::ByteRecord,
+) -> u64 {
+    let end = reader.position();
+    let inside = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+    let own_lf = end.byte() > 0 && reader.get_ref().byte_at(end.byte() - 1) == Some(b'\n');
+    end.line().saturating_sub(inside + u64::from(own_lf)).max(1)
 }
 
 /// A reader that keeps a copy of the chunk it last handed to the CSV parser (whose buffer only
 /// ever holds that chunk), so that the byte ending a record can be looked at.
-struct LastChunk<R> {
+pub(crate) struct LastChunk<R> {
     inner: R,
     chunk: Vec<u8>,
     /// Offset of `chunk[0]` in the stream.
@@ -210,7 +212,7 @@ struct LastChunk<R> {
 }
 
 impl<R> LastChunk<R> {
-    fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         LastChunk {
             inner,
             chunk: Vec::new(),

@@ -278,12 +278,13 @@ fn read_rows(
             problems.push(p);
         }
         if let Some(r) = &row {
-            weight_problems(r.weight, &cells, &mut problems);
+            let weight_col = ctx.spec.design.weight.as_deref().unwrap_or("weight");
+            weight_problems(r.weight, weight_col, &mut problems);
             if !seen_keys.insert(&r.key) {
                 problems.push(Problem {
                     rule: "duplicate_key",
                     field: "key".into(),
-                    column: "key".into(),
+                    column: key_columns(ctx.spec),
                     value: r.key.clone(),
                     message: format!("business key {} occurs more than once", r.key),
                 });
@@ -323,13 +324,24 @@ fn read_rows(
             &mut index,
             ctx.spec.design.nest,
         ) {
+            let mut p = p;
+            p.column = ctx.spec.design.psu.clone().unwrap_or(p.column);
             out.findings.push(ctx.finding(&p, line, &key));
         }
     }
     Ok(())
 }
 
-fn weight_problems(w: f64, _cells: &[String], problems: &mut Vec<Problem>) {
+/// The columns of the business key as findings name them (`HH_ID+MEMBER`; `line` without ids).
+fn key_columns(spec: &RecordSpec) -> String {
+    if spec.input.key.is_empty() {
+        "line".into()
+    } else {
+        spec.input.key.join("+")
+    }
+}
+
+fn weight_problems(w: f64, column: &str, problems: &mut Vec<Problem>) {
     let (rule, msg) = if w < 0.0 {
         (
             "weight_negative",
@@ -343,7 +355,7 @@ fn weight_problems(w: f64, _cells: &[String], problems: &mut Vec<Problem>) {
     problems.push(Problem {
         rule,
         field: "weight".into(),
-        column: "weight".into(),
+        column: column.into(),
         value: format!("{w}"),
         message: msg.into(),
     });

@@ -114,6 +114,26 @@ impl Findings {
             .sum()
     }
 
+    /// Adds `other`'s findings and counts (its unlisted findings stay counted, not listed).
+    pub fn merge(&mut self, other: Findings) {
+        for (rule, rc) in &other.rules {
+            let mine = self.rules.entry(rule.clone()).or_default();
+            mine.count += rc.count - rc.listed;
+            mine.severity = mine.severity.max(rc.severity);
+        }
+        for f in other.listed {
+            self.push(f);
+        }
+        for (mine, theirs) in self.rows.sets.iter_mut().zip(other.rows.sets) {
+            if mine.len() < theirs.len() {
+                mine.resize(theirs.len(), 0);
+            }
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m |= t;
+            }
+        }
+    }
+
     /// Data rows whose worst finding has severity `sev` (rows with an error are not counted as
     /// quarantined or with warnings; info findings are not counted).
     pub fn rows_with(&self, sev: Severity) -> u64 {
@@ -189,5 +209,21 @@ mod tests {
         assert_eq!(f.rules["unknown_code"].count, 1);
         assert_eq!(f.rules["employed_job_missing"].count, 2);
         assert_eq!(f.rules["employed_job_missing"].listed, 1);
+    }
+
+    #[test]
+    fn merged_findings_keep_counts_and_row_marks() {
+        let mut a = Findings::with_cap(2);
+        a.push(finding("bad_number", Severity::Error, 5));
+        let mut b = Findings::with_cap(2);
+        for line in [6, 7, 8] {
+            b.push(finding("bad_number", Severity::Error, line));
+        }
+        b.push(finding("lonely_psu", Severity::Warning, 9));
+        a.merge(b);
+        assert_eq!(a.rules["bad_number"].count, 4);
+        assert_eq!(a.rules["bad_number"].listed, 2);
+        assert_eq!(a.rows_with(Severity::Error), 4);
+        assert_eq!(a.rules["lonely_psu"].count, 1);
     }
 }
