@@ -10,4 +10,5 @@ mod interop;
 mod remit;
 mod statcan;
 mod synth;
+mod validate;
 mod warehouse_ops;
