@@ -60,23 +60,14 @@ impl HouseholdRules {
     /// Checks row `i` against its household's first member and notes its stratum's PSU.
     pub fn check(&mut self, frame: &Frame, i: usize, out: &mut RowReporter) {
         if self.lonely && self.has_psu && frame.psu[i] != NONE {
-            let s = self
-                .strata
-                .entry((frame.time[i], frame.stratum[i]))
-                .or_insert_with(|| Stratum {
-                    psu: frame.psu[i],
-                    line: frame.line[i],
-                    key: frame.key[i].clone(),
-                    several: false,
-                });
-            s.several |= s.psu != frame.psu[i];
-        }
-        if !self.households {
-            return;
+            self.note_psu(frame, i);
         }
         let Some(hh) = frame.hh_id[i].as_deref().filter(|h| !h.is_empty()) else {
             return;
         };
+        if !self.households {
+            return;
+        }
         let time = &frame.times[frame.time[i] as usize];
         let me = Member {
             stratum: frame.stratum[i],
@@ -84,13 +75,36 @@ impl HouseholdRules {
             weight: frame.weight[i],
             line: frame.line[i],
         };
-        let first = *self
-            .first
-            .entry(fingerprint([time.as_str(), hh]))
-            .or_insert(me);
-        if first.line == me.line {
-            return;
+        let key = fingerprint([time.as_str(), hh]);
+        let first = *self.first.entry(key).or_insert(me);
+        if first.line != me.line {
+            self.compare(frame, i, hh, &first, &me, out);
         }
+    }
+
+    fn note_psu(&mut self, frame: &Frame, i: usize) {
+        let s = self
+            .strata
+            .entry((frame.time[i], frame.stratum[i]))
+            .or_insert_with(|| Stratum {
+                psu: frame.psu[i],
+                line: frame.line[i],
+                key: frame.key[i].clone(),
+                several: false,
+            });
+        s.several |= s.psu != frame.psu[i];
+    }
+
+    /// Compares a member with the first member of the household.
+    fn compare(
+        &self,
+        frame: &Frame,
+        i: usize,
+        hh: &str,
+        first: &Member,
+        me: &Member,
+        out: &mut RowReporter,
+    ) {
         if first.stratum != me.stratum || first.psu != me.psu {
             let (column, value) = if first.stratum != me.stratum {
                 (&self.strata_col, name(&frame.strata, me.stratum))
@@ -105,8 +119,7 @@ impl HouseholdRules {
                 name(&frame.strata, me.stratum),
                 psu_name(frame, me.psu, me.stratum),
             );
-            let column = column.clone();
-            out.hit(frame, i, "household_design", &column, &column, value, msg);
+            out.hit(frame, i, "household_design", column, column, value, msg);
         }
         let same = (first.weight - me.weight).abs() <= 1e-9 * first.weight.abs().max(1.0);
         if self.weights && !same {
@@ -114,16 +127,9 @@ impl HouseholdRules {
                 "household {hh} has weight {} on line {} but {} here: the pipeline says household members share the household's weight (design.household_weights)",
                 first.weight, first.line, me.weight
             );
-            let column = self.weight_col.clone();
-            out.hit(
-                frame,
-                i,
-                "household_weight",
-                &column,
-                &column,
-                me.weight.to_string(),
-                msg,
-            );
+            let column = &self.weight_col;
+            let value = me.weight.to_string();
+            out.hit(frame, i, "household_weight", column, column, value, msg);
         }
     }
 

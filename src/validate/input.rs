@@ -94,6 +94,22 @@ pub fn validate_stream(
         );
         return Ok(report);
     }
+    let n = map_and_check(p, schema, spec, &path, &scan, &mut report, warehouse)?;
+    finish_report(&mut report, n);
+    Ok(report)
+}
+
+/// The mapping run chunk by chunk with the row rules on each chunk (as latin-1 when the scan
+/// found cells that are not UTF-8), then the header rules.
+fn map_and_check(
+    p: &Pipeline,
+    schema: &Schema,
+    spec: &RecordSpec,
+    path: &Path,
+    scan: &file::FileScan,
+    report: &mut InputReport,
+    warehouse: Option<&Path>,
+) -> Result<Normalized> {
     let mut input = spec.input.clone();
     if scan.read_as_latin1 {
         input.encoding = Some("latin-1".into());
@@ -113,13 +129,13 @@ pub fn validate_stream(
         rows: CHUNK_ROWS,
         sink: &mut sink,
     };
-    let mut n = normalize_with(p, schema, &spec, Some(&path), cap, Some(chunks))?;
+    let cap = report.findings.cap;
+    let mut n = normalize_with(p, schema, &spec, Some(path), cap, Some(chunks))?;
     header::check(p, &spec, &n.headers, &mut report.findings);
     report
         .notes
         .extend(checks.finish(&n.frame, &mut n.findings, warehouse));
-    finish_report(&mut report, n);
-    Ok(report)
+    Ok(n)
 }
 
 fn finish_report(report: &mut InputReport, n: Normalized) {

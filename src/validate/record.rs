@@ -93,7 +93,8 @@ impl RecordRules {
         self.employed(frame, i, schema, out);
         self.below_working_age(frame, i, schema, out);
         self.arrival(frame, i, out);
-        self.birth_and_citizenship(frame, i, schema, out);
+        self.foreign_born(frame, i, schema, out);
+        self.citizen(frame, i, schema, out);
         self.remittances(frame, i, out);
     }
 
@@ -195,58 +196,41 @@ impl RecordRules {
         }
     }
 
-    fn birth_and_citizenship(
-        &self,
-        frame: &Frame,
-        i: usize,
-        schema: &Schema,
-        out: &mut RowReporter,
-    ) {
-        let area = &self.area;
-        if let (Some((cbr, foreign)), Some((brt, own))) = (&self.cbr, &self.brt) {
-            if code_at(frame, cbr.slot, i) == *foreign && code_at(frame, brt.slot, i) == *own {
-                let msg = format!(
-                    "the person is foreign-born ({}) but the country of birth ({}) is {area}, the survey country",
-                    cbr.column, brt.column
-                );
-                let shown = code_name(schema, &brt.dim, *own);
-                out.hit(
-                    frame,
-                    i,
-                    "foreign_born_in_country",
-                    brt.field,
-                    &brt.column,
-                    shown,
-                    msg,
-                );
-            }
+    fn foreign_born(&self, frame: &Frame, i: usize, schema: &Schema, out: &mut RowReporter) {
+        let (Some((cbr, foreign)), Some((brt, own))) = (&self.cbr, &self.brt) else {
+            return;
+        };
+        if code_at(frame, cbr.slot, i) != *foreign || code_at(frame, brt.slot, i) != *own {
+            return;
         }
-        if let (Some((cct, citizen)), Some((ctz, own))) = (&self.cct, &self.ctz) {
-            let v = code_at(frame, ctz.slot, i);
-            if code_at(frame, cct.slot, i) == *citizen
-                && v != NONE
-                && v != *own
-                && Some(v) != ctz.missing
-            {
-                let shown = code_name(schema, &ctz.dim, v);
-                if shown.ends_with("_X") || shown.ends_with("_TOTAL") {
-                    return;
-                }
-                let msg = format!(
-                    "the person is a citizen ({}) but the country of citizenship ({}) is not {area}",
-                    cct.column, ctz.column
-                );
-                out.hit(
-                    frame,
-                    i,
-                    "citizen_foreign_country",
-                    ctz.field,
-                    &ctz.column,
-                    shown,
-                    msg,
-                );
-            }
+        let msg = format!(
+            "the person is foreign-born ({}) but the country of birth ({}) is {}, the survey country",
+            cbr.column, brt.column, self.area
+        );
+        let shown = code_name(schema, &brt.dim, *own);
+        let rule = "foreign_born_in_country";
+        out.hit(frame, i, rule, brt.field, &brt.column, shown, msg);
+    }
+
+    fn citizen(&self, frame: &Frame, i: usize, schema: &Schema, out: &mut RowReporter) {
+        let (Some((cct, citizen)), Some((ctz, own))) = (&self.cct, &self.ctz) else {
+            return;
+        };
+        let v = code_at(frame, ctz.slot, i);
+        let other = v != NONE && v != *own && Some(v) != ctz.missing;
+        if code_at(frame, cct.slot, i) != *citizen || !other {
+            return;
         }
+        let shown = code_name(schema, &ctz.dim, v);
+        if shown.ends_with("_X") || shown.ends_with("_TOTAL") {
+            return;
+        }
+        let msg = format!(
+            "the person is a citizen ({}) but the country of citizenship ({}) is not {}",
+            cct.column, ctz.column, self.area
+        );
+        let rule = "citizen_foreign_country";
+        out.hit(frame, i, rule, ctz.field, &ctz.column, shown, msg);
     }
 
     fn remittances(&self, frame: &Frame, i: usize, out: &mut RowReporter) {

@@ -24,7 +24,9 @@ pub struct Upload {
 impl Upload {
     pub fn read(rel: &str) -> Self {
         let text = std::fs::read_to_string(repo().join(rel)).expect("sample");
-        let mut lines = text.lines().map(|l| l.split(',').map(str::to_string).collect());
+        let mut lines = text
+            .lines()
+            .map(|l| l.split(',').map(str::to_string).collect());
         Upload {
             header: lines.next().expect("header"),
             rows: lines.collect(),
@@ -83,15 +85,25 @@ impl Upload {
 
 /// A pipeline from `pipelines/` reading `input` (its roster stays the shipped one), with its
 /// text edited by `edit`.
-pub fn pipeline_for(dir: &Path, name: &str, input: &Path, edit: &dyn Fn(String) -> String) -> PathBuf {
+pub fn pipeline_for(
+    dir: &Path,
+    name: &str,
+    input: &Path,
+    edit: &dyn Fn(String) -> String,
+) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("pipelines").join(name)).expect("pipeline");
     let samples = repo().join("sample_data");
     let mut first = true;
     let text: String = text
         .lines()
         .map(|l| match l.strip_prefix("path = \"../sample_data/") {
-            Some(_) if std::mem::take(&mut first) => format!("path = {:?}\n", input.display().to_string()),
-            Some(rest) => format!("path = {:?}\n", format!("{}/{}", samples.display(), rest.trim_end_matches('"'))),
+            Some(_) if std::mem::take(&mut first) => {
+                format!("path = {:?}\n", input.display().to_string())
+            }
+            Some(rest) => format!(
+                "path = {:?}\n",
+                format!("{}/{}", samples.display(), rest.trim_end_matches('"'))
+            ),
             None => format!("{l}\n"),
         })
         .collect();
@@ -130,7 +142,11 @@ pub fn validate_bytes(
 
 /// The person file's findings of `rule`.
 pub fn of_rule<'a>(r: &'a Report, rule: &str) -> Vec<&'a FindingOut> {
-    r.inputs[0].findings.iter().filter(|f| f.rule == rule).collect()
+    r.inputs[0]
+        .findings
+        .iter()
+        .filter(|f| f.rule == rule)
+        .collect()
 }
 
 /// Asserts that `rule` was reported at `line` (None: not tied to a line) and `column` ("": not

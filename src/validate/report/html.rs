@@ -69,9 +69,9 @@ pub fn render(r: &Report) -> String {
         input_section(&mut out, input);
     }
     rules_section(&mut out, r);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<p class=\"muted small\">migstat {} · report format {}</p></main></body></html>\n",
+        "<p class=\"muted small\">migstat {} · report format {}</p></main></body></html>",
         esc(r.migstat_version),
         esc(r.format)
     );
@@ -104,10 +104,10 @@ fn verdict(out: &mut String, r: &Report, title: &str) {
             ),
         )
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<div class=\"verdict {class}\"><h1>{}</h1><div class=\"muted\">pipeline <code>{}</code> · {} · source <code>{}</code></div>\
-         <p><span class=\"big\">{big}</span> — {}</p></div>\n",
+         <p><span class=\"big\">{big}</span> — {}</p></div>",
         esc(title),
         esc(&r.pipeline.id),
         esc(&r.pipeline.file),
@@ -138,10 +138,10 @@ fn input_section(out: &mut String, i: &InputOut) {
     facts.extend(f.delimiter.as_ref().map(|d| format!("delimiter “{d}”")));
     facts.extend(f.line_endings.as_ref().map(|e| format!("{e} line ends")));
     facts.push(format!("{} columns", f.columns));
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<section class=\"input\"><h2>{} file <span class=\"mono\">{}</span></h2><p class=\"muted\">{}</p>\
-         <p>{} rows read · <b>{}</b> valid · <b>{}</b> with errors · <b>{}</b> quarantined · <b>{}</b> with warnings</p>\n",
+         <p>{} rows read · <b>{}</b> valid · <b>{}</b> with errors · <b>{}</b> quarantined · <b>{}</b> with warnings</p>",
         esc(&i.record),
         esc(&i.file),
         esc(&facts.join(" · ")),

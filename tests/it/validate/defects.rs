@@ -33,7 +33,10 @@ fn line_where(pred: impl Fn(&dyn Fn(&str) -> String) -> bool) -> u64 {
 fn the_clean_upload_has_no_errors_and_no_warnings() {
     let r = tha("clean", |_| {}, &keep);
     assert_eq!(r.exit_code, 0);
-    assert_eq!((r.summary.errors, r.summary.warnings, r.summary.quarantined), (0, 0, 0));
+    assert_eq!(
+        (r.summary.errors, r.summary.warnings, r.summary.quarantined),
+        (0, 0, 0)
+    );
     assert_eq!(r.summary.rows_read, 4000 + 64);
     assert_eq!(r.summary.rows_valid, r.summary.rows_read);
 }
@@ -49,7 +52,12 @@ fn an_empty_file_is_an_error() {
 #[test]
 fn a_header_without_rows_is_an_error() {
     let u = Upload::tha();
-    let r = validate_bytes("header-only", THA, (u.header.join(",") + "\n").as_bytes(), &keep);
+    let r = validate_bytes(
+        "header-only",
+        THA,
+        (u.header.join(",") + "\n").as_bytes(),
+        &keep,
+    );
     assert_eq!(of_rule(&r, "empty_file").len(), 1);
     assert_eq!(r.exit_code, 1);
 }
@@ -58,7 +66,11 @@ fn a_header_without_rows_is_an_error() {
 fn latin1_bytes_in_a_utf8_file_are_reported_with_line_column_and_key() {
     let mut text = Upload::tha().text("\n").into_bytes();
     // Line 7's NATION cell becomes "TH\xc9" (latin-1 É).
-    let line_start = text.split(|&b| b == b'\n').take(6).map(|l| l.len() + 1).sum::<usize>();
+    let line_start = text
+        .split(|&b| b == b'\n')
+        .take(6)
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
     let line_end = line_start + text[line_start..].iter().position(|&b| b == b'\n').unwrap();
     let row = String::from_utf8(text[line_start..line_end].to_vec()).unwrap();
     let cells: Vec<&str> = row.split(',').collect();
@@ -77,7 +89,10 @@ fn latin1_bytes_in_a_utf8_file_are_reported_with_line_column_and_key() {
     let r = validate_bytes("latin1", THA, &text, &keep);
     assert_found(&r, "encoding", Some(7), "NATION");
     let f = of_rule(&r, "encoding")[0];
-    assert_eq!(f.key.as_deref(), Some(format!("{}-{}", cells[0], cells[1]).as_str()));
+    assert_eq!(
+        f.key.as_deref(),
+        Some(format!("{}-{}", cells[0], cells[1]).as_str())
+    );
     assert_eq!(r.exit_code, 1);
     // The rows were still checked (as latin-1): the cell is also an unknown citizenship.
     assert_found(&r, "unknown_code", Some(7), "NATION");
@@ -122,7 +137,10 @@ fn mixed_line_ends_are_information_only() {
     let text = u.text("\n").replacen('\n', "\r\n", 10);
     let r = validate_bytes("mixed-eol", THA, text.as_bytes(), &keep);
     assert_eq!(of_rule(&r, "line_endings").len(), 1);
-    assert_eq!(r.inputs[0].file_facts.line_endings.as_deref(), Some("mixed"));
+    assert_eq!(
+        r.inputs[0].file_facts.line_endings.as_deref(),
+        Some("mixed")
+    );
     assert_eq!(r.exit_code, 0);
 }
 
@@ -132,7 +150,9 @@ fn a_truncated_last_line_is_reported() {
     let cut = &text[..text.len() - 200];
     let r = validate_bytes("truncated", THA, cut.as_bytes(), &keep);
     assert_found(&r, "truncated_file", Some(4001), "");
-    assert!(of_rule(&r, "row_width").iter().any(|f| f.line == Some(4001)));
+    assert!(of_rule(&r, "row_width")
+        .iter()
+        .any(|f| f.line == Some(4001)));
     assert_eq!(r.exit_code, 1);
 }
 
@@ -284,7 +304,10 @@ fn a_blank_key_is_missing() {
 fn an_age_out_of_range_is_quarantined_as_the_pipeline_says() {
     let r = tha("age-range", |u| u.set(19, "AGE", "130"), &keep);
     assert_found(&r, "out_of_range", Some(19), "AGE");
-    assert_eq!(of_rule(&r, "out_of_range")[0].severity, Severity::Quarantine);
+    assert_eq!(
+        of_rule(&r, "out_of_range")[0].severity,
+        Severity::Quarantine
+    );
     assert_eq!(r.inputs[0].rows_quarantined, 1);
     assert_eq!(r.exit_code, 0);
 }
@@ -332,7 +355,10 @@ fn a_duplicated_row_repeats_the_business_key() {
     assert_found(&r, "duplicate_key", Some(6), "HH_ID+MEMBER");
     let u = Upload::tha();
     let key = format!("{}-{}", u.get(5, "HH_ID"), u.get(5, "MEMBER"));
-    assert_eq!(of_rule(&r, "duplicate_key")[0].key.as_deref(), Some(key.as_str()));
+    assert_eq!(
+        of_rule(&r, "duplicate_key")[0].key.as_deref(),
+        Some(key.as_str())
+    );
 }
 
 // Level 3: within a record.
@@ -383,7 +409,12 @@ fn a_citizen_of_another_country_is_an_error() {
     let line = u.find(|c| c("citizenship") == "1");
     u.set(line, "citizenship_country", "RUS");
     let r = validate_bytes("citizen", ARM, u.text("\n").as_bytes(), &keep);
-    assert_found(&r, "citizen_foreign_country", Some(line), "citizenship_country");
+    assert_found(
+        &r,
+        "citizen_foreign_country",
+        Some(line),
+        "citizenship_country",
+    );
 }
 
 #[test]
@@ -451,7 +482,11 @@ fn jumps_against_the_previous_period_are_warnings() {
     let mut u = Upload::tha();
     let mut employed = 0;
     for line in 2..4002 {
-        let next = if u.get(line, "YEAR") == "2023" { "2" } else { "3" };
+        let next = if u.get(line, "YEAR") == "2023" {
+            "2"
+        } else {
+            "3"
+        };
         u.set(line, "YEAR", "2024");
         u.set(line, "QTR", next);
         let w: f64 = u.get(line, "WEIGHT").parse().unwrap();
@@ -475,7 +510,11 @@ fn jumps_against_the_previous_period_are_warnings() {
     assert!(pop[0].message.starts_with("2024Q2") && pop[0].message.contains("in 2024Q1"));
     // 2024Q3 is the weighted 2024Q1 again, times 1.5.
     assert!(pop[1].message.starts_with("2024Q3"), "{}", pop[1].message);
-    assert!(pop[1].message.contains("+50.0% against"), "{}", pop[1].message);
+    assert!(
+        pop[1].message.contains("+50.0% against"),
+        "{}",
+        pop[1].message
+    );
     assert_eq!(of_rule(&r, "unemployment_rate_change").len(), 2);
     assert_eq!(r.exit_code, 0);
     // The same upload without a warehouse is not compared.

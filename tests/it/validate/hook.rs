@@ -25,8 +25,13 @@ fn upload(dir: &std::path::Path, edit: &dyn Fn(String) -> String) -> std::path::
 #[test]
 fn quarantined_rows_leave_the_frame_with_their_cells() {
     let dir = temp_dir("validate-hook");
-    let to_quarantine =
-        |s: String| s.replacen("[rules]\n", "[rules]\nremittance_without_receipt = \"quarantine\"\n", 1);
+    let to_quarantine = |s: String| {
+        s.replacen(
+            "[rules]\n",
+            "[rules]\nremittance_without_receipt = \"quarantine\"\n",
+            1,
+        )
+    };
     let path = upload(&dir, &to_quarantine);
     let (p, schema) = migstat::pipeline::load_pipeline(&path, None).unwrap();
     let spec = RecordSpec::person(&p, &schema);
@@ -42,7 +47,10 @@ fn quarantined_rows_leave_the_frame_with_their_cells() {
     assert_eq!(q.cells.len(), 43);
     assert!(!n.frame.line.iter().any(|l| AMOUNT_LINES.contains(l)));
     // Every row is accounted for: loaded, quarantined, or rejected for an error (line 50).
-    assert_eq!(n.rows_read, n.frame.len() as u64 + n.quarantined.len() as u64 + 1);
+    assert_eq!(
+        n.rows_read,
+        n.frame.len() as u64 + n.quarantined.len() as u64 + 1
+    );
     assert_eq!(report.rows_quarantined(), 2);
     assert_eq!(n.findings.rules["remittance_without_receipt"].count, 2);
     assert!(n.findings.has_errors());

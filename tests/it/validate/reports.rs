@@ -38,15 +38,27 @@ fn the_json_report_follows_the_documented_schema() {
     assert_eq!(person["file_facts"]["encoding"], "utf-8");
     let counts = person["counts"].as_array().unwrap();
     let codes = counts.iter().find(|c| c["rule"] == "unknown_code").unwrap();
-    assert_eq!((codes["count"].clone(), codes["listed"].clone(), codes["not_listed"].clone()),
-        (7.into(), 2.into(), 5.into()));
+    assert_eq!(
+        (
+            codes["count"].clone(),
+            codes["listed"].clone(),
+            codes["not_listed"].clone()
+        ),
+        (7.into(), 2.into(), 5.into())
+    );
     let f = &person["findings"][0];
-    for key in ["rule", "severity", "line", "key", "column", "value", "message"] {
+    for key in [
+        "rule", "severity", "line", "key", "column", "value", "message",
+    ] {
         assert!(f.get(key).is_some(), "finding without {key}: {f}");
     }
     assert_eq!(f["line"], 5);
     assert_eq!(f["column"], "SEX");
-    assert!(v["rules"].as_array().unwrap().iter().any(|r| r["id"] == "lonely_psu" && r["severity"] == "warning"));
+    assert!(v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == "lonely_psu" && r["severity"] == "warning"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -63,9 +75,15 @@ fn the_html_report_is_one_readable_page() {
     assert!(html.contains("Not loadable"));
     assert!(html.contains("unknown_code"));
     assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"));
-    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "self-contained");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "self-contained"
+    );
     let said = String::from_utf8(out).unwrap();
-    assert!(said.contains("NOT loadable") && said.contains("report.html"), "{said}");
+    assert!(
+        said.contains("NOT loadable") && said.contains("report.html"),
+        "{said}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -81,16 +99,26 @@ fn terminal_text_groups_findings_and_colours_only_on_request() {
     assert!(!plain.contains('\u{1b}'));
     assert!(plain.contains("line 5, key"), "{plain}");
     assert!(plain.contains("4 more not listed"), "{plain}");
-    assert!(plain.contains("rows: 4000 read · 3994 valid · 6 with errors"), "{plain}");
+    assert!(
+        plain.contains("rows: 4000 read · 3994 valid · 6 with errors"),
+        "{plain}"
+    );
     a.color = migstat::validate::command::Colour::Always;
     let mut coloured = Vec::new();
     migstat::validate::run(&a, &mut coloured).expect("ran");
-    assert!(String::from_utf8(coloured).unwrap().contains("\u{1b}[1;31m"));
+    assert!(String::from_utf8(coloured)
+        .unwrap()
+        .contains("\u{1b}[1;31m"));
     a.report = Some(dir.join("report.txt"));
     migstat::validate::run(&a, &mut Vec::new()).expect("ran");
     let file = std::fs::read_to_string(dir.join("report.txt")).unwrap();
     assert!(!file.contains('\u{1b}') && file.contains("unknown_code"));
     a.report = Some(dir.join("report.xml"));
-    assert_eq!(migstat::validate::run(&a, &mut Vec::new()).unwrap_err().exit_code(), 2);
+    assert_eq!(
+        migstat::validate::run(&a, &mut Vec::new())
+            .unwrap_err()
+            .exit_code(),
+        2
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

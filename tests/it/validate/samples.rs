@@ -30,10 +30,15 @@ fn the_statcan_month_is_clean() {
     assert_eq!(input.rows_read, 109_278);
     assert_eq!(input.rows_valid, 109_278);
     assert_eq!(input.file_facts.line_endings.as_deref(), Some("CRLF"));
-    assert_eq!((r.summary.errors, r.summary.warnings, r.summary.quarantined), (0, 0, 0));
+    assert_eq!(
+        (r.summary.errors, r.summary.warnings, r.summary.quarantined),
+        (0, 0, 0)
+    );
     // Only information: the PUMF columns the pipeline does not use.
     assert!(input.counts.iter().all(|c| c.rule == "unexpected_column"));
-    assert!(of_rule(&r, "unexpected_column").iter().any(|f| f.column.as_deref() == Some("PROV")));
+    assert!(of_rule(&r, "unexpected_column")
+        .iter()
+        .any(|f| f.column.as_deref() == Some("PROV")));
     assert_eq!(r.exit_code, 0);
 }
 
