@@ -90,7 +90,7 @@ impl RecordRules {
 
     /// Applies every record rule to row `i`.
     pub fn check(&self, frame: &Frame, i: usize, schema: &Schema, out: &mut RowReporter) {
-        self.employed(frame, i, schema, out);
+        self.employed(frame, i, out);
         self.below_working_age(frame, i, schema, out);
         self.arrival(frame, i, out);
         self.foreign_born(frame, i, schema, out);
@@ -98,7 +98,7 @@ impl RecordRules {
         self.remittances(frame, i, out);
     }
 
-    fn employed(&self, frame: &Frame, i: usize, schema: &Schema, out: &mut RowReporter) {
+    fn employed(&self, frame: &Frame, i: usize, out: &mut RowReporter) {
         let (Some(lfs), Some(emp)) = (&self.lfs, self.lfs_emp) else {
             return;
         };
@@ -108,20 +108,12 @@ impl RecordRules {
         for (c, label) in &self.job {
             let v = code_at(frame, c.slot, i);
             if v == NONE || Some(v) == c.missing {
-                let shown = code_name(schema, &c.dim, v);
                 let msg = format!(
                     "the person is employed but the {label} is missing ({} is blank): fill it for every employed person",
                     c.column
                 );
-                out.hit(
-                    frame,
-                    i,
-                    "employed_job_missing",
-                    c.field,
-                    &c.column,
-                    shown,
-                    msg,
-                );
+                let rule = "employed_job_missing";
+                out.hit(frame, i, rule, c.field, &c.column, String::new(), msg);
             }
         }
     }

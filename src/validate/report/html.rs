@@ -30,7 +30,8 @@ details{border:1px solid #eaecf0;border-radius:8px;margin:10px 0;padding:6px 12p
 summary{cursor:pointer;font-size:15px;padding:4px 0}
 .more{font-style:italic;color:#475467}
 .note{background:#f2f4f7;border-left:4px solid #98a2b3;padding:6px 12px;margin:8px 0}
-td.value{max-width:180px;overflow-wrap:anywhere}
+table.findings{table-layout:fixed}
+table.findings td{overflow-wrap:anywhere}
 "#;
 
 /// Escapes text for HTML element content and attribute values.
@@ -130,14 +131,16 @@ fn verdict(out: &mut String, r: &Report, title: &str) {
 
 fn input_section(out: &mut String, i: &InputOut) {
     let f = &i.file_facts;
-    let mut facts = vec![format!("{} bytes", f.size_bytes)];
+    let mut facts = vec![super::text::size_text(f.size_bytes)];
     facts.extend(f.encoding.clone());
     if f.bom {
         facts.push("with BOM".into());
     }
     facts.extend(f.delimiter.as_ref().map(|d| format!("delimiter “{d}”")));
     facts.extend(f.line_endings.as_ref().map(|e| format!("{e} line ends")));
-    facts.push(format!("{} columns", f.columns));
+    if f.columns > 0 {
+        facts.push(format!("{} columns", f.columns));
+    }
     let _ = writeln!(
         out,
         "<section class=\"input\"><h2>{} file <span class=\"mono\">{}</span></h2><p class=\"muted\">{}</p>\
@@ -189,11 +192,15 @@ fn rule_details(out: &mut String, i: &InputOut, c: &RuleCountOut) {
         c.count,
         if c.count == 1 { "" } else { "s" }
     );
-    out.push_str("<table><tr><th>Line</th><th>Key</th><th>Column</th><th>Value</th><th>What is wrong</th></tr>");
+    out.push_str(
+        "<table class=\"findings\"><colgroup><col style=\"width:70px\"><col style=\"width:120px\">\
+         <col style=\"width:150px\"><col style=\"width:150px\"><col></colgroup>\
+         <tr><th>Line</th><th>Key</th><th>Column</th><th>Value</th><th>What is wrong</th></tr>",
+    );
     for f in i.findings.iter().filter(|f| f.rule == c.rule) {
         let _ = write!(
             out,
-            "<tr><td class=\"num\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono value\">{}</td><td>{}</td></tr>",
+            "<tr><td class=\"num\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
             f.line.map(|l| l.to_string()).unwrap_or_else(|| "–".into()),
             esc(f.key.as_deref().unwrap_or("–")),
             esc(f.column.as_deref().unwrap_or("–")),

@@ -70,7 +70,9 @@ fn input_text(out: &mut String, i: &InputOut, paint: &Paint) {
     }
     facts.extend(f.delimiter.as_ref().map(|d| format!("delimiter {d:?}")));
     facts.extend(f.line_endings.as_ref().map(|e| format!("{e} line ends")));
-    facts.push(format!("{} columns", f.columns));
+    if f.columns > 0 {
+        facts.push(format!("{} columns", f.columns));
+    }
     let _ = writeln!(out, "  {}", facts.join(" · "));
     let _ = writeln!(
         out,
@@ -139,7 +141,8 @@ fn verdict(r: &Report, paint: &Paint) -> String {
     }
 }
 
-fn size_text(bytes: u64) -> String {
+/// A size in bytes for people: `2.1 MB`.
+pub fn size_text(bytes: u64) -> String {
     match bytes {
         b if b >= 1_000_000_000 => format!("{:.1} GB", b as f64 / 1e9),
         b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1e6),
