@@ -17,7 +17,7 @@ use crate::normalize::{normalize_with, Chunks, Normalized, QuarantinedRow, Recor
 use crate::schema::Schema;
 
 /// Rows mapped before the row rules run on them and the chunk is dropped.
-const CHUNK_ROWS: usize = 65_536;
+const CHUNK_ROWS: usize = 8_192;
 
 /// What validation found in one input file.
 #[derive(Debug, Clone)]
