@@ -1,8 +1,10 @@
-//! Upload validation: the defect corpus (`defects.rs`: a clean synthetic upload with one defect
-//! injected at a time, each reported with its rule, line and column), the shipped samples
+//! Upload validation: the defect corpus (`defects_file.rs`, `defects_rows.rs`: a clean synthetic
+//! upload with one defect injected at a time, each reported with its rule, line and column), the
+//! shipped samples
 //! (`samples.rs`: every pipeline loadable, the StatCan month clean), the reports in their three
 //! formats (`reports.rs`) and the run driver's hook with quarantine (`hook.rs`).
-mod defects;
+mod defects_file;
+mod defects_rows;
 mod hook;
 mod reports;
 mod samples;
@@ -161,4 +163,23 @@ pub fn assert_found(r: &Report, rule: &str, line: Option<u64>, column: &str) {
         "{rule} at line {line:?}, column {column:?} not reported:\n{}",
         migstat::validate::report::text::render(r, false)
     );
+}
+
+pub const THA: &str = "tha_lfs_synth.toml";
+pub const ARM: &str = "arm_lfs_synth.toml";
+
+pub fn keep(s: String) -> String {
+    s
+}
+
+/// Validates the Thai upload after `doctor`, the pipeline edited by `edit`.
+pub fn tha(test: &str, doctor: impl Fn(&mut Upload), edit: &dyn Fn(String) -> String) -> Report {
+    let mut u = Upload::tha();
+    doctor(&mut u);
+    validate_bytes(test, THA, u.text("\n").as_bytes(), edit)
+}
+
+/// A line of the Thai file whose row satisfies `pred`.
+pub fn line_where(pred: impl Fn(&dyn Fn(&str) -> String) -> bool) -> u64 {
+    Upload::tha().find(pred)
 }

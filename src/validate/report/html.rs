@@ -99,10 +99,16 @@ fn verdict(out: &mut String, r: &Report, title: &str) {
         (
             "bad",
             "Not loadable",
-            format!(
-                "{} errors in {} rows: nothing would be loaded. Fix them and validate again.",
-                s.errors, s.rows_with_errors
-            ),
+            match s.rows_with_errors {
+                0 => format!(
+                    "{} errors: nothing would be loaded. Fix them and validate again.",
+                    s.errors
+                ),
+                n => format!(
+                    "{} errors in {n} rows: nothing would be loaded. Fix them and validate again.",
+                    s.errors
+                ),
+            },
         )
     };
     let _ = writeln!(

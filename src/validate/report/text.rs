@@ -127,16 +127,19 @@ fn verdict(r: &Report, paint: &Paint) -> String {
             String::new()
         };
         format!(
-            "{} {} warnings{q}.\n",
+            "{} no errors, {} warnings{q}.\n",
             paint.code("1;32", "Loadable:"),
             s.warnings
         )
     } else {
+        let rows = match s.rows_with_errors {
+            0 => String::new(),
+            n => format!(" in {n} rows"),
+        };
         format!(
-            "{} {} errors ({} rows with errors). Nothing would be loaded: fix them and validate again.\n",
+            "{} {} errors{rows}. Nothing would be loaded: fix them and validate again.\n",
             paint.code("1;31", "NOT loadable:"),
-            s.errors,
-            s.rows_with_errors
+            s.errors
         )
     }
 }
