@@ -11,4 +11,5 @@ mod interop;
 mod remit;
 mod statcan;
 mod synth;
+mod validate;
 mod warehouse_ops;
