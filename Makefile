@@ -6,7 +6,7 @@ VENV := .venv
 WAREHOUSE ?= warehouse
 PIPELINES := $(sort $(wildcard pipelines/*.toml))
 
-.PHONY: help run build release test venv ci fmt clippy bench clean
+.PHONY: help run build release test venv tools ci fmt clippy bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -24,7 +24,12 @@ $(VENV)/.ready:
 
 venv: $(VENV)/.ready ## Python virtualenv with DuckDB, pyarrow and polars (interoperability tests)
 
-test: venv ## Build and run every test
+tools: ## Debian's readstat (test oracle for the SPSS and Stata readers), installed when missing
+	@command -v readstat >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq readstat; }
+
+test: venv tools ## Build and run every test
 	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --locked
 
 fmt: ## Check formatting

@@ -195,15 +195,13 @@ type RanWith = (Outcome, Option<(catalog::SourceRow, Schema)>);
 
 fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RanWith> {
     let (p, schema) = load_pipeline(path, opts.schemas.as_deref())?;
-    let mut inputs = vec![runs::hash_file(
-        opts.input
-            .as_deref()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| p.resolve(&p.input.path))
-            .as_path(),
-    )?];
+    let person_file = match &opts.input {
+        Some(file) => file.clone(),
+        None => crate::extract::locate(&p.input, &p.dir)?,
+    };
+    let mut inputs = vec![runs::hash_file(&person_file)?];
     if let Some(r) = &p.roster {
-        inputs.push(runs::hash_file(&p.resolve(&r.input.path))?);
+        inputs.push(runs::hash_file(&crate::extract::locate(&r.input, &p.dir)?)?);
     }
     let pipeline_sha = runs::hash_file(path)?.sha256;
     let fp = runs::fingerprint(&pipeline_sha, &schema.hash, &inputs);

@@ -48,6 +48,14 @@ const INPUT: &[&str] = &[
     "delimiter",
     "key",
     "household",
+    "sheet",
+    "header_row",
+    "range",
+    "url",
+    "expected_sha256",
+    "timeout_secs",
+    "retries",
+    "cache_dir",
 ];
 const TIME: &[&str] = &["year", "quarter", "month", "value"];
 const DESIGN: &[&str] = &[
@@ -75,6 +83,7 @@ const VALIDATION: &[&str] = &[
 const FIELD: &[&str] = &[
     "column",
     "codes",
+    "labels",
     "prefix",
     "bands",
     "blank",
@@ -330,12 +339,66 @@ fn check_input(
             INPUT_TYPES.join(", ")
         ));
     }
-    let file = p.resolve(&input.path);
-    if !file.is_file() {
-        problems.push(format!(
-            "{path}.path: file {} does not exist",
-            file.display()
-        ));
+    if let Some(url) = &input.url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            problems.push(format!(
+                "{path}.url: {url:?} must start with https:// or http://"
+            ));
+        }
+    } else if input.path.is_empty() {
+        problems.push(format!("{path}: give `path` (a local file) or `url`"));
+    } else {
+        let file = p.resolve(&input.path);
+        if !file.is_file() {
+            problems.push(format!(
+                "{path}.path: file {} does not exist",
+                file.display()
+            ));
+        }
+    }
+    check_input_options(path, input, problems);
+}
+
+/// Keys that only some input types take, and the forms of the fetch options.
+fn check_input_options(path: &str, input: &super::pipeline::Input, problems: &mut Vec<String>) {
+    let excel_only = [
+        ("sheet", input.sheet.is_some()),
+        ("header_row", input.header_row.is_some()),
+        ("range", input.range.is_some()),
+    ];
+    for (key, given) in excel_only {
+        if given && input.kind != "excel" {
+            problems.push(format!("{path}.{key}: applies to excel inputs only"));
+        }
+    }
+    if input.header_row == Some(0) {
+        problems.push(format!("{path}.header_row: rows are numbered from 1"));
+    }
+    if let Some(r) = &input.range {
+        if let Err(e) = crate::extract::excel::CellRange::parse(r) {
+            problems.push(format!("{path}.range: {e}"));
+        }
+    }
+    let fetch_only = [
+        ("expected_sha256", input.expected_sha256.is_some()),
+        ("timeout_secs", input.timeout_secs.is_some()),
+        ("retries", input.retries.is_some()),
+        ("cache_dir", input.cache_dir.is_some()),
+    ];
+    for (key, given) in fetch_only {
+        if given && input.url.is_none() {
+            problems.push(format!("{path}.{key}: applies to inputs with a `url`"));
+        }
+    }
+    if let Some(h) = &input.expected_sha256 {
+        if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+            problems.push(format!(
+                "{path}.expected_sha256: {h:?} is not 64 hexadecimal digits"
+            ));
+        }
+    }
+    if input.timeout_secs == Some(0) {
+        problems.push(format!("{path}.timeout_secs: must be at least 1"));
     }
 }
 
@@ -389,18 +452,23 @@ fn check_fields(
             for (k, v) in &f.codes {
                 check(&format!("codes.{k}"), v);
             }
+            for (k, v) in &f.labels {
+                check(&format!("labels.{k}"), v);
+            }
             for (what, v) in [("blank", &f.blank), ("constant", &f.constant)] {
                 if let Some(v) = v {
                     check(what, v);
                 }
             }
         } else if def.ty == FieldType::Bool {
-            for (k, v) in &f.codes {
-                if !v.is_bool() {
-                    problems.push(format!("{at}.codes.{k}: true or false expected"));
+            for (what, table) in [("codes", &f.codes), ("labels", &f.labels)] {
+                for (k, v) in table {
+                    if !v.is_bool() {
+                        problems.push(format!("{at}.{what}.{k}: true or false expected"));
+                    }
                 }
             }
-        } else if !f.codes.is_empty() {
+        } else if !f.codes.is_empty() || !f.labels.is_empty() {
             problems.push(format!(
                 "{at}.codes: {name} is a {:?} field; recodes apply to code and bool fields",
                 def.ty

@@ -71,6 +71,8 @@ fn fifteen() -> i64 {
 pub struct Input {
     #[serde(rename = "type", default = "csv_type")]
     pub kind: String,
+    /// Local file; with `url`, where the fetched copy is kept (default: the cache folder).
+    #[serde(default)]
     pub path: String,
     /// For a zip archive: the member to read (a glob such as `pub*.csv`).
     #[serde(default)]
@@ -86,6 +88,30 @@ pub struct Input {
     /// Household identifier column (optional).
     #[serde(default)]
     pub household: Option<String>,
+    /// Excel: the sheet to read (default: the first).
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// Excel: 1-based row number of the header (default: the first row of `range`).
+    #[serde(default)]
+    pub header_row: Option<u32>,
+    /// Excel: the cells to read, e.g. `A1:K5000` or `B3:F` (default: the sheet's used range).
+    #[serde(default)]
+    pub range: Option<String>,
+    /// HTTP(S) address of the file; fetched into the cache, then read with `type`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Hex SHA-256 the fetched file must have.
+    #[serde(default)]
+    pub expected_sha256: Option<String>,
+    /// Seconds to wait for a connection, the response headers, or each read (default 60).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// Further attempts after a failed download (default 3), with doubling waits.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Folder of fetched files (default: `$MIGSTAT_CACHE_DIR`, else the user's cache folder).
+    #[serde(default)]
+    pub cache_dir: Option<String>,
 }
 
 fn csv_type() -> String {
@@ -190,6 +216,10 @@ pub struct FieldMap {
     /// Recode table: input code → schema code (or true/false for bool fields).
     #[serde(default)]
     pub codes: BTreeMap<String, toml::Value>,
+    /// Recode by value label (from the file's labels, or cells holding the label itself):
+    /// label → schema code; `codes` is tried first.
+    #[serde(default)]
+    pub labels: BTreeMap<String, toml::Value>,
     /// Code = this prefix + the cell's text (e.g. `CBR_BRT_` for ISO3 country columns); the
     /// `codes` table, when present, is tried first.
     #[serde(default)]

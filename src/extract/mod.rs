@@ -1,14 +1,30 @@
 //! Extract: open what offices ship and hand rows of text cells, with their line numbers, to
 //! normalisation. One reader per format, chosen by the pipeline input's `type`; each implements
-//! `RowSource`.
+//! `RowSource`. An input with a `url` is fetched first (`http.rs`, cached by `cache.rs`) and then
+//! opened like a local file. `write/` holds the matching writers (test fixtures, `synth`).
+pub mod cache;
 pub mod csv;
+pub mod excel;
+pub mod http;
+pub mod parquet;
+pub mod spss;
+pub mod stata;
+pub mod write;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 pub use self::csv::{CsvSource, Encoding};
+pub use self::excel::ExcelSource;
+pub use self::parquet::ParquetSource;
+pub use self::spss::SpssSource;
+pub use self::stata::StataSource;
 use crate::config::pipeline::Input;
 use crate::error::{MigError, Result};
+
+/// Value labels of one column: code (as the reader writes the cell) → label.
+pub type Labels = BTreeMap<String, String>;
 
 /// A stream of rows of text cells under a header.
 pub trait RowSource {
@@ -34,21 +50,98 @@ pub trait RowSource {
 }
 
 /// Input types a pipeline may declare.
-pub const INPUT_TYPES: &[&str] = &["csv"];
+pub const INPUT_TYPES: &[&str] = &["csv", "stata", "spss", "excel", "parquet"];
 
-/// Opens `path` with the reader of the input's type.
+/// The local file of an input: its `path` resolved against `base` (the pipeline's folder), or,
+/// for an input with a `url`, the copy fetched into the cache (downloaded only when the server
+/// says it changed). Within one process a URL is asked for once: a run reads one snapshot.
+pub fn locate(input: &Input, base: &Path) -> Result<PathBuf> {
+    let resolve = |p: &str| {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    match &input.url {
+        None => Ok(resolve(&input.path)),
+        Some(url) => {
+            let spec = http::FetchSpec {
+                url,
+                expected_sha256: input.expected_sha256.as_deref(),
+                timeout: std::time::Duration::from_secs(input.timeout_secs.unwrap_or(60)),
+                retries: input.retries.unwrap_or(3),
+                cache_dir: input
+                    .cache_dir
+                    .as_deref()
+                    .map(resolve)
+                    .unwrap_or_else(cache::default_dir),
+                target: (!input.path.is_empty()).then(|| resolve(&input.path)),
+            };
+            static FETCHED: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+            let key = format!("{url} {} {:?}", spec.cache_dir.display(), spec.target);
+            if let Some(done) = FETCHED.lock().ok().and_then(|m| m.get(&key).cloned()) {
+                return Ok(done);
+            }
+            let file = http::fetch(&spec)?;
+            if let Ok(mut m) = FETCHED.lock() {
+                m.insert(key, file.clone());
+            }
+            Ok(file)
+        }
+    }
+}
+
+/// Opens the local file `path` with the reader of the input's type.
 pub fn open(input: &Input, path: &Path) -> Result<Box<dyn RowSource>> {
+    let enc = input.encoding.as_deref();
     match input.kind.as_str() {
         "csv" => Ok(Box::new(CsvSource::open(
             path,
             input.member.as_deref(),
-            input.encoding.as_deref(),
+            enc,
             input.delimiter.as_deref(),
         )?)),
+        "stata" => Ok(Box::new(StataSource::open(path, enc)?)),
+        "spss" => Ok(Box::new(SpssSource::open(path, enc)?)),
+        "excel" => Ok(Box::new(ExcelSource::open(
+            path,
+            &excel::SheetSpec {
+                sheet: input.sheet.clone(),
+                header_row: input.header_row,
+                range: input.range.clone(),
+            },
+        )?)),
+        "parquet" => Ok(Box::new(ParquetSource::open(path)?)),
         other => Err(MigError::Other(format!(
             "{}: input type {other:?} is not supported (expected one of: {})",
             path.display(),
             INPUT_TYPES.join(", ")
         ))),
+    }
+}
+
+/// A number as a cell: integers without a decimal point (`3`, not `3.0`), others in the
+/// shortest form that reads back to the same value.
+pub fn number_cell(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_cell;
+
+    #[test]
+    fn numbers_print_as_codes() {
+        assert_eq!(number_cell(3.0), "3");
+        assert_eq!(number_cell(-0.0), "0");
+        assert_eq!(number_cell(2.5), "2.5");
+        assert_eq!(number_cell(0.1), "0.1");
+        assert_eq!(number_cell(1e20), "100000000000000000000");
     }
 }

@@ -31,6 +31,10 @@ pub struct FieldPlan {
     dim: Option<Dimension>,
     source: Source,
     codes: HashMap<String, Val>,
+    /// Pipeline `labels` (label, case-folded → value) and the file's labels of the column
+    /// (code → label, case-folded): `recode` tries codes first, then labels.
+    by_label: HashMap<String, Val>,
+    file_labels: HashMap<String, String>,
     prefix: Option<String>,
     bands: HashMap<String, (i64, i64)>,
     blank: Option<Val>,
@@ -87,6 +91,14 @@ impl FieldPlan {
             let (i, name) = find(names)?;
             Source::Column(i, name)
         };
+        let file_labels = match &source {
+            Source::Column(i, _) if !map.labels.is_empty() => src.labels(*i),
+            _ => None,
+        }
+        .into_iter()
+        .flatten()
+        .map(|(code, label)| (norm_code(code), label_key(label)))
+        .collect();
         Ok(FieldPlan {
             field: def.name.clone(),
             slot,
@@ -97,6 +109,12 @@ impl FieldPlan {
                 .iter()
                 .map(|(k, v)| (norm_code(k), to_val(v)))
                 .collect(),
+            by_label: map
+                .labels
+                .iter()
+                .map(|(k, v)| (label_key(k), to_val(v)))
+                .collect(),
+            file_labels,
             prefix: map.prefix.clone(),
             bands: map
                 .bands
@@ -183,6 +201,13 @@ impl FieldPlan {
         {
             return Ok(v.clone());
         }
+        if !self.by_label.is_empty() {
+            let label = self.file_labels.get(&norm_code(raw));
+            let label = label.cloned().unwrap_or_else(|| label_key(raw));
+            if let Some(v) = self.by_label.get(&label) {
+                return Ok(v.clone());
+            }
+        }
         if let (Some(prefix), Some(dim)) = (&self.prefix, &self.dim) {
             let code = format!("{prefix}{}", raw.trim());
             if let Some(i) = dim.index_of(&code) {
@@ -199,7 +224,9 @@ impl FieldPlan {
     }
 
     fn expected_codes(&self, what: &str) -> String {
-        let mut keys: Vec<&String> = if self.bands.is_empty() {
+        let mut keys: Vec<&String> = if self.bands.is_empty() && self.codes.is_empty() {
+            self.by_label.keys().collect()
+        } else if self.bands.is_empty() {
             self.codes.keys().collect()
         } else {
             self.bands.keys().collect()
@@ -255,6 +282,11 @@ impl FieldPlan {
         })?;
         Ok((Val::Float(acc), None))
     }
+}
+
+/// Labels compare trimmed and case-insensitively.
+fn label_key(label: &str) -> String {
+    label.trim().to_lowercase()
 }
 
 fn typed(ty: FieldType, dim: Option<&Dimension>, v: &toml::Value) -> Val {

@@ -109,9 +109,10 @@ pub fn normalize_with(
     cap: u64,
     mut chunks: Option<Chunks>,
 ) -> Result<Normalized> {
-    let path = path
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| p.resolve(&spec.input.path));
+    let path = match path {
+        Some(path) => path.to_path_buf(),
+        None => extract::locate(spec.input, &p.dir)?,
+    };
     let mut src = extract::open(spec.input, &path)?;
     let mut findings = Findings::with_cap(cap);
     let mut frame = new_frame(p, schema, spec);

@@ -5,6 +5,7 @@ mod crosscheck;
 mod cube;
 mod estimate_oracle;
 mod estimate_props;
+mod extract;
 mod golden;
 mod interop;
 mod remit;

@@ -1,0 +1,210 @@
+//! Parquet files (as written by pandas, polars, R's arrow, DuckDB or Spark): read batch by batch
+//! with the arrow reader and turned into text cells. Integers, floats, booleans, strings
+//! (plain, large, view and dictionary-encoded, such as pandas categoricals), decimals and dates
+//! (`Date32`, as ISO dates) are read; nulls are blank. A column of any other type (timestamps,
+//! lists, structs) is an error naming it, raised when the file is opened.
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+    Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+
+use super::number_cell;
+use crate::error::{MigError, Result};
+
+/// A Parquet file opened for streaming its rows.
+pub struct ParquetSource {
+    display: PathBuf,
+    headers: Vec<String>,
+    size: u64,
+    batches: ParquetRecordBatchReader,
+    /// The current batch, one vector of cells per column.
+    columns: Vec<Vec<String>>,
+    at: usize,
+    row: u64,
+}
+
+impl ParquetSource {
+    pub fn open(path: &Path) -> Result<Self> {
+        let unreadable = |msg: String| MigError::Unreadable {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let file = File::open(path).map_err(|e| unreadable(format!("cannot open: {e}")))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| unreadable(format!("not a readable Parquet file: {e}")))?;
+        let schema = builder.schema().clone();
+        for f in schema.fields() {
+            if !supported(f.data_type()) {
+                return Err(unreadable(format!(
+                    "column {} has type {} which migstat does not read (expected numbers, \
+                     booleans, strings, decimals or dates)",
+                    f.name(),
+                    f.data_type()
+                )));
+            }
+        }
+        let batches = builder
+            .with_batch_size(8192)
+            .build()
+            .map_err(|e| unreadable(format!("not a readable Parquet file: {e}")))?;
+        Ok(ParquetSource {
+            display: path.to_path_buf(),
+            headers: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            size,
+            batches,
+            columns: Vec::new(),
+            at: 0,
+            row: 0,
+        })
+    }
+
+    /// Loads the next non-empty batch; `false` at the end.
+    fn next_batch(&mut self) -> Result<bool> {
+        loop {
+            let Some(batch) = self.batches.next() else {
+                return Ok(false);
+            };
+            let batch: RecordBatch = batch.map_err(|e| MigError::Unreadable {
+                path: self.display.clone(),
+                msg: format!("rows after {} cannot be read: {e}", self.row),
+            })?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            self.columns = batch.columns().iter().map(column_cells).collect();
+            self.at = 0;
+            return Ok(true);
+        }
+    }
+}
+
+fn supported(t: &DataType) -> bool {
+    use DataType::*;
+    match t {
+        Boolean
+        | Int8
+        | Int16
+        | Int32
+        | Int64
+        | UInt8
+        | UInt16
+        | UInt32
+        | UInt64
+        | Float32
+        | Float64
+        | Utf8
+        | LargeUtf8
+        | Utf8View
+        | Date32
+        | Decimal128(_, _)
+        | Null => true,
+        Dictionary(_, v) => supported(v),
+        _ => false,
+    }
+}
+
+/// Days since 1970-01-01 → `YYYY-MM-DD` (proleptic Gregorian).
+pub(crate) fn iso_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The cells of one column of a batch (types were checked when the file was opened).
+fn column_cells(a: &ArrayRef) -> Vec<String> {
+    if let Some(dict) = a.as_any_dictionary_opt() {
+        let values = column_cells(dict.values());
+        return dict
+            .normalized_keys()
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                if a.is_null(i) {
+                    String::new()
+                } else {
+                    values.get(*k).cloned().unwrap_or_default()
+                }
+            })
+            .collect();
+    }
+    let text = |i: usize| -> String {
+        match a.data_type() {
+            DataType::Boolean => a.as_boolean().value(i).to_string(),
+            DataType::Int8 => a.as_primitive::<Int8Type>().value(i).to_string(),
+            DataType::Int16 => a.as_primitive::<Int16Type>().value(i).to_string(),
+            DataType::Int32 => a.as_primitive::<Int32Type>().value(i).to_string(),
+            DataType::Int64 => a.as_primitive::<Int64Type>().value(i).to_string(),
+            DataType::UInt8 => a.as_primitive::<UInt8Type>().value(i).to_string(),
+            DataType::UInt16 => a.as_primitive::<UInt16Type>().value(i).to_string(),
+            DataType::UInt32 => a.as_primitive::<UInt32Type>().value(i).to_string(),
+            DataType::UInt64 => a.as_primitive::<UInt64Type>().value(i).to_string(),
+            DataType::Float32 => format!("{}", a.as_primitive::<Float32Type>().value(i)),
+            DataType::Float64 => number_cell(a.as_primitive::<Float64Type>().value(i)),
+            DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
+            DataType::LargeUtf8 => a.as_string::<i64>().value(i).to_string(),
+            DataType::Utf8View => a.as_string_view().value(i).to_string(),
+            DataType::Date32 => iso_date(i64::from(a.as_primitive::<Date32Type>().value(i))),
+            DataType::Decimal128(_, _) => a.as_primitive::<Decimal128Type>().value_as_string(i),
+            _ => String::new(),
+        }
+    };
+    (0..a.len())
+        .map(|i| if a.is_null(i) { String::new() } else { text(i) })
+        .collect()
+}
+
+impl super::RowSource for ParquetSource {
+    fn display(&self) -> &Path {
+        &self.display
+    }
+
+    fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>> {
+        let len = self.columns.first().map_or(0, Vec::len);
+        if self.at >= len && !self.next_batch()? {
+            return Ok(None);
+        }
+        cells.clear();
+        for col in &mut self.columns {
+            cells.push(std::mem::take(&mut col[self.at]));
+        }
+        self.at += 1;
+        self.row += 1;
+        Ok(Some(self.row))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso_date;
+
+    #[test]
+    fn dates_from_days() {
+        assert_eq!(iso_date(0), "1970-01-01");
+        assert_eq!(iso_date(19_813), "2024-03-31");
+        assert_eq!(iso_date(-1), "1969-12-31");
+        assert_eq!(iso_date(11_016), "2000-02-29");
+    }
+}
