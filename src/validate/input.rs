@@ -73,9 +73,10 @@ pub fn validate_stream(
     cap: u64,
     warehouse: Option<&Path>,
 ) -> Result<InputReport> {
-    let path = path
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| p.resolve(&spec.input.path));
+    let path = match path {
+        Some(path) => path.to_path_buf(),
+        None => extract::locate(spec.input, &p.dir)?,
+    };
     let mut findings = Findings::with_cap(cap);
     let scan = file::scan(p, spec.input, &path, &mut findings)?;
     let mut report = InputReport {
