@@ -94,6 +94,10 @@ pub fn pipeline_for(
     edit: &dyn Fn(String) -> String,
 ) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("pipelines").join(name)).expect("pipeline");
+    // Uploads here are CSV edits of the CSV samples, also for surveys that ship as SPSS/Stata.
+    let text = text
+        .replacen("type = \"spss\"", "type = \"csv\"", 1)
+        .replacen("type = \"stata\"", "type = \"csv\"", 1);
     let samples = repo().join("sample_data");
     let mut first = true;
     let text: String = text
