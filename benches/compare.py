@@ -9,7 +9,6 @@
 Usage: python benches/compare.py BINARY [PERSONS]
 """
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,15 +22,19 @@ os.makedirs(WORK, exist_ok=True)
 
 
 def timed(cmd, **kw):
-    """Wall seconds and peak RSS (MiB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    secs = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if out.returncode != 0:
-        sys.exit(f"{cmd[0]} failed:\n{out.stdout}\n{out.stderr}")
-    return secs, max(peak, before) / 1024.0, out.stdout
+    """Wall seconds and peak RSS (MiB) of one child process (its own rusage, from wait4)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, **kw)
+        _, status, usage = os.wait4(proc.pid, 0)
+        secs = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        sys.exit(f"{cmd[0]} failed:\n{stdout}\n{stderr}")
+    return secs, usage.ru_maxrss / 1024.0, stdout
 
 
 def best(cmd, runs=3, **kw):
@@ -97,10 +100,14 @@ def estimate_vs_engines():
                           capture_output=True, text=True).stdout.strip()
     mig = best([BIN, "estimate", path, "--weight", "WEIGHT", "--replicates", "REPWT*", "--method", "bootstrap",
                 "--scale", "0.0125", "--mse", "--total", "EMP", "--by", "SEX,AGEB,CBR", "--format", "csv"])
+    one = best([BIN, "estimate", path, "--weight", "WEIGHT", "--replicates", "REPWT*", "--method", "bootstrap",
+                "--scale", "0.0125", "--mse", "--total", "EMP", "--by", "SEX,AGEB,CBR", "--format", "csv"],
+               env={**os.environ, "RAYON_NUM_THREADS": "1"})
     duck = best([sys.executable, "-c", DUCK, path])
     pol = best([sys.executable, "-c", POLARS, path])
     print(f"estimate on {rows} rows x 81 weights, 3 breakdowns:")
     print(f"  migstat estimate (sums + SEs, CVs, bounds): {mig[0]:.2f} s, peak {mig[1]:.0f} MiB")
+    print(f"  migstat estimate on 1 thread:               {one[0]:.2f} s, peak {one[1]:.0f} MiB")
     print(f"  python -c DuckDB (81 sums, one GROUP BY):   {duck[0]:.2f} s, peak {duck[1]:.0f} MiB")
     print(f"  python -c polars group_by (81 sums):        {pol[0]:.2f} s, peak {pol[1]:.0f} MiB")
     print(f"  ratio migstat / DuckDB: {mig[0] / duck[0]:.2f}")

@@ -39,6 +39,7 @@ const RELIABILITY: &[&str] = &[
     "max_cv_unreliable",
     "max_cv_caution",
     "min_df",
+    "min_estimate",
 ];
 const INPUT: &[&str] = &[
     "type",

@@ -201,6 +201,8 @@ pub struct Reliability {
     pub max_cv_unreliable: Option<f64>,
     pub max_cv_caution: Option<f64>,
     pub min_df: Option<f64>,
+    /// Smallest publishable weighted count of persons (`statcan`: 1500).
+    pub min_estimate: Option<f64>,
 }
 
 fn ilo() -> String {

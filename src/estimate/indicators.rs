@@ -370,13 +370,13 @@ impl ObsCtx<'_> {
                     let t = self.table(ind, true);
                     (t.n[o] > 0).then(|| {
                         let c = self.total(t, o);
-                        let s = self.judge(&c);
+                        let s = self.judge_total(ind, &c);
                         (Some(c), s)
                     })
                 }
                 Kind::Mean => {
                     let (v, c) = (self.table(ind, true), self.table(ind, false));
-                    (c.n[o] > 0).then(|| self.ratio_cell(v, c, o, None))
+                    (c.n[o] > 0).then(|| self.ratio_cell(v, c, o, None, true))
                 }
                 Kind::Ratio => {
                     let num = ind.numerator.as_deref().and_then(|c| cat.get(c));
@@ -387,8 +387,8 @@ impl ObsCtx<'_> {
                     let (y, x) = (self.table(num, true), self.table(den, true));
                     (x.n[o] > 0).then(|| {
                         let part = self.total(y, o);
-                        let s = self.judge(&part);
-                        self.ratio_cell(y, x, o, Some(s))
+                        let s = self.judge_total(num, &part);
+                        self.ratio_cell(y, x, o, Some(s), den.value.is_none())
                     })
                 }
             };
@@ -405,8 +405,14 @@ impl ObsCtx<'_> {
         x: &TableOut,
         o: usize,
         num: Option<Status>,
+        persons: bool,
     ) -> (Option<Cell>, Status) {
-        let den = self.judge(&self.total(x, o));
+        let x_total = self.total(x, o);
+        let den = if persons {
+            self.judge_level(&x_total)
+        } else {
+            self.judge(&x_total)
+        };
         let status = num.unwrap_or(Status::Ok).worst(den);
         match self.ratio(y, x, o) {
             Some(c) => {
@@ -418,6 +424,23 @@ impl ObsCtx<'_> {
                 status.worst(Status::Suppressed("U7:ZERO_DENOMINATOR")),
             ),
         }
+    }
+
+    /// A total: a count of persons also meets the profile's minimum size of estimates.
+    fn judge_total(&self, ind: &Indicator, c: &Cell) -> Status {
+        if ind.value.is_none() {
+            self.judge_level(c)
+        } else {
+            self.judge(c)
+        }
+    }
+
+    fn judge_level(&self, c: &Cell) -> Status {
+        let cv = c
+            .var
+            .and_then(|v| (c.est != 0.0).then(|| v.sqrt() / c.est.abs() * 100.0));
+        self.profile
+            .judge_level(c.n, c.est, cv, self.variance.df(self.frame.reps.len()))
     }
 
     fn judge(&self, c: &Cell) -> Status {

@@ -12,6 +12,9 @@ pub struct Profile {
     /// CV (percent) above which the estimate is suppressed.
     pub cv_max: Option<f64>,
     pub min_df: Option<f64>,
+    /// Smallest publishable weighted count of persons (Statistics Canada's minimum size of
+    /// estimates); smaller level estimates, and rates built on them, are suppressed.
+    pub min_estimate: Option<f64>,
 }
 
 /// Status and note of one judgement.
@@ -64,6 +67,7 @@ impl Profile {
                 cv_caution: Some(15.0),
                 cv_max: Some(30.0),
                 min_df: Some(9.0),
+                min_estimate: None,
             },
             "statcan" => Profile {
                 name: name.into(),
@@ -72,6 +76,9 @@ impl Profile {
                 cv_caution: Some(16.5),
                 cv_max: Some(33.3),
                 min_df: None,
+                // Canada and its largest provinces; smaller provinces set 500 or 200 in their
+                // pipeline (`min_estimate`).
+                min_estimate: Some(1500.0),
             },
             _ => Profile {
                 name: name.into(),
@@ -80,6 +87,7 @@ impl Profile {
                 cv_caution: None,
                 cv_max: None,
                 min_df: None,
+                min_estimate: None,
             },
         };
         if let Some(r) = r {
@@ -88,6 +96,7 @@ impl Profile {
             p.cv_caution = r.max_cv_caution.or(p.cv_caution);
             p.cv_max = r.max_cv_unreliable.or(p.cv_max);
             p.min_df = r.min_df.or(p.min_df);
+            p.min_estimate = r.min_estimate.or(p.min_estimate);
         }
         p
     }
@@ -123,6 +132,15 @@ impl Profile {
         }
         s
     }
+
+    /// Judges a weighted count of persons: [`Self::judge`] plus the minimum size of estimates.
+    pub fn judge_level(&self, n: u64, estimate: f64, cv: Option<f64>, df: Option<f64>) -> Status {
+        let s = self.judge(n, cv, df);
+        match self.min_estimate {
+            Some(min) if estimate < min => s.worst(Status::Suppressed("U8:BELOW_MIN_ESTIMATE")),
+            _ => s,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -147,11 +165,36 @@ mod tests {
             max_cv_unreliable: None,
             max_cv_caution: None,
             min_df: None,
+            min_estimate: None,
         };
         let p = Profile::from_config(Some(&r));
         assert_eq!(p.judge(100, Some(10.0), None).code(), None);
         assert_eq!(p.judge(100, Some(20.0), None).code(), Some("U"));
         assert_eq!(p.judge(100, Some(40.0), None).code(), Some("S"));
         assert_eq!(p.judge(100, None, None).code(), None);
+        // Minimum size of estimates: 1,500 persons unless the pipeline sets its own.
+        let level = p.judge_level(100, 1499.0, Some(10.0), None);
+        assert_eq!(level.note(), Some("U8:BELOW_MIN_ESTIMATE"));
+        assert_eq!(level.code(), Some("S"));
+        assert_eq!(p.judge_level(100, 1500.0, Some(10.0), None).code(), None);
+        let small = Profile::from_config(Some(&Reliability {
+            min_estimate: Some(200.0),
+            ..r
+        }));
+        assert_eq!(
+            small.judge_level(100, 1499.0, Some(10.0), None).code(),
+            None
+        );
+        assert_eq!(
+            small.judge_level(100, 199.0, Some(10.0), None).code(),
+            Some("S")
+        );
+        // Other profiles have no minimum.
+        assert_eq!(
+            Profile::from_config(None)
+                .judge_level(100, 1.0, None, None)
+                .code(),
+            None
+        );
     }
 }

@@ -13,17 +13,24 @@ use crate::common::repo;
 
 /// All observations of a pipeline with suppression turned off (so every value is present).
 fn cube(pipeline: &str, threads: usize, suppress: bool) -> Vec<Observation> {
+    let none = Reliability {
+        profile: "ilo".into(),
+        min_count_unreliable: None,
+        min_count_suppress: Some(0),
+        max_cv_unreliable: None,
+        max_cv_caution: None,
+        min_df: None,
+        min_estimate: None,
+    };
+    cube_with(pipeline, threads, (!suppress).then_some(none))
+}
+
+/// All observations of a pipeline, with its reliability settings replaced when given.
+fn cube_with(pipeline: &str, threads: usize, reliability: Option<Reliability>) -> Vec<Observation> {
     let (mut p, schema) =
         load_pipeline(&repo().join("pipelines").join(pipeline), None).expect("pipeline");
-    if !suppress {
-        p.pipeline.reliability = Some(Reliability {
-            profile: "ilo".into(),
-            min_count_unreliable: None,
-            min_count_suppress: Some(0),
-            max_cv_unreliable: None,
-            max_cv_caution: None,
-            min_df: None,
-        });
+    if reliability.is_some() {
+        p.pipeline.reliability = reliability;
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -280,4 +287,80 @@ fn one_thread_and_many_give_identical_results() {
         assert!(!one.is_empty());
         assert_eq!(one, many, "{p}");
     }
+}
+
+/// The `statcan` profile's minimum size of estimates: a count below it is suppressed with note
+/// U8, and so is every rate whose numerator or denominator is below it; nothing else carries
+/// U8. Canada's national cells are all above the default 1,500 persons, so the pipeline's own
+/// `min_estimate` (as a province's pipeline would set it) is raised to 50,000 to bite.
+#[test]
+fn statcan_profile_suppresses_estimates_below_its_minimum() {
+    const MIN: f64 = 50_000.0;
+    let open = cube("can_lfs_pumf.toml", 2, false);
+    let statcan = Reliability {
+        profile: "statcan".into(),
+        min_count_unreliable: None,
+        min_count_suppress: None,
+        max_cv_unreliable: None,
+        max_cv_caution: None,
+        min_df: None,
+        min_estimate: Some(MIN),
+    };
+    let judged = cube_with("can_lfs_pumf.toml", 2, Some(statcan));
+    assert_eq!(open.len(), judged.len());
+    let schema = migstat::schema::Schema::load(Some(&repo().join("schemas"))).expect("schema");
+    let key = |o: &Observation| {
+        (
+            o.indicator.clone(),
+            o.sex.clone(),
+            o.classif1.clone(),
+            o.classif2.clone(),
+        )
+    };
+    let values: BTreeMap<_, Option<f64>> = open.iter().map(|o| (key(o), o.obs_value)).collect();
+    let persons = |code: &str, o: &Observation| {
+        values
+            .get(&(
+                code.to_string(),
+                o.sex.clone(),
+                o.classif1.clone(),
+                o.classif2.clone(),
+            ))
+            .copied()
+            .flatten()
+            .map(|v| v * 1000.0)
+    };
+    let (mut below, mut checked) = (0, 0);
+    for (a, b) in open.iter().zip(&judged) {
+        assert_eq!(key(a), key(b));
+        let ind = schema.catalogue.get(&a.indicator).expect("indicator");
+        let counts: Vec<&str> = match ind.kind {
+            Kind::Total if ind.value.is_none() => vec![ind.code.as_str()],
+            Kind::Ratio => [&ind.numerator, &ind.denominator]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect(),
+            _ => continue,
+        };
+        let small = counts.iter().any(|c| persons(c, a).is_none_or(|v| v < MIN));
+        let u8 = b.note_indicator.as_deref() == Some("U8:BELOW_MIN_ESTIMATE");
+        if small {
+            assert!(
+                b.obs_status.as_deref() == Some("S") && b.obs_value.is_none(),
+                "{:?} should be suppressed: {b:?}",
+                key(b)
+            );
+            below += usize::from(u8);
+        } else {
+            assert!(
+                !u8,
+                "{:?} carries U8 at {:?}",
+                key(b),
+                persons(&a.indicator, a)
+            );
+            checked += 1;
+        }
+    }
+    assert!(below > 0 && checked > 0, "below {below}, kept {checked}");
 }

@@ -149,9 +149,28 @@ fn error(got: Option<f64>, want: f64) -> f64 {
     }
 }
 
-/// Run one reference row; returns the larger relative error of estimate and SE.
+/// Run one reference row; returns the larger relative error of estimate and SE. A replicate
+/// design is checked on a Parquet copy of its file too (the streaming path).
 fn check(label: &str, args: Vec<String>, statistic: &str, by: &[String], est: f64, se: f64) -> f64 {
-    let rows = run_csv(&args);
+    let mut worst = check_one(label, &args, statistic, by, est, se);
+    if args.iter().any(|a| a == "--replicates") {
+        let mut on_parquet = args.clone();
+        on_parquet[0] = parquet::as_parquet(&args[0]);
+        let label = format!("{label} (Parquet)");
+        worst = worst.max(check_one(&label, &on_parquet, statistic, by, est, se));
+    }
+    worst
+}
+
+fn check_one(
+    label: &str,
+    args: &[String],
+    statistic: &str,
+    by: &[String],
+    est: f64,
+    se: f64,
+) -> f64 {
+    let rows = run_csv(args);
     let row = rows
         .iter()
         .find(|r| r.statistic == statistic && r.by == by)

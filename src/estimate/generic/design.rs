@@ -180,26 +180,8 @@ fn build_replicate(
         check_weights(table, c, &w)?;
         reps.push(w);
     }
-    let derive = req.method == ReplicateMethod::Jkn && req.rscales.is_none();
-    let mut n_strata = 1usize;
-    let rscales = if derive || spec.strata.is_some() {
-        let first = first_stage(table, spec)?;
-        let layout = first_layout(table, spec, &first)?;
-        n_strata = layout.n_strata;
-        if derive {
-            Some(jkn_rscales(&reps, &weights, &first, &layout, &req.columns)?)
-        } else {
-            req.rscales.clone()
-        }
-    } else {
-        req.rscales.clone()
-    };
-    let spec_r = ReplicateSpec::new(req.method, reps.len(), req.rho, req.scale, rscales, req.mse)?;
-    let r = reps.len() as f64;
-    let df = match req.method {
-        ReplicateMethod::Jkn => r - n_strata as f64,
-        _ => r - 1.0,
-    };
+    let deleted = |k: usize| (0..reps[k].len()).find(|&i| reps[k][i] == 0.0 && weights[i] > 0.0);
+    let (spec_r, df) = replicate_spec(table, spec, req, deleted)?;
     Ok(Design {
         weights,
         method: VarianceMethod::Replicate(ReplicateDesign {
@@ -210,26 +192,62 @@ fn build_replicate(
     })
 }
 
+/// True when the JKn rscales must be derived from the data (no --rscales given).
+pub(super) fn derives_rscales(req: &ReplicateRequest) -> bool {
+    req.method == ReplicateMethod::Jkn && req.rscales.is_none()
+}
+
+/// The variance declaration of a replicate design and its degrees of freedom. `deleted(k)` is
+/// the first row that replicate `k` deletes (weight 0 where the sampling weight is positive);
+/// it is asked only when the JKn rscales are derived.
+pub(super) fn replicate_spec(
+    table: &Table,
+    spec: &DesignSpec,
+    req: &ReplicateRequest,
+    deleted: impl Fn(usize) -> Option<usize>,
+) -> Result<(ReplicateSpec, f64), EstimateError> {
+    let derive = derives_rscales(req);
+    let mut n_strata = 1usize;
+    let rscales = if derive || spec.strata.is_some() {
+        let first = first_stage(table, spec)?;
+        let layout = first_layout(table, spec, &first)?;
+        n_strata = layout.n_strata;
+        if derive {
+            Some(jkn_rscales(&first, &layout, &req.columns, deleted)?)
+        } else {
+            req.rscales.clone()
+        }
+    } else {
+        req.rscales.clone()
+    };
+    let n_reps = req.columns.len();
+    let spec_r = ReplicateSpec::new(req.method, n_reps, req.rho, req.scale, rscales, req.mse)?;
+    let r = n_reps as f64;
+    let df = match req.method {
+        ReplicateMethod::Jkn => r - n_strata as f64,
+        _ => r - 1.0,
+    };
+    Ok((spec_r, df))
+}
+
 /// JKn rscales `(n_h − 1)/n_h · (1 − f_h)`, where h is the stratum of the PSU that replicate r
 /// deletes (the rows it gives weight 0 although their sampling weight is positive).
 fn jkn_rscales(
-    reps: &[Vec<f64>],
-    weights: &[f64],
     first: &FirstStage,
     layout: &PsuLayout,
     names: &[String],
+    deleted: impl Fn(usize) -> Option<usize>,
 ) -> Result<Vec<f64>, EstimateError> {
     let sizes = layout.stratum_sizes();
-    reps.iter()
-        .zip(names)
-        .map(|(rep, name)| {
-            let row = (0..rep.len())
-                .find(|&i| rep[i] == 0.0 && weights[i] > 0.0)
-                .ok_or_else(|| {
-                    EstimateError::Replicates(format!(
-                        "column `{name}` deletes no PSU, so its stratum is unknown; give --rscales"
-                    ))
-                })?;
+    names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            let row = deleted(k).ok_or_else(|| {
+                EstimateError::Replicates(format!(
+                    "column `{name}` deletes no PSU, so its stratum is unknown; give --rscales"
+                ))
+            })?;
             let h = first.stratum_of_row[row] as usize;
             let n = sizes[h] as f64;
             Ok((n - 1.0) / n * (1.0 - layout.stratum_fraction[h]))
@@ -237,7 +255,10 @@ fn jkn_rscales(
         .collect()
 }
 
-fn sampling_weights(table: &Table, spec: &DesignSpec) -> Result<Vec<f64>, EstimateError> {
+pub(super) fn sampling_weights(
+    table: &Table,
+    spec: &DesignSpec,
+) -> Result<Vec<f64>, EstimateError> {
     match &spec.weight {
         WeightSource::One => Ok(vec![1.0; table.n_rows]),
         WeightSource::Column(c) => {

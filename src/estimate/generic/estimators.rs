@@ -7,11 +7,11 @@
 
 use rayon::prelude::*;
 
-use super::design::{Design, ReplicateDesign, TaylorDesign, VarianceMethod};
+use super::design::{Design, TaylorDesign, VarianceMethod};
 use super::domains::Cells;
 use super::multistage::later_stage_variance;
 use super::targets::Target;
-use crate::estimate::replicate::replicate_variance_detail;
+use crate::estimate::replicate::{replicate_variance_detail, ReplicateSpec};
 use crate::estimate::tdist::t_quantile_975;
 use crate::estimate::variance::taylor_variance_sparse;
 
@@ -89,10 +89,41 @@ fn one_cell(
     target: &Target<'_>,
     scratch: &mut PsuScratch,
 ) -> (Estimate, Vec<String>) {
-    let mut warnings = Vec::new();
     let by = cells.labels[c].clone();
     let data = contributing(&cells.rows[c], target);
     let (y_hat, x_hat) = weighted_sums(&data, &design.weights);
+    assemble(
+        by,
+        target,
+        (y_hat, x_hat),
+        data.n,
+        design.df,
+        |theta| match &design.method {
+            VarianceMethod::Taylor(t) => (
+                taylor(t, &design.weights, &data, target, theta, x_hat, scratch),
+                0,
+            ),
+            VarianceMethod::Replicate(r) => replicate_from_sums(
+                &r.spec,
+                target,
+                theta,
+                r.weights.iter().map(|wr| weighted_sums(&data, wr)),
+            ),
+        },
+    )
+}
+
+/// One result row from the cell's weighted sums `(Σwy, Σwx)`, its unweighted count and a
+/// variance function of the estimate returning `(variance, replicates left out)`.
+pub(super) fn assemble(
+    by: Vec<String>,
+    target: &Target<'_>,
+    (y_hat, x_hat): (f64, f64),
+    n: u64,
+    df: f64,
+    variance: impl FnOnce(f64) -> (f64, usize),
+) -> (Estimate, Vec<String>) {
+    let mut warnings = Vec::new();
     let theta = if target.is_total() {
         Some(y_hat)
     } else if x_hat != 0.0 {
@@ -105,24 +136,33 @@ fn one_cell(
         ));
         None
     };
-    let variance = theta.map(|theta| match &design.method {
-        VarianceMethod::Taylor(t) => {
-            taylor(t, &design.weights, &data, target, theta, x_hat, scratch)
+    let variance = theta.map(|theta| {
+        let (v, dropped) = variance(theta);
+        if dropped > 0 {
+            warnings.push(format!(
+                "{}{}: {dropped} replicate(s) gave no estimate and were left out",
+                target.label,
+                cell_suffix(&by)
+            ));
         }
-        VarianceMethod::Replicate(r) => {
-            let (v, dropped) = replicate(r, &data, target, theta);
-            if dropped > 0 {
-                warnings.push(format!(
-                    "{}{}: {dropped} replicate(s) gave no estimate and were left out",
-                    target.label,
-                    cell_suffix(&by)
-                ));
-            }
-            v
-        }
+        v
     });
-    let est = finish(by, target.label.clone(), theta, variance, data.n, design.df);
+    let est = finish(by, target.label.clone(), theta, variance, n, df);
     (est, warnings)
+}
+
+/// Replicate variance from each replicate's sums `(Σw_r·y, Σw_r·x)`: `(variance, dropped)`.
+pub(super) fn replicate_from_sums(
+    spec: &ReplicateSpec,
+    target: &Target<'_>,
+    theta: f64,
+    sums: impl Iterator<Item = (f64, f64)>,
+) -> (f64, usize) {
+    let thetas: Vec<f64> = sums
+        .map(|(y, x)| if target.is_total() { y } else { y / x })
+        .collect();
+    let d = replicate_variance_detail(spec, theta, &thetas);
+    (d.variance, d.dropped)
 }
 
 fn cell_suffix(by: &[String]) -> String {
@@ -210,28 +250,6 @@ fn taylor(
         v += later_stage_variance(&design.later, &data.rows, &scores);
     }
     v
-}
-
-fn replicate(
-    design: &ReplicateDesign,
-    data: &Contributing,
-    target: &Target<'_>,
-    theta: f64,
-) -> (f64, usize) {
-    let thetas: Vec<f64> = design
-        .weights
-        .iter()
-        .map(|wr| {
-            let (y, x) = weighted_sums(data, wr);
-            if target.is_total() {
-                y
-            } else {
-                y / x
-            }
-        })
-        .collect();
-    let d = replicate_variance_detail(&design.spec, theta, &thetas);
-    (d.variance, d.dropped)
 }
 
 fn finish(

@@ -12,6 +12,7 @@ pub mod multistage;
 pub mod output;
 pub mod parquet;
 pub mod stages;
+pub mod stream;
 pub mod table;
 pub mod targets;
 
@@ -72,6 +73,11 @@ pub fn estimate_file(path: &Path, request: &Request) -> Result<Outcome, Estimate
         return Err(EstimateError::Usage(
             "nothing to estimate: give --total, --mean or --ratio".into(),
         ));
+    }
+    if let Some(req) = &request.design.replicates {
+        if Table::is_parquet(path)? {
+            return stream::estimate(path, request, req);
+        }
     }
     let table = Table::load(path, &request.columns())?;
     estimate_table(&table, request)

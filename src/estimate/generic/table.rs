@@ -96,6 +96,53 @@ impl Builder {
         Ok(())
     }
 
+    /// Add values given as codes into `levels` ([`MISSING`] for none), each level handled
+    /// once; `Err(i)` names the first position whose text a numeric column cannot take.
+    pub(crate) fn push_levels(&mut self, codes: &[u32], levels: &[String]) -> Result<(), usize> {
+        match self {
+            Self::Numeric(values) => {
+                let numbers: Vec<Option<f64>> =
+                    levels.iter().map(|l| parse_number(l.trim())).collect();
+                values.reserve(codes.len());
+                for (i, &c) in codes.iter().enumerate() {
+                    match numbers.get(c as usize) {
+                        None => values.push(f64::NAN),
+                        Some(Some(x)) => values.push(*x),
+                        Some(None) => return Err(i),
+                    }
+                }
+            }
+            Self::Labels {
+                codes: out,
+                index,
+                levels: global,
+            } => {
+                let map: Vec<u32> = levels
+                    .iter()
+                    .map(|l| {
+                        let s = l.trim();
+                        if s.is_empty() {
+                            return MISSING;
+                        }
+                        if let Some(&c) = index.get(s) {
+                            return c;
+                        }
+                        let c = global.len() as u32;
+                        index.insert(s.to_string(), c);
+                        global.push(s.to_string());
+                        c
+                    })
+                    .collect();
+                out.extend(
+                    codes
+                        .iter()
+                        .map(|&c| map.get(c as usize).copied().unwrap_or(MISSING)),
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn push_f64(&mut self, v: f64) {
         match self {
             Self::Numeric(values) => values.push(v),
@@ -251,7 +298,7 @@ pub(crate) fn read_error(path: &Path, e: impl std::fmt::Display) -> EstimateErro
     }
 }
 
-fn missing_column(path: &Path, name: &str, names: &[String]) -> EstimateError {
+pub(super) fn missing_column(path: &Path, name: &str, names: &[String]) -> EstimateError {
     let mut available: Vec<&str> = names.iter().map(String::as_str).take(30).collect();
     if names.len() > 30 {
         available.push("…");
