@@ -256,27 +256,32 @@ fn append(
     Ok(())
 }
 
-/// Codes into first-appearance levels of `values` (`None` is [`MISSING`]).
+/// Codes into first-appearance levels of `values` (`None` is [`MISSING`]). Columns with few
+/// levels (sex, age bands, country groups) are matched by a scan of the levels, others hashed.
 fn intern<K: std::hash::Hash + Eq + Copy>(
     values: impl Iterator<Item = Option<K>>,
 ) -> (Vec<u32>, Vec<K>) {
+    const SCAN: usize = 16;
     let mut index: HashMap<K, u32> = HashMap::new();
-    let mut levels = Vec::new();
-    let mut last: Option<(K, u32)> = None;
+    let mut levels: Vec<K> = Vec::new();
     let codes = values
-        .map(|v| match v {
-            None => MISSING,
-            Some(k) => match last {
-                Some((l, c)) if l == k => c,
-                _ => {
-                    let c = *index.entry(k).or_insert_with(|| {
-                        levels.push(k);
-                        (levels.len() - 1) as u32
-                    });
-                    last = Some((k, c));
-                    c
+        .map(|v| {
+            let Some(k) = v else { return MISSING };
+            if levels.len() <= SCAN {
+                if let Some(c) = levels.iter().position(|l| *l == k) {
+                    return c as u32;
                 }
-            },
+                levels.push(k);
+                let c = (levels.len() - 1) as u32;
+                if levels.len() > SCAN {
+                    index.extend(levels.iter().enumerate().map(|(i, l)| (*l, i as u32)));
+                }
+                return c;
+            }
+            *index.entry(k).or_insert_with(|| {
+                levels.push(k);
+                (levels.len() - 1) as u32
+            })
         })
         .collect();
     (codes, levels)
