@@ -192,7 +192,7 @@ impl Default for ValidationSpec {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Reliability {
     #[serde(default = "ilo")]
     pub profile: String,

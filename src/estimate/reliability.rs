@@ -160,12 +160,7 @@ mod tests {
     fn statcan_cv_levels() {
         let r = Reliability {
             profile: "statcan".into(),
-            min_count_unreliable: None,
-            min_count_suppress: None,
-            max_cv_unreliable: None,
-            max_cv_caution: None,
-            min_df: None,
-            min_estimate: None,
+            ..Default::default()
         };
         let p = Profile::from_config(Some(&r));
         assert_eq!(p.judge(100, Some(10.0), None).code(), None);

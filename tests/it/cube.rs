@@ -15,12 +15,8 @@ use crate::common::repo;
 fn cube(pipeline: &str, threads: usize, suppress: bool) -> Vec<Observation> {
     let none = Reliability {
         profile: "ilo".into(),
-        min_count_unreliable: None,
         min_count_suppress: Some(0),
-        max_cv_unreliable: None,
-        max_cv_caution: None,
-        min_df: None,
-        min_estimate: None,
+        ..Default::default()
     };
     cube_with(pipeline, threads, (!suppress).then_some(none))
 }
@@ -299,12 +295,8 @@ fn statcan_profile_suppresses_estimates_below_its_minimum() {
     let open = cube("can_lfs_pumf.toml", 2, false);
     let statcan = Reliability {
         profile: "statcan".into(),
-        min_count_unreliable: None,
-        min_count_suppress: None,
-        max_cv_unreliable: None,
-        max_cv_caution: None,
-        min_df: None,
         min_estimate: Some(MIN),
+        ..Default::default()
     };
     let judged = cube_with("can_lfs_pumf.toml", 2, Some(statcan));
     assert_eq!(open.len(), judged.len());

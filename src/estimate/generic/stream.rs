@@ -211,27 +211,24 @@ struct Dense {
 impl Dense {
     fn new(row_cell: &[u32], n_cells: usize, targets: &[Target<'_>]) -> Self {
         let n = row_cell.len();
-        let keep = |t: &Target<'_>, i: usize| {
-            let (y, x) = (t.y.at(i), t.x.at(i));
-            row_cell[i] != NO_CELL && !y.is_nan() && !x.is_nan()
+        // One side (`y` or `x`) of a target, 0 where the row does not contribute.
+        let side = |t: &Target<'_>, x_side: bool| -> Vec<f64> {
+            (0..n)
+                .map(|i| {
+                    let (y, x) = (t.y.at(i), t.x.at(i));
+                    let keep = row_cell[i] != NO_CELL && !y.is_nan() && !x.is_nan();
+                    match (keep, x_side) {
+                        (false, _) => 0.0,
+                        (true, false) => y,
+                        (true, true) => x,
+                    }
+                })
+                .collect()
         };
-        let ys = targets
-            .iter()
-            .map(|t| {
-                (0..n)
-                    .map(|i| if keep(t, i) { t.y.at(i) } else { 0.0 })
-                    .collect()
-            })
-            .collect();
+        let ys = targets.iter().map(|t| side(t, false)).collect();
         let xs = targets
             .iter()
-            .map(|t| {
-                (!t.is_total()).then(|| {
-                    (0..n)
-                        .map(|i| if keep(t, i) { t.x.at(i) } else { 0.0 })
-                        .collect()
-                })
-            })
+            .map(|t| (!t.is_total()).then(|| side(t, true)))
             .collect();
         let cell = row_cell
             .iter()

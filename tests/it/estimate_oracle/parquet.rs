@@ -51,12 +51,17 @@ fn apiclus2_parquet() -> String {
     ])
     .expect("batch");
     let path = scratch_dir("parquet").join("apiclus2.parquet");
-    let file = std::fs::File::create(&path).expect("create");
+    write_parquet(&batch, &path, 10)
+}
+
+/// Write `batch` to `path` in row groups of `rows` rows; the path as text.
+fn write_parquet(batch: &RecordBatch, path: &Path, rows: usize) -> String {
+    let file = std::fs::File::create(path).expect("create");
     let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(10))
+        .set_max_row_group_row_count(Some(rows))
         .build();
     let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).expect("writer");
-    w.write(&batch).expect("write");
+    w.write(batch).expect("write");
     w.close().expect("close");
     path.to_string_lossy().into_owned()
 }
@@ -139,14 +144,7 @@ pub fn as_parquet(csv_path: &str) -> String {
         .to_string_lossy()
         .into_owned();
     let path = scratch_dir(&format!("as-parquet-{stem}")).join(format!("{stem}.parquet"));
-    let file = std::fs::File::create(&path).expect("create");
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(7))
-        .build();
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).expect("writer");
-    w.write(&batch).expect("write");
-    w.close().expect("close");
-    let out = path.to_string_lossy().into_owned();
+    let out = write_parquet(&batch, &path, 7);
     copies.insert(csv_path.to_string(), out.clone());
     out
 }
@@ -161,10 +159,10 @@ fn fields(stdout: &str) -> Vec<Vec<String>> {
 
 /// The same command on the CSV file and on its Parquet copy: same rows, labels and counts,
 /// numbers equal to 1e-12 relative (the streaming path adds in another order).
-fn same_on_parquet(csv_file: &str, flags: &[&str]) -> String {
+fn same_on_parquet(csv_file: &str, flags: &str) -> String {
     let run = |file: String| {
         let args: Vec<String> = std::iter::once(file)
-            .chain(flags.iter().map(|s| s.to_string()))
+            .chain(flags.split_whitespace().map(String::from))
             .chain(["--format".to_string(), "csv".to_string()])
             .collect();
         run_cli(&args)
@@ -196,61 +194,17 @@ fn replicate_designs_stream_from_parquet_like_csv() {
     // JKn with rscales derived from the deleted PSUs' strata, domains and a factor.
     let out = same_on_parquet(
         "apistrat_jkn_repweights.csv",
-        &[
-            "--weight",
-            "pw",
-            "--strata",
-            "stype",
-            "--replicates",
-            "JK*",
-            "--method",
-            "jkn",
-            "--total",
-            "enroll",
-            "--mean",
-            "api00",
-            "--ratio",
-            "api00/enroll",
-            "--mean",
-            "stype",
-            "--by",
-            "stype",
-        ],
+        "--weight pw --strata stype --replicates JK* --method jkn --total enroll --mean api00 --ratio api00/enroll --mean stype --by stype",
     );
     assert_eq!(out.lines().count(), 1 + 3 * 6, "{out}");
     // Bootstrap with --mse; BRR declared by replicate weights alone (weight 1).
     same_on_parquet(
         "stratclus_boot_repweights.csv",
-        &[
-            "--weight",
-            "pw",
-            "--replicates",
-            "B*",
-            "--method",
-            "bootstrap",
-            "--mse",
-            "--scale",
-            "0.02",
-            "--mean",
-            "hi",
-            "--total",
-            "enroll",
-            "--by",
-            "stype",
-        ],
+        "--weight pw --replicates B* --method bootstrap --mse --scale 0.02 --mean hi --total enroll --by stype",
     );
     same_on_parquet(
         "scd_brr_repweights.csv",
-        &[
-            "--weight",
-            "1",
-            "--replicates",
-            "H1,H2,H3,H4",
-            "--method",
-            "brr",
-            "--total",
-            "arrests",
-        ],
+        "--weight 1 --replicates H1,H2,H3,H4 --method brr --total arrests",
     );
 }
 
@@ -274,20 +228,10 @@ fn bad_replicate_weight_in_parquet_names_row_and_column() {
     std::fs::write(&bad, lines.join("\n")).expect("write");
     let parquet = as_parquet(&bad.to_string_lossy());
     for file in [bad.to_string_lossy().into_owned(), parquet] {
-        let args: Vec<String> = [
-            file.as_str(),
-            "--weight",
-            "pw",
-            "--replicates",
-            "B*",
-            "--method",
-            "bootstrap",
-            "--total",
-            "enroll",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let flags = "--weight pw --replicates B* --method bootstrap --total enroll";
+        let args: Vec<String> = std::iter::once(file.clone())
+            .chain(flags.split_whitespace().map(String::from))
+            .collect();
         let out = run_cli(&args);
         assert_eq!(out.code, 2, "{}", out.stderr);
         assert!(
