@@ -6,7 +6,7 @@
    against a whole `python -c` process running DuckDB on only the same 81 weighted sums per cell
    with one GROUP BY on the same file, and polars' group_by doing the same sums.
 
-Usage: python benches/compare.py BINARY [PERSONS]
+Usage: python benches/compare.py BINARY [PERSONS[,PERSONS...]]
 """
 import os
 import subprocess
@@ -15,7 +15,7 @@ import tempfile
 import time
 
 BIN = sys.argv[1]
-PERSONS = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+PERSONS = [int(n) for n in sys.argv[2].split(",")] if len(sys.argv) > 2 else [1_000_000]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(tempfile.gettempdir(), "migstat-bench-cli")
 os.makedirs(WORK, exist_ok=True)
@@ -95,7 +95,7 @@ print(df.height)
 
 
 def estimate_vs_engines():
-    path = make_parquet(max(PERSONS, 2_600_000))
+    path = make_parquet(max(max(PERSONS), 2_600_000))
     rows = subprocess.run([sys.executable, "-c", "import pyarrow.parquet as pq,sys;print(pq.ParquetFile(sys.argv[1]).metadata.num_rows)", path],
                           capture_output=True, text=True).stdout.strip()
     mig = best([BIN, "estimate", path, "--weight", "WEIGHT", "--replicates", "REPWT*", "--method", "bootstrap",
@@ -114,5 +114,6 @@ def estimate_vs_engines():
 
 
 if __name__ == "__main__":
-    run_pipeline(PERSONS)
+    for n in PERSONS:
+        run_pipeline(n)
     estimate_vs_engines()
