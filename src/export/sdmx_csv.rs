@@ -108,13 +108,14 @@ pub fn write_all(
     Ok((written, warnings))
 }
 
-/// Writes one dataflow; returns its row count and the number of duplicate keys.
-fn write_flow(flow: &Flow, catalogue: &Catalogue, path: &Path) -> Result<(usize, usize)> {
+/// A breakdown column read from a row.
+type Breakdown = fn(&ObsRow) -> Option<&str>;
+
+/// The breakdown dimensions of a dataflow: id and column, in `classif1`, `classif2` order.
+fn dimensions(flow: &Flow) -> Result<Vec<(String, Breakdown)>> {
     let mut dims = vec![];
-    for get in [
-        (|r: &ObsRow| r.classif1.as_deref()) as fn(&ObsRow) -> Option<&str>,
-        |r: &ObsRow| r.classif2.as_deref(),
-    ] {
+    let columns: [Breakdown; 2] = [|r| r.classif1.as_deref(), |r| r.classif2.as_deref()];
+    for get in columns {
         if let Some(id) = dimension(&flow.datasets, get)? {
             dims.push((id, get));
         }
@@ -127,46 +128,71 @@ fn write_flow(flow: &Flow, catalogue: &Catalogue, path: &Path) -> Result<(usize,
             )));
         }
     }
+    Ok(dims)
+}
+
+/// The values one dataflow gives every row.
+struct Constants {
+    dataflow: String,
+    measure: String,
+    unit_measure: &'static str,
+    unit_mult: &'static str,
+}
+
+/// A row's series key and period, then its value and attributes.
+fn row(c: &Constants, freq: &str, dims: &[(String, Breakdown)], r: &ObsRow) -> Vec<String> {
+    let time = period(&r.time).map(|(_, p)| p).unwrap_or_default();
+    let mut row = vec![
+        c.dataflow.clone(),
+        r.ref_area.clone(),
+        freq.to_string(),
+        c.measure.clone(),
+        r.sex.clone(),
+    ];
+    row.extend(dims.iter().map(|(_, get)| get(r).unwrap_or("").to_string()));
+    row.push(time);
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    row.extend([
+        number(r.obs_value),
+        text(&r.obs_status),
+        c.unit_measure.to_string(),
+        c.unit_mult.to_string(),
+        r.source.clone(),
+        text(&r.note_classif),
+        text(&r.note_indicator),
+        text(&r.note_source),
+        number(r.lower_bound),
+        number(r.upper_bound),
+    ]);
+    row
+}
+
+/// Writes one dataflow; returns its row count and the number of duplicate keys.
+fn write_flow(flow: &Flow, catalogue: &Catalogue, path: &Path) -> Result<(usize, usize)> {
+    let dims = dimensions(flow)?;
     let mut header = vec!["DATAFLOW", "REF_AREA", "FREQ", "MEASURE", "SEX"];
     header.extend(dims.iter().map(|(id, _)| id.as_str()));
     header.push("TIME_PERIOD");
+    let key_len = header.len();
     header.extend(ATTRIBUTES);
-    let dataflow = format!("ILO:DF_{}(1.0)", flow.indicator);
-    let measure = measure(flow.indicator);
     let (unit_measure, unit_mult) = unit(flow.indicator, catalogue);
-    let mut keys = BTreeSet::new();
-    let mut rows = Vec::new();
-    for ds in &flow.datasets {
-        for r in &ds.rows {
-            let time = period(&r.time).map(|(_, p)| p).unwrap_or_default();
-            let mut row = vec![
-                dataflow.clone(),
-                r.ref_area.clone(),
-                ds.freq.code().to_string(),
-                measure.clone(),
-                r.sex.clone(),
-            ];
-            row.extend(dims.iter().map(|(_, get)| get(r).unwrap_or("").to_string()));
-            row.push(time);
-            keys.insert(row.clone());
-            row.extend([
-                number(r.obs_value),
-                r.obs_status.clone().unwrap_or_default(),
-                unit_measure.to_string(),
-                unit_mult.to_string(),
-                r.source.clone(),
-                r.note_classif.clone().unwrap_or_default(),
-                r.note_indicator.clone().unwrap_or_default(),
-                r.note_source.clone().unwrap_or_default(),
-                number(r.lower_bound),
-                number(r.upper_bound),
-            ]);
-            rows.push(row);
-        }
-    }
-    let n = rows.len();
-    csv_file(path, &header, rows.into_iter())?;
-    Ok((n, n - keys.len()))
+    let constants = Constants {
+        dataflow: format!("ILO:DF_{}(1.0)", flow.indicator),
+        measure: measure(flow.indicator),
+        unit_measure,
+        unit_mult,
+    };
+    let rows: Vec<Vec<String>> = (flow.datasets.iter())
+        .flat_map(|ds| {
+            ds.rows
+                .iter()
+                .map(|r| row(&constants, ds.freq.code(), &dims, r))
+        })
+        .collect();
+    let keys: BTreeSet<&[String]> = rows.iter().map(|r| &r[..key_len]).collect();
+    let duplicates = rows.len() - keys.len();
+    csv_file(path, &header, rows.iter())?;
+    Ok((rows.len(), duplicates))
 }
 
 #[cfg(test)]

@@ -6,16 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use arrow_array::Array;
-use migstat::estimate::Observation;
 use migstat::export::{run, ExportArgs, ExportFormat};
-use migstat::load::columns;
-use migstat::load::parquet::{content_hash, write, FileMeta};
 use serde_json::Value;
 
 use crate::common::{parquet_files, read_batches, temp_dir};
 use crate::query::{python, warehouse};
 
-fn export(wh: &Path, format: ExportFormat, labels: bool, name: &str) -> (PathBuf, String) {
+/// Runs the export into a fresh folder; returns the folder and the summary it printed.
+pub fn export(wh: &Path, format: ExportFormat, labels: bool, name: &str) -> (PathBuf, String) {
     let out = temp_dir(name);
     let args = ExportArgs {
         format,
@@ -273,6 +271,28 @@ fn read_sdmx(dir: &Path) -> serde_json::Map<String, Value> {
     v.as_object().expect("object").clone()
 }
 
+/// Each indicator's unit as the warehouse's `catalog/indicators` table states it.
+fn catalog_units(wh: &Path) -> BTreeMap<String, String> {
+    let mut units = BTreeMap::new();
+    for f in parquet_files(&wh.join("catalog/indicators")) {
+        for b in read_batches(&f) {
+            let col = |n: &str| {
+                b.column_by_name(n)
+                    .expect(n)
+                    .as_any()
+                    .downcast_ref::<arrow_array::StringArray>()
+                    .expect(n)
+                    .clone()
+            };
+            let (code, unit) = (col("code"), col("unit"));
+            for i in 0..b.num_rows() {
+                units.insert(code.value(i).to_string(), unit.value(i).to_string());
+            }
+        }
+    }
+    units
+}
+
 /// `2024M01` for `2024-01`, `2024Q1` for `2024-Q1`, with the frequency it must come with.
 fn ilostat_time(period: &str) -> (String, &'static str) {
     match period.len() {
@@ -287,6 +307,7 @@ fn ilostat_time(period: &str) -> (String, &'static str) {
 fn sdmx_csv_gives_back_every_observation() {
     let wh = warehouse();
     let want = observations(wh);
+    let units = catalog_units(wh);
     let (dir, _) = export(wh, ExportFormat::SdmxCsv, false, "export-sdmx");
     let mut got = BTreeMap::new();
     for (name, file) in read_sdmx(&dir) {
@@ -333,18 +354,17 @@ fn sdmx_csv_gives_back_every_observation() {
                 g("MEASURE"),
                 format!("{}{}", &ind[..9], &ind[ind.len() - 2..])
             );
-            let unit = if ind.ends_with("_RT") {
-                ("PT", "0")
-            } else {
-                ("PS", "3")
+            let unit = match units.get(&ind).map(String::as_str) {
+                Some("thousands") => ("PS", "3"),
+                Some("percent") => ("PT", "0"),
+                Some("local currency") => ("LCU", "0"),
+                other => panic!("{ind}: unit {other:?} in catalog/indicators"),
             };
-            if !ind.starts_with("MST_EARA") {
-                assert_eq!(
-                    (g("UNIT_MEASURE").as_str(), g("UNIT_MULT").as_str()),
-                    unit,
-                    "{ind}"
-                );
-            }
+            assert_eq!(
+                (g("UNIT_MEASURE").as_str(), g("UNIT_MULT").as_str()),
+                unit,
+                "{ind}"
+            );
             let (time, freq) = ilostat_time(&g("TIME_PERIOD"));
             assert_eq!(g("FREQ"), freq);
             let c = |k: usize| dims.get(k).map(|d| g(d)).unwrap_or_default();
@@ -367,187 +387,4 @@ fn sdmx_csv_gives_back_every_observation() {
     assert_eq!(per_indicator(&got), per_indicator(&want));
     assert_eq!(got, want);
     let _ = std::fs::remove_dir_all(dir);
-}
-
-fn obs(indicator: &str, time: &str, c2: Option<&str>, value: Option<f64>) -> Observation {
-    Observation {
-        ref_area: "ZZZ".into(),
-        source: "BA:TEST".into(),
-        indicator: indicator.into(),
-        sex: "SEX_T".into(),
-        classif1: Some("AGE_YTHADULT_YGE15".into()),
-        classif2: c2.map(String::from),
-        time: time.into(),
-        obs_value: value,
-        obs_status: value.is_none().then(|| "S".to_string()),
-        note_classif: None,
-        note_indicator: value.is_none().then(|| "U2:COUNT_LT5".to_string()),
-        note_source: Some("R1:3513_S3:MIG_PUMF".into()),
-        sample_count: 3,
-        se: None,
-        cv: None,
-        lower_bound: value.map(|v| v - 0.5),
-        upper_bound: value.map(|v| v + 0.5),
-        design_df: None,
-    }
-}
-
-/// A warehouse written with the load stage's own writer: one file per period form.
-fn small_warehouse() -> PathBuf {
-    let wh = temp_dir("export-small");
-    let third = 1.0 / 3.0;
-    let files = [
-        (
-            "2024",
-            vec![obs("MST_TEST_SEX_AGE_NB", "2024", None, Some(third))],
-        ),
-        (
-            "2024Q1",
-            vec![obs("MST_TEST_SEX_AGE_NB", "2024Q1", None, None)],
-        ),
-        (
-            "2024M01",
-            vec![
-                obs(
-                    "MST_TEST_SEX_AGE_CBR_RT",
-                    "2024M01",
-                    Some("CBR_BIR_TOTAL"),
-                    Some(1e-7),
-                ),
-                obs(
-                    "MST_TEST_SEX_AGE_CBR_RT",
-                    "2024M02",
-                    Some("CBR_BIR_TOTAL"),
-                    Some(12345.678),
-                ),
-            ],
-        ),
-    ];
-    let meta = FileMeta {
-        run_id: "test",
-        schema_version: "1",
-    };
-    for (time, rows) in files {
-        let batch = columns::observations(&rows).expect("batch");
-        let path = wh
-            .join("observations/ZZZ")
-            .join(time)
-            .join("BA_TEST.parquet");
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
-        let hash = content_hash(&batch, &meta).expect("hash");
-        write(&path, &batch, &meta, &hash).expect("write");
-    }
-    wh
-}
-
-#[test]
-fn datasets_split_by_period_form_and_drop_missing_breakdowns() {
-    let wh = small_warehouse();
-    let (dir, _) = export(&wh, ExportFormat::IlostatCsv, false, "export-small-out");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("dir")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        [
-            "MST_TEST_SEX_AGE_CBR_RT_M.csv",
-            "MST_TEST_SEX_AGE_NB_A.csv",
-            "MST_TEST_SEX_AGE_NB_Q.csv"
-        ]
-    );
-    let text = std::fs::read_to_string(dir.join("MST_TEST_SEX_AGE_NB_A.csv")).expect("A");
-    assert_eq!(
-        text,
-        "ref_area,source,indicator,sex,classif1,time,obs_value,obs_status,note_classif,\
-         note_indicator,note_source\n\
-         ZZZ,BA:TEST,MST_TEST_SEX_AGE_NB,SEX_T,AGE_YTHADULT_YGE15,2024,0.3333333333333333,,,,\
-         R1:3513_S3:MIG_PUMF\n"
-    );
-    let q = std::fs::read_to_string(dir.join("MST_TEST_SEX_AGE_NB_Q.csv")).expect("Q");
-    assert!(q.contains(",2024Q1,,S,,U2:COUNT_LT5,"), "{q}");
-    let m = std::fs::read_to_string(dir.join("MST_TEST_SEX_AGE_CBR_RT_M.csv")).expect("M");
-    assert!(m.contains(",CBR_BIR_TOTAL,2024M01,0.0000001,"), "{m}");
-    assert!(m.contains(",2024M02,12345.678,"), "{m}");
-    let _ = std::fs::remove_dir_all(dir);
-
-    let (dir, _) = export(&wh, ExportFormat::SdmxCsv, false, "export-small-sdmx");
-    let a = std::fs::read_to_string(dir.join("DF_MST_TEST_SEX_AGE_NB.csv")).expect("flow");
-    assert_eq!(
-        a,
-        "DATAFLOW,REF_AREA,FREQ,MEASURE,SEX,AGE,TIME_PERIOD,OBS_VALUE,OBS_STATUS,UNIT_MEASURE,\
-         UNIT_MULT,SOURCE,NOTE_CLASSIF,NOTE_INDICATOR,NOTE_SOURCE,LOWER_BOUND,UPPER_BOUND\n\
-         ILO:DF_MST_TEST_SEX_AGE_NB(1.0),ZZZ,A,MST_TEST_NB,SEX_T,AGE_YTHADULT_YGE15,2024,\
-         0.3333333333333333,,PS,3,BA:TEST,,,R1:3513_S3:MIG_PUMF,-0.16666666666666669,\
-         0.8333333333333333\n\
-         ILO:DF_MST_TEST_SEX_AGE_NB(1.0),ZZZ,Q,MST_TEST_NB,SEX_T,AGE_YTHADULT_YGE15,2024-Q1,,S,\
-         PS,3,BA:TEST,,U2:COUNT_LT5,R1:3513_S3:MIG_PUMF,,\n"
-    );
-    let m = std::fs::read_to_string(dir.join("DF_MST_TEST_SEX_AGE_CBR_RT.csv")).expect("flow");
-    assert!(
-        m.starts_with("DATAFLOW,REF_AREA,FREQ,MEASURE,SEX,AGE,CBR,TIME_PERIOD,"),
-        "{m}"
-    );
-    assert!(
-        m.contains(
-            ",M,MST_TEST_RT,SEX_T,AGE_YTHADULT_YGE15,CBR_BIR_TOTAL,2024-02,12345.678,,PT,0,"
-        ),
-        "{m}"
-    );
-    let _ = std::fs::remove_dir_all(dir);
-
-    // A second source for the same series and period: two ILOSTAT rows, one SDMX warning.
-    let mut other = obs("MST_TEST_SEX_AGE_NB", "2024", None, Some(2.0));
-    other.source = "BA:OTHER".into();
-    let batch = columns::observations(&[other]).expect("batch");
-    let meta = FileMeta {
-        run_id: "test",
-        schema_version: "1",
-    };
-    let path = wh.join("observations/ZZZ/2024/BA_OTHER.parquet");
-    write(
-        &path,
-        &batch,
-        &meta,
-        &content_hash(&batch, &meta).expect("hash"),
-    )
-    .expect("write");
-    let (dir, log) = export(&wh, ExportFormat::SdmxCsv, false, "export-small-dup");
-    assert!(
-        log.contains("warning: ")
-            && log.contains("DF_MST_TEST_SEX_AGE_NB.csv: 1 observations share"),
-        "{log}"
-    );
-    let _ = std::fs::remove_dir_all(dir);
-    let (dir, _) = export(&wh, ExportFormat::IlostatCsv, false, "export-small-dup-ilo");
-    let a = std::fs::read_to_string(dir.join("MST_TEST_SEX_AGE_NB_A.csv")).expect("A");
-    assert_eq!(a.lines().count(), 3, "{a}");
-    let _ = std::fs::remove_dir_all(dir);
-    let _ = std::fs::remove_dir_all(wh);
-}
-
-#[test]
-fn labels_with_sdmx_is_refused_and_a_missing_warehouse_is_named() {
-    let mut log = Vec::new();
-    let args = ExportArgs {
-        format: ExportFormat::SdmxCsv,
-        out: temp_dir("export-refused"),
-        warehouse: warehouse().to_path_buf(),
-        labels: true,
-    };
-    let err = run(&args, &mut log).expect_err("labels with sdmx");
-    assert_eq!(err.exit_code(), 2);
-    assert!(err.to_string().contains("--labels"), "{err}");
-    let args = ExportArgs {
-        format: ExportFormat::IlostatCsv,
-        labels: false,
-        warehouse: PathBuf::from("/nonexistent/warehouse"),
-        ..args
-    };
-    let err = run(&args, &mut log).expect_err("no warehouse");
-    assert_eq!(err.exit_code(), 2);
-    assert!(err.to_string().contains("observations"), "{err}");
-    let _ = std::fs::remove_dir_all(&args.out);
 }

@@ -9,26 +9,23 @@ use serde_json::Value;
 
 use crate::common::{migstat, read_batches};
 
-/// A Python with duckdb and pyarrow: `MIGSTAT_PYTHON`, else this checkout's `.venv`, else the
-/// main checkout's.
+/// A Python with duckdb and pyarrow: `MIGSTAT_PYTHON` (as `make test` sets it), else this
+/// checkout's `.venv`.
 pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("MIGSTAT_PYTHON") {
         return PathBuf::from(p);
     }
-    let local = crate::common::repo().join(".venv/bin/python");
-    if local.is_file() {
-        return local;
-    }
-    let main = PathBuf::from("/work/main/.venv/bin/python");
+    let venv = crate::common::repo().join(".venv/bin/python");
     assert!(
-        main.is_file(),
+        venv.is_file(),
         "no Python with duckdb/pyarrow: run `make test` (it creates .venv) or set MIGSTAT_PYTHON"
     );
-    main
+    venv
 }
 
 /// One warehouse for the query and export tests, built once per test run through the binary:
-/// a monthly survey (CAN), a quarterly one (FRA) and a synthetic one with an emigrant roster (ARM).
+/// a monthly survey (CAN), a quarterly one (FRA), a synthetic one with an emigrant roster (ARM), and
+/// the World Bank's remittance and migrant-stock tables.
 pub fn warehouse() -> &'static Path {
     static WH: OnceLock<PathBuf> = OnceLock::new();
     WH.get_or_init(|| {
@@ -40,6 +37,9 @@ pub fn warehouse() -> &'static Path {
             "pipelines/can_lfs_pumf.toml",
             "pipelines/fra_eu_lfs_puf.toml",
             "pipelines/arm_lfs_synth.toml",
+            "pipelines/wb_remittances_received.toml",
+            "pipelines/wb_bilateral_remittances.toml",
+            "pipelines/wb_bilateral_migrant_stocks.toml",
             "--warehouse",
             &whs,
         ]);
@@ -147,7 +147,7 @@ fn assert_same_as_duckdb(sql: &str) -> usize {
     want.len()
 }
 
-const QUERIES: [&str; 10] = [
+const QUERIES: [&str; 12] = [
     // Aggregation over every observation file.
     "SELECT ref_area, indicator, count(*) AS n, sum(obs_value) AS total, min(time) AS first, \
      max(time) AS last FROM observations GROUP BY ref_area, indicator ORDER BY ref_area, indicator",
@@ -192,6 +192,16 @@ const QUERIES: [&str; 10] = [
      count(*) FILTER (WHERE obs_status = 'U') AS unreliable FROM observations \
      WHERE indicator IN (SELECT code FROM catalog_indicators WHERE unit = 'percent') \
      GROUP BY ref_area ORDER BY ref_area",
+    // The World Bank tables: aggregates kept apart by kind, a bilateral join with a catalog.
+    "SELECT ref_area_kind, time, count(*) AS n, sum(obs_value) AS usd FROM remittances \
+     GROUP BY ref_area_kind, time ORDER BY ref_area_kind, time",
+    "SELECT b.ref_area, b.counterpart_area, a.label, b.obs_value, s.obs_value AS stock \
+     FROM remittances_bilateral b \
+     LEFT JOIN catalog_ref_areas a ON a.ref_area = b.counterpart_area \
+     JOIN migrant_stocks_bilateral s ON s.ref_area = b.counterpart_area \
+     AND s.counterpart_area = b.ref_area AND s.time = b.time \
+     WHERE b.ref_area IN ('MEX', 'PHL', 'ARM') AND b.counterpart_area_kind = 'country' \
+     AND b.obs_value > 0 ORDER BY b.ref_area, b.obs_value DESC, b.counterpart_area",
 ];
 
 #[test]
