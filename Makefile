@@ -14,8 +14,11 @@ help: ## List the targets
 release: ## Build the optimised binary
 	$(CARGO) build --release --locked
 
-run: release ## Run every shipped pipeline on the sample data into ./warehouse
-	./target/release/migstat run $(PIPELINES) --warehouse $(WAREHOUSE)
+build: ## Build the binary (dependencies optimised; shared with `make test`)
+	$(CARGO) build --locked
+
+run: build ## Run every shipped pipeline on the sample data into ./warehouse
+	./target/debug/migstat run $(PIPELINES) --warehouse $(WAREHOUSE)
 
 $(VENV)/.ready:
 	$(PYTHON) -m venv $(VENV)

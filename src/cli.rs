@@ -24,6 +24,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check pipeline files: every problem at once, with its key path.
     Check(CheckArgs),
+    /// Validate an upload against its pipeline: exit 0 loadable, 1 errors found, 2 could not check.
+    Validate(crate::validate::ValidateArgs),
     /// Design-based estimates for any table (CSV or Parquet), with SEs, CVs and bounds.
     Estimate(crate::estimate::cli::EstimateArgs),
     /// Generate synthetic pilot labour force surveys (ARM, EGY, ECU, THA) with the migration module.
@@ -111,6 +113,7 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
         Command::Run(a) => run(a, out, err),
         Command::Check(a) => check(a, out),
         Command::Runs(a) => runs(a, out),
+        Command::Validate(a) => crate::validate::run(&a, out),
         Command::Estimate(a) => {
             crate::estimate::cli::run(&a, out, err).map_err(|e| MigError::Other(format!("{e:#}")))
         }

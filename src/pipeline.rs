@@ -294,10 +294,24 @@ pub fn run(
         opts.input.as_deref(),
         opts.cap,
     )?;
-    let roster = match RecordSpec::roster(p, schema) {
+    let mut roster = match RecordSpec::roster(p, schema) {
         Some(spec) => Some(normalize(p, schema, &spec, None, opts.cap)?),
         None => None,
     };
+    // Validation rules beyond the mapping: file, header, record, household, plausibility.
+    let wh_dir = Some(opts.warehouse.as_path());
+    let mut reports = vec![crate::validate::validate_normalized(
+        p,
+        schema,
+        &RecordSpec::person(p, schema),
+        &mut person,
+        wh_dir,
+    )?];
+    if let (Some(r), Some(spec)) = (roster.as_mut(), RecordSpec::roster(p, schema)) {
+        reports.push(crate::validate::validate_normalized(
+            p, schema, &spec, r, wh_dir,
+        )?);
+    }
     household::derive(
         &mut person.frame,
         roster.as_ref().map(|r| &r.frame),
@@ -325,7 +339,7 @@ pub fn run(
     manifest.rows_quarantined = summaries.iter().map(|i| i.rows_quarantined).sum();
     manifest.validation = serde_json::to_value(&summaries).unwrap_or_default();
     let run_dir = wh.run_dir(&run_id)?;
-    write_reports(&run_dir, &inputs)?;
+    crate::validate::Report::new(p, &reports).write_run_files(&run_dir)?;
     let finish = |mut m: Manifest, status: &str, code: i32| -> Result<()> {
         m.status = status.into();
         m.exit_code = code;
@@ -559,22 +573,4 @@ fn quarantine_csv(n: &Normalized) -> Result<Vec<u8>> {
         w.write_record(&rec).map_err(err)?;
     }
     w.into_inner().map_err(|e| MigError::Other(e.to_string()))
-}
-
-fn write_reports(run_dir: &Path, inputs: &[&Normalized]) -> Result<()> {
-    let mut text = String::new();
-    let mut json = Vec::new();
-    for n in inputs {
-        let file = n.display.display().to_string();
-        text.push_str(&format!("{file}: {} rows read\n", n.rows_read));
-        text.push_str(&n.findings.render_text(&file));
-        json.push(
-            serde_json::json!({ "file": file, "rows_read": n.rows_read, "findings": n.findings }),
-        );
-    }
-    let p = run_dir.join("validation.txt");
-    std::fs::write(&p, text).map_err(|e| MigError::io(&p, e))?;
-    let p = run_dir.join("validation.json");
-    let body = serde_json::to_vec_pretty(&json).map_err(|e| MigError::Other(e.to_string()))?;
-    std::fs::write(&p, body).map_err(|e| MigError::io(&p, e))
 }

@@ -206,7 +206,7 @@ pub fn gc(root: &Path, days: u64, log: &mut dyn std::io::Write) -> Result<usize>
         .as_secs();
     let cutoff = crate::load::warehouse::utc_stamp(now.saturating_sub(days * 86_400));
     let mut removed = 0;
-    for table in ["runs", ".rollback", "quarantine", ".cache"] {
+    for table in ["runs", ".rollback", "quarantine"] {
         for e in std::fs::read_dir(root.join(table))
             .into_iter()
             .flatten()
@@ -218,6 +218,25 @@ pub fn gc(root: &Path, days: u64, log: &mut dyn std::io::Write) -> Result<usize>
                 let _ = writeln!(log, "removed {table}/{name}");
                 removed += 1;
             }
+        }
+    }
+    // Downloads: by modification time, in the download cache (`MIGSTAT_CACHE_DIR` or the user's).
+    let limit = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+    let cache = crate::extract::cache::default_dir();
+    for e in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < limit);
+        if old {
+            let p = e.path();
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            let _ = writeln!(log, "removed download {}", p.display());
+            removed += 1;
         }
     }
     Ok(removed)

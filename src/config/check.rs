@@ -10,7 +10,14 @@ use crate::extract::INPUT_TYPES;
 use crate::schema::{FieldType, RecordSchema, Schema};
 
 const TOP: &[&str] = &[
-    "pipeline", "input", "time", "design", "fields", "rules", "roster",
+    "pipeline",
+    "input",
+    "time",
+    "design",
+    "fields",
+    "rules",
+    "roster",
+    "validation",
 ];
 const META: &[&str] = &[
     "id",
@@ -65,6 +72,13 @@ const DESIGN: &[&str] = &[
     "rscales",
     "mse",
     "variance",
+    "household_weights",
+    "replicate_count",
+];
+const VALIDATION: &[&str] = &[
+    "max_file_mb",
+    "population_change_pct",
+    "unemployment_rate_change_pp",
 ];
 const FIELD: &[&str] = &[
     "column",
@@ -96,6 +110,30 @@ pub const RULES: &[&str] = &[
     "weight_negative",
     "duplicate_key",
     "bad_time",
+    "bad_design",
+    "empty_file",
+    "encoding",
+    "encoding_suspect",
+    "delimiter",
+    "line_endings",
+    "truncated_file",
+    "file_size",
+    "duplicate_header",
+    "blank_header",
+    "unexpected_column",
+    "replicate_count",
+    "employed_job_missing",
+    "below_working_age_lfs",
+    "arrival_before_birth",
+    "arrival_after_survey",
+    "foreign_born_in_country",
+    "citizen_foreign_country",
+    "remittance_without_receipt",
+    "household_design",
+    "household_weight",
+    "lonely_psu",
+    "population_change",
+    "unemployment_rate_change",
 ];
 
 /// Reads and checks a pipeline file against the schema.
@@ -153,7 +191,12 @@ fn check_keys(v: &Value, problems: &mut Vec<String>) {
             keys(r, "pipeline.reliability", RELIABILITY, problems);
         }
     }
-    for (k, allowed) in [("input", INPUT), ("time", TIME), ("design", DESIGN)] {
+    for (k, allowed) in [
+        ("input", INPUT),
+        ("time", TIME),
+        ("design", DESIGN),
+        ("validation", VALIDATION),
+    ] {
         if let Some(t) = sub(k) {
             keys(t, k, allowed, problems);
         }
@@ -231,6 +274,16 @@ fn check_semantics(p: &Pipeline, schema: &Schema, problems: &mut Vec<String>) {
         problems.push("design.weight: the weight column is required".into());
     }
     check_design_method(&p.design, "design", problems);
+    let v = &p.validation;
+    for (key, x) in [
+        ("max_file_mb", v.max_file_mb),
+        ("population_change_pct", v.population_change_pct),
+        ("unemployment_rate_change_pp", v.unemployment_rate_change_pp),
+    ] {
+        if !(x.is_finite() && x > 0.0) {
+            problems.push(format!("validation.{key}: {x} must be a positive number"));
+        }
+    }
     check_fields(&p.fields, &schema.person, schema, "fields", problems);
     if let Some(r) = &p.roster {
         check_input(p, "roster.input", &r.input, problems);
@@ -248,6 +301,11 @@ fn check_semantics(p: &Pipeline, schema: &Schema, problems: &mut Vec<String>) {
 }
 
 fn check_design_method(d: &super::pipeline::Design, path: &str, problems: &mut Vec<String>) {
+    if d.replicate_count.is_some() && d.replicates.is_empty() {
+        problems.push(format!(
+            "{path}.replicate_count: give the replicate columns in `replicates` too"
+        ));
+    }
     if !d.replicates.is_empty() && d.method.is_none() {
         problems.push(format!(
             "{path}.method: replicate weights need a method (brr, fay, jk1, jkn, bootstrap, sdr)"

@@ -23,6 +23,9 @@ pub struct Pipeline {
     pub rules: BTreeMap<String, Severity>,
     #[serde(default)]
     pub roster: Option<Roster>,
+    /// Thresholds of the validation rules that take one.
+    #[serde(default)]
+    pub validation: ValidationSpec,
     /// Directory of the pipeline file; relative paths are resolved against it.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -148,6 +151,45 @@ pub struct Design {
     pub mse: bool,
     /// `taylor` or `replicate`: which standard errors go to the warehouse.
     pub variance: Option<String>,
+    /// Members of a household carry the household's weight (checked by `household_weight`).
+    #[serde(default)]
+    pub household_weights: bool,
+    /// How many replicate-weight columns the file must have (checked by `replicate_count`).
+    pub replicate_count: Option<usize>,
+}
+
+/// `[validation]`: thresholds of the validation rules.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ValidationSpec {
+    /// Files larger than this many megabytes (10^6 bytes) get a `file_size` finding.
+    #[serde(default = "max_file_mb")]
+    pub max_file_mb: f64,
+    /// Largest plausible change of the weighted working-age population between periods, percent.
+    #[serde(default = "population_change_pct")]
+    pub population_change_pct: f64,
+    /// Largest plausible move of the unemployment rate between periods, percentage points.
+    #[serde(default = "unemployment_rate_change_pp")]
+    pub unemployment_rate_change_pp: f64,
+}
+
+fn max_file_mb() -> f64 {
+    4000.0
+}
+fn population_change_pct() -> f64 {
+    5.0
+}
+fn unemployment_rate_change_pp() -> f64 {
+    3.0
+}
+
+impl Default for ValidationSpec {
+    fn default() -> Self {
+        ValidationSpec {
+            max_file_mb: max_file_mb(),
+            population_change_pct: population_change_pct(),
+            unemployment_rate_change_pp: unemployment_rate_change_pp(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

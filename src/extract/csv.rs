@@ -31,7 +31,7 @@ pub struct CsvSource {
     pub delimiter: u8,
     /// Size of the data in bytes (uncompressed member size for a zip).
     pub size: u64,
-    reader: ::csv::Reader<Box<dyn Read>>,
+    reader: ::csv::Reader<LastChunk<Box<dyn Read>>>,
     record: ::csv::ByteRecord,
 }
 
@@ -94,7 +94,7 @@ impl CsvSource {
             .delimiter(delimiter)
             .flexible(true)
             .has_headers(false)
-            .from_reader(joined);
+            .from_reader(LastChunk::new(joined));
         let mut record = ::csv::ByteRecord::new();
         let got = reader
             .read_byte_record(&mut record)
@@ -152,9 +152,7 @@ impl super::RowSource for CsvSource {
         if !got {
             return Ok(None);
         }
-        // The reader counts a record's line terminator only when it starts the next record, so
-        // the recorded position is the line where the previous record ended: add one.
-        let line = self.record.position().map(|p| p.line()).unwrap_or(0) + 1;
+        let line = self.start_line();
         // Reuse the cells' buffers: no allocation per cell once the first rows are read.
         cells.truncate(self.record.len());
         while cells.len() < self.record.len() {
@@ -178,6 +176,72 @@ impl super::RowSource for CsvSource {
             }
         }
         Ok(Some(line))
+    }
+}
+
+impl CsvSource {
+    fn start_line(&self) -> u64 {
+        record_line(&self.reader, &self.record)
+    }
+}
+
+/// The physical line the record just read starts on. The parser's line count after a record
+/// includes the line break of an LF line but not yet the `\n` of a CRLF line (it takes that when
+/// it reads on), counts skipped blank lines, and counts line breaks inside quoted cells; so:
+/// lines counted after the record, less the breaks inside it, less its own `\n` when that was
+/// taken already.
+pub(crate) fn record_line<R: Read>(
+    reader: &::csv::Reader<LastChunk<R>>,
+    record: &::csv::ByteRecord,
+) -> u64 {
+    let end = reader.position();
+    let inside = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+    let own_lf = end.byte() > 0 && reader.get_ref().byte_at(end.byte() - 1) == Some(b'\n');
+    end.line().saturating_sub(inside + u64::from(own_lf)).max(1)
+}
+
+/// A reader that keeps a copy of the chunk it last handed to the CSV parser (whose buffer only
+/// ever holds that chunk), so that the byte ending a record can be looked at.
+pub(crate) struct LastChunk<R> {
+    inner: R,
+    chunk: Vec<u8>,
+    /// Offset of `chunk[0]` in the stream.
+    start: u64,
+    /// The byte before `chunk[0]`.
+    before: Option<u8>,
+}
+
+impl<R> LastChunk<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        LastChunk {
+            inner,
+            chunk: Vec::new(),
+            start: 0,
+            before: None,
+        }
+    }
+
+    fn byte_at(&self, pos: u64) -> Option<u8> {
+        if pos >= self.start {
+            self.chunk.get((pos - self.start) as usize).copied()
+        } else if pos + 1 == self.start {
+            self.before
+        } else {
+            None
+        }
+    }
+}
+
+impl<R: Read> Read for LastChunk<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.before = self.chunk.last().copied().or(self.before);
+            self.start += self.chunk.len() as u64;
+            self.chunk.clear();
+            self.chunk.extend_from_slice(&buf[..n]);
+        }
+        Ok(n)
     }
 }
 
@@ -287,4 +351,46 @@ fn read_zip_member(
         .read_to_end(&mut bytes)
         .map_err(|e| format!("member {member} is damaged: {e}"))?;
     Ok((bytes, member))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::RowSource;
+
+    fn lines_of(name: &str, text: &str) -> Vec<(u64, String)> {
+        let path = std::env::temp_dir().join(format!("migstat-csv-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).expect("write");
+        let mut src = CsvSource::open(&path, None, Some("utf-8"), Some(",")).expect("open");
+        let mut cells = Vec::new();
+        let mut out = Vec::new();
+        while let Some(line) = src.next_into(&mut cells).expect("row") {
+            out.push((line, cells[0].clone()));
+        }
+        let _ = std::fs::remove_file(&path);
+        out
+    }
+
+    #[test]
+    fn line_numbers_are_physical_lines_for_lf_crlf_blank_lines_and_quoted_breaks() {
+        let want = |v: &[(u64, &str)]| -> Vec<(u64, String)> {
+            v.iter().map(|(l, s)| (*l, s.to_string())).collect()
+        };
+        assert_eq!(
+            lines_of("lf", "h,i\n1,2\n3,4\n"),
+            want(&[(2, "1"), (3, "3")])
+        );
+        assert_eq!(
+            lines_of("crlf", "h,i\r\n1,2\r\n3,4\r\n"),
+            want(&[(2, "1"), (3, "3")])
+        );
+        assert_eq!(
+            lines_of("blank", "h,i\n1,2\n\n3,4"),
+            want(&[(2, "1"), (4, "3")])
+        );
+        assert_eq!(
+            lines_of("quoted", "h,i\r\n\"a\r\nb\",2\r\n\r\n5,6\r\n7,8"),
+            want(&[(2, "a\r\nb"), (5, "5"), (6, "7")])
+        );
+    }
 }

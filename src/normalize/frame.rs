@@ -113,9 +113,97 @@ impl Frame {
         }
     }
 
+    /// Keeps the rows whose `keep` entry is true (rows past `keep`'s end are kept); interned
+    /// names (times, strata, PSUs) stay as they are.
+    pub fn retain(&mut self, keep: &[bool]) {
+        self.for_each_row_buffer(|b| b.retain(keep));
+    }
+
+    /// Drops every row but keeps the interned names and field definitions, so that rows pushed
+    /// afterwards use the same indexes (streaming validation clears the frame chunk by chunk).
+    pub fn clear_rows(&mut self) {
+        self.for_each_row_buffer(|b| b.clear());
+    }
+
+    fn for_each_row_buffer(&mut self, mut f: impl FnMut(RowBuffer<'_>)) {
+        f(RowBuffer::U32(&mut self.time));
+        f(RowBuffer::Str(&mut self.key));
+        f(RowBuffer::U64(&mut self.line));
+        f(RowBuffer::OptStr(&mut self.hh_id));
+        f(RowBuffer::F64(&mut self.weight));
+        f(RowBuffer::U32(&mut self.stratum));
+        f(RowBuffer::U32(&mut self.psu));
+        if let Some(fpc) = &mut self.fpc {
+            f(RowBuffer::F64(fpc));
+        }
+        for r in &mut self.reps {
+            f(RowBuffer::F64(r));
+        }
+        for col in &mut self.fields {
+            match &mut col.data {
+                ColData::Str(c) => f(RowBuffer::OptStr(c)),
+                ColData::Int(c) => f(RowBuffer::OptI64(c)),
+                ColData::Float(c) => f(RowBuffer::OptF64(c)),
+                ColData::Bool(c) => f(RowBuffer::OptBool(c)),
+                ColData::Code(c) => f(RowBuffer::U32(c)),
+            }
+        }
+        f(RowBuffer::OptI64(&mut self.age_lo));
+        f(RowBuffer::OptI64(&mut self.age_hi));
+    }
+
     /// Index of a time value, interning it.
     pub fn intern_time(&mut self, t: &str) -> u32 {
         intern(&mut self.times, t)
+    }
+}
+
+/// One per-row buffer of a frame, whatever its element type.
+enum RowBuffer<'a> {
+    U32(&'a mut Vec<u32>),
+    U64(&'a mut Vec<u64>),
+    F64(&'a mut Vec<f64>),
+    Str(&'a mut Vec<String>),
+    OptStr(&'a mut Vec<Option<String>>),
+    OptI64(&'a mut Vec<Option<i64>>),
+    OptF64(&'a mut Vec<Option<f64>>),
+    OptBool(&'a mut Vec<Option<bool>>),
+}
+
+fn sieve<T>(v: &mut Vec<T>, keep: &[bool]) {
+    let mut i = 0;
+    v.retain(|_| {
+        let k = keep.get(i).copied().unwrap_or(true);
+        i += 1;
+        k
+    });
+}
+
+impl RowBuffer<'_> {
+    fn retain(self, keep: &[bool]) {
+        match self {
+            RowBuffer::U32(v) => sieve(v, keep),
+            RowBuffer::U64(v) => sieve(v, keep),
+            RowBuffer::F64(v) => sieve(v, keep),
+            RowBuffer::Str(v) => sieve(v, keep),
+            RowBuffer::OptStr(v) => sieve(v, keep),
+            RowBuffer::OptI64(v) => sieve(v, keep),
+            RowBuffer::OptF64(v) => sieve(v, keep),
+            RowBuffer::OptBool(v) => sieve(v, keep),
+        }
+    }
+
+    fn clear(self) {
+        match self {
+            RowBuffer::U32(v) => v.clear(),
+            RowBuffer::U64(v) => v.clear(),
+            RowBuffer::F64(v) => v.clear(),
+            RowBuffer::Str(v) => v.clear(),
+            RowBuffer::OptStr(v) => v.clear(),
+            RowBuffer::OptI64(v) => v.clear(),
+            RowBuffer::OptF64(v) => v.clear(),
+            RowBuffer::OptBool(v) => v.clear(),
+        }
     }
 }
 
@@ -127,5 +215,66 @@ pub fn intern(list: &mut Vec<String>, s: &str) -> u32 {
             list.push(s.to_string());
             (list.len() - 1) as u32
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::FieldType;
+
+    fn frame(n: usize) -> Frame {
+        let mut f = Frame {
+            fields: vec![FieldCol {
+                name: "age".into(),
+                ty: FieldType::Int,
+                dim: None,
+                mapped: true,
+                note: None,
+                data: ColData::new(FieldType::Int),
+            }],
+            reps: vec![Vec::new()],
+            strata: vec!["s1".into()],
+            ..Default::default()
+        };
+        for i in 0..n {
+            f.time.push(0);
+            f.key.push(format!("k{i}"));
+            f.line.push(i as u64 + 2);
+            f.hh_id.push(None);
+            f.weight.push(i as f64);
+            f.stratum.push(0);
+            f.psu.push(NONE);
+            f.reps[0].push(i as f64 * 2.0);
+            f.push_value(0, Val::Int(i as i64));
+            f.age_lo.push(Some(i as i64));
+            f.age_hi.push(Some(i as i64));
+        }
+        f
+    }
+
+    #[test]
+    fn retain_drops_the_same_rows_from_every_buffer() {
+        let mut f = frame(4);
+        f.retain(&[true, false, true, false]);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f.key, ["k0", "k2"]);
+        assert_eq!(f.line, [2, 4]);
+        assert_eq!(f.reps[0], [0.0, 4.0]);
+        assert_eq!(f.age_hi, [Some(0), Some(2)]);
+        let ColData::Int(ages) = &f.fields[0].data else {
+            panic!("int column")
+        };
+        assert_eq!(ages, &[Some(0), Some(2)]);
+    }
+
+    #[test]
+    fn clear_rows_keeps_interned_names() {
+        let mut f = frame(3);
+        f.clear_rows();
+        assert!(f.is_empty());
+        assert!(f.key.is_empty() && f.reps[0].is_empty() && f.age_lo.is_empty());
+        assert_eq!(f.strata, ["s1"]);
+        assert_eq!(f.fields.len(), 1);
     }
 }

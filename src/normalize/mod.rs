@@ -7,7 +7,6 @@ pub mod household;
 pub mod mapper;
 pub mod value;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 pub use frame::{ColData, FieldCol, Frame, Val, NONE};
@@ -90,6 +89,26 @@ pub fn normalize(
     path: Option<&Path>,
     cap: u64,
 ) -> Result<Normalized> {
+    normalize_with(p, schema, spec, path, cap, None)
+}
+
+/// A sink handed the `Normalized` state every `rows` rows (loaded or quarantined) and once at
+/// the end; one that checks the frame's rows and then clears them (`Frame::clear_rows`,
+/// `quarantined.clear()`) keeps memory bounded whatever the file's size.
+pub struct Chunks<'a> {
+    pub rows: usize,
+    pub sink: &'a mut dyn FnMut(&mut Normalized),
+}
+
+/// `normalize`, handing the rows to `chunks` as they are mapped (see `Chunks`).
+pub fn normalize_with(
+    p: &Pipeline,
+    schema: &Schema,
+    spec: &RecordSpec,
+    path: Option<&Path>,
+    cap: u64,
+    mut chunks: Option<Chunks>,
+) -> Result<Normalized> {
     let path = match path {
         Some(path) => path.to_path_buf(),
         None => extract::locate(spec.input, &p.dir)?,
@@ -128,7 +147,10 @@ pub fn normalize(
     if out.findings.has_errors() {
         return Ok(out);
     }
-    read_rows(&ctx, src.as_mut(), &sys, &plans, &mut out)?;
+    read_rows(&ctx, src.as_mut(), &sys, &plans, &mut out, &mut chunks)?;
+    if let Some(c) = chunks.as_mut() {
+        (c.sink)(&mut out);
+    }
     Ok(out)
 }
 
@@ -139,10 +161,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn severity(&self, prob: &Problem) -> Severity {
-        let default = match prob.rule {
-            "row_width" | "missing_column" => Severity::Error,
-            _ => Severity::Error,
-        };
+        let default = crate::validate::rules::default_severity(prob.rule);
         self.p
             .severity(prob.rule, self.spec.fields.get(&prob.field), default)
     }
@@ -190,14 +209,20 @@ fn read_rows(
     sys: &SystemPlan,
     plans: &[FieldPlan],
     out: &mut Normalized,
+    chunks: &mut Option<Chunks>,
 ) -> Result<()> {
     let width = src.headers().len();
     let mut cells = Vec::with_capacity(width);
     let mut vals: Vec<(usize, Val)> = Vec::with_capacity(plans.len());
     let mut reps = Vec::new();
-    let mut seen_keys: HashSet<String> = HashSet::new();
+    let mut seen_keys = crate::validate::keys::KeySet::default();
     let mut index = DesignIndex::default();
     while let Some(line) = src.next_into(&mut cells)? {
+        if let Some(c) = chunks.as_mut() {
+            if out.frame.len() + out.quarantined.len() >= c.rows {
+                (c.sink)(out);
+            }
+        }
         out.rows_read += 1;
         if cells.len() == 1 && cells[0].trim().is_empty() {
             let prob = Problem {
@@ -254,12 +279,13 @@ fn read_rows(
             problems.push(p);
         }
         if let Some(r) = &row {
-            weight_problems(r.weight, &cells, &mut problems);
-            if !seen_keys.insert(r.key.clone()) {
+            let weight_col = ctx.spec.design.weight.as_deref().unwrap_or("weight");
+            weight_problems(r.weight, weight_col, &mut problems);
+            if !seen_keys.insert(&r.key) {
                 problems.push(Problem {
                     rule: "duplicate_key",
                     field: "key".into(),
-                    column: "key".into(),
+                    column: key_columns(ctx.spec),
                     value: r.key.clone(),
                     message: format!("business key {} occurs more than once", r.key),
                 });
@@ -299,13 +325,24 @@ fn read_rows(
             &mut index,
             ctx.spec.design.nest,
         ) {
+            let mut p = p;
+            p.column = ctx.spec.design.psu.clone().unwrap_or(p.column);
             out.findings.push(ctx.finding(&p, line, &key));
         }
     }
     Ok(())
 }
 
-fn weight_problems(w: f64, _cells: &[String], problems: &mut Vec<Problem>) {
+/// The columns of the business key as findings name them (`HH_ID+MEMBER`; `line` without ids).
+fn key_columns(spec: &RecordSpec) -> String {
+    if spec.input.key.is_empty() {
+        "line".into()
+    } else {
+        spec.input.key.join("+")
+    }
+}
+
+fn weight_problems(w: f64, column: &str, problems: &mut Vec<Problem>) {
     let (rule, msg) = if w < 0.0 {
         (
             "weight_negative",
@@ -319,7 +356,7 @@ fn weight_problems(w: f64, _cells: &[String], problems: &mut Vec<Problem>) {
     problems.push(Problem {
         rule,
         field: "weight".into(),
-        column: "weight".into(),
+        column: column.into(),
         value: format!("{w}"),
         message: msg.into(),
     });

@@ -119,7 +119,12 @@ pub fn run(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RunSum
 }
 
 /// Reads and checks the input with the pipeline's reader.
-fn read(p: &RemitPipeline, input: &Path, areas: &Areas, f: &mut Findings) -> Result<Loaded> {
+pub(crate) fn read(
+    p: &RemitPipeline,
+    input: &Path,
+    areas: &Areas,
+    f: &mut Findings,
+) -> Result<Loaded> {
     let sheet = p.sheet.as_deref().unwrap_or_default();
     match p.kind {
         InputType::WdiExcel => {

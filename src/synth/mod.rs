@@ -177,8 +177,8 @@ fn generate(
 ) -> anyhow::Result<Summary> {
     let layout = c.layout();
     let r = spec.replicates;
-    let ext = format.extension();
-    let file = |kind: &str| out.join(format!("{}_{kind}.{ext}", c.stem()));
+    // Every format is generated as CSV first, then rewritten (`writer::convert`).
+    let file = |kind: &str| out.join(format!("{}_{kind}.csv", c.stem()));
     let mut persons = TableWriter::create(
         &file("persons"),
         &header(layout.person_columns, layout.person_reps, r),
@@ -207,8 +207,8 @@ fn generate(
         persons: persons.rows,
         households: g.households,
         abroad: roster.rows,
-        persons_path: persons.finish()?,
-        roster_path: roster.finish()?,
+        persons_path: writer::convert(&persons.finish()?, format)?,
+        roster_path: writer::convert(&roster.finish()?, format)?,
     })
 }
 

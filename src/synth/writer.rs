@@ -14,14 +14,71 @@ pub enum Format {
     /// Comma-separated text, UTF-8, `\n` line ends.
     #[default]
     Csv,
+    /// Stata `.dta` (release 118).
+    Dta,
+    /// SPSS `.sav`.
+    Sav,
+    /// Excel `.xlsx`.
+    Xlsx,
+    /// Parquet.
+    Parquet,
 }
 
 impl Format {
     pub fn extension(self) -> &'static str {
         match self {
             Format::Csv => "csv",
+            Format::Dta => "dta",
+            Format::Sav => "sav",
+            Format::Xlsx => "xlsx",
+            Format::Parquet => "parquet",
         }
     }
+
+    /// The writer of a non-CSV format.
+    fn target(self) -> Option<crate::extract::write::Format> {
+        use crate::extract::write::Format as W;
+        match self {
+            Format::Csv => None,
+            Format::Dta => Some(W::Stata),
+            Format::Sav => Some(W::Spss),
+            Format::Xlsx => Some(W::Excel),
+            Format::Parquet => Some(W::Parquet),
+        }
+    }
+}
+
+/// Rewrites the CSV file `csv` as `format` beside it (same stem) and removes the CSV. A column is
+/// numeric when every non-blank cell parses as a number and none has a leading zero (ids such as
+/// `001` stay text, as offices ship them).
+pub fn convert(csv_path: &Path, format: Format) -> anyhow::Result<PathBuf> {
+    let Some(target) = format.target() else {
+        return Ok(csv_path.to_path_buf());
+    };
+    let out = csv_path.with_extension(format.extension());
+    let open = || {
+        csv::Reader::from_path(csv_path).with_context(|| format!("reading {}", csv_path.display()))
+    };
+    let mut rdr = open()?;
+    let headers: Vec<String> = rdr.headers()?.iter().map(String::from).collect();
+    let mut numeric = vec![true; headers.len()];
+    for rec in rdr.records() {
+        let rec = rec?;
+        for (i, cell) in rec.iter().enumerate() {
+            let leading_zero = cell.len() > 1 && cell.starts_with('0') && !cell.starts_with("0.");
+            if !cell.is_empty() && (leading_zero || cell.parse::<f64>().is_err()) {
+                numeric[i] = false;
+            }
+        }
+    }
+    let rows = open()?
+        .into_records()
+        .filter_map(|r| r.ok())
+        .map(|r| r.iter().map(String::from).collect::<Vec<_>>());
+    crate::extract::write::write(target, &out, &headers, rows, &Default::default(), &numeric)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    std::fs::remove_file(csv_path).with_context(|| format!("removing {}", csv_path.display()))?;
+    Ok(out)
 }
 
 /// A table being written: rows go to `<path>.part`, renamed to `path` by `finish`.

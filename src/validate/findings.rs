@@ -1,5 +1,7 @@
 //! A finding names the rule, its severity, the line and business key, the column and the value.
-//! `Findings` keeps every count but lists at most `cap` findings per rule.
+//! `Findings` keeps every count but lists at most `cap` findings per rule, and marks which data
+//! rows have errors, are quarantined or have warnings (three bits per line, so that rows are
+//! counted once however many findings they have).
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -29,6 +31,8 @@ pub struct Findings {
     pub cap: u64,
     pub listed: Vec<Finding>,
     pub rules: BTreeMap<String, RuleCount>,
+    #[serde(skip)]
+    rows: RowMarks,
 }
 
 impl Default for Findings {
@@ -37,7 +41,47 @@ impl Default for Findings {
             cap: 100,
             listed: Vec::new(),
             rules: BTreeMap::new(),
+            rows: RowMarks::default(),
         }
+    }
+}
+
+/// One bit per line for each of error, quarantine and warning.
+#[derive(Debug, Clone, Default)]
+struct RowMarks {
+    sets: [Vec<u64>; 3],
+}
+
+impl RowMarks {
+    fn slot(sev: Severity) -> Option<usize> {
+        match sev {
+            Severity::Error => Some(0),
+            Severity::Quarantine => Some(1),
+            Severity::Warning => Some(2),
+            Severity::Info => None,
+        }
+    }
+
+    fn mark(&mut self, sev: Severity, line: u64) {
+        let Some(s) = Self::slot(sev) else { return };
+        let (word, bit) = ((line / 64) as usize, line % 64);
+        let set = &mut self.sets[s];
+        if set.len() <= word {
+            set.resize(word + 1, 0);
+        }
+        set[word] |= 1 << bit;
+    }
+
+    /// Lines marked with `sev` and with none of the severities above it.
+    fn count(&self, sev: Severity) -> u64 {
+        let Some(s) = Self::slot(sev) else { return 0 };
+        let word = |k: usize, i: usize| self.sets[k].get(i).copied().unwrap_or(0);
+        (0..self.sets[s].len())
+            .map(|i| {
+                let above = (0..s).fold(0u64, |acc, k| acc | word(k, i));
+                (word(s, i) & !above).count_ones() as u64
+            })
+            .sum()
     }
 }
 
@@ -50,6 +94,9 @@ impl Findings {
     }
 
     pub fn push(&mut self, f: Finding) {
+        if f.line > 0 && super::rules::is_row_rule(&f.rule) {
+            self.rows.mark(f.severity, f.line);
+        }
         let rc = self.rules.entry(f.rule.clone()).or_default();
         rc.count += 1;
         rc.severity = Some(rc.severity.map_or(f.severity, |s| s.max(f.severity)));
@@ -65,6 +112,32 @@ impl Findings {
             .filter(|r| r.severity == Some(sev))
             .map(|r| r.count)
             .sum()
+    }
+
+    /// Adds `other`'s findings and counts (its unlisted findings stay counted, not listed).
+    pub fn merge(&mut self, other: Findings) {
+        for (rule, rc) in &other.rules {
+            let mine = self.rules.entry(rule.clone()).or_default();
+            mine.count += rc.count - rc.listed;
+            mine.severity = mine.severity.max(rc.severity);
+        }
+        for f in other.listed {
+            self.push(f);
+        }
+        for (mine, theirs) in self.rows.sets.iter_mut().zip(other.rows.sets) {
+            if mine.len() < theirs.len() {
+                mine.resize(theirs.len(), 0);
+            }
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m |= t;
+            }
+        }
+    }
+
+    /// Data rows whose worst finding has severity `sev` (rows with an error are not counted as
+    /// quarantined or with warnings; info findings are not counted).
+    pub fn rows_with(&self, sev: Severity) -> u64 {
+        self.rows.count(sev)
     }
 
     pub fn has_errors(&self) -> bool {
@@ -101,5 +174,56 @@ impl Findings {
             out.push('\n');
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(rule: &str, severity: Severity, line: u64) -> Finding {
+        Finding {
+            rule: rule.into(),
+            severity,
+            line,
+            key: line.to_string(),
+            column: "c".into(),
+            value: "v".into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn rows_are_counted_once_under_their_worst_severity() {
+        let mut f = Findings::with_cap(1);
+        f.push(finding("bad_number", Severity::Error, 5));
+        f.push(finding("unknown_code", Severity::Error, 5));
+        f.push(finding("lonely_psu", Severity::Warning, 5));
+        f.push(finding("employed_job_missing", Severity::Warning, 5));
+        f.push(finding("employed_job_missing", Severity::Warning, 70));
+        f.push(finding("row_width", Severity::Quarantine, 130));
+        f.push(finding("missing_column", Severity::Error, 1));
+        assert_eq!(f.rows_with(Severity::Error), 1);
+        assert_eq!(f.rows_with(Severity::Warning), 1);
+        assert_eq!(f.rows_with(Severity::Quarantine), 1);
+        assert_eq!(f.rules["unknown_code"].count, 1);
+        assert_eq!(f.rules["employed_job_missing"].count, 2);
+        assert_eq!(f.rules["employed_job_missing"].listed, 1);
+    }
+
+    #[test]
+    fn merged_findings_keep_counts_and_row_marks() {
+        let mut a = Findings::with_cap(2);
+        a.push(finding("bad_number", Severity::Error, 5));
+        let mut b = Findings::with_cap(2);
+        for line in [6, 7, 8] {
+            b.push(finding("bad_number", Severity::Error, line));
+        }
+        b.push(finding("lonely_psu", Severity::Warning, 9));
+        a.merge(b);
+        assert_eq!(a.rules["bad_number"].count, 4);
+        assert_eq!(a.rules["bad_number"].listed, 2);
+        assert_eq!(a.rows_with(Severity::Error), 4);
+        assert_eq!(a.rules["lonely_psu"].count, 1);
     }
 }

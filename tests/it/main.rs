@@ -14,4 +14,5 @@ mod query;
 mod remit;
 mod statcan;
 mod synth;
+mod validate;
 mod warehouse_ops;

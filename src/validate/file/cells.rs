@@ -1,0 +1,258 @@
+//! The row pass of the file scan: every cell that is not valid in the file's encoding (with
+//! line, column and business key), the last row (cut off?), the line ends, and text declared
+//! latin-1 that reads as UTF-8. Counts only: nothing of the file is kept.
+use std::io::Read;
+use std::path::Path;
+
+use super::super::{finding, Findings};
+use crate::config::pipeline::{Input, Pipeline};
+use crate::error::{MigError, Result};
+use crate::extract::csv::{record_line, LastChunk};
+use crate::extract::{CsvSource, Encoding};
+
+/// Line ends seen in the data.
+#[derive(Debug, Default)]
+struct Ends {
+    crlf: u64,
+    lf: u64,
+    cr: u64,
+    prev_cr: bool,
+    last: Option<u8>,
+}
+
+impl Ends {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match b {
+                b'\n' if self.prev_cr => self.crlf += 1,
+                b'\n' => self.lf += 1,
+                _ if self.prev_cr => self.cr += 1,
+                _ => {}
+            }
+            self.prev_cr = b == b'\r';
+        }
+        if let Some(&b) = bytes.last() {
+            self.last = Some(b);
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.prev_cr {
+            self.cr += 1;
+            self.prev_cr = false;
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match (self.crlf > 0, self.lf > 0, self.cr > 0) {
+            (false, false, false) => "none",
+            (true, false, false) => "CRLF",
+            (false, true, false) => "LF",
+            (false, false, true) => "CR",
+            _ => "mixed",
+        }
+    }
+}
+
+/// Feeds every byte handed to the CSV parser to `Ends`.
+struct Counted<'a, R> {
+    inner: R,
+    ends: &'a mut Ends,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.ends.feed(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The row pass: cells not valid in the encoding, the last row, line ends.
+pub struct RowScan<'a> {
+    p: &'a Pipeline,
+    headers: &'a [String],
+    utf8: bool,
+    declared_latin1: bool,
+    key_cols: Vec<usize>,
+    delimiter: u8,
+    ends: Ends,
+    pub rows: u64,
+    pub bad_utf8: bool,
+    /// Non-ASCII cells seen, and whether all of them were valid UTF-8 (first line seen).
+    non_ascii: Option<u64>,
+    all_utf8: bool,
+    last: (u64, usize),
+}
+
+impl<'a> RowScan<'a> {
+    pub fn new(p: &'a Pipeline, input: &Input, src: &'a CsvSource, declared_latin1: bool) -> Self {
+        let key_cols = input
+            .key
+            .iter()
+            .filter_map(|k| src.headers.iter().position(|h| h.eq_ignore_ascii_case(k)))
+            .collect();
+        RowScan {
+            p,
+            headers: &src.headers,
+            utf8: src.encoding == Encoding::Utf8,
+            declared_latin1,
+            key_cols,
+            delimiter: src.delimiter,
+            ends: Ends::default(),
+            rows: 0,
+            bad_utf8: false,
+            non_ascii: None,
+            all_utf8: true,
+            last: (0, 0),
+        }
+    }
+
+    /// Reads `body` (the header and the rows, after `skip` bytes of BOM).
+    pub fn run(
+        &mut self,
+        mut body: Box<dyn Read>,
+        skip: usize,
+        findings: &mut Findings,
+        path: &Path,
+    ) -> Result<()> {
+        let unreadable = |e: std::io::Error| MigError::io(path, e);
+        std::io::copy(&mut (&mut body).take(skip as u64), &mut std::io::sink())
+            .map_err(unreadable)?;
+        let mut ends = std::mem::take(&mut self.ends);
+        let counted = Counted {
+            inner: body,
+            ends: &mut ends,
+        };
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(LastChunk::new(counted));
+        let mut record = ::csv::ByteRecord::new();
+        let mut header = true;
+        let cannot = |e: ::csv::Error| MigError::Unreadable {
+            path: path.to_path_buf(),
+            msg: format!("cannot read: {e}"),
+        };
+        while reader.read_byte_record(&mut record).map_err(cannot)? {
+            if !std::mem::take(&mut header) {
+                let line = record_line(&reader, &record);
+                self.record(&record, line, findings);
+            }
+        }
+        drop(reader);
+        ends.finish();
+        self.ends = ends;
+        Ok(())
+    }
+
+    pub fn ends_name(&self) -> &'static str {
+        self.ends.name()
+    }
+
+    fn record(&mut self, record: &::csv::ByteRecord, line: u64, findings: &mut Findings) {
+        self.rows += 1;
+        self.last = (line, record.len());
+        for (i, cell) in record.iter().enumerate() {
+            if cell.is_ascii() {
+                continue;
+            }
+            let valid = std::str::from_utf8(cell).is_ok();
+            if self.declared_latin1 {
+                self.non_ascii.get_or_insert(line);
+                self.all_utf8 &= valid;
+            } else if self.utf8 && !valid {
+                self.bad_utf8 = true;
+                let column = self
+                    .headers
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{}", i + 1));
+                let key = self.key(record, line);
+                let value = String::from_utf8_lossy(cell).to_string();
+                let msg = "the cell is not valid UTF-8 (the file is read as UTF-8): it was probably saved as latin-1 or Windows-1252; save the file as UTF-8, or set input.encoding = \"latin-1\"";
+                findings.push(finding(
+                    self.p,
+                    "encoding",
+                    line,
+                    &key,
+                    &column,
+                    value,
+                    msg.into(),
+                ));
+            }
+        }
+    }
+
+    /// The business key of a raw record, as the pipeline declares it (the line without one).
+    fn key(&self, record: &::csv::ByteRecord, line: u64) -> String {
+        if self.key_cols.is_empty() {
+            return line.to_string();
+        }
+        let parts: Vec<String> = self
+            .key_cols
+            .iter()
+            .map(|&i| {
+                String::from_utf8_lossy(record.get(i).unwrap_or(b""))
+                    .trim()
+                    .to_string()
+            })
+            .collect();
+        parts.join("-")
+    }
+
+    /// Findings known only at the end: no rows, a cut-off last line, mixed line ends, latin-1
+    /// that looks like UTF-8.
+    pub fn conclude(&self, findings: &mut Findings) {
+        let p = self.p;
+        if self.rows == 0 {
+            findings.push(finding(
+                p,
+                "empty_file",
+                0,
+                "",
+                "-",
+                String::new(),
+                "the file has a header line but no data rows".into(),
+            ));
+        }
+        let (line, cells) = self.last;
+        let open = !matches!(self.ends.last, Some(b'\n' | b'\r'));
+        if self.rows > 0 && open && cells < self.headers.len() {
+            findings.push(finding(p, "truncated_file", line, "", "-", format!("{cells} cells"), format!(
+                "the last line ends without a line break and has {cells} of {} cells: the file seems cut off (an interrupted export or upload?)",
+                self.headers.len()
+            )));
+        }
+        if self.ends.name() == "mixed" {
+            let e = &self.ends;
+            findings.push(finding(p, "line_endings", 0, "", "-", String::new(), format!(
+                "the file mixes line ends ({} CRLF, {} LF, {} CR): it was probably assembled from several files; the rows are read all the same",
+                e.crlf, e.lf, e.cr
+            )));
+        }
+        if let (Some(first), true) = (self.non_ascii, self.all_utf8) {
+            findings.push(finding(p, "encoding_suspect", first, "", "-", String::new(),
+                "the pipeline says latin-1 but every accented letter in the file is valid UTF-8 (first on this line): the text would be misread; set input.encoding = \"utf-8\" or \"auto\"".into()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_ends_are_named() {
+        let mut e = Ends::default();
+        e.feed(b"a\r\nb\r");
+        e.feed(b"\nc\n");
+        e.finish();
+        assert_eq!((e.crlf, e.lf, e.cr), (2, 1, 0));
+        assert_eq!(e.name(), "mixed");
+        let mut e = Ends::default();
+        e.feed(b"a\r\nb\r\n");
+        assert_eq!(e.name(), "CRLF");
+    }
+}

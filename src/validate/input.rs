@@ -1,0 +1,212 @@
+//! Validation of one input file, in two modes:
+//! - `validate_stream` (the `validate` command): file scan, then the mapping run chunk by chunk
+//!   with every row rule applied and the chunk dropped, so memory stays bounded (a key
+//!   fingerprint per row, a few words per household and stratum);
+//! - `validate_normalized` (the run driver): the same rules on a frame `normalize` built, with
+//!   rows that rules set to `quarantine` taken out of the frame and set aside with their cells.
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::file::{self, FileFacts};
+use super::rows::{Quarantine, RowChecks};
+use super::{header, Findings};
+use crate::config::pipeline::{Pipeline, Severity};
+use crate::error::Result;
+use crate::extract;
+use crate::normalize::{normalize_with, Chunks, Normalized, QuarantinedRow, RecordSpec};
+use crate::schema::Schema;
+
+/// Rows mapped before the row rules run on them and the chunk is dropped.
+const CHUNK_ROWS: usize = 8_192;
+
+/// What validation found in one input file.
+#[derive(Debug, Clone)]
+pub struct InputReport {
+    /// `person` or `emigrant`.
+    pub record: String,
+    /// The file as messages name it (`archive.zip!member.csv` for a zip member).
+    pub file: String,
+    pub facts: FileFacts,
+    pub rows_read: u64,
+    /// False when the file or its header kept the rows from being checked.
+    pub rows_checked: bool,
+    pub findings: Findings,
+    /// What could not be checked, and why.
+    pub notes: Vec<String>,
+}
+
+impl InputReport {
+    pub fn rows_with_errors(&self) -> u64 {
+        self.findings.rows_with(Severity::Error)
+    }
+
+    pub fn rows_quarantined(&self) -> u64 {
+        self.findings.rows_with(Severity::Quarantine)
+    }
+
+    /// Rows that load but have a warning.
+    pub fn rows_with_warnings(&self) -> u64 {
+        self.findings.rows_with(Severity::Warning)
+    }
+
+    /// Rows that would load (warnings allowed).
+    pub fn rows_valid(&self) -> u64 {
+        if !self.rows_checked {
+            return 0;
+        }
+        self.rows_read
+            .saturating_sub(self.rows_with_errors() + self.rows_quarantined())
+    }
+
+    /// No finding of severity error.
+    pub fn loadable(&self) -> bool {
+        !self.findings.has_errors()
+    }
+}
+
+/// Validates the input `spec` reads (or `path` instead), streaming.
+pub fn validate_stream(
+    p: &Pipeline,
+    schema: &Schema,
+    spec: &RecordSpec,
+    path: Option<&Path>,
+    cap: u64,
+    warehouse: Option<&Path>,
+) -> Result<InputReport> {
+    let path = match path {
+        Some(path) => path.to_path_buf(),
+        None => extract::locate(spec.input, &p.dir)?,
+    };
+    let mut findings = Findings::with_cap(cap);
+    let scan = file::scan(p, spec.input, &path, &mut findings)?;
+    let mut report = InputReport {
+        record: spec.record.record.clone(),
+        file: path.display().to_string(),
+        rows_read: scan.facts.rows,
+        facts: scan.facts.clone(),
+        rows_checked: false,
+        findings,
+        notes: Vec::new(),
+    };
+    if scan.stop {
+        report.notes.push(
+            "the rows were not checked: the file cannot be read as it is (see the file findings)"
+                .into(),
+        );
+        return Ok(report);
+    }
+    let n = map_and_check(p, schema, spec, &path, &scan, &mut report, warehouse)?;
+    finish_report(&mut report, n);
+    Ok(report)
+}
+
+/// The mapping run chunk by chunk with the row rules on each chunk (as latin-1 when the scan
+/// found cells that are not UTF-8), then the header rules.
+fn map_and_check(
+    p: &Pipeline,
+    schema: &Schema,
+    spec: &RecordSpec,
+    path: &Path,
+    scan: &file::FileScan,
+    report: &mut InputReport,
+    warehouse: Option<&Path>,
+) -> Result<Normalized> {
+    let mut input = spec.input.clone();
+    if scan.read_as_latin1 {
+        input.encoding = Some("latin-1".into());
+        report.notes.push("cells that are not valid UTF-8 were found: the rows were checked reading the file as latin-1".into());
+    }
+    let spec = RecordSpec {
+        input: &input,
+        ..*spec
+    };
+    let mut checks = RowChecks::new(p, &spec, schema);
+    let mut sink = |n: &mut Normalized| {
+        checks.check(&n.frame, &mut n.findings);
+        n.frame.clear_rows();
+        n.quarantined.clear();
+    };
+    let chunks = Chunks {
+        rows: CHUNK_ROWS,
+        sink: &mut sink,
+    };
+    let cap = report.findings.cap;
+    let mut n = normalize_with(p, schema, &spec, Some(path), cap, Some(chunks))?;
+    header::check(p, &spec, &n.headers, &mut report.findings);
+    report
+        .notes
+        .extend(checks.finish(&n.frame, &mut n.findings, warehouse));
+    Ok(n)
+}
+
+fn finish_report(report: &mut InputReport, n: Normalized) {
+    report.file = n.display.display().to_string();
+    report.rows_checked = n.rows_read > 0 || report.facts.rows == 0;
+    if report.rows_checked {
+        report.rows_read = n.rows_read;
+    } else {
+        report.notes.push(
+            "the rows were not checked: the columns the pipeline maps are not all in the header (see missing_column)"
+                .into(),
+        );
+    }
+    report.findings.merge(n.findings);
+}
+
+/// The run driver's hook, after `normalize` of one input: file, header and row rules, and the
+/// comparison with `warehouse`. Rows that rules set to `quarantine` leave `n.frame` and join
+/// `n.quarantined` with their original cells (read again from the input); every finding is
+/// added to `n.findings`. Returns this input's part of the report.
+pub fn validate_normalized(
+    p: &Pipeline,
+    schema: &Schema,
+    spec: &RecordSpec,
+    n: &mut Normalized,
+    warehouse: Option<&Path>,
+) -> Result<InputReport> {
+    let mut findings = Findings::with_cap(n.findings.cap);
+    let scan = file::scan(p, spec.input, &n.path, &mut findings)?;
+    header::check(p, spec, &n.headers, &mut findings);
+    let mut checks = RowChecks::new(p, spec, schema);
+    let hits = checks.check(&n.frame, &mut findings);
+    let notes = checks.finish(&n.frame, &mut findings, warehouse);
+    set_aside(spec, n, &hits)?;
+    n.findings.merge(findings);
+    Ok(InputReport {
+        record: spec.record.record.clone(),
+        file: n.display.display().to_string(),
+        facts: scan.facts,
+        rows_read: n.rows_read,
+        rows_checked: true,
+        findings: n.findings.clone(),
+        notes,
+    })
+}
+
+/// Moves the rows `hits` names from the frame to the quarantined rows, with their cells.
+fn set_aside(spec: &RecordSpec, n: &mut Normalized, hits: &[Quarantine]) -> Result<()> {
+    if hits.is_empty() {
+        return Ok(());
+    }
+    let by_line: HashMap<u64, &Quarantine> =
+        hits.iter().map(|q| (n.frame.line[q.row], q)).collect();
+    let mut src = extract::open(spec.input, &n.path)?;
+    let mut cells = Vec::new();
+    while let Some(line) = src.next_into(&mut cells)? {
+        if let Some(q) = by_line.get(&line) {
+            n.quarantined.push(QuarantinedRow {
+                cells: cells.clone(),
+                line,
+                key: n.frame.key[q.row].clone(),
+                rule: q.rule.to_string(),
+                message: q.message.clone(),
+            });
+        }
+    }
+    let mut keep = vec![true; n.frame.len()];
+    for q in hits {
+        keep[q.row] = false;
+    }
+    n.frame.retain(&keep);
+    Ok(())
+}

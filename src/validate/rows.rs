@@ -1,0 +1,129 @@
+//! The rules that read mapped rows — record consistency, households and design, period totals
+//! for plausibility — applied to a frame (all of it, or chunk after chunk when streaming).
+use std::path::Path;
+
+use super::households::HouseholdRules;
+use super::plausibility::{self, PeriodTotals};
+use super::record::RecordRules;
+use super::{rules, Finding, Findings};
+use crate::config::pipeline::{Pipeline, Severity};
+use crate::normalize::{Frame, RecordSpec};
+use crate::schema::Schema;
+
+/// A frame row a rule set to `quarantine` takes out of the load.
+#[derive(Debug, Clone)]
+pub struct Quarantine {
+    pub row: usize,
+    pub rule: &'static str,
+    pub message: String,
+}
+
+/// Turns rule hits on frame rows into findings, with the pipeline's severities.
+pub struct RowReporter<'a> {
+    p: &'a Pipeline,
+    spec: &'a RecordSpec<'a>,
+    findings: &'a mut Findings,
+    quarantine: Vec<Quarantine>,
+}
+
+impl<'a> RowReporter<'a> {
+    pub fn new(p: &'a Pipeline, spec: &'a RecordSpec<'a>, findings: &'a mut Findings) -> Self {
+        RowReporter {
+            p,
+            spec,
+            findings,
+            quarantine: Vec::new(),
+        }
+    }
+
+    /// Reports `rule` on row `i` of `frame`; `field` picks the field's `on_invalid`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn hit(
+        &mut self,
+        frame: &Frame,
+        i: usize,
+        rule: &'static str,
+        field: &str,
+        column: &str,
+        value: String,
+        message: String,
+    ) {
+        let severity = rules::severity(self.p, rule, self.spec.fields.get(field));
+        let first_for_row = self.quarantine.last().is_none_or(|q| q.row != i);
+        if severity == Severity::Quarantine && first_for_row {
+            self.quarantine.push(Quarantine {
+                row: i,
+                rule,
+                message: message.clone(),
+            });
+        }
+        self.findings.push(Finding {
+            rule: rule.to_string(),
+            severity,
+            line: frame.line[i],
+            key: frame.key[i].clone(),
+            column: column.to_string(),
+            value,
+            message,
+        });
+    }
+}
+
+/// The row rules of one input, with what they accumulate across chunks.
+pub struct RowChecks<'a> {
+    p: &'a Pipeline,
+    spec: &'a RecordSpec<'a>,
+    schema: &'a Schema,
+    record: Option<RecordRules>,
+    households: HouseholdRules,
+    totals: PeriodTotals,
+}
+
+impl<'a> RowChecks<'a> {
+    pub fn new(p: &'a Pipeline, spec: &'a RecordSpec<'a>, schema: &'a Schema) -> Self {
+        RowChecks {
+            p,
+            spec,
+            schema,
+            record: None,
+            households: HouseholdRules::new(spec),
+            totals: PeriodTotals::default(),
+        }
+    }
+
+    /// Checks every row of `frame`; returns the rows that rules set to `quarantine` take out.
+    pub fn check(&mut self, frame: &Frame, findings: &mut Findings) -> Vec<Quarantine> {
+        let wa = self.p.pipeline.working_age;
+        let (spec, schema) = (self.spec, self.schema);
+        let record = self
+            .record
+            .get_or_insert_with(|| RecordRules::new(spec, schema, frame, wa));
+        let person = frame.record == "person";
+        let mut out = RowReporter::new(self.p, spec, findings);
+        for i in 0..frame.len() {
+            record.check(frame, i, schema, &mut out);
+            self.households.check(frame, i, &mut out);
+            if person {
+                self.totals.add(frame, i, schema, wa);
+            }
+        }
+        out.quarantine
+    }
+
+    /// The findings known once every row has been seen; returns notes on what could not be
+    /// compared. `frame` may be empty but keeps the interned names.
+    pub fn finish(
+        &self,
+        frame: &Frame,
+        findings: &mut Findings,
+        warehouse: Option<&Path>,
+    ) -> Vec<String> {
+        self.households.finish(self.p, self.spec, frame, findings);
+        match warehouse {
+            Some(wh) if frame.record == "person" => {
+                plausibility::compare(self.p, self.schema, &self.totals, wh, findings)
+            }
+            _ => Vec::new(),
+        }
+    }
+}
