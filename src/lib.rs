@@ -4,6 +4,7 @@
 //! quarantine what cannot load) → `estimate` (indicator cube with design-based precision) →
 //! `load` (atomic Parquet warehouse). `pipeline` drives them; `schema` and `config` hold the data
 //! that steer them.
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod estimate;
 pub mod export;
 pub mod extract;
 pub mod load;
+pub mod logging;
 pub mod normalize;
 pub mod pipeline;
 pub mod query;

@@ -1,7 +1,8 @@
 //! `migstat export`: the warehouse's observations as ILOSTAT bulk-download CSVs (one per dataset
 //! `<INDICATOR>_<A|Q|M>`) or as SDMX-CSV (one per dataflow `DF_<INDICATOR>`). Observations are
 //! read with the same arrow-rs Parquet reader the load stage writes with, so values pass through
-//! bit for bit; every file is written beside its destination and renamed into place.
+//! bit for bit; every file is written into a staging folder and moved into place only when all of
+//! them were written.
 pub mod atomic;
 pub mod ilostat_csv;
 pub mod labels;
@@ -51,18 +52,20 @@ pub fn run(args: &ExportArgs, out: &mut dyn Write) -> Result<i32> {
     }
     let schema = Schema::locate(None, None)?;
     let datasets = datasets(&args.warehouse, &code_order(&schema))?;
-    std::fs::create_dir_all(&args.out).map_err(|e| MigError::io(&args.out, e))?;
+    let staging = atomic::Staging::new(&args.out)?;
+    let dir = staging.dir();
     let (written, warnings) = match args.format {
         ExportFormat::IlostatCsv => {
             let labels = match args.labels {
                 true => Some(Labels::load(&schema, &args.warehouse)?),
                 false => None,
             };
-            let files = ilostat_csv::write_all(&datasets, labels.as_ref(), &args.out)?;
+            let files = ilostat_csv::write_all(&datasets, labels.as_ref(), dir)?;
             (files, Vec::new())
         }
-        ExportFormat::SdmxCsv => sdmx_csv::write_all(&datasets, &schema.catalogue, &args.out)?,
+        ExportFormat::SdmxCsv => sdmx_csv::write_all(&datasets, &schema.catalogue, dir)?,
     };
+    let written = staging.publish(written, &args.out)?;
     report(out, &written, &warnings, &args.out)
         .map_err(|e| MigError::Other(format!("writing to standard output: {e}")))?;
     Ok(0)

@@ -94,13 +94,13 @@ pub fn write_all(
     let mut written = Vec::new();
     let mut warnings = Vec::new();
     for flow in flows.values() {
-        let path = dir.join(format!("DF_{}.csv", flow.indicator));
+        let name = format!("DF_{}.csv", flow.indicator);
+        let path = dir.join(&name);
         let (n, dups) = write_flow(flow, catalogue, &path)?;
         if dups > 0 {
             warnings.push(format!(
-                "{}: {dups} observations share their series and period with another source's \
-                 (SOURCE is an attribute in SDMX, not a dimension)",
-                path.display()
+                "{name}: {dups} observations share their series and period with another source's \
+                 (SOURCE is an attribute in SDMX, not a dimension)"
             ));
         }
         written.push((path, n));

@@ -56,6 +56,11 @@ impl Warehouse {
         Ok(d)
     }
 
+    /// Removes `.staging/` when no run stages anything in it any more.
+    pub fn remove_empty_staging(&self) {
+        let _ = std::fs::remove_dir(self.root.join(".staging"));
+    }
+
     /// Removes staging folders left by killed runs (call while holding the lock).
     pub fn clean_staging(&self) {
         let _ = std::fs::remove_dir_all(self.root.join(".staging"));
@@ -119,12 +124,10 @@ impl Staged {
         Ok(out)
     }
 
-    /// Drops everything staged; the warehouse is untouched.
+    /// Drops everything staged; the warehouse is untouched. `.staging/` itself stays (pipelines
+    /// of a batch stage side by side): the batch removes it at the end when it is empty.
     pub fn abandon(self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some(parent) = self.dir.parent() {
-            let _ = std::fs::remove_dir(parent);
-        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! `migstat export` on a warehouse written by hand with the load stage's own writer: one dataset
 //! per period form (`_A`, `_Q`, `_M`), breakdown columns only where a dataset has them, SDMX period
-//! forms and units, every digit kept, a warning when two sources share a series and period, and
-//! the refusals.
-use std::path::PathBuf;
+//! forms and units, every digit kept, a warning when two sources share a series and period, the
+//! refusals, and a failed export that leaves its out folder as it was.
+use std::path::{Path, PathBuf};
 
 use migstat::estimate::Observation;
 use migstat::export::{run, ExportArgs, ExportFormat};
@@ -187,4 +187,77 @@ fn labels_with_sdmx_is_refused_and_a_missing_warehouse_is_named() {
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("observations"), "{err}");
     let _ = std::fs::remove_dir_all(&args.out);
+}
+
+/// Writes `rows` as `observations/<rel>` with the load stage's writer.
+fn write_observations(wh: &Path, rel: &str, rows: &[Observation]) {
+    let meta = FileMeta {
+        run_id: "test",
+        schema_version: "1",
+    };
+    let batch = columns::observations(rows).expect("batch");
+    let path = wh.join("observations").join(rel);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    write(&path, &encode(&batch, &meta).expect("encode")).expect("write");
+}
+
+fn listing(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_else(|_| "<folder>".into());
+            (e.file_name().to_string_lossy().into_owned(), text)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_failed_export_leaves_the_out_folder_as_it_was() {
+    let wh = temp_dir("export-atomic-wh");
+    // DF_A_… is written first; Z_… mixes two classifications in classif1, which SDMX refuses.
+    let mut edu = obs("Z_TEST_SEX_AGE_NB", "2024", None, Some(2.0));
+    edu.classif1 = Some("EDU_AGGREGATE_TOTAL".into());
+    let rows = [
+        obs("A_TEST_SEX_AGE_NB", "2024", None, Some(1.0)),
+        obs("Z_TEST_SEX_AGE_NB", "2024", None, Some(1.0)),
+        edu,
+    ];
+    write_observations(&wh, "ZZZ/2024/BA_TEST.parquet", &rows);
+    let out = temp_dir("export-atomic-out");
+    std::fs::write(out.join("DF_A_TEST_SEX_AGE_NB.csv"), "an earlier export\n").expect("old");
+    std::fs::write(out.join("README.txt"), "the analyst's own file\n").expect("own");
+    let before = listing(&out);
+    let args = ExportArgs {
+        format: ExportFormat::SdmxCsv,
+        out: out.clone(),
+        warehouse: wh.clone(),
+        labels: false,
+    };
+    let mut log = Vec::new();
+    let err = run(&args, &mut log).expect_err("mixed classifications");
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("mixes the classifications"), "{err}");
+    assert_eq!(listing(&out), before);
+
+    // The same folder takes a successful export: new files in, the analyst's file kept.
+    let args = ExportArgs {
+        format: ExportFormat::IlostatCsv,
+        ..args
+    };
+    run(&args, &mut log).expect("ilostat export");
+    let names: Vec<String> = listing(&out).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "A_TEST_SEX_AGE_NB_A.csv",
+            "DF_A_TEST_SEX_AGE_NB.csv",
+            "README.txt",
+            "Z_TEST_SEX_AGE_NB_A.csv"
+        ]
+    );
+    let _ = std::fs::remove_dir_all(wh);
+    let _ = std::fs::remove_dir_all(out);
 }

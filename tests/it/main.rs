@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per concern.
 mod bad_input;
+mod batch;
 mod common;
 mod crosscheck;
 mod cube;
