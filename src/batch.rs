@@ -62,7 +62,7 @@ pub fn run_batch(
         }
         outcomes.push(outcome);
     }
-    if let Some(schema) = schema_for_catalog {
+    if let (Some(schema), false) = (schema_for_catalog, opts.dry_run) {
         let run_id = new_run_id("catalog");
         let mut staged = wh.stage(&run_id)?;
         let meta = FileMeta {
@@ -73,12 +73,11 @@ pub fn run_batch(
         staged.publish()?;
         runs::prune_rollback(&opts.warehouse, KEEP_ROLLBACK);
     }
-    wh.remove_empty_staging();
-    if let Some(d) = &opts.microdata_dir {
-        Warehouse::new(d).remove_empty_staging();
-    }
     Ok(outcomes)
 }
+
+/// A pipeline's log and outcome, filled by the worker that ran it.
+type Slot = Mutex<Option<(Vec<u8>, RanWith)>>;
 
 /// Runs the groups on `--jobs` threads (default: one per core); each group in order. Every
 /// pipeline logs into its own buffer; the buffers are written out in command-line order.
@@ -90,8 +89,7 @@ fn run_parallel(
     log: &mut dyn Write,
     progress: Option<&ProgressBar>,
 ) -> Vec<RanWith> {
-    let slots: Vec<Mutex<Option<(Vec<u8>, RanWith)>>> =
-        paths.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Slot> = paths.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = opts.jobs.unwrap_or(cores).clamp(1, groups.len());
@@ -175,7 +173,7 @@ fn event(outcome: &Outcome, file: &str, batch: &str, seconds: f64) {
             tracing::info!(
                 event = "finish", batch, pipeline = %file, pipeline_id = %s.pipeline,
                 run_id = %s.run_id, status = "ok", rows, quarantined,
-                files = s.files_written.len(), seconds, "pipeline finished"
+                files_written = s.files_written.len(), seconds, "pipeline finished"
             );
         }
         Outcome::Skipped {
@@ -305,10 +303,22 @@ mod tests {
             write(&dir, "b.toml", &survey("b", "FRA", "https://x/2")),
             write(&dir, "c.toml", &survey("c", "CAN", "https://x/3")),
             write(&dir, "d.toml", &survey("d", "ARM", "https://x/2")),
-            write(&dir, "e.toml", "[remittances]\npath = \"../w/API_BX.xls\"\n"),
-            write(&dir, "f.toml", "[remittances]\npath = \"../w/API_BM.csv\"\n"),
+            write(
+                &dir,
+                "e.toml",
+                "[remittances]\npath = \"../w/API_BX.xls\"\n",
+            ),
+            write(
+                &dir,
+                "f.toml",
+                "[remittances]\npath = \"../w/API_BM.csv\"\n",
+            ),
             write(&dir, "g.toml", "not = [toml"),
-            write(&dir, "h.toml", "[remittances]\npath = \"../other/API_BX.xls\"\n"),
+            write(
+                &dir,
+                "h.toml",
+                "[remittances]\npath = \"../other/API_BX.xls\"\n",
+            ),
         ];
         assert_eq!(
             groups(&paths),

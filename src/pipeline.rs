@@ -14,6 +14,7 @@ use crate::estimate::design::align;
 use crate::estimate::indicators::estimate_frame;
 use crate::estimate::Observation;
 use crate::load::columns;
+use crate::load::parquet::FileMeta;
 use crate::load::warehouse::utc_stamp;
 use crate::load::{catalog, Staged, Warehouse};
 use crate::normalize::{household, normalize, Normalized, RecordSpec};
@@ -135,31 +136,8 @@ pub(crate) fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Re
     }
     let pipeline_sha = runs::hash_file(path)?.sha256;
     let fp = runs::fingerprint(&pipeline_sha, &schema.hash, &inputs);
-    if !opts.force {
-        if let Some(m) = runs::unchanged_since(&opts.warehouse, &p.pipeline.id, &fp) {
-            let _ = writeln!(
-                log,
-                "{}: skipped: unchanged since run {}",
-                p.pipeline.id, m.run_id
-            );
-            return Ok((
-                Outcome::Skipped {
-                    pipeline: p.pipeline.id.clone(),
-                    since_run: m.run_id,
-                },
-                None,
-            ));
-        }
-    }
-    if opts.dry_run {
-        let _ = writeln!(log, "{}: would run", p.pipeline.id);
-        return Ok((
-            Outcome::WouldRun {
-                pipeline: p.pipeline.id.clone(),
-            },
-            None,
-        ));
-    }
+    // A skipped pipeline's source stays in the catalog even when the run that loaded it was
+    // killed before the catalog refresh.
     let source = catalog::SourceRow {
         source: p.pipeline.source.clone(),
         ref_area: p.pipeline.ref_area.clone(),
@@ -172,6 +150,31 @@ pub(crate) fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Re
         pipeline: p.pipeline.id.clone(),
         synthetic: p.pipeline.synthetic,
     };
+    if !opts.force {
+        if let Some(m) = runs::unchanged_since(&opts.warehouse, &p.pipeline.id, &fp) {
+            let _ = writeln!(
+                log,
+                "{}: skipped: unchanged since run {}",
+                p.pipeline.id, m.run_id
+            );
+            return Ok((
+                Outcome::Skipped {
+                    pipeline: p.pipeline.id.clone(),
+                    since_run: m.run_id,
+                },
+                Some((source, schema)),
+            ));
+        }
+    }
+    if opts.dry_run {
+        let _ = writeln!(log, "{}: would run", p.pipeline.id);
+        return Ok((
+            Outcome::WouldRun {
+                pipeline: p.pipeline.id.clone(),
+            },
+            None,
+        ));
+    }
     let manifest = Manifest {
         pipeline_id: p.pipeline.id.clone(),
         pipeline: path.display().to_string(),

@@ -38,7 +38,9 @@ impl Staging {
         for (path, rows) in staged {
             let name = path.file_name().unwrap_or_default();
             let dest = out.join(name);
-            let result = self.replace(&path, &dest).map(|old| moved.push((dest.clone(), old)));
+            let result = self
+                .replace(&path, &dest)
+                .map(|old| moved.push((dest.clone(), old)));
             if let Err(e) = result {
                 for (dest, old) in moved.into_iter().rev() {
                     let _ = match old {
@@ -57,7 +59,10 @@ impl Staging {
     fn replace(&self, path: &Path, dest: &Path) -> Result<Option<PathBuf>> {
         let old = match dest.is_file() {
             true => {
-                let keep = self.dir.join("replaced").join(dest.file_name().unwrap_or_default());
+                let keep = self
+                    .dir
+                    .join("replaced")
+                    .join(dest.file_name().unwrap_or_default());
                 std::fs::hard_link(dest, &keep)
                     .or_else(|_| std::fs::copy(dest, &keep).map(|_| ()))
                     .map_err(|e| MigError::io(dest, e))?;
@@ -165,7 +170,10 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["a.csv", "b.csv"]);
-        assert_eq!(std::fs::read_to_string(out.join("a.csv")).expect("a"), "old a");
+        assert_eq!(
+            std::fs::read_to_string(out.join("a.csv")).expect("a"),
+            "old a"
+        );
 
         std::fs::remove_dir_all(out.join("b.csv")).expect("clear the way");
         let staging = Staging::new(&out).expect("staging");
@@ -173,7 +181,10 @@ mod tests {
         std::fs::write(&p, "new b").expect("staged");
         let done = staging.publish(vec![(p, 1)], &out).expect("publish");
         assert_eq!(done, [(out.join("b.csv"), 1)]);
-        assert_eq!(std::fs::read_to_string(out.join("b.csv")).expect("b"), "new b");
+        assert_eq!(
+            std::fs::read_to_string(out.join("b.csv")).expect("b"),
+            "new b"
+        );
         assert_eq!(std::fs::read_dir(&out).expect("read").count(), 2);
         let _ = std::fs::remove_dir_all(out);
     }

@@ -39,7 +39,18 @@ impl Warehouse {
 
     pub fn stage(&self, run_id: &str) -> Result<Staged> {
         let dir = self.root.join(".staging").join(run_id);
-        std::fs::create_dir_all(&dir).map_err(|e| MigError::io(&dir, e))?;
+        // Pipelines of a batch stage side by side, and each removes `.staging/` when it is left
+        // empty: a removal between creating `.staging/` and `.staging/<RUN_ID>/` is retried.
+        let mut made = std::fs::create_dir_all(&dir);
+        for _ in 0..8 {
+            match &made {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    made = std::fs::create_dir_all(&dir);
+                }
+                _ => break,
+            }
+        }
+        made.map_err(|e| MigError::io(&dir, e))?;
         Ok(Staged {
             root: self.root.clone(),
             dir,
@@ -54,11 +65,6 @@ impl Warehouse {
         let d = self.root.join("runs").join(run_id);
         std::fs::create_dir_all(&d).map_err(|e| MigError::io(&d, e))?;
         Ok(d)
-    }
-
-    /// Removes `.staging/` when no run stages anything in it any more.
-    pub fn remove_empty_staging(&self) {
-        let _ = std::fs::remove_dir(self.root.join(".staging"));
     }
 
     /// Removes staging folders left by killed runs (call while holding the lock).
@@ -124,10 +130,12 @@ impl Staged {
         Ok(out)
     }
 
-    /// Drops everything staged; the warehouse is untouched. `.staging/` itself stays (pipelines
-    /// of a batch stage side by side): the batch removes it at the end when it is empty.
+    /// Drops everything staged; the warehouse is untouched.
     pub fn abandon(self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(parent) = self.dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 }
 

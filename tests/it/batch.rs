@@ -33,7 +33,7 @@ fn run(pipelines: &[&str], wh: &Path, extra: &[&str]) -> (String, String) {
 }
 
 /// Every stderr line as a JSON object (a line that is not one fails the test).
-fn events(stderr: &str) -> Vec<Value> {
+fn json_lines(stderr: &str) -> Vec<Value> {
     stderr
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
@@ -50,7 +50,7 @@ fn json_logs_give_one_event_per_pipeline_start_skip_and_finish() {
     let pipelines = &BATCH[3..];
     let (stdout, stderr) = run(pipelines, &wh, &["--log-format", "json", "--json"]);
     let summary: Value = serde_json::from_str(&stdout).expect("--json summary on stdout");
-    let events = events(&stderr);
+    let events = json_lines(&stderr);
     assert_eq!(events.len(), 2 * pipelines.len(), "{stderr}");
     let batch = field(&events[0], "batch");
     for (p, s) in pipelines.iter().zip(summary.as_array().expect("outcomes")) {
@@ -77,7 +77,7 @@ fn json_logs_give_one_event_per_pipeline_start_skip_and_finish() {
 
     // Nothing changed: a skip event per pipeline, with the run it is unchanged since.
     let (_, stderr) = run(pipelines, &wh, &["--log-format", "json"]);
-    let events = events(&stderr);
+    let events = json_lines(&stderr);
     let skips: Vec<&Value> = events.iter().filter(|e| e["event"] == "skip").collect();
     assert_eq!(skips.len(), pipelines.len(), "{stderr}");
     for s in skips {
@@ -90,10 +90,17 @@ fn json_logs_give_one_event_per_pipeline_start_skip_and_finish() {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 2 * pipelines.len(), "{stderr}");
     assert!(lines.iter().all(|l| !l.contains('\r')), "{stderr}");
-    assert!(
-        lines[1].contains("pipeline finished") && lines[1].contains(pipelines[0]),
-        "{stderr}"
-    );
+    for p in pipelines {
+        let field = format!("pipeline={p}");
+        let mine: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.split_whitespace().any(|w| w == field))
+            .collect();
+        assert_eq!(mine.len(), 2, "{p}: {stderr}");
+        assert!(mine[0].contains(" INFO pipeline started "), "{stderr}");
+        assert!(mine[1].contains(" INFO pipeline finished "), "{stderr}");
+        assert!(mine[1].contains(" status=\"ok\" "), "{stderr}");
+    }
     let _ = std::fs::remove_dir_all(wh);
 }
 

@@ -239,7 +239,10 @@ fn a_failed_export_leaves_the_out_folder_as_it_was() {
     let mut log = Vec::new();
     let err = run(&args, &mut log).expect_err("mixed classifications");
     assert_eq!(err.exit_code(), 2);
-    assert!(err.to_string().contains("mixes the classifications"), "{err}");
+    assert!(
+        err.to_string().contains("mixes the classifications"),
+        "{err}"
+    );
     assert_eq!(listing(&out), before);
 
     // The same folder takes a successful export: new files in, the analyst's file kept.

@@ -147,7 +147,7 @@ fn assert_same_as_duckdb(sql: &str) -> usize {
     want.len()
 }
 
-const QUERIES: [&str; 12] = [
+const QUERIES: [&str; 14] = [
     // Aggregation over every observation file.
     "SELECT ref_area, indicator, count(*) AS n, sum(obs_value) AS total, min(time) AS first, \
      max(time) AS last FROM observations GROUP BY ref_area, indicator ORDER BY ref_area, indicator",
@@ -202,6 +202,14 @@ const QUERIES: [&str; 12] = [
      AND s.counterpart_area = b.ref_area AND s.time = b.time \
      WHERE b.ref_area IN ('MEX', 'PHL', 'ARM') AND b.counterpart_area_kind = 'country' \
      AND b.obs_value > 0 ORDER BY b.ref_area, b.obs_value DESC, b.counterpart_area",
+    // docs/warehouse.md, worked query 5, as printed there.
+    "SELECT ref_area, obs_value / 1000000000 AS usd_billions FROM remittances \
+     WHERE indicator = 'BX.TRF.PWKR.CD.DT' AND time = '2020' AND ref_area_kind = 'country' \
+     AND obs_value IS NOT NULL ORDER BY obs_value DESC, ref_area LIMIT 10",
+    "SELECT b.counterpart_area AS sender, a.label, b.obs_value AS usd_millions \
+     FROM remittances_bilateral b LEFT JOIN catalog_ref_areas a ON a.ref_area = b.counterpart_area \
+     WHERE b.ref_area = 'MEX' AND b.counterpart_area_kind = 'country' AND b.obs_value > 0 \
+     ORDER BY b.obs_value DESC, sender LIMIT 5",
 ];
 
 #[test]
