@@ -4,6 +4,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
 WAREHOUSE ?= warehouse
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 PIPELINES := $(sort $(wildcard pipelines/*.toml))
 
 .PHONY: help run build release test venv tools ci fmt clippy bench clean
@@ -18,7 +19,7 @@ build: ## Build the binary (dependencies optimised; shared with `make test`)
 	$(CARGO) build --locked
 
 run: build ## Run every shipped pipeline on the sample data into ./warehouse
-	./target/debug/migstat run $(PIPELINES) --warehouse $(WAREHOUSE)
+	$(TARGET_DIR)/debug/migstat run $(PIPELINES) --warehouse $(WAREHOUSE)
 
 $(VENV)/.ready:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +47,7 @@ ci: fmt clippy test ## What CI runs: fmt check, clippy, tests
 BENCH_PERSONS ?= 1000000
 bench: release venv ## Benchmarks: the cube kernel, then the whole CLI beside DuckDB and polars
 	MIGSTAT_BENCH_PERSONS=$(BENCH_PERSONS) $(CARGO) bench --locked --bench kernel
-	$(VENV)/bin/python benches/compare.py target/release/migstat $(BENCH_PERSONS)
+	$(VENV)/bin/python benches/compare.py $(TARGET_DIR)/release/migstat $(BENCH_PERSONS)
 
 clean: ## Remove build outputs, the virtualenv and the warehouse
 	rm -rf target $(VENV) $(WAREHOUSE)

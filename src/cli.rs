@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::{MigError, Result};
+use crate::logging::{self, AroundBar, LogFormat};
 use crate::pipeline::{self, Outcome, RunOptions};
 
 #[derive(Parser, Debug)]
@@ -26,6 +27,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Validate an upload against its pipeline: exit 0 loadable, 1 errors found, 2 could not check.
     Validate(crate::validate::ValidateArgs),
+    /// SQL over the warehouse's tables by folder name (observations, microdata, catalog_indicators, …).
+    Query(crate::query::QueryArgs),
+    /// Write the observations as ILOSTAT bulk-download CSV or SDMX-CSV files.
+    Export(crate::export::ExportArgs),
     /// Design-based estimates for any table (CSV or Parquet), with SEs, CVs and bounds.
     Estimate(crate::estimate::cli::EstimateArgs),
     /// Generate synthetic pilot labour force surveys (ARM, EGY, ECU, THA) with the migration module.
@@ -97,6 +102,13 @@ pub struct RunArgs {
     /// Print a machine-readable summary of the batch as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Pipelines run at once (default: one per core); pipelines that could write the same files
+    /// always run one after another.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Events (each pipeline's start, skip, finish) on stderr: `text` lines or `json` lines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Args, Debug)]
@@ -114,6 +126,8 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
         Command::Check(a) => check(a, out),
         Command::Runs(a) => runs(a, out),
         Command::Validate(a) => crate::validate::run(&a, out),
+        Command::Query(a) => crate::query::run(&a, out),
+        Command::Export(a) => crate::export::run(&a, out),
         Command::Estimate(a) => {
             crate::estimate::cli::run(&a, out, err).map_err(|e| MigError::Other(format!("{e:#}")))
         }
@@ -148,11 +162,24 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
         force: a.force,
         dry_run: a.dry_run,
         wait: a.wait,
+        jobs: a.jobs,
         ..RunOptions::new(a.warehouse)
     };
     let mut sink = std::io::sink();
-    let log: &mut dyn Write = if a.json { &mut sink } else { out };
-    let outcomes = pipeline::run_batch(&a.pipelines, &opts, log)?;
+    let bar = logging::progress(a.pipelines.len());
+    let mut log = AroundBar {
+        inner: if a.json { &mut sink } else { &mut *out },
+        bar: bar.as_ref(),
+    };
+    let events = logging::dispatch(a.log_format, bar.clone());
+    let outcomes = tracing::dispatcher::with_default(&events, || {
+        crate::batch::run_batch(&a.pipelines, &opts, &mut log, bar.as_ref())
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let log = log.inner;
+    let outcomes = outcomes?;
     let mut worst = 0;
     for o in &outcomes {
         match o {

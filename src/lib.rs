@@ -4,14 +4,18 @@
 //! quarantine what cannot load) → `estimate` (indicator cube with design-based precision) →
 //! `load` (atomic Parquet warehouse). `pipeline` drives them; `schema` and `config` hold the data
 //! that steer them.
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod estimate;
+pub mod export;
 pub mod extract;
 pub mod load;
+pub mod logging;
 pub mod normalize;
 pub mod pipeline;
+pub mod query;
 pub mod remit;
 pub mod runs;
 pub mod schema;

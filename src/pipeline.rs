@@ -14,7 +14,6 @@ use crate::estimate::design::align;
 use crate::estimate::indicators::estimate_frame;
 use crate::estimate::Observation;
 use crate::load::columns;
-use crate::load::lock::Lock;
 use crate::load::parquet::FileMeta;
 use crate::load::warehouse::utc_stamp;
 use crate::load::{catalog, Staged, Warehouse};
@@ -37,6 +36,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Wait for another run's lock instead of failing.
     pub wait: bool,
+    /// Pipelines run at once in a batch (default: one per core).
+    pub jobs: Option<usize>,
 }
 
 impl RunOptions {
@@ -52,6 +53,7 @@ impl RunOptions {
             force: false,
             dry_run: false,
             wait: false,
+            jobs: None,
         }
     }
 }
@@ -116,84 +118,13 @@ pub enum Outcome {
     },
 }
 
-/// Runs several pipelines on one warehouse under its lock, then refreshes the catalog.
-pub fn run_batch(
-    paths: &[PathBuf],
-    opts: &RunOptions,
-    log: &mut dyn Write,
-) -> Result<Vec<Outcome>> {
-    let command = format!(
-        "migstat run {}",
-        paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let _lock = if opts.dry_run {
-        None
-    } else {
-        Some(Lock::acquire(&opts.warehouse, &command, opts.wait)?)
-    };
-    let wh = Warehouse::new(&opts.warehouse);
-    if !opts.dry_run {
-        wh.clean_staging();
-    }
-    let mut outcomes = Vec::new();
-    let mut sources = catalog::existing_sources(&opts.warehouse);
-    let mut schema_for_catalog = None;
-    for path in paths {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if crate::remit::is_remittance_pipeline(&text) {
-            let outcome = crate::remit::run_outcome(path, opts, log).unwrap_or_else(|e| {
-                let _ = writeln!(log, "{}: error: {e}", path.display());
-                Outcome::Failed {
-                    pipeline: path.display().to_string(),
-                    exit_code: e.exit_code(),
-                    error: e.to_string(),
-                }
-            });
-            outcomes.push(outcome);
-            continue;
-        }
-        let outcome = match run_one(path, opts, log) {
-            Ok((o, Some((src, schema)))) => {
-                sources.insert(src.source.clone(), src);
-                schema_for_catalog.get_or_insert(schema);
-                o
-            }
-            Ok((o, None)) => o,
-            Err(e) => {
-                let _ = writeln!(log, "{}: error: {e}", path.display());
-                Outcome::Failed {
-                    pipeline: path.display().to_string(),
-                    exit_code: e.exit_code(),
-                    error: e.to_string(),
-                }
-            }
-        };
-        outcomes.push(outcome);
-    }
-    if let Some(schema) = schema_for_catalog {
-        let run_id = new_run_id("catalog");
-        let mut staged = wh.stage(&run_id)?;
-        let meta = FileMeta {
-            run_id: &run_id,
-            schema_version: &schema.person.version,
-        };
-        catalog::stage(&mut staged, &schema, &sources, &meta)?;
-        staged.publish()?;
-        runs::prune_rollback(&opts.warehouse, KEEP_ROLLBACK);
-    }
-    Ok(outcomes)
-}
-
 /// Rollback copies are kept for this many runs.
 pub const KEEP_ROLLBACK: usize = 20;
 
-type RanWith = (Outcome, Option<(catalog::SourceRow, Schema)>);
+/// A pipeline's outcome, with its source row and schema for the catalog when it ran.
+pub(crate) type RanWith = (Outcome, Option<(catalog::SourceRow, Schema)>);
 
-fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RanWith> {
+pub(crate) fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RanWith> {
     let (p, schema) = load_pipeline(path, opts.schemas.as_deref())?;
     let person_file = match &opts.input {
         Some(file) => file.clone(),
@@ -205,31 +136,8 @@ fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RanWit
     }
     let pipeline_sha = runs::hash_file(path)?.sha256;
     let fp = runs::fingerprint(&pipeline_sha, &schema.hash, &inputs);
-    if !opts.force {
-        if let Some(m) = runs::unchanged_since(&opts.warehouse, &p.pipeline.id, &fp) {
-            let _ = writeln!(
-                log,
-                "{}: skipped: unchanged since run {}",
-                p.pipeline.id, m.run_id
-            );
-            return Ok((
-                Outcome::Skipped {
-                    pipeline: p.pipeline.id.clone(),
-                    since_run: m.run_id,
-                },
-                None,
-            ));
-        }
-    }
-    if opts.dry_run {
-        let _ = writeln!(log, "{}: would run", p.pipeline.id);
-        return Ok((
-            Outcome::WouldRun {
-                pipeline: p.pipeline.id.clone(),
-            },
-            None,
-        ));
-    }
+    // A skipped pipeline's source stays in the catalog even when the run that loaded it was
+    // killed before the catalog refresh.
     let source = catalog::SourceRow {
         source: p.pipeline.source.clone(),
         ref_area: p.pipeline.ref_area.clone(),
@@ -242,6 +150,31 @@ fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RanWit
         pipeline: p.pipeline.id.clone(),
         synthetic: p.pipeline.synthetic,
     };
+    if !opts.force {
+        if let Some(m) = runs::unchanged_since(&opts.warehouse, &p.pipeline.id, &fp) {
+            let _ = writeln!(
+                log,
+                "{}: skipped: unchanged since run {}",
+                p.pipeline.id, m.run_id
+            );
+            return Ok((
+                Outcome::Skipped {
+                    pipeline: p.pipeline.id.clone(),
+                    since_run: m.run_id,
+                },
+                Some((source, schema)),
+            ));
+        }
+    }
+    if opts.dry_run {
+        let _ = writeln!(log, "{}: would run", p.pipeline.id);
+        return Ok((
+            Outcome::WouldRun {
+                pipeline: p.pipeline.id.clone(),
+            },
+            None,
+        ));
+    }
     let manifest = Manifest {
         pipeline_id: p.pipeline.id.clone(),
         pipeline: path.display().to_string(),

@@ -39,7 +39,18 @@ impl Warehouse {
 
     pub fn stage(&self, run_id: &str) -> Result<Staged> {
         let dir = self.root.join(".staging").join(run_id);
-        std::fs::create_dir_all(&dir).map_err(|e| MigError::io(&dir, e))?;
+        // Pipelines of a batch stage side by side, and each removes `.staging/` when it is left
+        // empty: a removal between creating `.staging/` and `.staging/<RUN_ID>/` is retried.
+        let mut made = std::fs::create_dir_all(&dir);
+        for _ in 0..8 {
+            match &made {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    made = std::fs::create_dir_all(&dir);
+                }
+                _ => break,
+            }
+        }
+        made.map_err(|e| MigError::io(&dir, e))?;
         Ok(Staged {
             root: self.root.clone(),
             dir,
