@@ -9,6 +9,7 @@
 Usage: python benches/compare.py BINARY [PERSONS[,PERSONS...]]
 """
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -21,20 +22,25 @@ WORK = os.path.join(tempfile.gettempdir(), "migstat-bench-cli")
 os.makedirs(WORK, exist_ok=True)
 
 
+GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
+
+
 def timed(cmd, **kw):
-    """Wall seconds and peak RSS (MiB) of one child process (its own rusage, from wait4)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    """Wall seconds and peak RSS (MiB) of one child process. The peak comes from GNU time when
+    it is installed: a child forked from this Python process would otherwise count the parent's
+    memory it had before exec."""
+    with tempfile.NamedTemporaryFile("w+") as mem:
+        full = [GNU_TIME, "-f", "%M", "-o", mem.name] + cmd if GNU_TIME else cmd
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, **kw)
-        _, status, usage = os.wait4(proc.pid, 0)
+        out = subprocess.run(full, capture_output=True, text=True, **kw)
         secs = time.perf_counter() - t
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        sys.exit(f"{cmd[0]} failed:\n{stdout}\n{stderr}")
-    return secs, usage.ru_maxrss / 1024.0, stdout
+        if out.returncode != 0:
+            sys.exit(f"{cmd[0]} failed:\n{out.stdout}\n{out.stderr}")
+        if GNU_TIME:
+            peak = float(mem.read().strip().splitlines()[-1]) / 1024.0
+        else:
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    return secs, peak, out.stdout
 
 
 def best(cmd, runs=3, **kw):
@@ -52,7 +58,8 @@ def run_pipeline(n):
     data = os.path.join(WORK, f"tha-{n}")
     synth(n, data)
     text = open(os.path.join(REPO, "pipelines/tha_lfs_synth.toml")).read()
-    text = text.replace("../sample_data/synth/", data + "/").replace("scale = 0.05", "scale = 0.0125")
+    text = text.replace("../sample_data/synth/", data + "/").replace("scale = 0.05", "scale = 0.0125").replace(
+        "replicate_count = 20", "replicate_count = 80")
     pipe = os.path.join(data, "tha_bench.toml")
     open(pipe, "w").write(text)
     wh = os.path.join(data, "warehouse")

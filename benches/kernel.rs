@@ -28,6 +28,7 @@ fn pipeline(dir: &Path, variance: &str, reps: usize) -> PathBuf {
     let text = text
         .replace("../sample_data/synth/", &format!("{}/", dir.display()))
         .replace("scale = 0.05", &format!("scale = {}", 1.0 / reps as f64))
+        .replace("replicate_count = 20", &format!("replicate_count = {reps}"))
         .replace(
             "variance = \"taylor\"",
             &format!("variance = \"{variance}\""),
