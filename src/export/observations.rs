@@ -6,31 +6,15 @@ use std::fs::File;
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
+use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{MigError, Result};
 
-/// One observation with the columns the export formats carry.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ObsRow {
-    pub ref_area: String,
-    pub source: String,
-    pub indicator: String,
-    pub sex: String,
-    pub classif1: Option<String>,
-    pub classif2: Option<String>,
-    pub time: String,
-    pub obs_value: Option<f64>,
-    pub obs_status: Option<String>,
-    pub note_classif: Option<String>,
-    pub note_indicator: Option<String>,
-    pub note_source: Option<String>,
-    pub lower_bound: Option<f64>,
-    pub upper_bound: Option<f64>,
-}
+/// One observation as read back from the warehouse: the record the estimate stage writes.
+pub type ObsRow = crate::estimate::Observation;
 
 /// Frequency of a period, as ILOSTAT's dataset suffix and SDMX's `FREQ`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -202,8 +186,12 @@ fn append_rows(b: &RecordBatch, path: &Path, out: &mut Vec<ObsRow>) -> Result<()
             note_classif: cols.text(&cols.note_classif, i),
             note_indicator: cols.text(&cols.note_indicator, i),
             note_source: cols.text(&cols.note_source, i),
+            sample_count: cols.integer(&cols.sample_count, i).unwrap_or(0),
+            se: cols.number(&cols.se, i),
+            cv: cols.number(&cols.cv, i),
             lower_bound: cols.number(&cols.lower_bound, i),
             upper_bound: cols.number(&cols.upper_bound, i),
+            design_df: cols.number(&cols.design_df, i),
         });
     }
     Ok(())
@@ -226,20 +214,32 @@ struct Columns {
     note_classif: Option<Col>,
     note_indicator: Option<Col>,
     note_source: Option<Col>,
+    sample_count: Option<Col>,
+    se: Option<Col>,
+    cv: Option<Col>,
     lower_bound: Option<Col>,
     upper_bound: Option<Col>,
+    design_df: Option<Col>,
+}
+
+/// Column types of the observations table.
+#[derive(Clone, Copy)]
+enum ColType {
+    Text,
+    Float,
+    Int,
 }
 
 impl Columns {
     fn of(b: &RecordBatch, path: &Path) -> Result<Self> {
-        let get = |name: &str, numeric: bool| -> Result<Option<Col>> {
+        let get = |name: &str, kind: ColType| -> Result<Option<Col>> {
             let Some(c) = b.column_by_name(name) else {
                 return Ok(None);
             };
-            let ok = if numeric {
-                c.data_type() == &DataType::Float64
-            } else {
-                is_string(c.data_type())
+            let ok = match kind {
+                ColType::Float => c.data_type() == &DataType::Float64,
+                ColType::Int => c.data_type() == &DataType::Int64,
+                ColType::Text => is_string(c.data_type()),
             };
             if !ok {
                 return Err(MigError::Unreadable {
@@ -249,21 +249,26 @@ impl Columns {
             }
             Ok(Some(c.clone()))
         };
+        use ColType::{Float, Int, Text};
         Ok(Columns {
-            ref_area: get("ref_area", false)?,
-            source: get("source", false)?,
-            indicator: get("indicator", false)?,
-            sex: get("sex", false)?,
-            classif1: get("classif1", false)?,
-            classif2: get("classif2", false)?,
-            time: get("time", false)?,
-            obs_value: get("obs_value", true)?,
-            obs_status: get("obs_status", false)?,
-            note_classif: get("note_classif", false)?,
-            note_indicator: get("note_indicator", false)?,
-            note_source: get("note_source", false)?,
-            lower_bound: get("lower_bound", true)?,
-            upper_bound: get("upper_bound", true)?,
+            ref_area: get("ref_area", Text)?,
+            source: get("source", Text)?,
+            indicator: get("indicator", Text)?,
+            sex: get("sex", Text)?,
+            classif1: get("classif1", Text)?,
+            classif2: get("classif2", Text)?,
+            time: get("time", Text)?,
+            obs_value: get("obs_value", Float)?,
+            obs_status: get("obs_status", Text)?,
+            note_classif: get("note_classif", Text)?,
+            note_indicator: get("note_indicator", Text)?,
+            note_source: get("note_source", Text)?,
+            sample_count: get("sample_count", Int)?,
+            se: get("se", Float)?,
+            cv: get("cv", Float)?,
+            lower_bound: get("lower_bound", Float)?,
+            upper_bound: get("upper_bound", Float)?,
+            design_df: get("design_df", Float)?,
         })
     }
 
@@ -276,6 +281,11 @@ impl Columns {
     fn number(&self, c: &Option<Col>, i: usize) -> Option<f64> {
         let c = c.as_ref()?;
         (!c.is_null(i)).then(|| c.as_primitive::<Float64Type>().value(i))
+    }
+
+    fn integer(&self, c: &Option<Col>, i: usize) -> Option<i64> {
+        let c = c.as_ref()?;
+        (!c.is_null(i)).then(|| c.as_primitive::<Int64Type>().value(i))
     }
 }
 

@@ -264,3 +264,29 @@ fn a_failed_export_leaves_the_out_folder_as_it_was() {
     let _ = std::fs::remove_dir_all(wh);
     let _ = std::fs::remove_dir_all(out);
 }
+
+/// The export reads back exactly the records the load stage wrote, precision columns included.
+#[test]
+fn observations_read_back_as_written() {
+    let wh = temp_dir("export-roundtrip");
+    let mut rows = vec![
+        obs(
+            "MST_TEST_SEX_AGE_NB",
+            "2024Q1",
+            Some("CBR_BIR_FOREIGN"),
+            Some(12.5),
+        ),
+        obs("MST_TEST_SEX_AGE_NB", "2024Q1", None, None),
+    ];
+    rows[0].sample_count = 41;
+    rows[0].se = Some(0.75);
+    rows[0].cv = Some(6.0);
+    rows[0].design_df = Some(79.0);
+    write_observations(&wh, "ZZZ/2024Q1/BA_TEST.parquet", &rows);
+    let back = migstat::export::observations::read_file(
+        &wh.join("observations/ZZZ/2024Q1/BA_TEST.parquet"),
+    )
+    .expect("read back");
+    assert_eq!(back, rows);
+    let _ = std::fs::remove_dir_all(wh);
+}
