@@ -299,6 +299,14 @@ struct Cell {
     n: u64,
 }
 
+impl Cell {
+    /// Coefficient of variation in percent (none without a variance or for a zero estimate).
+    fn cv(&self) -> Option<f64> {
+        self.var
+            .and_then(|v| (self.est != 0.0).then(|| v.sqrt() / self.est.abs() * 100.0))
+    }
+}
+
 impl ObsCtx<'_> {
     fn table(&self, ind: &Indicator, value: bool) -> &TableOut {
         let keys = keys_of(ind);
@@ -436,19 +444,13 @@ impl ObsCtx<'_> {
     }
 
     fn judge_level(&self, c: &Cell) -> Status {
-        let cv = c
-            .var
-            .and_then(|v| (c.est != 0.0).then(|| v.sqrt() / c.est.abs() * 100.0));
         self.profile
-            .judge_level(c.n, c.est, cv, self.variance.df(self.frame.reps.len()))
+            .judge_level(c.n, c.est, c.cv(), self.variance.df(self.frame.reps.len()))
     }
 
     fn judge(&self, c: &Cell) -> Status {
-        let cv = c
-            .var
-            .and_then(|v| (c.est != 0.0).then(|| v.sqrt() / c.est.abs() * 100.0));
         self.profile
-            .judge(c.n, cv, self.variance.df(self.frame.reps.len()))
+            .judge(c.n, c.cv(), self.variance.df(self.frame.reps.len()))
     }
 
     fn observation(
@@ -478,7 +480,7 @@ impl ObsCtx<'_> {
         let (value, se, cv, lo, hi) = match cell.filter(|_| !suppressed) {
             Some(c) => {
                 let se = c.var.map(|v| v.sqrt());
-                let cv = se.and_then(|s| (c.est != 0.0).then(|| s / c.est.abs() * 100.0));
+                let cv = c.cv();
                 let q = df.map(t_quantile_975);
                 let lo = se.zip(q).map(|(s, q)| ind.in_unit(c.est - q * s));
                 let hi = se.zip(q).map(|(s, q)| ind.in_unit(c.est + q * s));

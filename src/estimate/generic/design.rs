@@ -2,6 +2,8 @@
 //! stage, fpc, lonely-PSU rule) or the replicate weights with their variance declaration.
 //! Every check on design columns happens here, with the file, row and column in the message.
 
+use std::path::Path;
+
 use super::multistage::Stage;
 use super::stages::{build_later_stages, first_stage, stage_fractions, FirstStage};
 use super::table::{LoadAs, Table};
@@ -277,15 +279,20 @@ fn check_weights(table: &Table, column: &str, w: &[f64]) -> Result<(), EstimateE
         .find(|(_, &x)| !(x.is_finite() && x >= 0.0));
     match bad {
         None => Ok(()),
-        Some((i, &x)) => Err(EstimateError::BadWeight {
-            path: table.path.clone(),
-            row: i + 1,
-            column: column.to_string(),
-            problem: if x.is_nan() {
-                "is missing".to_string()
-            } else {
-                format!("is {x}")
-            },
-        }),
+        Some((i, &x)) => Err(bad_weight(&table.path, i + 1, column, x)),
+    }
+}
+
+/// The error for weight `x` of `column` at data row `row` (from 1).
+pub(super) fn bad_weight(path: &Path, row: usize, column: &str, x: f64) -> EstimateError {
+    EstimateError::BadWeight {
+        path: path.to_path_buf(),
+        row,
+        column: column.to_string(),
+        problem: if x.is_nan() {
+            "is missing".to_string()
+        } else {
+            format!("is {x}")
+        },
     }
 }

@@ -95,6 +95,17 @@ impl ParquetFile {
         Ok(Self { file, meta })
     }
 
+    /// Names of the flat (non-repeated) leaf columns, in file order.
+    pub(super) fn names(&self) -> Vec<String> {
+        let schema = self.meta.file_metadata().schema_descr();
+        schema
+            .columns()
+            .iter()
+            .filter(|c| c.max_rep_level() == 0)
+            .map(|c| c.path().string())
+            .collect()
+    }
+
     /// Leaf index of the flat column `name`.
     pub(super) fn leaf(&self, name: &str) -> Option<usize> {
         let schema = self.meta.file_metadata().schema_descr();
@@ -148,21 +159,9 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     f.read_exact(buf)
 }
 
-fn open(path: &Path) -> Result<SerializedFileReader<File>, EstimateError> {
-    let file = File::open(path).map_err(|e| read_error(path, e))?;
-    SerializedFileReader::new(file).map_err(|e| read_error(path, e))
-}
-
 /// Names of the flat (non-repeated) leaf columns, in file order.
 pub fn header(path: &Path) -> Result<Vec<String>, EstimateError> {
-    let reader = open(path)?;
-    let schema = reader.metadata().file_metadata().schema_descr();
-    Ok(schema
-        .columns()
-        .iter()
-        .filter(|c| c.max_rep_level() == 0)
-        .map(|c| c.path().string())
-        .collect())
+    Ok(ParquetFile::open(path)?.names())
 }
 
 /// Load the wanted columns: `(rows, columns)` in the order of `wanted`.

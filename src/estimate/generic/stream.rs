@@ -9,7 +9,9 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::design::{derives_rscales, replicate_spec, sampling_weights, ReplicateRequest};
+use super::design::{
+    bad_weight, derives_rscales, replicate_spec, sampling_weights, ReplicateRequest,
+};
 use super::domains::{self, Cells};
 use super::estimators::{assemble, replicate_from_sums};
 use super::parquet::{read_numbers, ParquetFile};
@@ -44,10 +46,15 @@ pub fn estimate(
     request: &Request,
     req: &ReplicateRequest,
 ) -> Result<Outcome, EstimateError> {
-    let names = Table::header(path)?;
-    if let Some(c) = req.columns.iter().find(|c| !names.contains(c)) {
-        return Err(missing_column(path, c, &names));
-    }
+    let file = ParquetFile::open(path)?;
+    let leaves: Vec<usize> = req
+        .columns
+        .iter()
+        .map(|c| {
+            file.leaf(c)
+                .ok_or_else(|| missing_column(path, c, &file.names()))
+        })
+        .collect::<Result<_, _>>()?;
     let mut others = request.clone();
     others.design.replicates = None;
     let table = Table::load(path, &others.columns())?;
@@ -64,7 +71,6 @@ pub fn estimate(
     let dense = Dense::new(&row_cell, cells.rows.len(), &targets);
     let width = dense.width();
 
-    let file = ParquetFile::open(path)?;
     let group_rows = file.group_rows();
     let starts: Vec<usize> = group_rows
         .iter()
@@ -80,14 +86,6 @@ pub fn estimate(
             "row groups do not add up to the file's rows",
         ));
     }
-    let leaves: Vec<usize> = req
-        .columns
-        .iter()
-        .map(|c| {
-            file.leaf(c)
-                .ok_or_else(|| read_error(path, format!("no flat column `{c}`")))
-        })
-        .collect::<Result<_, _>>()?;
     let derive = derives_rscales(req);
     let fold = |k: usize, g: usize, s: &mut Scratch| -> Result<Partial, String> {
         let (col, descr) = file.column(g, leaves[k])?;
@@ -131,16 +129,7 @@ pub fn estimate(
     let mut deleted = Vec::with_capacity(per_column.len());
     for (k, parts) in per_column.into_iter().enumerate() {
         if let Some((row, x)) = parts.iter().find_map(|p| p.bad) {
-            return Err(EstimateError::BadWeight {
-                path: path.to_path_buf(),
-                row: row + 1,
-                column: req.columns[k].clone(),
-                problem: if x.is_nan() {
-                    "is missing".to_string()
-                } else {
-                    format!("is {x}")
-                },
-            });
+            return Err(bad_weight(path, row + 1, &req.columns[k], x));
         }
         deleted.push(parts.iter().find_map(|p| p.deleted));
         let mut total = vec![0.0; width];
@@ -156,7 +145,6 @@ pub fn estimate(
 
     let mut full = vec![0.0; width];
     dense.fold(&mut full, &weights, 0);
-    let counts = counts(&cells, &row_cell, &targets);
     let mut rows = Vec::with_capacity(cells.rows.len() * targets.len());
     let mut warnings = Vec::new();
     for (c, labels) in cells.labels.iter().enumerate() {
@@ -166,7 +154,7 @@ pub fn estimate(
                 labels.clone(),
                 target,
                 (full[at], full[at + 1]),
-                counts[at / 2],
+                dense.counts[at / 2],
                 df,
                 |theta| {
                     replicate_from_sums(
@@ -205,31 +193,37 @@ struct Dense {
     ys: Vec<Vec<f64>>,
     /// `x` per target and row; `None` for totals, whose `Σw·x` is not used.
     xs: Vec<Option<Vec<f64>>>,
+    /// Unweighted rows behind each (cell, target), counted as the in-memory estimator counts
+    /// them (a factor level's total counts the rows at the level).
+    counts: Vec<u64>,
     n_cells: usize,
 }
 
 impl Dense {
     fn new(row_cell: &[u32], n_cells: usize, targets: &[Target<'_>]) -> Self {
-        let n = row_cell.len();
-        // One side (`y` or `x`) of a target, 0 where the row does not contribute.
-        let side = |t: &Target<'_>, x_side: bool| -> Vec<f64> {
-            (0..n)
-                .map(|i| {
-                    let (y, x) = (t.y.at(i), t.x.at(i));
-                    let keep = row_cell[i] != NO_CELL && !y.is_nan() && !x.is_nan();
-                    match (keep, x_side) {
-                        (false, _) => 0.0,
-                        (true, false) => y,
-                        (true, true) => x,
-                    }
-                })
-                .collect()
-        };
-        let ys = targets.iter().map(|t| side(t, false)).collect();
-        let xs = targets
-            .iter()
-            .map(|t| (!t.is_total()).then(|| side(t, true)))
-            .collect();
+        let (n, n_t) = (row_cell.len(), targets.len());
+        let mut ys = Vec::with_capacity(n_t);
+        let mut xs = Vec::with_capacity(n_t);
+        let mut counts = vec![0u64; n_cells * n_t];
+        for (t, target) in targets.iter().enumerate() {
+            let mut y_side = vec![0.0; n];
+            let mut x_side = (!target.is_total()).then(|| vec![0.0; n]);
+            for (i, &c) in row_cell.iter().enumerate() {
+                let (y, x) = (target.y.at(i), target.x.at(i));
+                if c == NO_CELL || y.is_nan() || x.is_nan() {
+                    continue;
+                }
+                y_side[i] = y;
+                if let Some(xv) = &mut x_side {
+                    xv[i] = x;
+                }
+                if !(target.counts_level_only() && y == 0.0) {
+                    counts[c as usize * n_t + t] += 1;
+                }
+            }
+            ys.push(y_side);
+            xs.push(x_side);
+        }
         let cell = row_cell
             .iter()
             .map(|&c| if c == NO_CELL { n_cells as u32 } else { c })
@@ -238,6 +232,7 @@ impl Dense {
             cell,
             ys,
             xs,
+            counts,
             n_cells,
         }
     }
@@ -272,23 +267,4 @@ impl Dense {
             *s += ((lanes[k] + lanes[width + k]) + lanes[2 * width + k]) + lanes[3 * width + k];
         }
     }
-}
-
-/// Unweighted rows behind each (cell, target), counted as the in-memory estimator counts them.
-fn counts(cells: &Cells, row_cell: &[u32], targets: &[Target<'_>]) -> Vec<u64> {
-    let n_t = targets.len();
-    let mut out = vec![0u64; cells.rows.len() * n_t];
-    for (i, &c) in row_cell.iter().enumerate() {
-        if c == NO_CELL {
-            continue;
-        }
-        for (t, target) in targets.iter().enumerate() {
-            let (y, x) = (target.y.at(i), target.x.at(i));
-            if y.is_nan() || x.is_nan() || (target.counts_level_only() && y == 0.0) {
-                continue;
-            }
-            out[c as usize * n_t + t] += 1;
-        }
-    }
-    out
 }

@@ -81,16 +81,7 @@ impl Builder {
                 index,
                 levels,
             } => {
-                if s.is_empty() {
-                    codes.push(MISSING);
-                } else if let Some(&c) = index.get(s) {
-                    codes.push(c);
-                } else {
-                    let c = levels.len() as u32;
-                    index.insert(s.to_string(), c);
-                    levels.push(s.to_string());
-                    codes.push(c);
-                }
+                codes.push(intern(index, levels, s));
             }
         }
         Ok(())
@@ -119,19 +110,7 @@ impl Builder {
             } => {
                 let map: Vec<u32> = levels
                     .iter()
-                    .map(|l| {
-                        let s = l.trim();
-                        if s.is_empty() {
-                            return MISSING;
-                        }
-                        if let Some(&c) = index.get(s) {
-                            return c;
-                        }
-                        let c = global.len() as u32;
-                        index.insert(s.to_string(), c);
-                        global.push(s.to_string());
-                        c
-                    })
+                    .map(|l| intern(index, global, l.trim()))
                     .collect();
                 out.extend(
                     codes
@@ -174,6 +153,20 @@ impl Builder {
             }
         }
     }
+}
+
+/// Code of the trimmed label `s` in `levels` (added when new); [`MISSING`] when empty.
+fn intern(index: &mut HashMap<String, u32>, levels: &mut Vec<String>, s: &str) -> u32 {
+    if s.is_empty() {
+        return MISSING;
+    }
+    if let Some(&c) = index.get(s) {
+        return c;
+    }
+    let c = levels.len() as u32;
+    index.insert(s.to_string(), c);
+    levels.push(s.to_string());
+    c
 }
 
 /// A number, or NaN for an empty or `NA` cell; `None` for text.
