@@ -34,13 +34,13 @@ tools: ## Debian's readstat (test oracle for the SPSS and Stata readers), instal
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq readstat; }
 
 test: venv tools ## Build and run every test
-	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --locked
+	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --locked --features failpoints
 
 fmt: ## Check formatting
 	$(CARGO) fmt --all -- --check
 
 clippy: ## Lint, warnings are errors
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --features failpoints -- -D warnings
 
 ci: fmt clippy test ## What CI runs: fmt check, clippy, tests
 

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::{MigError, Result};
+use crate::load::commit::recover_if_free;
+use crate::load::lock::Wait;
 use crate::logging::{self, AroundBar, LogFormat};
-use crate::pipeline::{self, Outcome, RunOptions};
+use crate::pipeline::{Job, Outcome, RunOptions};
+use crate::runs::{GcOptions, RollbackOptions};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -52,11 +55,36 @@ pub struct RunsArgs {
     pub json: bool,
 }
 
+/// Waiting for the warehouse lock held by another process.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct WaitArgs {
+    /// Wait for another process holding the warehouse lock instead of exiting 75 at once.
+    #[arg(long)]
+    pub wait: bool,
+    /// Wait at most this many seconds for the lock, then exit 75 (implies --wait).
+    #[arg(long, value_name = "SECS")]
+    pub wait_timeout: Option<u64>,
+}
+
+impl WaitArgs {
+    fn get(self) -> Wait {
+        Wait::from_flags(self.wait, self.wait_timeout)
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
     pub run_id: String,
     #[arg(long, default_value = "warehouse")]
     pub warehouse: PathBuf,
+    /// Undo the later runs that changed the same files too, newest first.
+    #[arg(long)]
+    pub cascade: bool,
+    /// List every file that would be restored or removed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Args, Debug)]
@@ -66,6 +94,15 @@ pub struct GcArgs {
     /// Remove what belongs to runs older than this many days.
     #[arg(long, default_value_t = 30)]
     pub older_than_days: u64,
+    /// Successful runs kept per pipeline whatever their age, with their rollback copies (at
+    /// least 1: a pipeline's latest successful run is never removed).
+    #[arg(long, default_value_t = 1)]
+    pub keep: usize,
+    /// List what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Args, Debug)]
@@ -96,9 +133,8 @@ pub struct RunArgs {
     /// Say what would run; write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Wait for another run holding the warehouse lock instead of failing at once.
-    #[arg(long)]
-    pub wait: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Print a machine-readable summary of the batch as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -126,8 +162,14 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
         Command::Check(a) => check(a, out),
         Command::Runs(a) => runs(a, out),
         Command::Validate(a) => crate::validate::run(&a, out),
-        Command::Query(a) => crate::query::run(&a, out),
-        Command::Export(a) => crate::export::run(&a, out),
+        Command::Query(a) => {
+            recover_if_free(&a.warehouse)?;
+            crate::query::run(&a, out)
+        }
+        Command::Export(a) => {
+            recover_if_free(&a.warehouse)?;
+            crate::export::run(&a, out)
+        }
         Command::Estimate(a) => {
             crate::estimate::cli::run(&a, out, err).map_err(|e| MigError::Other(format!("{e:#}")))
         }
@@ -136,12 +178,28 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
             Ok(0)
         }
         Command::Rollback(a) => {
-            crate::runs::rollback(&a.warehouse, &a.run_id, out)?;
+            let o = RollbackOptions {
+                cascade: a.cascade,
+                dry_run: a.dry_run,
+                wait: a.wait.get(),
+            };
+            crate::runs::rollback(&a.warehouse, &a.run_id, &o, out)?;
             Ok(0)
         }
         Command::Gc(a) => {
-            let n = crate::runs::gc(&a.warehouse, a.older_than_days, out)?;
-            let _ = writeln!(out, "{n} entries removed");
+            let o = GcOptions {
+                older_than_days: a.older_than_days,
+                keep: a.keep,
+                dry_run: a.dry_run,
+                wait: a.wait.get(),
+            };
+            let n = crate::runs::gc(&a.warehouse, &o, out)?;
+            let verb = if a.dry_run {
+                "would be removed"
+            } else {
+                "removed"
+            };
+            let _ = writeln!(out, "{n} entries {verb}");
             Ok(0)
         }
     }
@@ -161,7 +219,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
         cap: a.max_per_rule,
         force: a.force,
         dry_run: a.dry_run,
-        wait: a.wait,
+        wait: a.wait.get(),
         jobs: a.jobs,
         ..RunOptions::new(a.warehouse)
     };
@@ -208,6 +266,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
 }
 
 fn runs(a: RunsArgs, out: &mut dyn Write) -> Result<i32> {
+    recover_if_free(&a.warehouse)?;
     let all = crate::runs::list(&a.warehouse);
     if a.json {
         let _ = writeln!(
@@ -236,14 +295,8 @@ fn runs(a: RunsArgs, out: &mut dyn Write) -> Result<i32> {
 fn check(a: CheckArgs, out: &mut dyn Write) -> Result<i32> {
     let mut code = 0;
     for p in &a.pipelines {
-        let text = std::fs::read_to_string(p).unwrap_or_default();
-        let loaded = if crate::remit::is_remittance_pipeline(&text) {
-            crate::remit::config::load(p).map(|_| ())
-        } else {
-            pipeline::load_pipeline(p, a.schemas.as_deref()).map(|_| ())
-        };
-        match loaded {
-            Ok(()) => {
+        match Job::load(p, a.schemas.as_deref()) {
+            Ok(_) => {
                 let _ = writeln!(out, "{}: ok", p.display());
             }
             Err(e) => {

@@ -1,8 +1,11 @@
 //! Errors of the library, kept apart by what the user can do about them; `main` maps them to the
-//! exit codes of the contract (1 = a data problem was found, 2 = could not run).
+//! exit codes of the contract (1 = a data problem was found, 2 = could not run, 75 = busy).
 use std::path::PathBuf;
 
 use thiserror::Error;
+
+/// The exit code of a command that found the warehouse locked by another process.
+pub const EXIT_BUSY: i32 = 75;
 
 #[derive(Debug, Error)]
 pub enum MigError {
@@ -38,6 +41,9 @@ pub enum MigError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process holds the warehouse lock (exit 75, `EX_TEMPFAIL`: retry later).
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Other(String),
 }
@@ -47,6 +53,7 @@ impl MigError {
     pub fn exit_code(&self) -> i32 {
         match self {
             MigError::Data { .. } | MigError::Rejected(_) => 1,
+            MigError::Busy(_) => EXIT_BUSY,
             _ => 2,
         }
     }
@@ -66,3 +73,12 @@ impl From<crate::estimate::variance::EstimateError> for MigError {
 }
 
 pub type Result<T> = std::result::Result<T, MigError>;
+
+/// `s` cut to its first `max` characters, with the full size said when it was longer: what a
+/// message echoes of a value from outside (a cell, a name, a command line).
+pub fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((end, _)) => format!("{}… ({} bytes)", &s[..end], s.len()),
+    }
+}

@@ -1,15 +1,20 @@
 //! Run manifests and lineage: what each run read (size, sha256), wrote, replaced and concluded;
 //! the listing behind `migstat runs`, the fingerprints behind incremental skips, `rollback` and
-//! `gc`.
-use std::io::Read;
+//! `gc`. A manifest is its run's commit record (see `load/commit.rs`): a run without one never
+//! happened.
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{MigError, Result};
-use crate::load::lock::Lock;
-use crate::load::warehouse::Published;
+use crate::load::catalog::{self, SourceRow};
+use crate::load::commit;
+use crate::load::lock::{state_dir, Lock, Wait};
+use crate::load::parquet::FileMeta;
+use crate::load::warehouse::{Published, Staged, WAREHOUSE};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct InputFile {
@@ -22,30 +27,42 @@ pub struct InputFile {
 #[serde(default)]
 pub struct Manifest {
     pub run_id: String,
+    /// The transaction that last wrote this manifest (the run's, or the rollback's).
+    pub txn: String,
+    /// Commit order in the warehouse (1, 2, …).
+    pub seq: u64,
     pub started: String,
     pub finished: String,
     pub migstat_version: String,
+    /// The binary's build identity (version + hash of the sources it was built from).
+    pub build: String,
     pub pipeline_id: String,
     pub pipeline: String,
     pub pipeline_sha256: String,
     pub schema_hash: String,
+    pub schema_version: String,
+    /// Options that change what is written (`microdata=…`).
+    pub options: String,
     pub fingerprint: String,
+    /// Why the run ran (a changed input, pipeline, schemas, build, option, or `--force`).
+    pub reason: String,
     pub inputs: Vec<InputFile>,
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rows_quarantined: u64,
-    #[serde(default)]
     pub files_added: Vec<String>,
-    #[serde(default)]
     pub files_replaced: Vec<String>,
-    #[serde(default)]
     pub files_unchanged: Vec<String>,
+    /// Where microdata went when not into the warehouse (`--microdata-dir`).
+    pub microdata_dir: Option<String>,
+    /// The survey's row of `catalog/sources`.
+    pub source: Option<SourceRow>,
     /// Per input: rows read/loaded/quarantined, errors, warnings.
-    #[serde(default)]
     pub validation: serde_json::Value,
     /// `ok`, `rejected` (validation errors), `failed`, `rolled back`.
     pub status: String,
     pub exit_code: i32,
+    pub error: Option<String>,
 }
 
 impl Manifest {
@@ -55,11 +72,36 @@ impl Manifest {
         self.files_unchanged = p.unchanged.clone();
     }
 
-    pub fn write(&self, run_dir: &Path) -> Result<()> {
-        let path = run_dir.join("manifest.json");
-        let body = serde_json::to_vec_pretty(self).map_err(|e| MigError::Other(e.to_string()))?;
-        std::fs::write(&path, body).map_err(|e| MigError::io(&path, e))
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self).map_err(|e| MigError::Other(e.to_string()))
     }
+
+    /// Files this run changed (added or replaced), catalog files aside: those are derived and
+    /// rewritten by every commit.
+    fn changed(&self) -> BTreeSet<&str> {
+        self.files_added
+            .iter()
+            .chain(&self.files_replaced)
+            .map(String::as_str)
+            .filter(|f| !f.starts_with("catalog/"))
+            .collect()
+    }
+
+    /// The root and relative path of one of this run's files.
+    fn locate(&self, root: &Path, f: &str) -> (usize, PathBuf, PathBuf) {
+        let p = Path::new(f);
+        if let (true, Some(md)) = (p.is_absolute(), &self.microdata_dir) {
+            if let Ok(rel) = p.strip_prefix(md) {
+                return (1, PathBuf::from(md), rel.to_path_buf());
+            }
+        }
+        (WAREHOUSE, root.to_path_buf(), p.to_path_buf())
+    }
+}
+
+/// The manifest path of a run, relative to the warehouse.
+pub fn manifest_rel(run_id: &str) -> PathBuf {
+    Path::new("runs").join(run_id).join("manifest.json")
 }
 
 /// sha256 and size of a file, streamed.
@@ -94,37 +136,100 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// What decides whether a pipeline must run again.
-pub fn fingerprint(pipeline_sha: &str, schema_hash: &str, inputs: &[InputFile]) -> String {
-    let mut parts = vec![
-        crate::VERSION.to_string(),
-        pipeline_sha.to_string(),
-        schema_hash.to_string(),
-    ];
-    parts.extend(inputs.iter().map(|i| i.sha256.clone()));
-    sha256_hex(parts.join("\n").as_bytes())
+/// The binary's build identity: the version and a hash of the sources, schemas and lock file it
+/// was built from (`build.rs`), so that a fixed build reruns what an older one wrote.
+pub fn build_id() -> String {
+    #[cfg(feature = "failpoints")]
+    if let Ok(id) = std::env::var("MIGSTAT_TEST_BUILD_ID") {
+        return id;
+    }
+    env!("MIGSTAT_BUILD_ID").to_string()
 }
 
-/// All manifests of a warehouse, oldest first.
+/// Everything that shapes a run's outputs.
+#[derive(Debug, Clone, Default)]
+pub struct Fingerprint {
+    pub pipeline_sha: String,
+    pub schema_hash: String,
+    pub inputs: Vec<InputFile>,
+    pub build: String,
+    pub options: String,
+}
+
+impl Fingerprint {
+    pub fn digest(&self) -> String {
+        let mut parts = vec![
+            self.build.clone(),
+            self.pipeline_sha.clone(),
+            self.schema_hash.clone(),
+            self.options.clone(),
+        ];
+        parts.extend(self.inputs.iter().map(|i| i.sha256.clone()));
+        sha256_hex(parts.join("\n").as_bytes())
+    }
+
+    /// Why this fingerprint differs from the last successful run's (`None`: it does not).
+    pub fn changed_since(&self, last: Option<&Manifest>) -> Option<String> {
+        let Some(m) = last else {
+            return Some("first run".into());
+        };
+        if m.fingerprint == self.digest() {
+            return None;
+        }
+        let reason = if m.build != self.build {
+            format!("build changed ({} → {})", m.build, self.build)
+        } else if m.pipeline_sha256 != self.pipeline_sha {
+            "pipeline file changed".into()
+        } else if m.schema_hash != self.schema_hash {
+            "schemas changed".into()
+        } else if m.options != self.options {
+            format!("options changed ({} → {})", m.options, self.options)
+        } else if let Some(i) = self
+            .inputs
+            .iter()
+            .enumerate()
+            .find(|(k, i)| m.inputs.get(*k).is_none_or(|o| o.sha256 != i.sha256))
+        {
+            format!("input changed: {}", i.1.path)
+        } else {
+            "inputs changed".into()
+        };
+        Some(reason)
+    }
+}
+
+/// All manifests of a warehouse, in commit order.
 pub fn list(root: &Path) -> Vec<Manifest> {
     let mut out: Vec<Manifest> = std::fs::read_dir(root.join("runs"))
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("manifest.json")).ok())
-        .filter_map(|t| serde_json::from_str(&t).ok())
+        .filter_map(|e| std::fs::read(e.path().join("manifest.json")).ok())
+        .filter_map(|t| serde_json::from_slice(&t).ok())
         .collect();
-    out.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    out.sort_by(|a, b| (a.seq, &a.run_id).cmp(&(b.seq, &b.run_id)));
     out
 }
 
-/// The last successful run of `pipeline_id` with this fingerprint whose files are all still there.
-pub fn unchanged_since(root: &Path, pipeline_id: &str, fingerprint: &str) -> Option<Manifest> {
+/// The next commit number.
+pub fn next_seq(root: &Path) -> u64 {
+    list(root).iter().map(|m| m.seq).max().unwrap_or(0) + 1
+}
+
+/// The run that decides whether `pipeline_id` must run again: its last run that was neither
+/// rejected nor failed (an `ok` run, or one rolled back, which forces a rerun).
+pub fn last_run(root: &Path, pipeline_id: &str) -> Option<Manifest> {
     list(root)
         .into_iter()
         .rev()
         .find(|m| m.pipeline_id == pipeline_id && m.status != "rejected" && m.status != "failed")
-        .filter(|m| m.status == "ok" && m.fingerprint == fingerprint)
+}
+
+/// The last successful run of `pipeline_id` if its fingerprint is `fp` and all its files are
+/// still there.
+pub fn unchanged_since(root: &Path, pipeline_id: &str, fp: &str) -> Option<Manifest> {
+    last_run(root, pipeline_id)
+        .filter(|m| m.status == "ok" && m.fingerprint == fp)
         .filter(|m| {
             m.files_added
                 .iter()
@@ -134,110 +239,279 @@ pub fn unchanged_since(root: &Path, pipeline_id: &str, fingerprint: &str) -> Opt
         })
 }
 
-/// Restores what run `run_id` replaced and removes what it added.
-pub fn rollback(root: &Path, run_id: &str, log: &mut dyn std::io::Write) -> Result<()> {
-    let _lock = Lock::acquire(root, &format!("migstat rollback {run_id}"), false)?;
-    let run_dir = root.join("runs").join(run_id);
-    let text = std::fs::read_to_string(run_dir.join("manifest.json")).map_err(|e| {
-        MigError::Unreadable {
-            path: run_dir.join("manifest.json"),
-            msg: format!("no such run: {e}"),
-        }
-    })?;
-    let mut m: Manifest = serde_json::from_str(&text)
-        .map_err(|e| MigError::Other(format!("manifest of {run_id}: {e}")))?;
-    if m.status != "ok" {
+/// How `rollback` goes about it.
+#[derive(Debug, Clone, Default)]
+pub struct RollbackOptions {
+    /// Undo the later runs that changed the same files first, newest first.
+    pub cascade: bool,
+    /// List what would be restored and removed; change nothing.
+    pub dry_run: bool,
+    pub wait: Wait,
+}
+
+/// Undoes run `run_id`: restores what it replaced and removes what it added, in one transaction,
+/// only if no later run changed the same files (else refuses naming them, or with `cascade`
+/// undoes those first, newest first).
+pub fn rollback(root: &Path, run_id: &str, o: &RollbackOptions, log: &mut dyn Write) -> Result<()> {
+    let _lock = Lock::acquire(root, &format!("migstat rollback {run_id}"), o.wait)?;
+    commit::recover(root)?;
+    let all = list(root);
+    let Some(target) = all.iter().find(|m| m.run_id == run_id) else {
+        return Err(MigError::Other(format!(
+            "no run {run_id} in {} (see `migstat runs`)",
+            root.display()
+        )));
+    };
+    if target.status != "ok" {
         return Err(MigError::Other(format!(
             "run {run_id} has status {:?}: nothing to roll back",
-            m.status
+            target.status
         )));
     }
-    let keep = root.join(".rollback").join(run_id);
-    // Microdata sent elsewhere (`--microdata-dir`, absolute paths) keep their own copies.
-    for f in m
-        .files_replaced
+    let chain = cascade_chain(&all, target);
+    if chain.len() > 1 && !o.cascade {
+        let later: Vec<String> = chain[..chain.len() - 1]
+            .iter()
+            .map(|m| format!("{} ({})", m.run_id, m.pipeline_id))
+            .collect();
+        return Err(MigError::Other(format!(
+            "run {run_id} cannot be rolled back alone: later runs changed the same files: {}. \
+             Roll those back first, or use --cascade to undo them newest first",
+            later.join(", ")
+        )));
+    }
+    for m in chain {
+        undo_run(root, m, o.dry_run, log)?;
+    }
+    Ok(())
+}
+
+/// The run and every later `ok` run that changed a file it or another of them changed, newest
+/// first.
+fn cascade_chain<'a>(all: &'a [Manifest], target: &'a Manifest) -> Vec<&'a Manifest> {
+    let mut files: BTreeSet<&str> = target.changed();
+    let mut chain = vec![target];
+    let key = |m: &Manifest| (m.seq, m.run_id.clone());
+    for m in all
         .iter()
-        .filter(|f| !Path::new(f).is_absolute())
+        .filter(|m| key(m) > key(target) && m.status == "ok")
     {
-        if !keep.join(f).is_file() {
-            return Err(MigError::Other(format!(
-                "the previous version of {f} is no longer kept (pruned by gc): cannot roll back {run_id}"
-            )));
+        let changed = m.changed();
+        if !changed.is_disjoint(&files) {
+            files.extend(changed);
+            chain.push(m);
         }
     }
+    chain.reverse();
+    chain
+}
+
+/// One run undone in one transaction (or listed, on a dry run).
+fn undo_run(root: &Path, m: &Manifest, dry_run: bool, log: &mut dyn Write) -> Result<()> {
+    let txn = format!("rollback-{}", crate::pipeline::new_run_id(&m.run_id));
+    let mut staged = Staged::new(root, &txn)?;
+    staged.drop_backups();
+    if let Some(md) = &m.microdata_dir {
+        staged.add_root(Path::new(md))?;
+    }
+    let said = |verb: &str, f: &str| format!("{}: {verb} {f}", m.run_id);
+    let mut lines = Vec::new();
     for f in m
         .files_replaced
         .iter()
-        .filter(|f| !Path::new(f).is_absolute())
+        .filter(|f| !f.starts_with("catalog/"))
     {
-        std::fs::rename(keep.join(f), root.join(f)).map_err(|e| MigError::io(root.join(f), e))?;
-        let _ = writeln!(log, "restored {f}");
+        let (area, area_root, rel) = m.locate(root, f);
+        let mut name = rel.clone().into_os_string();
+        name.push(".prev");
+        let copy = state_dir(&area_root)
+            .join("rollback")
+            .join(&m.run_id)
+            .join(name);
+        if !copy.is_file() {
+            staged.abandon();
+            return Err(MigError::Other(format!(
+                "the previous version of {f} is no longer kept (pruned by gc): cannot roll back {}",
+                m.run_id
+            )));
+        }
+        lines.push(said("restore", f));
+        staged.link(area, &rel, &copy)?;
     }
-    for f in &m.files_added {
-        let _ = std::fs::remove_file(root.join(f));
-        let _ = writeln!(log, "removed {f}");
+    for f in m.files_added.iter().filter(|f| !f.starts_with("catalog/")) {
+        let (area, _, rel) = m.locate(root, f);
+        lines.push(said("remove", f));
+        staged.delete(area, &rel)?;
     }
-    let _ = std::fs::remove_dir_all(&keep);
-    m.status = "rolled back".into();
-    m.write(&run_dir)
+    if dry_run {
+        staged.abandon();
+        for l in lines {
+            let _ = writeln!(log, "would {l}");
+        }
+        return Ok(());
+    }
+    let _g = commit::guard();
+    stage_sources_without(root, m, &mut staged)?;
+    let mut undone = m.clone();
+    undone.status = "rolled back".into();
+    undone.txn = txn.clone();
+    let bytes = undone.to_bytes()?;
+    staged.commit(&manifest_rel(&m.run_id), |_| Ok(bytes))?;
+    for r in [
+        Some(root.to_string_lossy().to_string()),
+        m.microdata_dir.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = std::fs::remove_dir_all(state_dir(Path::new(&r)).join("rollback").join(&m.run_id));
+    }
+    for l in lines {
+        let _ = writeln!(log, "{l}");
+    }
+    let _ = writeln!(log, "{}: rolled back", m.run_id);
+    Ok(())
 }
 
-/// Keeps the rollback copies of the newest `keep` runs only.
-pub fn prune_rollback(root: &Path, keep: usize) {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join(".rollback"))
+/// `catalog/sources` as it is once run `m` is undone: its pipeline's row comes from its latest
+/// other successful run, or goes.
+fn stage_sources_without(root: &Path, m: &Manifest, staged: &mut Staged) -> Result<()> {
+    let Some(src) = &m.source else {
+        return Ok(());
+    };
+    let mut rows = catalog::existing_sources(root);
+    rows.retain(|_, r| r.pipeline != src.pipeline);
+    let other = list(root)
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    dirs.sort();
-    let n = dirs.len().saturating_sub(keep);
-    for d in dirs.into_iter().take(n) {
-        let _ = std::fs::remove_dir_all(d);
+        .rev()
+        .find(|o| o.pipeline_id == m.pipeline_id && o.run_id != m.run_id && o.status == "ok");
+    if let Some(row) = other.and_then(|o| o.source) {
+        rows.insert(row.source.clone(), row);
     }
+    let id = staged.id().to_string();
+    let meta = FileMeta {
+        run_id: &id,
+        schema_version: &m.schema_version,
+    };
+    catalog::stage_sources(staged, &rows, &meta)
 }
 
-/// Removes run folders, rollback copies and quarantine folders of runs older than `days`.
-pub fn gc(root: &Path, days: u64, log: &mut dyn std::io::Write) -> Result<usize> {
-    let _lock = Lock::acquire(root, "migstat gc", false)?;
+/// How `gc` goes about it.
+#[derive(Debug, Clone)]
+pub struct GcOptions {
+    pub older_than_days: u64,
+    /// Successful runs kept per pipeline, whatever their age (at least 1: the latest).
+    pub keep: usize,
+    pub dry_run: bool,
+    pub wait: Wait,
+}
+
+/// Removes the run folders, rollback copies and quarantined rows of runs older than the cut-off,
+/// except each pipeline's newest `keep` successful runs (always its latest); then old downloads.
+pub fn gc(root: &Path, o: &GcOptions, log: &mut dyn Write) -> Result<usize> {
+    let _lock = Lock::acquire(root, "migstat gc", o.wait)?;
+    if !o.dry_run {
+        commit::recover(root)?;
+    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let cutoff = crate::load::warehouse::utc_stamp(now.saturating_sub(days * 86_400));
+    let cutoff = crate::load::warehouse::utc_stamp(now.saturating_sub(o.older_than_days * 86_400));
+    let all = list(root);
+    let mut kept_per: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut keep: BTreeSet<&str> = BTreeSet::new();
+    for m in all.iter().rev().filter(|m| m.status == "ok") {
+        let n = kept_per.entry(m.pipeline_id.as_str()).or_default();
+        if *n < o.keep.max(1) {
+            keep.insert(m.run_id.as_str());
+            *n += 1;
+        }
+    }
+    let old = |name: &str| name.len() >= 16 && name[..16] <= cutoff[..];
+    let verb = if o.dry_run { "would remove" } else { "removed" };
     let mut removed = 0;
-    for table in ["runs", ".rollback", "quarantine"] {
-        for e in std::fs::read_dir(root.join(table))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.len() >= 16 && name[..16] < cutoff[..] {
-                let _ = std::fs::remove_dir_all(e.path());
-                let _ = writeln!(log, "removed {table}/{name}");
-                removed += 1;
+    let mut remove = |path: PathBuf, what: String, log: &mut dyn Write| {
+        if !path.exists() {
+            return;
+        }
+        if !o.dry_run {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+        let _ = writeln!(log, "{verb} {what}");
+        removed += 1;
+    };
+    let md_of: BTreeMap<&str, &str> = all
+        .iter()
+        .filter_map(|m| m.microdata_dir.as_deref().map(|d| (m.run_id.as_str(), d)))
+        .collect();
+    // Rollback copies and quarantine first, the manifest last: a gc cut short leaves a run whose
+    // rollback says "no longer kept", never a copy without its run.
+    let rollback = state_dir(root).join("rollback");
+    for name in names(&rollback) {
+        let of_kept = keep.iter().any(|k| name == *k);
+        if old(&name) && !of_kept || name.starts_with("rollback-") {
+            if let Some(md) = md_of.get(name.as_str()) {
+                remove(
+                    state_dir(Path::new(md)).join("rollback").join(&name),
+                    format!("{md}/.migstat/rollback/{name}"),
+                    log,
+                );
+            }
+            remove(
+                rollback.join(&name),
+                format!(".migstat/rollback/{name}"),
+                log,
+            );
+        }
+    }
+    for table in ["quarantine", "runs"] {
+        for name in names(&root.join(table)) {
+            if old(&name) && !keep.contains(name.as_str()) {
+                remove(root.join(table).join(&name), format!("{table}/{name}"), log);
             }
         }
     }
-    // Downloads: by modification time, in the download cache (`MIGSTAT_CACHE_DIR` or the user's).
-    let limit = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+    removed += gc_downloads(o, log);
+    Ok(removed)
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Downloads by modification time, in the download cache (`MIGSTAT_CACHE_DIR` or the user's).
+fn gc_downloads(o: &GcOptions, log: &mut dyn Write) -> usize {
+    let limit =
+        std::time::SystemTime::now() - std::time::Duration::from_secs(o.older_than_days * 86_400);
     let cache = crate::extract::cache::default_dir();
+    let mut removed = 0;
     for e in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
         let old = e
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|t| t < limit);
-        if old {
-            let p = e.path();
+        if !old {
+            continue;
+        }
+        let p = e.path();
+        if !o.dry_run {
             let _ = if p.is_dir() {
                 std::fs::remove_dir_all(&p)
             } else {
                 std::fs::remove_file(&p)
             };
-            let _ = writeln!(log, "removed download {}", p.display());
-            removed += 1;
         }
+        let verb = if o.dry_run { "would remove" } else { "removed" };
+        let _ = writeln!(log, "{verb} download {}", p.display());
+        removed += 1;
     }
-    Ok(removed)
+    removed
 }

@@ -80,6 +80,7 @@ const VALIDATION: &[&str] = &[
     "max_file_mb",
     "population_change_pct",
     "unemployment_rate_change_pp",
+    "max_quarantined_share",
 ];
 const FIELD: &[&str] = &[
     "column",
@@ -148,6 +149,15 @@ pub fn load(path: &Path, schema: &Schema) -> Result<Pipeline> {
         problems,
     };
     let value: Value = toml::from_str(&text).map_err(|e| fail(vec![e.to_string()]))?;
+    from_value(path, value, schema)
+}
+
+/// Checks a parsed survey pipeline file against the schema: every problem at once.
+pub fn from_value(path: &Path, value: Value, schema: &Schema) -> Result<Pipeline> {
+    let fail = |problems: Vec<String>| MigError::Pipeline {
+        path: path.to_path_buf(),
+        problems,
+    };
     let mut problems = Vec::new();
     check_keys(&value, &mut problems);
     let mut p: Pipeline = match value.try_into() {
@@ -240,12 +250,7 @@ fn check_semantics(p: &Pipeline, schema: &Schema, problems: &mut Vec<String>) {
             m.ref_area
         ));
     }
-    if !m.source.contains(':') {
-        problems.push(format!(
-            "pipeline.source: {:?} must be TYPE:id, e.g. BA:CAN_LFS_PUMF",
-            m.source
-        ));
-    }
+    check_names(p, problems);
     if !["A", "Q", "M"].contains(&m.periodicity.as_str()) {
         problems.push(format!(
             "pipeline.periodicity: {:?} must be A, Q or M",
@@ -276,6 +281,12 @@ fn check_semantics(p: &Pipeline, schema: &Schema, problems: &mut Vec<String>) {
     }
     check_design_method(&p.design, "design", problems);
     let v = &p.validation;
+    if !(v.max_quarantined_share.is_finite() && (0.0..=1.0).contains(&v.max_quarantined_share)) {
+        problems.push(format!(
+            "validation.max_quarantined_share: {} must be a share between 0 and 1 (0.05 = 5 %)",
+            v.max_quarantined_share
+        ));
+    }
     for (key, x) in [
         ("max_file_mb", v.max_file_mb),
         ("population_change_pct", v.population_change_pct),
@@ -298,6 +309,32 @@ fn check_semantics(p: &Pipeline, schema: &Schema, problems: &mut Vec<String>) {
         if let Some(d) = &r.design {
             check_design_method(d, "roster.design", problems);
         }
+    }
+}
+
+/// Values that become path components in the warehouse: the source (`TYPE:id`, its file name
+/// with `:` as `_`) and the pipeline id (run records) hold only `[A-Za-z0-9_.-]`.
+fn check_names(p: &Pipeline, problems: &mut Vec<String>) {
+    use crate::load::warehouse::is_safe_name;
+    let m = &p.pipeline;
+    let shown = |s: &str| crate::error::cut(s, 60);
+    match m.source.split_once(':') {
+        Some((kind, id))
+            if kind.len() >= 2
+                && kind.bytes().all(|b| b.is_ascii_uppercase())
+                && is_safe_name(id)
+                && !id.contains("..") => {}
+        _ => problems.push(format!(
+            "pipeline.source: {:?} must be TYPE:id with TYPE in capitals and id of letters, \
+             digits, '_', '.' or '-' (no '..'), e.g. BA:CAN_LFS_PUMF",
+            shown(&m.source)
+        )),
+    }
+    if !is_safe_name(&m.id) || m.id.contains("..") {
+        problems.push(format!(
+            "pipeline.id: {:?} may hold only letters, digits, '_', '.' or '-' (no '..')",
+            shown(&m.id)
+        ));
     }
 }
 

@@ -170,6 +170,10 @@ pub struct ValidationSpec {
     /// Largest plausible move of the unemployment rate between periods, percentage points.
     #[serde(default = "unemployment_rate_change_pp")]
     pub unemployment_rate_change_pp: f64,
+    /// Largest share of an input's rows that may be quarantined before the run fails (exit 1,
+    /// nothing loaded); an input none of whose rows loads always fails.
+    #[serde(default = "max_quarantined_share")]
+    pub max_quarantined_share: f64,
 }
 
 fn max_file_mb() -> f64 {
@@ -181,6 +185,9 @@ fn population_change_pct() -> f64 {
 fn unemployment_rate_change_pp() -> f64 {
     3.0
 }
+fn max_quarantined_share() -> f64 {
+    0.05
+}
 
 impl Default for ValidationSpec {
     fn default() -> Self {
@@ -188,6 +195,7 @@ impl Default for ValidationSpec {
             max_file_mb: max_file_mb(),
             population_change_pct: population_change_pct(),
             unemployment_rate_change_pp: unemployment_rate_change_pp(),
+            max_quarantined_share: max_quarantined_share(),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::error::{MigError, Result};
 use crate::schema::Schema;
 
 /// One row of `catalog/sources`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceRow {
     pub source: String,
     pub ref_area: String,
@@ -211,13 +211,24 @@ pub fn stage(
         ("classifications", classifications(schema)?),
         ("notes", notes(schema)?),
         ("ref_areas", ref_areas(schema)?),
-        ("sources", sources(sources_rows)?),
     ];
     for (name, b) in tables {
-        let rel = Path::new("catalog")
-            .join(name)
-            .join(format!("{name}.parquet"));
-        staged.parquet(&rel, &b, meta)?;
+        staged.parquet(&table_rel(name), &b, meta)?;
     }
-    Ok(())
+    stage_sources(staged, sources_rows, meta)
+}
+
+/// Stages `catalog/sources` alone (a rollback changes no other catalog table).
+pub fn stage_sources(
+    staged: &mut Staged,
+    rows: &BTreeMap<String, SourceRow>,
+    meta: &FileMeta,
+) -> Result<()> {
+    staged.parquet(&table_rel("sources"), &sources(rows)?, meta)
+}
+
+fn table_rel(name: &str) -> std::path::PathBuf {
+    Path::new("catalog")
+        .join(name)
+        .join(format!("{name}.parquet"))
 }

@@ -139,11 +139,28 @@ pub fn load(path: &Path) -> Result<RemitPipeline> {
         problems,
     };
     let value: Value = toml::from_str(&text).map_err(|e| fail(vec![e.to_string()]))?;
+    from_value(path, &value)
+}
+
+/// Checks a parsed remittance pipeline file: every problem at once.
+pub fn from_value(path: &Path, value: &Value) -> Result<RemitPipeline> {
     let mut problems = Vec::new();
-    let p = parse(path, &value, &mut problems);
+    let p = parse(path, value, &mut problems);
+    if let Some(p) = &p {
+        if !crate::load::warehouse::is_safe_name(&p.id) || p.id.contains("..") {
+            problems.push(format!(
+                "the pipeline's id is its file name {:?}, which may hold only letters, digits, \
+                 '_', '.' or '-': rename the file",
+                crate::error::cut(&p.id, 60)
+            ));
+        }
+    }
     match p {
         Some(p) if problems.is_empty() => Ok(p),
-        _ => Err(fail(problems)),
+        _ => Err(MigError::Pipeline {
+            path: path.to_path_buf(),
+            problems,
+        }),
     }
 }
 

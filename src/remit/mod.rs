@@ -4,9 +4,9 @@
 //!
 //! A pipeline file with a top-level `[remittances]` table (`config.rs`) names the file and its
 //! reader; `run` reads it (`wdi.rs`, `matrix.rs`, through `sheet.rs`), maps names and codes to
-//! areas (`crosswalk.rs`), checks it (`checks.rs`), and publishes one Parquet file per source file
-//! (`tables.rs`) by rename, with `runs/<RUN_ID>/manifest.json` and `validation.txt`. Unknown names
-//! or codes are errors and nothing is loaded; data-quality findings are warnings.
+//! areas (`crosswalk.rs`), checks it (`checks.rs`), and stages one Parquet file per source file
+//! (`tables.rs`) with `runs/<RUN_ID>/validation.txt` for the one driver (`pipeline/`) to commit.
+//! Unknown names or codes are errors and nothing is loaded; data-quality findings are warnings.
 pub mod checks;
 pub mod config;
 pub mod crosswalk;
@@ -17,9 +17,7 @@ pub mod tables;
 pub mod wdi;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 pub use config::is_remittance_pipeline;
 use config::{InputType, RemitPipeline};
@@ -28,7 +26,6 @@ use tables::{Obs, Table};
 
 use crate::config::pipeline::Severity;
 use crate::error::{MigError, Result};
-use crate::pipeline::{new_run_id, RunOptions, RunSummary};
 use crate::validate::findings::Findings;
 
 /// What a reader produced, with the counts the run reconciles.
@@ -45,77 +42,17 @@ pub(crate) struct Loaded {
     pub mismatches: u64,
 }
 
-/// What decides whether a remittance pipeline must run again (see `runs::fingerprint`).
-fn fingerprint(
-    path: &Path,
-    input: &Path,
+/// The remittance kind: read and check the input, stage its table and reports.
+pub(crate) fn execute(
+    p: &RemitPipeline,
     areas: &Areas,
-) -> Result<(String, crate::runs::InputFile)> {
-    let input = crate::runs::hash_file(input)?;
-    let pipeline = crate::runs::hash_file(path)?;
-    let fp = crate::runs::fingerprint(&pipeline.sha256, &areas.hash, std::slice::from_ref(&input));
-    Ok((fp, input))
-}
-
-/// Runs one remittance pipeline within a batch: skipped when nothing changed since its last
-/// successful run (unless forced), announced only on a dry run.
-pub fn run_outcome(
-    path: &Path,
-    opts: &RunOptions,
-    log: &mut dyn Write,
-) -> Result<crate::pipeline::Outcome> {
-    use crate::pipeline::Outcome;
-    let p = config::load(path)?;
-    let areas = Areas::locate(opts.schemas.as_deref(), path.parent())?;
-    let input = opts.input.clone().unwrap_or_else(|| p.path.clone());
-    let (fp, _) = fingerprint(path, &input, &areas)?;
-    if !opts.force {
-        if let Some(m) = crate::runs::unchanged_since(&opts.warehouse, &p.id, &fp) {
-            let _ = writeln!(log, "{}: skipped: unchanged since run {}", p.id, m.run_id);
-            return Ok(Outcome::Skipped {
-                pipeline: p.id.clone(),
-                since_run: m.run_id,
-            });
-        }
-    }
-    if opts.dry_run {
-        let _ = writeln!(log, "{}: would run", p.id);
-        return Ok(Outcome::WouldRun {
-            pipeline: p.id.clone(),
-        });
-    }
-    run(path, opts, log).map(Outcome::Ran)
-}
-
-/// Runs one remittance pipeline end to end; nothing is published unless it all succeeds.
-pub fn run(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<RunSummary> {
-    let started = Instant::now();
-    let p = config::load(path)?;
-    let areas = Areas::locate(opts.schemas.as_deref(), path.parent())?;
-    let input = opts.input.clone().unwrap_or_else(|| p.path.clone());
-    let run_id = new_run_id(&path.to_string_lossy());
-    let _ = writeln!(
-        log,
-        "run {run_id}: remittance pipeline {} ({})",
-        p.id,
-        path.display()
-    );
-    let mut findings = Findings::with_cap(opts.cap.max(1));
-    let loaded = read(&p, &input, &areas, &mut findings)?;
-    let (fingerprint, input_file) = fingerprint(path, &input, &areas)?;
-    let ctx = report::Context {
-        p: &p,
-        input: &input,
-        run_id: &run_id,
-        areas: &areas,
-        fingerprint,
-        input_file,
-    };
-    let summary = report::publish(&ctx, &loaded, &findings, opts, log)?;
-    Ok(RunSummary {
-        seconds: started.elapsed().as_secs_f64(),
-        ..summary
-    })
+    ctx: &mut crate::pipeline::Ctx,
+    staged: &mut crate::load::Staged,
+) -> Result<crate::pipeline::Produced> {
+    let input = ctx.opts.input.clone().unwrap_or_else(|| p.path.clone());
+    let mut findings = Findings::with_cap(ctx.opts.cap.max(1));
+    let loaded = read(p, &input, areas, &mut findings)?;
+    report::stage(p, &input, &loaded, &findings, ctx, staged)
 }
 
 /// Reads and checks the input with the pipeline's reader.
@@ -268,7 +205,8 @@ pub fn table_file(table: &str, input: &Path) -> PathBuf {
     let stem = input
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "input".into());
+        .unwrap_or_default();
+    let stem = crate::load::warehouse::safe_stem(&stem);
     Path::new(table).join(format!("{stem}.parquet"))
 }
 

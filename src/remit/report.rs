@@ -1,30 +1,22 @@
 //! The end of a remittance run: row accounting (cells read = values + nulls with a note, plus
-//! blank WDI cells that are no observation), `runs/<RUN_ID>/validation.txt` and `.json`, the
-//! Parquet file staged and renamed into place, and `runs/<RUN_ID>/manifest.json`.
+//! blank WDI cells that are no observation), `runs/<RUN_ID>/validation.txt` and `.json`, and the
+//! Parquet file, staged for the driver's commit.
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use super::config::RemitPipeline;
-use super::crosswalk::Areas;
 use super::tables::{batch, TABLE_VERSION};
 use super::{reconcile_error, table_file, Loaded};
 use crate::config::pipeline::Severity;
 use crate::error::{MigError, Result};
 use crate::load::parquet::FileMeta;
-use crate::load::warehouse::Published;
-use crate::load::Warehouse;
-use crate::pipeline::{InputSummary, RunOptions, RunSummary};
-use crate::runs::Manifest;
+use crate::load::Staged;
+use crate::pipeline::{Ctx, InputSummary, Produced};
 use crate::validate::findings::Findings;
 
 pub(crate) struct Context<'a> {
     pub p: &'a RemitPipeline,
     pub input: &'a Path,
-    pub run_id: &'a str,
-    pub areas: &'a Areas,
-    pub fingerprint: String,
-    pub input_file: crate::runs::InputFile,
 }
 
 /// The accounting line printed and written to the report.
@@ -88,80 +80,16 @@ fn input_summary(ctx: &Context, l: &Loaded, f: &Findings) -> InputSummary {
     }
 }
 
-fn write_manifest(
-    ctx: &Context,
-    dir: &Path,
-    l: &Loaded,
-    s: &InputSummary,
-    published: &Published,
-    status: &str,
-) -> Result<()> {
-    let stamp = || {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        crate::load::warehouse::utc_stamp(now.as_secs())
-    };
-    let mut m = Manifest {
-        run_id: ctx.run_id.to_string(),
-        started: stamp(),
-        migstat_version: crate::VERSION.to_string(),
-        pipeline_id: ctx.p.id.clone(),
-        pipeline: ctx.p.file.display().to_string(),
-        pipeline_sha256: crate::runs::hash_file(&ctx.p.file)
-            .map(|f| f.sha256)
-            .unwrap_or_default(),
-        schema_hash: ctx.areas.hash.clone(),
-        fingerprint: ctx.fingerprint.clone(),
-        inputs: vec![ctx.input_file.clone()],
-        rows_read: s.rows_read,
-        rows_loaded: s.rows_loaded,
-        rows_quarantined: 0,
-        validation: serde_json::json!({
-            "table": l.table.name,
-            "table_version": TABLE_VERSION,
-            "vintage": l.table.vintage,
-            "input": s,
-            "values": l.table.values(),
-            "nulls_noted": l.table.nulls(),
-            "blank_cells_no_observation": l.blanks,
-            "yoy_falls_flagged": l.falls,
-            "world_sum_mismatches": l.mismatches,
-        }),
-        status: status.to_string(),
-        exit_code: if status == "ok" { 0 } else { 1 },
-        ..Default::default()
-    };
-    m.set_published(published);
-    m.finished = stamp();
-    m.write(dir)
-}
-
-fn rejected(file: &str, f: &Findings, dir: &Path) -> MigError {
+fn rejected(file: &str, f: &Findings, report: &Path) -> String {
     let first = f
         .first_error()
         .map(|e| format!("{file}:{}: column {}: {}", e.line, e.column, e.message));
-    MigError::Rejected(format!(
+    format!(
         "validation found {} errors; nothing was loaded. First: {}\nReport: {}",
         f.count(Severity::Error),
         first.unwrap_or_default(),
-        dir.join("validation.txt").display()
-    ))
-}
-
-/// Stages the table's file and renames it into place; returns the published paths.
-fn stage_and_publish(ctx: &Context, wh: &Warehouse, l: &Loaded) -> Result<Published> {
-    let rel = table_file(l.table.name, ctx.input);
-    let meta = FileMeta {
-        run_id: ctx.run_id,
-        schema_version: TABLE_VERSION,
-    };
-    let mut staged = wh.stage(ctx.run_id)?;
-    if let Err(e) = batch(&l.table).and_then(|b| staged.parquet(&rel, &b, &meta)) {
-        staged.abandon();
-        return Err(e);
-    }
-    staged.publish()
+        report.display()
+    )
 }
 
 /// Cells read = values + nulls with a note + blank cells that are no observation.
@@ -179,52 +107,58 @@ fn reconcile(l: &Loaded) -> Result<()> {
     )))
 }
 
-/// Reports, then stages and publishes the table unless there were errors.
-pub(crate) fn publish(
-    ctx: &Context,
+/// Reports, then stages the table unless there were errors.
+pub(crate) fn stage(
+    p: &RemitPipeline,
+    input: &Path,
     l: &Loaded,
     f: &Findings,
-    opts: &RunOptions,
-    log: &mut dyn Write,
-) -> Result<RunSummary> {
-    let wh = Warehouse::new(&opts.warehouse);
-    let dir = wh.run_dir(ctx.run_id)?;
-    let file = ctx.input.display().to_string();
-    let head = format!("{}\n{}", accounting(ctx, l), checks_line(ctx, l, f));
-    write_reports(&dir, &head, &file, f)?;
-    let summary = input_summary(ctx, l, f);
-    let _ = writeln!(log, "  {}", head.replace('\n', "\n  "));
-    if f.has_errors() {
-        write_manifest(ctx, &dir, l, &summary, &Published::default(), "rejected")?;
-        return Err(rejected(&file, f, &dir));
-    }
-    let files = match reconcile(l).and_then(|()| stage_and_publish(ctx, &wh, l)) {
-        Ok(files) => files,
-        Err(e) => {
-            write_manifest(ctx, &dir, l, &summary, &Published::default(), "failed")?;
-            return Err(e);
-        }
-    };
-    write_manifest(ctx, &dir, l, &summary, &files, "ok")?;
-    let written: Vec<String> = files.added.iter().chain(&files.replaced).cloned().collect();
-    let _ = writeln!(
-        log,
-        "  {} file(s) written, {} unchanged, in {}",
-        written.len(),
-        files.unchanged.len(),
-        opts.warehouse.display()
-    );
+    run: &mut Ctx,
+    staged: &mut Staged,
+) -> Result<Produced> {
+    let ctx = Context { p, input };
+    let file = input.display().to_string();
+    let head = format!("{}\n{}", accounting(&ctx, l), checks_line(&ctx, l, f));
+    let scratch = staged.scratch("reports")?;
+    write_reports(&scratch, &head, &file, f)?;
+    staged.adopt(&run.run_rel(), &scratch)?;
+    let summary = input_summary(&ctx, l, f);
+    run.say(format!("  {}", head.replace('\n', "\n  ")));
     let mut per_time: BTreeMap<String, usize> = BTreeMap::new();
     for o in &l.table.obs {
         *per_time.entry(o.time.clone()).or_default() += 1;
     }
-    Ok(RunSummary {
-        run_id: ctx.run_id.to_string(),
-        pipeline: ctx.p.id.clone(),
+    let mut produced = Produced {
+        validation: serde_json::json!({
+            "table": l.table.name,
+            "table_version": TABLE_VERSION,
+            "vintage": l.table.vintage,
+            "input": summary,
+            "values": l.table.values(),
+            "nulls_noted": l.table.nulls(),
+            "blank_cells_no_observation": l.blanks,
+            "yoy_falls_flagged": l.falls,
+            "world_sum_mismatches": l.mismatches,
+        }),
         inputs: vec![summary],
         observations: per_time,
-        files_written: written,
-        skipped_indicators: Vec::new(),
-        seconds: 0.0,
-    })
+        ..Default::default()
+    };
+    if f.has_errors() {
+        let report = run
+            .opts
+            .warehouse
+            .join(run.run_rel())
+            .join("validation.txt");
+        produced.rejected = Some(rejected(&file, f, &report));
+        return Ok(produced);
+    }
+    reconcile(l)?;
+    let rel = table_file(l.table.name, input);
+    let meta = FileMeta {
+        run_id: &run.run_id,
+        schema_version: TABLE_VERSION,
+    };
+    staged.parquet(&rel, &batch(&l.table)?, &meta)?;
+    Ok(produced)
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{migstat, pipeline_for, statcan_head, temp_dir};
 
-/// Every file of a warehouse with its bytes (the run reports excepted).
+/// Every file of a warehouse with its bytes (the run reports and migstat's own `.migstat/`
+/// state — lock holder, journal — excepted).
 fn snapshot(wh: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![wh.to_path_buf()];
@@ -13,7 +14,7 @@ fn snapshot(wh: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             let p = e.path();
             let rel = p.strip_prefix(wh).expect("prefix").to_path_buf();
-            if rel.starts_with("runs") {
+            if rel.starts_with("runs") || rel.starts_with(".migstat") {
                 continue;
             }
             if p.is_dir() {

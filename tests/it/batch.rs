@@ -150,7 +150,7 @@ fn a_parallel_batch_writes_the_same_warehouse_as_one_pipeline_at_a_time() {
     assert!(a.keys().any(|k| k.starts_with("catalog/sources/")));
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     assert_eq!(a, b);
-    assert!(!parallel.join(".staging").exists());
+    assert!(crate::common::no_staging(&parallel), "staging left behind");
 
     // The log comes in command-line order, whichever pipeline finished first.
     let starts: Vec<usize> = ["can_lfs_pumf", "fra_eu_lfs_puf", "arm_lfs_synth"]

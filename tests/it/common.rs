@@ -165,3 +165,8 @@ pub fn pipeline_for(dir: &Path, csv: &Path, extra: &str) -> PathBuf {
     std::fs::write(&p, text + extra).expect("write pipeline");
     p
 }
+
+/// Whether a warehouse has no staged files left (`.migstat/staging/` empty or absent).
+pub fn no_staging(wh: &Path) -> bool {
+    std::fs::read_dir(wh.join(".migstat/staging")).map_or(true, |mut d| d.next().is_none())
+}

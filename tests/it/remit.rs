@@ -30,7 +30,7 @@ fn opts(wh: &Path) -> RunOptions {
 
 fn run_with(pipeline: &Path, o: &RunOptions) -> (Result<RunSummary, MigError>, String) {
     let mut log = Vec::new();
-    let r = remit::run(pipeline, o, &mut log);
+    let r = migstat::pipeline::run_file(pipeline, o, &mut log);
     (r, String::from_utf8_lossy(&log).into_owned())
 }
 

@@ -141,31 +141,30 @@ fn killed_runs_leave_a_readable_warehouse_and_reruns_converge() {
 }
 
 #[test]
-fn a_second_run_fails_at_once_naming_the_holder_or_waits() {
+fn a_second_run_exits_75_naming_the_holder_waits_or_times_out() {
+    use migstat::load::lock::{Lock, Wait};
     let wh = temp_dir("lock");
-    // A live holder: this test process.
-    let me = std::process::id();
-    let lock = format!(
-        "{{\"pid\":{me},\"started\":\"20261126T000000Z\",\"command\":\"migstat run test\"}}"
-    );
-    std::fs::write(wh.join(".lock"), &lock).unwrap();
-    let out = run(Path::new("pipelines/fra_eu_lfs_puf.toml"), &wh, &[]);
-    assert_eq!(out.status.code(), Some(2));
+    let fra = Path::new("pipelines/fra_eu_lfs_puf.toml");
+    // A live holder: this test process, through the same OS lock.
+    let held = Lock::acquire(&wh, "migstat run test-holder", Wait::No).expect("lock");
+    let out = run(fra, &wh, &[]);
+    assert_eq!(out.status.code(), Some(75));
     let err = String::from_utf8_lossy(&out.stderr);
+    let me = std::process::id();
     assert!(
-        err.contains(&format!("locked by pid {me}")) && err.contains("20261126T000000Z"),
+        err.contains(&format!("locked by pid {me}")) && err.contains("test-holder"),
         "{err}"
     );
     assert!(!wh.join("observations").exists());
+    let t = std::time::Instant::now();
+    let out = run(fra, &wh, &["--wait-timeout", "1"]);
+    assert_eq!(out.status.code(), Some(75));
+    assert!(t.elapsed() >= Duration::from_secs(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("after waiting 1 s"));
     // --wait: the run goes ahead once the holder lets go.
     let child = bin()
-        .args([
-            "run",
-            "pipelines/fra_eu_lfs_puf.toml",
-            "--wait",
-            "--warehouse",
-            wh.to_str().unwrap(),
-        ])
+        .args(["run", fra.to_str().unwrap(), "--wait", "--warehouse"])
+        .arg(&wh)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -174,30 +173,23 @@ fn a_second_run_fails_at_once_naming_the_holder_or_waits() {
         !wh.join("observations").exists(),
         "ran while the lock was held"
     );
-    std::fs::remove_file(wh.join(".lock")).unwrap();
+    drop(held);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert!(wh.join("observations/FRA").is_dir());
-    // A lock left by a process that no longer exists is taken over.
-    let mut dead = Command::new("true").spawn().unwrap();
-    let pid = dead.id();
-    dead.wait().unwrap();
+    // What the lock file says is only a description: a file naming a live pid but not locked
+    // does not block anyone.
     std::fs::write(
-        wh.join(".lock"),
-        format!("{{\"pid\":{pid},\"started\":\"x\",\"command\":\"killed\"}}"),
+        wh.join(".migstat/lock"),
+        format!("{{\"pid\":{me},\"started\":\"x\",\"command\":\"stale\"}}"),
     )
     .unwrap();
-    let out = run(
-        Path::new("pipelines/fra_eu_lfs_puf.toml"),
-        &wh,
-        &["--force"],
-    );
+    let out = run(fra, &wh, &["--force"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!wh.join(".lock").exists());
     let _ = std::fs::remove_dir_all(wh);
 }
 

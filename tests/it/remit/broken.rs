@@ -45,7 +45,7 @@ fn nothing_loaded(wh: &Path) {
     ] {
         assert!(parquet_files(&wh.join(t)).is_empty(), "{t} was loaded");
     }
-    assert!(!wh.join(".staging").exists(), "staging left behind");
+    assert!(crate::common::no_staging(wh), "staging left behind");
 }
 
 #[test]
@@ -440,5 +440,5 @@ fn published_files_carry_metadata_and_a_rerun_keeps_unchanged_bytes() {
         "remittances_bilateral/WB_Bilateral_Remittance_Estimates_2017.parquet"
     );
     assert_eq!(read_rows(&files[0]).len(), 215 * 215);
-    assert!(!wh.join(".staging").exists());
+    assert!(crate::common::no_staging(&wh), "staging left behind");
 }
