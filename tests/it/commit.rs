@@ -565,3 +565,133 @@ fn too_many_quarantined_rows_fail_the_run_and_load_nothing() {
     assert_eq!(ms[0]["status"], "rejected");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A small tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+
+    fn read_only(&self) -> bool {
+        Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_and_a_read_only_folder_leave_the_warehouse_as_it_was() {
+    let dir = temp_dir("disk-full");
+    let p = survey(&dir, "full", 300, &same);
+    let big = dir.join("big.csv");
+    std::fs::write(&big, statcan_head(30_000)).unwrap();
+    let wh = dir.join("wh");
+    let Some(fs) = Tmpfs::mount(&wh, "512k") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)");
+        return;
+    };
+    assert!(run(&p, &wh, &[], &[]).status.success());
+    let before = without_runs(&wh);
+    let out = run(&p, &wh, &["--input", big.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("No space left on device"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(without_runs(&wh), before, "a full disk changed the tables");
+    every_run_has_its_manifest(&wh, "disk full");
+    assert!(no_staging(&wh));
+    // Space is back once the failed run is gone: a forced rerun of the small input works.
+    assert!(run(&p, &wh, &["--force"], &[]).status.success());
+    let before = without_runs(&wh);
+    assert!(fs.read_only(), "remount read-only");
+    let out = run(&p, &wh, &["--force"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("Read-only file system"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        without_runs(&wh),
+        before,
+        "a read-only folder changed the tables"
+    );
+    drop(fs);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
+fn a_rollback_killed_at_any_step_is_either_done_or_not_begun() {
+    let dir = temp_dir("rollback-faults");
+    let p = survey(&dir, "rbf", 200, &same);
+    let base = dir.join("base");
+    assert!(run(&p, &base, &[], &[]).status.success());
+    std::fs::write(dir.join("rbf/pub.csv"), changed(statcan_head(200))).unwrap();
+    let b = run(&p, &base, &["--json"], &[]);
+    let run_b = serde_json::from_slice::<serde_json::Value>(&b.stdout).unwrap()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rollback = |wh: &Path, env: &[(&str, &str)]| {
+        let mut c = bin();
+        c.args(["rollback", &run_b, "--warehouse"]).arg(wh);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let done = dir.join("done");
+    copy_dir(&base, &done);
+    let log = dir.join("steps.log");
+    assert!(
+        rollback(&done, &[("MIGSTAT_FAILPOINT_LOG", log.to_str().unwrap())])
+            .status
+            .success()
+    );
+    let steps = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("commit"))
+        .count();
+    assert!(steps > 8, "{steps} steps");
+    let (not_begun, finished) = (tables(&base), tables(&done));
+    assert_ne!(not_begun, finished);
+    for i in 1..=steps {
+        let wh = dir.join(format!("wh-{i}"));
+        copy_dir(&base, &wh);
+        let spec = format!("commit:{i}:kill");
+        let _ = rollback(&wh, &[("MIGSTAT_FAILPOINT", &spec)]);
+        let status = manifests(&wh)
+            .into_iter()
+            .find(|m| m["run_id"] == run_b.as_str())
+            .map(|m| m["status"].as_str().unwrap().to_string());
+        let now = tables(&wh);
+        match status.as_deref() {
+            Some("ok") => assert_eq!(now, not_begun, "step {i}: B is ok but its files moved"),
+            Some("rolled back") => assert_eq!(now, finished, "step {i}: half rolled back"),
+            other => panic!("step {i}: B's manifest is {other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&wh);
+    }
+    eprintln!("rollback fault points tried: {steps}");
+    let _ = std::fs::remove_dir_all(dir);
+}
