@@ -21,12 +21,12 @@ build: ## Build the binary (dependencies optimised; shared with `make test`)
 run: build ## Run every shipped pipeline on the sample data into ./warehouse
 	$(TARGET_DIR)/debug/migstat run $(PIPELINES) --warehouse $(WAREHOUSE)
 
-$(VENV)/.ready:
+$(VENV)/.ready: Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check duckdb pyarrow polars
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check duckdb pyarrow polars jsonschema
 	touch $@
 
-venv: $(VENV)/.ready ## Python virtualenv with DuckDB, pyarrow and polars (interoperability tests)
+venv: $(VENV)/.ready ## Python virtualenv with DuckDB, pyarrow, polars (interoperability tests) and jsonschema
 
 tools: ## Debian's readstat (test oracle for the SPSS and Stata readers), installed when missing
 	@command -v readstat >/dev/null || { \

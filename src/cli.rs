@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::batch::summary::{iso_now, BatchSummary};
 use crate::error::{MigError, Result};
 use crate::load::commit::recover_if_free;
 use crate::load::lock::Wait;
 use crate::logging::{self, AroundBar, LogFormat};
-use crate::pipeline::{Job, Outcome, RunOptions};
+use crate::pipeline::{Job, RunOptions};
 use crate::runs::{GcOptions, RollbackOptions};
 
 #[derive(Parser, Debug)]
@@ -25,6 +26,13 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Extract, normalise, estimate and load one or more pipelines.
+    #[command(
+        after_help = "Environment (a flag always wins): MIGSTAT_WAREHOUSE (--warehouse), \
+        MIGSTAT_LOG_FORMAT (--log-format), MIGSTAT_METRICS_FILE (--metrics-file), \
+        MIGSTAT_CACHE_DIR (where downloaded inputs are kept).\n\
+        Exit codes: 0 done or skipped, 1 a data problem in a pipeline (nothing of it loaded), \
+        2 could not run, 75 the warehouse is busy (retry later)."
+    )]
     Run(RunArgs),
     /// Check pipeline files: every problem at once, with its key path.
     Check(CheckArgs),
@@ -48,11 +56,20 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct RunsArgs {
-    #[arg(long, default_value = "warehouse")]
+    #[arg(long, default_value = "warehouse", env = "MIGSTAT_WAREHOUSE")]
     pub warehouse: PathBuf,
     /// Print the manifests as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Only this pipeline's runs (its id).
+    #[arg(long)]
+    pub pipeline: Option<String>,
+    /// Only runs with this status.
+    #[arg(long, value_parser = ["ok", "failed", "rejected", "rolled-back"])]
+    pub status: Option<String>,
+    /// Only runs started at or after this UTC date or time (`2026-12-01`, `2026-12-01T06:00:00Z`).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
 }
 
 /// Waiting for the warehouse lock held by another process.
@@ -75,7 +92,7 @@ impl WaitArgs {
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
     pub run_id: String,
-    #[arg(long, default_value = "warehouse")]
+    #[arg(long, default_value = "warehouse", env = "MIGSTAT_WAREHOUSE")]
     pub warehouse: PathBuf,
     /// Undo the later runs that changed the same files too, newest first.
     #[arg(long)]
@@ -89,7 +106,7 @@ pub struct RollbackArgs {
 
 #[derive(Args, Debug)]
 pub struct GcArgs {
-    #[arg(long, default_value = "warehouse")]
+    #[arg(long, default_value = "warehouse", env = "MIGSTAT_WAREHOUSE")]
     pub warehouse: PathBuf,
     /// Remove what belongs to runs older than this many days.
     #[arg(long, default_value_t = 30)]
@@ -113,7 +130,7 @@ pub struct RunArgs {
     /// Read this file instead of the pipeline's input (e.g. another StatCan month's zip).
     #[arg(long)]
     pub input: Option<PathBuf>,
-    #[arg(long, default_value = "warehouse")]
+    #[arg(long, default_value = "warehouse", env = "MIGSTAT_WAREHOUSE")]
     pub warehouse: PathBuf,
     /// Schema folder (default: next to the pipelines, else the built-in copy).
     #[arg(long)]
@@ -142,9 +159,13 @@ pub struct RunArgs {
     /// always run one after another.
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Events (each pipeline's start, skip, finish) on stderr: `text` lines or `json` lines.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    /// Events on stderr (each pipeline's start, skip, finish, errors, the batch summary):
+    /// `text` lines, or `json` lines (then every stderr line is one JSON object).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "MIGSTAT_LOG_FORMAT")]
     pub log_format: LogFormat,
+    /// Write Prometheus metrics (textfile collector format) here, atomically, after the batch.
+    #[arg(long, value_name = "PATH", env = "MIGSTAT_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -230,44 +251,76 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
         bar: bar.as_ref(),
     };
     let events = logging::dispatch(a.log_format, bar.clone());
-    let outcomes = tracing::dispatcher::with_default(&events, || {
-        crate::batch::run_batch(&a.pipelines, &opts, &mut log, bar.as_ref())
+    let batch = crate::pipeline::new_run_id("batch");
+    let started = iso_now();
+    let summary = tracing::dispatcher::with_default(&events, || {
+        let summary = crate::batch::run_batch(&a.pipelines, &opts, &batch, &mut log, bar.as_ref())
+            .unwrap_or_else(|e| {
+                tracing::error!(event = "error", batch = %batch, error = %logging::one_line(&e.to_string()), "{}", logging::one_line(&e.to_string()));
+                BatchSummary::refused(&batch, &started, e.exit_code(), e.to_string())
+            });
+        for l in summary.pipelines.iter().filter(|l| l.outcome == "failed") {
+            let msg = l.error.clone().unwrap_or_default();
+            tracing::error!(
+                event = "error", batch = %batch, pipeline = %l.file, pipeline_id = %l.pipeline,
+                run_id = l.run_id.as_deref().unwrap_or(""), exit_code = l.exit_code,
+                "{}", logging::one_line(&msg)
+            );
+        }
+        if let Some(path) = &a.metrics_file {
+            let history = crate::runs::list(&opts.warehouse);
+            let text = crate::batch::metrics::render(&summary, &history);
+            if let Err(e) = crate::batch::metrics::write(path, &text) {
+                tracing::warn!(event = "warning", batch = %batch, "metrics file not written: {e}");
+            }
+        }
+        tracing::info!(
+            event = "summary", batch = %batch, status = summary.status,
+            exit_code = summary.exit_code, pipelines = summary.pipelines.len(),
+            failed = summary.pipelines.iter().filter(|l| l.outcome == "failed").count(),
+            "batch {}", summary.status
+        );
+        summary
     });
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     let log = log.inner;
-    let outcomes = outcomes?;
-    let mut worst = 0;
-    for o in &outcomes {
-        match o {
-            Outcome::Ran(s) if !a.json => {
-                let _ = writeln!(log, "{}: done in {:.2} s", s.pipeline, s.seconds);
-            }
-            Outcome::Failed {
-                exit_code,
-                error,
-                pipeline,
-            } => {
-                let _ = writeln!(err, "error: {pipeline}: {error}");
-                worst = worst.max(*exit_code);
-            }
-            _ => {}
+    for l in &summary.pipelines {
+        if l.outcome == "ran" && !a.json {
+            let _ = writeln!(log, "{}: done in {:.2} s", l.pipeline, l.seconds);
+        }
+    }
+    if a.log_format == LogFormat::Text {
+        let failures = summary.pipelines.iter().filter(|l| l.outcome == "failed");
+        let lines = failures.map(|l| format!("{}: {}", l.file, l.error.as_deref().unwrap_or("")));
+        for msg in lines.chain(summary.error.clone()) {
+            let _ = writeln!(err, "error: {}", logging::indented(&msg));
         }
     }
     if a.json {
         let _ = writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&outcomes).unwrap_or_default()
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
         );
     }
-    Ok(worst)
+    Ok(summary.exit_code)
 }
 
 fn runs(a: RunsArgs, out: &mut dyn Write) -> Result<i32> {
     recover_if_free(&a.warehouse)?;
-    let all = crate::runs::list(&a.warehouse);
+    let since = a.since.as_deref().map(stamp_of).transpose()?;
+    let status = a.status.as_deref().map(|s| s.replace('-', " "));
+    let mut all = crate::runs::list(&a.warehouse);
+    all.reverse();
+    all.retain(|m| {
+        a.pipeline.as_ref().is_none_or(|p| &m.pipeline_id == p)
+            && status.as_ref().is_none_or(|s| &m.status == s)
+            && since
+                .as_ref()
+                .is_none_or(|t| m.started.as_str() >= t.as_str())
+    });
     if a.json {
         let _ = writeln!(
             out,
@@ -278,18 +331,44 @@ fn runs(a: RunsArgs, out: &mut dyn Write) -> Result<i32> {
     }
     let _ = writeln!(
         out,
-        "{:<26} {:<22} {:<12} {:>10} {:>10} {:>6}",
-        "run", "pipeline", "status", "rows read", "loaded", "files"
+        "{:<26} {:<22} {:<12} {:>10} {:>10} {:>11} {:>6}  reason",
+        "run", "pipeline", "status", "rows read", "loaded", "quarantined", "files"
     );
     for m in all {
         let files = m.files_added.len() + m.files_replaced.len();
         let _ = writeln!(
             out,
-            "{:<26} {:<22} {:<12} {:>10} {:>10} {:>6}",
-            m.run_id, m.pipeline_id, m.status, m.rows_read, m.rows_loaded, files
+            "{:<26} {:<22} {:<12} {:>10} {:>10} {:>11} {:>6}  {}",
+            m.run_id,
+            m.pipeline_id,
+            m.status,
+            m.rows_read,
+            m.rows_loaded,
+            m.rows_quarantined,
+            files,
+            match m.error.as_deref() {
+                Some(e) => logging::one_line(e).into_owned(),
+                None => m.reason.clone(),
+            }
         );
     }
     Ok(0)
+}
+
+/// `2026-12-01` or `2026-12-01T06:00:00Z` (or `20261201T060000Z`) as a run stamp.
+fn stamp_of(s: &str) -> Result<String> {
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    let ok = matches!(digits.len(), 8 | 12 | 14) && s.len() <= 25;
+    if !ok {
+        return Err(MigError::Other(format!(
+            "--since {s:?}: expected a UTC date or time such as 2026-12-01 or 2026-12-01T06:00:00Z"
+        )));
+    }
+    let mut d = digits;
+    while d.len() < 14 {
+        d.push('0');
+    }
+    Ok(format!("{}T{}Z", &d[..8], &d[8..14]))
 }
 
 fn check(a: CheckArgs, out: &mut dyn Write) -> Result<i32> {

@@ -41,6 +41,12 @@ pub enum MigError {
         #[source]
         source: std::io::Error,
     },
+    /// An error of a run that had started: its run record (`runs/<RUN_ID>/`) says more.
+    #[error("{source}")]
+    InRun {
+        run_id: String,
+        source: Box<MigError>,
+    },
     /// Another process holds the warehouse lock (exit 75, `EX_TEMPFAIL`: retry later).
     #[error("{0}")]
     Busy(String),
@@ -54,7 +60,16 @@ impl MigError {
         match self {
             MigError::Data { .. } | MigError::Rejected(_) => 1,
             MigError::Busy(_) => EXIT_BUSY,
+            MigError::InRun { source, .. } => source.exit_code(),
             _ => 2,
+        }
+    }
+
+    /// The error itself, without the run it happened in.
+    pub fn into_inner(self) -> MigError {
+        match self {
+            MigError::InRun { source, .. } => source.into_inner(),
+            e => e,
         }
     }
 

@@ -1,7 +1,9 @@
 //! What a batch tells the people and schedulers watching it, on standard error: tracing events
 //! (one per pipeline start, skip and finish) as text lines or JSON lines, and a progress bar that
 //! is drawn only when standard error is a terminal (never in CI, tests or pipes).
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tracing::Dispatch;
@@ -30,9 +32,28 @@ pub fn progress(n: usize) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// Whether events are text lines (where a line break inside a field must be escaped).
+static TEXT: AtomicBool = AtomicBool::new(true);
+
+/// A field value for an event: in text format, line breaks are escaped (`\n`) so that one event
+/// stays one line; JSON escapes them itself.
+pub fn one_line(s: &str) -> Cow<'_, str> {
+    match TEXT.load(Ordering::Relaxed) && s.contains(['\n', '\r']) {
+        true => Cow::Owned(s.replace('\r', "\\r").replace('\n', "\\n")),
+        false => Cow::Borrowed(s),
+    }
+}
+
+/// A message for a text line: continuation lines indented under the first, so they never look
+/// like new events.
+pub fn indented(s: &str) -> String {
+    s.trim_end().replace('\n', "\n    ")
+}
+
 /// The subscriber for a batch: INFO and above, in `format`, on standard error; lines are written
 /// with the progress bar (if any) lifted out of the way.
 pub fn dispatch(format: LogFormat, bar: Option<ProgressBar>) -> Dispatch {
+    TEXT.store(format == LogFormat::Text, Ordering::Relaxed);
     let writer = Stderr { bar };
     let builder = tracing_subscriber::fmt()
         .with_writer(writer)

@@ -128,6 +128,8 @@ pub enum Outcome {
     },
     Failed {
         pipeline: String,
+        /// The run that failed, when it had started.
+        run_id: Option<String>,
         exit_code: i32,
         error: String,
     },
@@ -362,7 +364,13 @@ pub fn run_job(job: &Job, opts: &RunOptions, log: &mut dyn Write) -> Result<Outc
         source: job.source(),
         ..Default::default()
     };
-    execute(job, manifest, opts, log).map(Outcome::Ran)
+    let run_id = new_run_id(&job.path.to_string_lossy());
+    execute(job, manifest, &run_id, opts, log)
+        .map(Outcome::Ran)
+        .map_err(|e| MigError::InRun {
+            run_id,
+            source: Box::new(e),
+        })
 }
 
 /// Runs one pipeline file whatever its fingerprint (the caller holds the lock; for tests and
@@ -373,7 +381,7 @@ pub fn run_file(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<R
         dry_run: false,
         ..opts.clone()
     };
-    match run_one(path, &forced, log)? {
+    match run_one(path, &forced, log).map_err(MigError::into_inner)? {
         Outcome::Ran(s) => Ok(s),
         other => Err(MigError::Other(format!("unexpected outcome {other:?}"))),
     }
@@ -383,11 +391,12 @@ pub fn run_file(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<R
 fn execute(
     job: &Job,
     mut m: Manifest,
+    run_id: &str,
     opts: &RunOptions,
     log: &mut dyn Write,
 ) -> Result<RunSummary> {
     let started = Instant::now();
-    let run_id = new_run_id(&job.path.to_string_lossy());
+    let run_id = run_id.to_string();
     m.run_id = run_id.clone();
     m.txn = run_id.clone();
     m.started = now_stamp();

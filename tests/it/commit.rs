@@ -332,13 +332,15 @@ fn rollback_refuses_when_a_later_run_changed_the_same_files_and_cascades_newest_
     std::fs::write(&csv, changed(statcan_head(200))).unwrap();
     let a = run(&p, &wh, &["--json"], &[]);
     assert!(a.status.success(), "{}", text(&a));
-    let run_a = serde_json::from_slice::<serde_json::Value>(&a.stdout).unwrap()[0]["run_id"]
+    let run_a = serde_json::from_slice::<serde_json::Value>(&a.stdout).unwrap()["pipelines"][0]
+        ["run_id"]
         .as_str()
         .unwrap()
         .to_string();
     std::fs::write(&csv, statcan_head(200).replacen(",141\r\n", ",777\r\n", 1)).unwrap();
     let b = run(&p, &wh, &["--json"], &[]);
-    let run_b = serde_json::from_slice::<serde_json::Value>(&b.stdout).unwrap()[0]["run_id"]
+    let run_b = serde_json::from_slice::<serde_json::Value>(&b.stdout).unwrap()["pipelines"][0]
+        ["run_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -414,7 +416,8 @@ fn gc_keeps_the_latest_successful_run_of_every_pipeline_and_its_rollback_copies(
     assert!(run(&q, &wh, &[], &[]).status.success());
     std::fs::write(dir.join("gc/pub.csv"), changed(statcan_head(120))).unwrap();
     let last = run(&p, &wh, &["--json"], &[]);
-    let last_id = serde_json::from_slice::<serde_json::Value>(&last.stdout).unwrap()[0]["run_id"]
+    let last_id = serde_json::from_slice::<serde_json::Value>(&last.stdout).unwrap()["pipelines"]
+        [0]["run_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -647,7 +650,8 @@ fn a_rollback_killed_at_any_step_is_either_done_or_not_begun() {
     assert!(run(&p, &base, &[], &[]).status.success());
     std::fs::write(dir.join("rbf/pub.csv"), changed(statcan_head(200))).unwrap();
     let b = run(&p, &base, &["--json"], &[]);
-    let run_b = serde_json::from_slice::<serde_json::Value>(&b.stdout).unwrap()[0]["run_id"]
+    let run_b = serde_json::from_slice::<serde_json::Value>(&b.stdout).unwrap()["pipelines"][0]
+        ["run_id"]
         .as_str()
         .unwrap()
         .to_string();

@@ -218,8 +218,11 @@ fn incremental_batch_skips_unchanged_pipelines_and_rolls_back() {
     let changed = run(&p, &wh, &["--json"]);
     assert!(changed.status.success());
     let summary: serde_json::Value = serde_json::from_slice(&changed.stdout).expect("json summary");
-    assert_eq!(summary[0]["outcome"], "ran");
-    let run_id = summary[0]["run_id"].as_str().unwrap().to_string();
+    assert_eq!(summary["pipelines"][0]["outcome"], "ran");
+    let run_id = summary["pipelines"][0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(bytes(&wh), after_first);
     let forced = run(&p, &wh, &["--force"]);
     assert!(String::from_utf8_lossy(&forced.stdout).contains("unchanged"));

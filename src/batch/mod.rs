@@ -14,22 +14,30 @@ use std::time::Instant;
 
 use indicatif::ProgressBar;
 
+pub mod metrics;
+pub mod summary;
+
 use crate::error::{MigError, Result};
 use crate::load::commit;
 use crate::load::lock::{state_dir, Lock};
+use crate::logging::one_line;
 use crate::pipeline::{run_job, Job, Outcome, RunOptions};
+use summary::{BatchSummary, PipelineLine};
 
 /// A pipeline file of the batch: loaded once, or the error that kept it from loading.
 type Entry = std::result::Result<Job, MigError>;
 
-/// Runs several pipelines on one warehouse under its lock (each committed whole as it ends).
-/// `progress`, when given, advances by one per pipeline (the CLI shows it on terminals only).
+/// Runs several pipelines on one warehouse under its lock (each committed whole as it ends), as
+/// batch `batch`. `progress`, when given, advances by one per pipeline (the CLI shows it on
+/// terminals only). An error is a batch that could not start (busy, conflicting pipelines).
 pub fn run_batch(
     paths: &[PathBuf],
     opts: &RunOptions,
+    batch: &str,
     log: &mut dyn Write,
     progress: Option<&ProgressBar>,
-) -> Result<Vec<Outcome>> {
+) -> Result<BatchSummary> {
+    let started = summary::iso_now();
     let entries: Vec<Entry> = paths
         .iter()
         .map(|p| Job::load(p, opts.schemas.as_deref()))
@@ -55,17 +63,16 @@ pub fn run_batch(
             let _ = std::fs::remove_dir_all(state_dir(md).join("staging"));
         }
     }
-    let batch = crate::pipeline::new_run_id("batch");
     let groups = groups(paths, &entries);
     let ran = match groups.len() > 1 && opts.jobs != Some(1) {
         false => paths
             .iter()
             .zip(&entries)
-            .map(|(p, e)| run_entry(p, e, opts, &batch, log, progress))
+            .map(|(p, e)| run_entry(p, e, opts, batch, log, progress))
             .collect(),
-        true => run_parallel(paths, &entries, &groups, opts, &batch, log, progress),
+        true => run_parallel(paths, &entries, &groups, opts, batch, log, progress),
     };
-    Ok(ran)
+    Ok(BatchSummary::of(batch, &started, ran))
 }
 
 /// Two different pipeline files of one batch that would write the same files (or share an id)
@@ -98,7 +105,7 @@ fn check_outputs(paths: &[PathBuf], entries: &[Entry]) -> Result<()> {
 }
 
 /// A pipeline's log and outcome, filled by the worker that ran it.
-type Slot = Mutex<Option<(Vec<u8>, Outcome)>>;
+type Slot = Mutex<Option<(Vec<u8>, PipelineLine)>>;
 
 /// Runs the groups on `--jobs` threads (default: one per core); each group in order. Every
 /// pipeline logs into its own buffer; the buffers are written out in command-line order.
@@ -110,7 +117,7 @@ fn run_parallel(
     batch: &str,
     log: &mut dyn Write,
     progress: Option<&ProgressBar>,
-) -> Vec<Outcome> {
+) -> Vec<PipelineLine> {
     let slots: Vec<Slot> = paths.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -140,7 +147,11 @@ fn run_parallel(
         let (buf, ran) = slot.into_inner().ok().flatten().unwrap_or_else(|| {
             // A worker panicked: the pipeline's outcome is lost, say so rather than guess.
             let error = "the pipeline's worker thread panicked".to_string();
-            (Vec::new(), failed(path, 2, error))
+            let file = path.display().to_string();
+            (
+                Vec::new(),
+                PipelineLine::new(&file, &failed(path, None, 2, error), 0.0),
+            )
         });
         let _ = log.write_all(&buf);
         out.push(ran);
@@ -148,9 +159,10 @@ fn run_parallel(
     out
 }
 
-fn failed(path: &Path, exit_code: i32, error: String) -> Outcome {
+fn failed(path: &Path, run_id: Option<String>, exit_code: i32, error: String) -> Outcome {
     Outcome::Failed {
         pipeline: path.display().to_string(),
+        run_id,
         exit_code,
         error,
     }
@@ -164,7 +176,7 @@ fn run_entry(
     batch: &str,
     log: &mut dyn Write,
     progress: Option<&ProgressBar>,
-) -> Outcome {
+) -> PipelineLine {
     let file = path.display().to_string();
     tracing::info!(event = "start", batch, pipeline = %file, "pipeline started");
     if let Some(bar) = progress {
@@ -177,13 +189,27 @@ fn run_entry(
     };
     let ran = result.unwrap_or_else(|e| {
         let _ = writeln!(log, "{}: error: {e}", path.display());
-        failed(path, e.exit_code(), e.to_string())
+        let run_id = match &e {
+            MigError::InRun { run_id, .. } => Some(run_id.clone()),
+            _ => None,
+        };
+        let pipeline = match entry {
+            Ok(job) => job.id().to_string(),
+            Err(_) => file.clone(),
+        };
+        Outcome::Failed {
+            pipeline,
+            run_id,
+            exit_code: e.exit_code(),
+            error: e.to_string(),
+        }
     });
-    event(&ran, &file, batch, started.elapsed().as_secs_f64());
+    let seconds = started.elapsed().as_secs_f64();
+    event(&ran, &file, batch, seconds);
     if let Some(bar) = progress {
         bar.inc(1);
     }
-    ran
+    PipelineLine::new(&file, &ran, seconds)
 }
 
 /// The load error of a pipeline file again, with its exit code (errors are not `Clone`).
@@ -202,27 +228,32 @@ fn event(outcome: &Outcome, file: &str, batch: &str, seconds: f64) {
             let quarantined: u64 = s.inputs.iter().map(|i| i.rows_quarantined).sum();
             tracing::info!(
                 event = "finish", batch, pipeline = %file, pipeline_id = %s.pipeline,
-                run_id = %s.run_id, status = "ok", rows, quarantined,
-                files_written = s.files_written.len(), seconds, "pipeline finished"
+                run_id = %s.run_id, status = "ok", reason = %one_line(&s.reason), rows,
+                quarantined, files_written = s.files_written.len(), seconds, "pipeline finished"
             );
         }
         Outcome::Skipped {
             pipeline,
             since_run,
-            ..
+            reason,
         } => tracing::info!(
             event = "skip", batch, pipeline = %file, pipeline_id = %pipeline,
-            status = "unchanged", since_run = %since_run, seconds, "pipeline skipped: unchanged"
+            status = "unchanged", reason = %reason, since_run = %since_run, seconds,
+            "pipeline skipped: unchanged"
         ),
-        Outcome::WouldRun { pipeline, .. } => tracing::info!(
+        Outcome::WouldRun { pipeline, reason } => tracing::info!(
             event = "finish", batch, pipeline = %file, pipeline_id = %pipeline,
-            status = "would_run", seconds, "pipeline would run (dry run)"
+            status = "would_run", reason = %one_line(reason), seconds, "pipeline would run (dry run)"
         ),
         Outcome::Failed {
-            exit_code, error, ..
+            pipeline,
+            run_id,
+            exit_code,
+            error,
         } => tracing::error!(
-            event = "finish", batch, pipeline = %file, status = "failed", exit_code,
-            error = %error, seconds, "pipeline failed"
+            event = "finish", batch, pipeline = %file, pipeline_id = %pipeline,
+            run_id = run_id.as_deref().unwrap_or(""), status = "failed", exit_code,
+            error = %one_line(error), seconds, "pipeline failed"
         ),
     }
 }
