@@ -139,7 +139,14 @@ impl Staged {
         }
         super::failpoint::hit("stage.write").map_err(|e| MigError::io(&tmp, e))?;
         write(&tmp, &enc)?;
-        sync_file(&tmp)?;
+        self.staged(area, rel, tmp, true)
+    }
+
+    /// Records a staged file (fsynced first, unless it is a link to a durable file).
+    fn staged(&mut self, area: usize, rel: &Path, tmp: PathBuf, sync: bool) -> Result<()> {
+        if sync {
+            sync_file(&tmp)?;
+        }
         self.changes.push(Change {
             area,
             rel: rel.to_path_buf(),
@@ -153,13 +160,7 @@ impl Staged {
         let tmp = self.claim(WAREHOUSE, rel)?;
         super::failpoint::hit("stage.write").map_err(|e| MigError::io(&tmp, e))?;
         std::fs::write(&tmp, data).map_err(|e| MigError::io(&tmp, e))?;
-        sync_file(&tmp)?;
-        self.changes.push(Change {
-            area: WAREHOUSE,
-            rel: rel.to_path_buf(),
-            tmp: Some(tmp),
-        });
-        Ok(())
+        self.staged(WAREHOUSE, rel, tmp, true)
     }
 
     /// Stages every file of folder `dir` (e.g. reports written to a scratch folder) under `rel`.
@@ -175,12 +176,7 @@ impl Staged {
             let name = p.file_name().unwrap_or_default();
             let tmp = self.claim(WAREHOUSE, &rel.join(name))?;
             std::fs::rename(&p, &tmp).map_err(|e| MigError::io(&tmp, e))?;
-            sync_file(&tmp)?;
-            self.changes.push(Change {
-                area: WAREHOUSE,
-                rel: rel.join(name),
-                tmp: Some(tmp),
-            });
+            self.staged(WAREHOUSE, &rel.join(name), tmp, true)?;
         }
         Ok(())
     }
@@ -188,16 +184,11 @@ impl Staged {
     /// Stages an existing file's bytes (a rollback copy) for `rel`, by hard link where it can.
     pub fn link(&mut self, area: usize, rel: &Path, from: &Path) -> Result<()> {
         let tmp = self.claim(area, rel)?;
-        if std::fs::hard_link(from, &tmp).is_err() {
+        let linked = std::fs::hard_link(from, &tmp).is_ok();
+        if !linked {
             std::fs::copy(from, &tmp).map_err(|e| MigError::io(&tmp, e))?;
-            sync_file(&tmp)?;
         }
-        self.changes.push(Change {
-            area,
-            rel: rel.to_path_buf(),
-            tmp: Some(tmp),
-        });
-        Ok(())
+        self.staged(area, rel, tmp, !linked)
     }
 
     /// Removes `rel` when the transaction commits.

@@ -3,28 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{migstat, pipeline_for, statcan_head, temp_dir};
+use crate::common::{migstat, pipeline_for, snapshot_without, statcan_head, temp_dir};
 
 /// Every file of a warehouse with its bytes (the run reports and migstat's own `.migstat/`
 /// state — lock holder, journal — excepted).
 fn snapshot(wh: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![wh.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(wh).expect("prefix").to_path_buf();
-            if rel.starts_with("runs") || rel.starts_with(".migstat") {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(rel, std::fs::read(&p).expect("read"));
-            }
-        }
-    }
-    out
+    snapshot_without(wh, &["runs", ".migstat"])
 }
 
 /// Runs a defective copy against a warehouse holding a good run; returns (exit code, stderr).

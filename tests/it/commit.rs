@@ -7,7 +7,10 @@ use std::process::{Command, Output};
 
 use migstat::load::parquet::existing_hash;
 
-use crate::common::{no_staging, parquet_files, pipeline_for, repo, statcan_head, temp_dir};
+use crate::common::{
+    no_staging, output_text as text, parquet_files, repo, small_survey, snapshot_without,
+    statcan_head, temp_dir,
+};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_migstat"));
@@ -24,34 +27,9 @@ fn run(p: &Path, wh: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     c.output().expect("run migstat")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// Every file under the warehouse (its own `.migstat/` state aside) with its bytes.
 fn snapshot(wh: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![wh.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(wh).unwrap().to_path_buf();
-            if rel.starts_with(".migstat") {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
+    snapshot_without(wh, &[".migstat"])
 }
 
 /// The warehouse's files but for `runs/`, byte for byte.
@@ -87,22 +65,8 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(st.success());
 }
 
-/// A small StatCan-shaped survey: `rows` persons, with `id`, `source` and `extra` keys.
 fn survey(dir: &Path, name: &str, rows: usize, edit: &dyn Fn(String) -> String) -> PathBuf {
-    let d = dir.join(name);
-    std::fs::create_dir_all(&d).unwrap();
-    let csv = d.join("pub.csv");
-    std::fs::write(&csv, edit(statcan_head(rows))).unwrap();
-    let p = pipeline_for(&d, &csv, "");
-    let t = std::fs::read_to_string(&p)
-        .unwrap()
-        .replace("id = \"can_lfs_pumf\"", &format!("id = \"{name}\""))
-        .replace(
-            "source = \"BA:CAN_LFS_PUMF\"",
-            &format!("source = \"BA:{}\"", name.to_uppercase()),
-        );
-    std::fs::write(&p, t).unwrap();
-    p
+    small_survey(dir, name, rows, edit)
 }
 
 fn same(s: String) -> String {

@@ -170,3 +170,59 @@ pub fn pipeline_for(dir: &Path, csv: &Path, extra: &str) -> PathBuf {
 pub fn no_staging(wh: &Path) -> bool {
     std::fs::read_dir(wh.join(".migstat/staging")).map_or(true, |mut d| d.next().is_none())
 }
+
+/// Every file under a warehouse with its bytes, but for the top-level folders in `skip` (e.g.
+/// `runs`, `.migstat`).
+pub fn snapshot_without(wh: &Path, skip: &[&str]) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![wh.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(wh).expect("prefix").to_path_buf();
+            if skip.iter().any(|s| rel.starts_with(s)) {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(rel, std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+/// A small StatCan-shaped survey pipeline in `dir/name/`: the first `rows` persons of the
+/// StatCan month, changed by `edit`, under its own id `name` and source `BA:<NAME>`.
+pub fn small_survey(
+    dir: &Path,
+    name: &str,
+    rows: usize,
+    edit: &dyn Fn(String) -> String,
+) -> PathBuf {
+    let d = dir.join(name);
+    std::fs::create_dir_all(&d).expect("dir");
+    let csv = d.join("pub.csv");
+    std::fs::write(&csv, edit(statcan_head(rows))).expect("csv");
+    let p = pipeline_for(&d, &csv, "");
+    let t = std::fs::read_to_string(&p)
+        .expect("pipeline")
+        .replace("id = \"can_lfs_pumf\"", &format!("id = \"{name}\""))
+        .replace(
+            "source = \"BA:CAN_LFS_PUMF\"",
+            &format!("source = \"BA:{}\"", name.to_uppercase()),
+        );
+    std::fs::write(&p, t).expect("pipeline");
+    p
+}
+
+/// A finished command's exit code, stdout and stderr, for assertion messages.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n{}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

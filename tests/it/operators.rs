@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::common::{pipeline_for, repo, statcan_head, temp_dir};
+use crate::common::{output_text as text, repo, small_survey, statcan_head, temp_dir};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_migstat"));
@@ -18,31 +18,8 @@ fn bin() -> Command {
     c
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// A small StatCan-shaped survey pipeline `name` whose input `edit` changes.
 fn survey(dir: &Path, name: &str, edit: &dyn Fn(String) -> String) -> PathBuf {
-    let d = dir.join(name);
-    std::fs::create_dir_all(&d).unwrap();
-    let csv = d.join("pub.csv");
-    std::fs::write(&csv, edit(statcan_head(80))).unwrap();
-    let p = pipeline_for(&d, &csv, "");
-    let t = std::fs::read_to_string(&p)
-        .unwrap()
-        .replace("id = \"can_lfs_pumf\"", &format!("id = \"{name}\""))
-        .replace(
-            "source = \"BA:CAN_LFS_PUMF\"",
-            &format!("source = \"BA:{}\"", name.to_uppercase()),
-        );
-    std::fs::write(&p, t).unwrap();
-    p
+    small_survey(dir, name, 80, edit)
 }
 
 fn batch(wh: &Path, pipelines: &[&Path], extra: &[&str]) -> Output {
