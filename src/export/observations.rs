@@ -11,6 +11,7 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use super::filter::ObsFilter;
 use crate::error::{MigError, Result};
 
 /// One observation as read back from the warehouse: the record the estimate stage writes.
@@ -80,10 +81,14 @@ impl Dataset {
     }
 }
 
-/// Every observation under `observations/`, grouped into datasets sorted by id; within a dataset,
-/// rows follow area, source, then sex and breakdowns in code-list order (`order`: a code's
-/// position; codes it lacks come after, alphabetically), then period.
-pub fn datasets(warehouse: &Path, order: &HashMap<String, usize>) -> Result<Vec<Dataset>> {
+/// Every observation under `observations/` that `filter` takes, grouped into datasets sorted by id;
+/// within a dataset, rows follow area, source, then sex and breakdowns in code-list order
+/// (`order`: a code's position; codes it lacks come after, alphabetically), then period.
+pub fn datasets(
+    warehouse: &Path,
+    order: &HashMap<String, usize>,
+    filter: &ObsFilter,
+) -> Result<Vec<Dataset>> {
     let dir = warehouse.join("observations");
     if !dir.is_dir() {
         return Err(MigError::Unreadable {
@@ -95,7 +100,13 @@ pub fn datasets(warehouse: &Path, order: &HashMap<String, usize>) -> Result<Vec<
     }
     let mut groups: BTreeMap<(String, Freq), Vec<ObsRow>> = BTreeMap::new();
     for file in crate::query::tables::parquet_files(&dir)? {
+        if !area_folder_taken(&dir, &file, filter) {
+            continue;
+        }
         for row in read_file(&file)? {
+            if !filter.matches(&row) {
+                continue;
+            }
             let (freq, _) = period(&row.time).ok_or_else(|| bad_time(&file, &row.time))?;
             groups
                 .entry((row.indicator.clone(), freq))
@@ -114,6 +125,19 @@ pub fn datasets(warehouse: &Path, order: &HashMap<String, usize>) -> Result<Vec<
             }
         })
         .collect())
+}
+
+/// Whether a file's area folder (`observations/<AREA>/…`) can hold rows the filter takes.
+fn area_folder_taken(dir: &Path, file: &Path, filter: &ObsFilter) -> bool {
+    let area = file
+        .strip_prefix(dir)
+        .ok()
+        .and_then(|rel| rel.components().next())
+        .and_then(|c| c.as_os_str().to_str());
+    match area {
+        Some(a) if file.parent() != Some(dir) => filter.takes_area(a),
+        _ => true,
+    }
 }
 
 /// A code's place: its code-list position, then the code itself.

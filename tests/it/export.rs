@@ -20,6 +20,8 @@ pub fn export(wh: &Path, format: ExportFormat, labels: bool, name: &str) -> (Pat
         out: out.clone(),
         warehouse: wh.to_path_buf(),
         labels,
+        filter: Default::default(),
+        digits: None,
     };
     let mut log = Vec::new();
     let code = run(&args, &mut log).unwrap_or_else(|e| panic!("export: {e}"));
@@ -303,6 +305,17 @@ fn ilostat_time(period: &str) -> (String, &'static str) {
     }
 }
 
+/// The warehouse's `obs_status` behind SDMX's pair: `A`/`F` none, `U`/`F` unreliable, `Q`/`C`
+/// suppressed (CL_OBS_STATUS, CL_CONF_STATUS).
+fn warehouse_status(obs: &str, conf: &str) -> String {
+    match (obs, conf) {
+        ("A", "F") => String::new(),
+        ("U", "F") => "U".into(),
+        ("Q", "C") => "S".into(),
+        other => panic!("unexpected OBS_STATUS/CONF_STATUS pair {other:?}"),
+    }
+}
+
 #[test]
 fn sdmx_csv_gives_back_every_observation() {
     let wh = warehouse();
@@ -331,6 +344,7 @@ fn sdmx_csv_gives_back_every_observation() {
             [
                 "OBS_VALUE",
                 "OBS_STATUS",
+                "CONF_STATUS",
                 "UNIT_MEASURE",
                 "UNIT_MULT",
                 "SOURCE",
@@ -378,7 +392,7 @@ fn sdmx_csv_gives_back_every_observation() {
             let key = (g("REF_AREA"), g("SOURCE"), ind, g("SEX"), c(0), c(1), time);
             let fields = Fields {
                 value: parse_value(&g("OBS_VALUE")),
-                status: g("OBS_STATUS"),
+                status: warehouse_status(&g("OBS_STATUS"), &g("CONF_STATUS")),
                 notes: [g("NOTE_CLASSIF"), g("NOTE_INDICATOR"), g("NOTE_SOURCE")],
             };
             assert!(got.insert(key, fields).is_none(), "{name}: duplicate row");

@@ -7,6 +7,7 @@ mod cube;
 mod estimate_oracle;
 mod estimate_props;
 mod export;
+mod export_filters;
 mod export_forms;
 mod extract;
 mod golden;

@@ -59,6 +59,7 @@ fn args(sql: &str, wh: &Path, format: QueryFormat, out: Option<PathBuf>) -> Quer
         warehouse: wh.to_path_buf(),
         format,
         out,
+        limit: migstat::query::DEFAULT_LIMIT,
     }
 }
 
@@ -89,7 +90,7 @@ print(json.dumps({"columns": cols, "rows": rows}, default=str))
 "#;
 
 /// DuckDB's result for the same SQL, with the same tables by the same names.
-fn duckdb(sql: &str) -> (Vec<String>, Vec<serde_json::Map<String, Value>>) {
+pub fn duckdb(sql: &str) -> (Vec<String>, Vec<serde_json::Map<String, Value>>) {
     let wh = warehouse();
     let tables: serde_json::Map<String, Value> = discover(wh)
         .expect("tables")
