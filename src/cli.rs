@@ -31,6 +31,8 @@ pub enum Command {
     Query(crate::query::QueryArgs),
     /// Write the observations as ILOSTAT bulk-download CSV or SDMX-CSV files.
     Export(crate::export::ExportArgs),
+    /// Mirror statistics: survey migrants by origin and destination beside bilateral migrant stocks.
+    Mirror(crate::mirror::MirrorArgs),
     /// Design-based estimates for any table (CSV or Parquet), with SEs, CVs and bounds.
     Estimate(crate::estimate::cli::EstimateArgs),
     /// Generate synthetic pilot labour force surveys (ARM, EGY, ECU, THA) with the migration module.
@@ -128,6 +130,7 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
         Command::Validate(a) => crate::validate::run(&a, out),
         Command::Query(a) => crate::query::run(&a, out),
         Command::Export(a) => crate::export::run(&a, out),
+        Command::Mirror(a) => crate::mirror::run(&a, out),
         Command::Estimate(a) => {
             crate::estimate::cli::run(&a, out, err).map_err(|e| MigError::Other(format!("{e:#}")))
         }

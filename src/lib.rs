@@ -13,6 +13,7 @@ pub mod export;
 pub mod extract;
 pub mod load;
 pub mod logging;
+pub mod mirror;
 pub mod normalize;
 pub mod pipeline;
 pub mod query;

@@ -12,6 +12,7 @@ mod export_forms;
 mod extract;
 mod golden;
 mod interop;
+mod mirror;
 mod query;
 mod remit;
 mod statcan;
