@@ -33,6 +33,8 @@ pub enum Command {
     Export(crate::export::ExportArgs),
     /// Mirror statistics: survey migrants by origin and destination beside bilateral migrant stocks.
     Mirror(crate::mirror::MirrorArgs),
+    /// One self-contained HTML page per area: charts of migrants' and natives' rates, pyramid, …
+    Report(crate::report::ReportArgs),
     /// Design-based estimates for any table (CSV or Parquet), with SEs, CVs and bounds.
     Estimate(crate::estimate::cli::EstimateArgs),
     /// Generate synthetic pilot labour force surveys (ARM, EGY, ECU, THA) with the migration module.
@@ -131,6 +133,7 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
         Command::Query(a) => crate::query::run(&a, out),
         Command::Export(a) => crate::export::run(&a, out),
         Command::Mirror(a) => crate::mirror::run(&a, out),
+        Command::Report(a) => crate::report::run(&a, out),
         Command::Estimate(a) => {
             crate::estimate::cli::run(&a, out, err).map_err(|e| MigError::Other(format!("{e:#}")))
         }

@@ -18,6 +18,7 @@ pub mod normalize;
 pub mod pipeline;
 pub mod query;
 pub mod remit;
+pub mod report;
 pub mod runs;
 pub mod schema;
 pub mod synth;

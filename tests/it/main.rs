@@ -15,6 +15,7 @@ mod interop;
 mod mirror;
 mod query;
 mod remit;
+mod report;
 mod statcan;
 mod synth;
 mod validate;

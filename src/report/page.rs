@@ -1,0 +1,512 @@
+//! One area's HTML page: a self-contained document (inline CSS and SVG, no script, nothing
+//! fetched), printable, with one `<section>` per topic. Every chart sits in a `<figure>` whose
+//! `data-chart` names it and whose `data-series` lists each series with its colour and number of
+//! points, so tests and readers can tell what was drawn.
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::charts::{self, hex, BarGroup, ChartError, Point, Series};
+use super::data::AreaData;
+use super::series::{self, GROUPS, RATES};
+
+const STYLE: &str = "body{font-family:system-ui,'DejaVu Sans',sans-serif;margin:24px auto;max-width:1120px;color:#222;line-height:1.4}\
+h1{font-size:26px;margin-bottom:4px}h2{font-size:20px;border-bottom:2px solid #0072B2;padding-bottom:3px;margin-top:34px}\
+h3{font-size:16px;margin:18px 0 6px}.meta{color:#555;font-size:14px}figure{margin:10px 0}figcaption{font-size:13px;color:#555}\
+table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}\
+th{background:#f3f3f3}td.l,th.l{text-align:left;white-space:nowrap}td.t{text-align:left}.note{font-size:13px;color:#555}.warn{background:#fff4e0;border-left:4px solid #E69F00;padding:6px 10px;font-size:14px}\
+.grid{display:flex;flex-wrap:wrap;gap:12px}.grid figure{flex:1 1 540px;max-width:540px}.key{font-size:14px;margin-left:60px}.key span{display:inline-block;width:12px;height:12px;margin:0 5px 0 14px;vertical-align:-1px}\
+@media print{body{margin:0;max-width:none}section{break-inside:avoid-page}h2{break-after:avoid}}";
+
+/// HTML text with `<`, `>`, `&` and quotes escaped.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A chart in a figure that says what it holds, with its key above it. `series` gives each
+/// series' name, palette colour and number of points; unnamed ones stay out of the key.
+fn figure(name: &str, svg: &str, series: &[(String, usize, usize)], caption: &str) -> String {
+    let list: Vec<String> = (series.iter())
+        .map(|(n, c, k)| format!("{}={}={k}", esc(n), hex(*c)))
+        .collect();
+    let key: String = (series.iter())
+        .filter(|(n, _, _)| !n.is_empty())
+        .map(|(n, c, _)| format!("<span style=\"background:{}\"></span>{}", hex(*c), esc(n)))
+        .collect();
+    format!(
+        "<figure data-chart=\"{}\" data-series=\"{}\"><div class=\"key\">{key}</div>{svg}\
+         <figcaption>{}</figcaption></figure>\n",
+        esc(name),
+        list.join(";"),
+        esc(caption)
+    )
+}
+
+/// The whole page of one area.
+pub fn render(d: &AreaData, span: &str) -> Result<String, ChartError> {
+    let periods = d.periods();
+    let sources: Vec<&str> = d.sources().into_iter().collect();
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{label} ({area}): labour migration</title>\
+         <style>{STYLE}</style></head><body>\n<h1>{label} ({area}): labour migration statistics</h1>\n\
+         <p class=\"meta\">Sources: {src}. Periods: {span}. Estimates with 95 % confidence intervals; \
+         hollow points are unreliable (U); a gap marked S is a suppressed value (too few sample persons), not zero.</p>\n",
+        label = esc(&d.label),
+        area = esc(&d.area),
+        src = if sources.is_empty() { "none".to_string() } else { esc(&sources.join(", ")) },
+    );
+    if d.obs.iter().any(|o| {
+        o.note_source
+            .as_deref()
+            .is_some_and(|n| n.contains(crate::mirror::pairs::SAMPLE_SCALE_NOTE))
+    }) {
+        h.push_str("<p class=\"warn\">Sample scale: this source's weights do not gross up to the population, so its counts \
+                    (thousands) are not population totals. Rates and shares are unaffected.</p>\n");
+    }
+    h.push_str(&rates_section(d, &periods)?);
+    h.push_str(&pyramid_section(d, &periods)?);
+    h.push_str(&employment_section(d, &periods)?);
+    h.push_str(&reliability_section(d));
+    h.push_str(&remittance_section(d, &periods)?);
+    h.push_str(&mirror_section(d)?);
+    h.push_str("<p class=\"note\">Made by migstat report from the warehouse's Parquet tables.</p>\n</body></html>\n");
+    Ok(h)
+}
+
+fn counts(series: &[Series]) -> Vec<(String, usize, usize)> {
+    let drawn = |s: &Series| s.points.iter().filter(|p| **p != Point::Absent).count();
+    (series.iter().enumerate())
+        .map(|(i, s)| (s.name.clone(), i, drawn(s)))
+        .collect()
+}
+
+fn rates_section(d: &AreaData, periods: &[String]) -> Result<String, ChartError> {
+    let mut h =
+        String::from("<section id=\"rates\"><h2>Labour market: migrants beside natives</h2>\n");
+    let mut any = false;
+    for (stem, title) in RATES {
+        let pairs: Vec<_> = (GROUPS.iter())
+            .filter_map(|g| series::rate_series(&d.obs, stem, g, periods).map(|s| (g, s)))
+            .collect();
+        let size = if pairs.len() > 1 {
+            (540, 300)
+        } else {
+            (1080, 320)
+        };
+        h.push_str("<div class=\"grid\">\n");
+        for (g, series) in &pairs {
+            any = true;
+            let t = format!("{title} (15+, %), by {}", g.by);
+            let svg = charts::time_series(&t, "percent", periods, series, size)?;
+            let name = format!("{stem}_{}_RT", g.version);
+            let caption = format!("{name}, both sexes, aged 15+; band: 95 % confidence interval.");
+            h.push_str(&figure(&name, &svg, &counts(series), &caption));
+        }
+        h.push_str("</div>\n");
+    }
+    if !any {
+        h.push_str("<p class=\"note\">No participation, employment or unemployment rates for this area.</p>\n");
+    }
+    h.push_str("</section>\n");
+    Ok(h)
+}
+
+fn pyramid_section(d: &AreaData, periods: &[String]) -> Result<String, ChartError> {
+    let mut h = String::from(
+        "<section id=\"pyramid\"><h2>Working-age population by age, sex and place of birth</h2>\n",
+    );
+    let time = series::latest(&d.obs, "MST_XWAP_SEX_AGE_CBR_NB", periods);
+    match time
+        .as_deref()
+        .and_then(|t| series::pyramid(&d.obs, t).map(|p| (t, p)))
+    {
+        Some((t, (cats, groups))) => {
+            let svg = charts::hbars(
+                &format!("Age–sex pyramid, {t} (% of each group's population 15+)"),
+                "percent (men left, women right)",
+                &cats,
+                &groups,
+                true,
+                1080,
+            )?;
+            h.push_str(&figure(
+                "pyramid",
+                &svg,
+                &bar_counts(&groups),
+                "MST_XWAP_SEX_AGE_CBR_NB; whiskers: 95 % confidence interval.",
+            ));
+        }
+        None => h.push_str(
+            "<p class=\"note\">No working-age population by age band and place of birth.</p>\n",
+        ),
+    }
+    h.push_str("</section>\n");
+    Ok(h)
+}
+
+fn bar_counts(groups: &[BarGroup]) -> Vec<(String, usize, usize)> {
+    let bars = |g: &BarGroup| g.values.iter().flatten().count();
+    (groups.iter())
+        .map(|g| (g.name.clone(), g.colour, bars(g)))
+        .collect()
+}
+
+fn employment_section(d: &AreaData, periods: &[String]) -> Result<String, ChartError> {
+    let mut h = String::from(
+        "<section id=\"employment\"><h2>Employment by economic activity and occupation</h2>\n",
+    );
+    let labels = code_labels();
+    for (ind, what) in [
+        ("MST_TEMP_SEX_ECO_CBR_NB", "economic activity"),
+        ("MST_TEMP_SEX_OCU_CBR_NB", "occupation"),
+    ] {
+        let shares = series::latest(&d.obs, ind, periods)
+            .and_then(|t| series::shares(&d.obs, ind, &t, &labels).map(|s| (t, s)));
+        match shares {
+            Some((t, (cats, groups))) => {
+                let svg = charts::hbars(
+                    &format!("Employment by {what}, {t} (% of each group's employment)"),
+                    "percent",
+                    &cats,
+                    &groups,
+                    false,
+                    1080,
+                )?;
+                h.push_str(&figure(ind, &svg, &bar_counts(&groups), &format!("{ind}, both sexes; whiskers: the count's 95 % interval over the group's total.")));
+            }
+            None => h.push_str(&format!(
+                "<p class=\"note\">No employment by {what} for this area.</p>\n"
+            )),
+        }
+    }
+    h.push_str("</section>\n");
+    Ok(h)
+}
+
+/// Labels of classification codes from the built-in code lists (`ECO_ISIC4_A` → its section).
+fn code_labels() -> BTreeMap<String, String> {
+    let Ok(schema) = crate::schema::Schema::load(None) else {
+        return BTreeMap::new();
+    };
+    let codes = schema.codes.dims.values().flat_map(|d| d.codes.iter());
+    codes.map(|c| (c.code.clone(), c.label.clone())).collect()
+}
+
+/// The colour of a cell: green when every cell is reliable, amber for unreliable, red for
+/// suppressed, mixed by their shares.
+fn reliability_colour(r: &series::Reliability) -> String {
+    let n = r.total().max(1) as f64;
+    let (ok, u, s) = (
+        r.reliable as f64 / n,
+        r.unreliable as f64 / n,
+        r.suppressed as f64 / n,
+    );
+    let mix = |a: f64, b: f64, c: f64| (ok * a + u * b + s * c).round() as u8;
+    format!(
+        "#{:02X}{:02X}{:02X}",
+        mix(198.0, 255.0, 240.0),
+        mix(233.0, 214.0, 150.0),
+        mix(200.0, 140.0, 140.0)
+    )
+}
+
+fn reliability_section(d: &AreaData) -> String {
+    let map = series::reliability(&d.obs);
+    let mut versions: Vec<&String> = map.keys().map(|(_, v)| v).collect();
+    versions.sort();
+    versions.dedup();
+    let indicators: Vec<&String> = {
+        let mut v: Vec<&String> = map.keys().map(|(i, _)| i).collect();
+        v.dedup();
+        v
+    };
+    let mut h = String::from("<section id=\"reliability\"><h2>Reliability map</h2>\n<p class=\"note\">Cells of each indicator by its first breakdown: \
+        reliable / unreliable (U) / suppressed (S), in percent of the cells (every sex, breakdown and period); green all reliable, amber unreliable, red suppressed.</p>\n<table><tr><th class=\"l\">indicator</th>");
+    for v in &versions {
+        let _ = write!(h, "<th>{}</th>", esc(v));
+    }
+    h.push_str("</tr>\n");
+    for ind in indicators {
+        let _ = write!(h, "<tr><td class=\"l\">{}</td>", esc(ind));
+        for v in &versions {
+            match map.get(&(ind.clone(), (*v).clone())) {
+                Some(r) => {
+                    let pct = |k: usize| (100.0 * k as f64 / r.total().max(1) as f64).round();
+                    let _ = write!(
+                        h,
+                        "<td style=\"background:{}\" title=\"{} cells\">{}/{}/{}</td>",
+                        reliability_colour(r),
+                        r.total(),
+                        pct(r.reliable),
+                        pct(r.unreliable),
+                        pct(r.suppressed)
+                    );
+                }
+                None => h.push_str("<td></td>"),
+            }
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table></section>\n");
+    h
+}
+
+fn remittance_section(d: &AreaData, periods: &[String]) -> Result<String, ChartError> {
+    let mut h = String::from("<section id=\"remittances\"><h2>Remittances</h2>\n");
+    let mut years: Vec<String> = d.remittances.iter().map(|r| r.year.clone()).collect();
+    years.sort();
+    years.dedup();
+    let wdi = [
+        ("BX.TRF.PWKR.CD.DT", "Received"),
+        ("BM.TRF.PWKR.CD.DT", "Paid"),
+    ];
+    let series: Vec<Series> = wdi
+        .iter()
+        .filter(|(code, _)| d.remittances.iter().any(|r| r.indicator == *code))
+        .map(|(code, name)| Series {
+            name: (*name).to_string(),
+            points: years
+                .iter()
+                .map(|y| {
+                    match d
+                        .remittances
+                        .iter()
+                        .find(|r| r.indicator == *code && &r.year == y)
+                    {
+                        Some(r) => Point::Value {
+                            value: r.value / 1e6,
+                            lower: None,
+                            upper: None,
+                            unreliable: false,
+                        },
+                        None => Point::Absent,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    if series.is_empty() {
+        h.push_str(
+            "<p class=\"note\">No WDI remittance series for this area in the warehouse.</p>\n",
+        );
+    } else {
+        let svg = charts::time_series(
+            "Personal remittances (WDI), US$ millions",
+            "US$ millions",
+            &years,
+            &series,
+            (1080, 320),
+        )?;
+        h.push_str(&figure(
+            "wdi",
+            &svg,
+            &counts(&series),
+            "WDI BX.TRF.PWKR.CD.DT (received) and BM.TRF.PWKR.CD.DT (paid), current US$.",
+        ));
+    }
+    h.push_str(&corridors(d)?);
+    h.push_str(&households(d, periods));
+    h.push_str("</section>\n");
+    Ok(h)
+}
+
+fn corridors(d: &AreaData) -> Result<String, ChartError> {
+    let mut h = String::new();
+    let top: Vec<_> = d.inflows.iter().take(10).collect();
+    if top.is_empty() {
+        h.push_str("<p class=\"note\">No bilateral remittance corridors into this area.</p>\n");
+        return Ok(h);
+    }
+    let cats: Vec<String> = top.iter().map(|c| c.partner.clone()).collect();
+    let group = BarGroup::new(
+        "Received from",
+        0,
+        top.iter().map(|c| Some((c.usd_mn, None, None))).collect(),
+    );
+    let year = top.first().map(|c| c.year.as_str()).unwrap_or("");
+    let svg = charts::hbars(
+        &format!("Top corridors into {} ({year}), US$ millions", d.area),
+        "US$ millions",
+        &cats,
+        std::slice::from_ref(&group),
+        false,
+        1080,
+    )?;
+    h.push_str(&figure(
+        "corridors",
+        &svg,
+        &bar_counts(std::slice::from_ref(&group)),
+        "World Bank/KNOMAD bilateral remittance estimates: the ten largest sending countries.",
+    ));
+    if !d.outflows.is_empty() {
+        h.push_str("<h3>Largest corridors out of the area</h3><table><tr><th class=\"l\">to</th><th>US$ millions</th></tr>");
+        for c in d.outflows.iter().take(5) {
+            let _ = write!(
+                h,
+                "<tr><td class=\"l\">{}</td><td>{:.1}</td></tr>",
+                esc(&c.partner),
+                c.usd_mn
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    Ok(h)
+}
+
+fn households(d: &AreaData, periods: &[String]) -> String {
+    let rows: Vec<_> = periods
+        .iter()
+        .filter_map(|t| {
+            let find = |ind: &str| {
+                d.obs.iter().find(|o| {
+                    o.indicator == ind
+                        && &o.time == t
+                        && o.classif1.as_deref() == Some("HHM_MIG_TOTAL")
+                })
+            };
+            let share = find("RMT_HREC_HHM_RT")?;
+            Some((t, share, find("RMT_HREC_HHM_NB")))
+        })
+        .collect();
+    if rows.is_empty() {
+        return "<p class=\"note\">The survey has no question on remittances received.</p>\n"
+            .into();
+    }
+    let mut h = String::from("<h3>Households receiving remittances (survey)</h3><table><tr><th class=\"l\">period</th><th>share of households, %</th><th>95 % interval</th><th>households, thousands</th><th>status</th></tr>");
+    let n = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into());
+    for (t, s, c) in rows {
+        let _ = write!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td></tr>",
+            esc(t),
+            n(s.obs_value),
+            n(s.lower_bound),
+            n(s.upper_bound),
+            n(c.and_then(|c| c.obs_value)),
+            esc(s.obs_status.as_deref().unwrap_or(""))
+        );
+    }
+    h.push_str("</table>\n");
+    h
+}
+
+/// One row of the mirror table: persons with thousands separators.
+fn mirror_row(m: &crate::mirror::MirrorRow) -> String {
+    let within = match m.within_ci {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "–",
+    };
+    format!(
+        "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
+         <td>{}</td><td>{}</td><td>{within}</td><td class=\"t\">{}</td></tr>",
+        esc(&pair_label(m)),
+        esc(&m.time),
+        grouped(m.survey_value),
+        m.survey_se.map(grouped).unwrap_or_default(),
+        grouped(m.reference_value),
+        esc(&m.reference_time),
+        m.ratio.map(|r| format!("{r:.2}")).unwrap_or_default(),
+        esc(m.note.as_deref().unwrap_or(""))
+    )
+}
+
+/// A whole number with thin-space thousands separators: `1 835 106`.
+pub fn grouped(x: f64) -> String {
+    let digits = format!("{:.0}", x.abs());
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{202f}');
+        }
+        out.push(ch);
+    }
+    if x < 0.0 && digits != "0" {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// `ARM ← RUS` (migrants from RUS in ARM) or `ARM → RUS` (ARM's emigrants in RUS).
+fn pair_label(m: &crate::mirror::MirrorRow) -> String {
+    let arrow = if m.measure.starts_with("foreign") {
+        "←"
+    } else {
+        "→"
+    };
+    format!("{} {arrow} {}", m.ref_area, m.counterpart_area)
+}
+
+fn mirror_section(d: &AreaData) -> Result<String, ChartError> {
+    let mut h = String::from("<section id=\"mirror\"><h2>Mirror statistics: the survey against the World Bank's bilateral migrant stocks</h2>\n");
+    if d.mirror.is_empty() {
+        h.push_str("<p class=\"note\">No pair: the survey has no migrants by country of birth or members abroad by destination that the bilateral stock matrix covers.</p></section>\n");
+        return Ok(h);
+    }
+    let last = d
+        .mirror
+        .iter()
+        .map(|m| m.time.as_str())
+        .max()
+        .unwrap_or_default();
+    let rows: Vec<_> = d
+        .mirror
+        .iter()
+        .filter(|m| m.time == last)
+        .take(16)
+        .collect();
+    let cats: Vec<String> = rows.iter().map(|m| pair_label(m)).collect();
+    let th = |v: f64| v / 1000.0;
+    let z = crate::mirror::pairs::Z95;
+    let survey = BarGroup::new(
+        "Survey",
+        0,
+        rows.iter()
+            .map(|m| {
+                let ci = |sign: f64| m.survey_se.map(|s| th(m.survey_value + sign * z * s));
+                Some((th(m.survey_value), ci(-1.0), ci(1.0)))
+            })
+            .collect(),
+    );
+    let reference = BarGroup::new(
+        "Bilateral stock",
+        1,
+        rows.iter()
+            .map(|m| Some((th(m.reference_value), None, None)))
+            .collect(),
+    );
+    let groups = [survey, reference];
+    let time = rows.first().map(|m| m.time.as_str()).unwrap_or("");
+    let svg = charts::hbars(
+        &format!("Survey ({time}) vs bilateral migrant stock, thousands of persons"),
+        "thousands of persons",
+        &cats,
+        &groups,
+        false,
+        1080,
+    )?;
+    h.push_str(&figure("mirror", &svg, &bar_counts(&groups), "← migrants from the counterpart living in the area; → the area's emigrants living in the counterpart."));
+    h.push_str("<table><tr><th class=\"l\">pair</th><th class=\"l\">period</th><th>survey, persons</th><th>SE</th><th>reference, persons</th><th>year</th><th>ratio</th><th>within 95 % CI</th><th class=\"l\">note</th></tr>");
+    for m in &d.mirror {
+        h.push_str(&mirror_row(m));
+    }
+    h.push_str("</table></section>\n");
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_group_by_thousands() {
+        assert_eq!(grouped(1835106.4), "1\u{202f}835\u{202f}106");
+        assert_eq!(grouped(999.6), "1\u{202f}000");
+        assert_eq!(grouped(-12.0), "-12");
+        assert_eq!(esc("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+    }
+}
