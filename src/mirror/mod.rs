@@ -64,15 +64,7 @@ pub fn run(args: &MirrorArgs, out: &mut dyn Write) -> Result<i32> {
 
 /// The observations of the survey indicators the pairs use.
 fn survey_rows(wh: &Path) -> Result<Vec<crate::export::ObsRow>> {
-    let dir = wh.join("observations");
-    if !dir.is_dir() {
-        return Err(MigError::Unreadable {
-            path: dir,
-            msg:
-                "no observations in this warehouse: run `migstat run` first or pass --warehouse DIR"
-                    .into(),
-        });
-    }
+    let dir = crate::export::observations::observations_dir(wh)?;
     let mut rows = Vec::new();
     for f in crate::query::tables::parquet_files(&dir)? {
         let wanted =

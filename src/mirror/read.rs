@@ -1,17 +1,15 @@
 //! Reading warehouse tables by column name with arrow-rs, for the mirror statistics and the
 //! report: every Parquet file under a table folder, its batches, and typed cells that read a
 //! missing column or a null as `None`.
-use std::fs::File;
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::error::{MigError, Result};
-use crate::export::observations::string_at;
+use crate::error::Result;
+use crate::export::observations::{batches, string_at};
 
 /// Every batch of every Parquet file under `warehouse/<table>` (none when the folder is missing).
 pub fn table(warehouse: &Path, table: &str) -> Result<Vec<RecordBatch>> {
@@ -24,21 +22,6 @@ pub fn table(warehouse: &Path, table: &str) -> Result<Vec<RecordBatch>> {
         out.extend(batches(&file)?);
     }
     Ok(out)
-}
-
-/// The batches of one Parquet file.
-pub fn batches(path: &Path) -> Result<Vec<RecordBatch>> {
-    let unreadable = |msg: String| MigError::Unreadable {
-        path: path.to_path_buf(),
-        msg,
-    };
-    let f = File::open(path).map_err(|e| MigError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .and_then(|b| b.build())
-        .map_err(|e| unreadable(format!("not a readable Parquet file: {e}")))?;
-    reader
-        .map(|b| b.map_err(|e| unreadable(e.to_string())))
-        .collect()
 }
 
 /// A string cell (any Arrow string type); `None` for a null or a column the batch lacks.

@@ -37,14 +37,7 @@ pub struct ReportArgs {
 /// Writes one page per area; lists them on `out`; returns the exit code (0).
 pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<i32> {
     let wh = &args.warehouse;
-    if !wh.join("observations").is_dir() {
-        return Err(MigError::Unreadable {
-            path: wh.join("observations"),
-            msg:
-                "no observations in this warehouse: run `migstat run` first or pass --warehouse DIR"
-                    .into(),
-        });
-    }
+    crate::export::observations::observations_dir(wh)?;
     let known = data::areas(wh)?;
     let areas: Vec<String> = match args.ref_areas.iter().any(|a| a == "all") {
         true => known.clone(),

@@ -97,7 +97,12 @@ fn rates_section(d: &AreaData, periods: &[String]) -> Result<String, ChartError>
         } else {
             (1080, 320)
         };
-        h.push_str("<div class=\"grid\">\n");
+        let grid = pairs.len() > 1;
+        h.push_str(if grid {
+            "<div class=\"grid\">\n"
+        } else {
+            "<div>\n"
+        });
         for (g, series) in &pairs {
             any = true;
             let t = format!("{title} (15+, %), by {}", g.by);

@@ -150,15 +150,16 @@ pub fn pyramid(obs: &[ObsRow], time: &str) -> Option<(Vec<String>, Vec<BarGroup>
     let g = &GROUPS[0];
     let mut groups = Vec::new();
     for (sex, sign) in [("SEX_M", -1.0), ("SEX_F", 1.0)] {
-        for (code, name) in [g.native, g.migrant] {
+        for (code, name) in [g.migrant, g.native] {
             let total =
                 cell(obs, ind, "SEX_T", AGE_15_PLUS, code, time).and_then(|o| o.obs_value)?;
             let values = bands
                 .iter()
                 .map(|b| scaled(cell(obs, ind, sex, b, code, time)?, sign * 100.0 / total))
                 .collect();
-            // Colour and row by place of birth; men and women on either side of zero.
-            let slot = usize::from(code == g.migrant.0);
+            // Row and colour by place of birth (migrants in the page's first colour, as in every
+            // chart); men and women on either side of zero.
+            let slot = usize::from(code == g.native.0);
             let label = if sign < 0.0 {
                 name.to_string()
             } else {

@@ -3,14 +3,13 @@
 //! the last bit, statuses, notes and period forms.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use arrow_array::Array;
 use migstat::export::{run, ExportArgs, ExportFormat};
 use serde_json::Value;
 
 use crate::common::{parquet_files, read_batches, temp_dir};
-use crate::query::{python, warehouse};
+use crate::query::{run_python, warehouse};
 
 /// Runs the export into a fresh folder; returns the folder and the summary it printed.
 pub fn export(wh: &Path, format: ExportFormat, labels: bool, name: &str) -> (PathBuf, String) {
@@ -260,16 +259,8 @@ print(json.dumps(out))
 
 /// Re-reads every SDMX-CSV file with Python's csv module.
 fn read_sdmx(dir: &Path) -> serde_json::Map<String, Value> {
-    let out = Command::new(python())
-        .args(["-c", SDMX_READER, dir.to_str().expect("utf8")])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = run_python(SDMX_READER, &[dir.to_str().expect("utf8")]);
+    let v: Value = serde_json::from_slice(&out).expect("json");
     v.as_object().expect("object").clone()
 }
 

@@ -3,12 +3,11 @@
 //! country of birth) and the origin side (household members abroad by destination).
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
 use crate::common::{migstat, run_into};
-use crate::query::python;
+use crate::query::run_python;
 
 const DUCKDB: &str = r#"
 import sys, json, duckdb
@@ -47,16 +46,8 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 fn recompute(wh: &Path) -> (BTreeMap<Key, Vec<Value>>, BTreeMap<Key, Vec<Value>>) {
-    let out = Command::new(python())
-        .args(["-c", DUCKDB, wh.to_str().expect("utf8")])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "duckdb: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = run_python(DUCKDB, &[wh.to_str().expect("utf8")]);
+    let v: Value = serde_json::from_slice(&out).expect("json");
     let rows = |name: &str| -> BTreeMap<Key, Vec<Value>> {
         let list = v[name].as_array().expect("rows").iter();
         list.map(|r| {

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use crate::common::migstat;
-use crate::query::python;
+use crate::query::run_python;
 
 /// Every shipped pipeline, as `make run` runs them.
 fn warehouse() -> &'static Path {
@@ -112,16 +112,8 @@ fn duckdb_periods(area: &str, indicator: &str, c2: &str) -> (usize, usize) {
          count(distinct time) filter (where obs_status = 'S') from read_parquet('{wh}/observations/**/*.parquet', hive_partitioning = false) \
          where ref_area = '{area}' and indicator = '{indicator}' and sex = 'SEX_T' and classif1 = 'AGE_YTHADULT_YGE15' and classif2 = '{c2}'\").fetchone(); print(r[0], r[1])"
     );
-    let out = Command::new(python())
-        .args(["-c", &script])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = run_python(&script, &[]);
+    let text = String::from_utf8_lossy(&out);
     let mut n = text
         .split_whitespace()
         .map(|x| x.parse::<usize>().expect("count"));
