@@ -17,6 +17,10 @@ th{background:#f3f3f3}td.l,th.l{text-align:left;white-space:nowrap}td.t{text-ali
 .grid{display:flex;flex-wrap:wrap;gap:12px}.grid figure{flex:1 1 540px;max-width:540px}.key{font-size:14px;margin-left:60px}.key span{display:inline-block;width:12px;height:12px;margin:0 5px 0 14px;vertical-align:-1px}\
 @media print{body{margin:0;max-width:none}section{break-inside:avoid-page}h2{break-after:avoid}}";
 
+/// What a bar chart's caption says about what it leaves out.
+const BAR_NOTE: &str = "A missing bar is a suppressed cell (S), not zero; there are no whiskers \
+    where the source gives no standard errors.";
+
 /// HTML text with `<`, `>`, `&` and quotes escaped.
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -142,7 +146,7 @@ fn pyramid_section(d: &AreaData, periods: &[String]) -> Result<String, ChartErro
                 "pyramid",
                 &svg,
                 &bar_counts(&groups),
-                "MST_XWAP_SEX_AGE_CBR_NB; whiskers: 95 % confidence interval.",
+                &format!("MST_XWAP_SEX_AGE_CBR_NB; whiskers: 95 % confidence interval. {BAR_NOTE}"),
             ));
         }
         None => h.push_str(
@@ -181,7 +185,7 @@ fn employment_section(d: &AreaData, periods: &[String]) -> Result<String, ChartE
                     false,
                     1080,
                 )?;
-                h.push_str(&figure(ind, &svg, &bar_counts(&groups), &format!("{ind}, both sexes; whiskers: the count's 95 % interval over the group's total.")));
+                h.push_str(&figure(ind, &svg, &bar_counts(&groups), &format!("{ind}, both sexes; whiskers: the count's 95 % interval over the group's total. {BAR_NOTE}")));
             }
             None => h.push_str(&format!(
                 "<p class=\"note\">No employment by {what} for this area.</p>\n"
