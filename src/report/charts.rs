@@ -174,52 +174,15 @@ type Chart<'a, 'b> = ChartContext<
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
 >;
 
-/// One series: its band (per run of consecutive values), its line (broken at gaps), its points,
-/// and an `S` at the foot of the chart for each suppressed period.
-fn draw_series(
-    chart: &mut Chart,
-    i: usize,
-    s: &Series,
-    y0: f64,
-    y1: f64,
-) -> std::result::Result<(), String> {
+/// What drawing an element on a chart can fail with, as text.
+type Drawn = std::result::Result<(), String>;
+
+/// One series: its band and line per run of consecutive values, its points (filled, hollow when
+/// unreliable), and an `S` at the foot of the chart for each suppressed period.
+fn draw_series(chart: &mut Chart, i: usize, s: &Series, y0: f64, y1: f64) -> Drawn {
     let c = color(i);
     for run in runs(&s.points) {
-        let upper = run
-            .iter()
-            .filter_map(|&(x, p)| bound(p, true).map(|u| (x, u)));
-        let lower = run
-            .iter()
-            .rev()
-            .filter_map(|&(x, p)| bound(p, false).map(|l| (x, l)));
-        let band: Vec<(f64, f64)> = upper.chain(lower).collect();
-        if band.len() >= 3 {
-            chart
-                .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
-                .map_err(|x| x.to_string())?;
-        }
-        let line: Vec<(f64, f64)> = run
-            .iter()
-            .filter_map(|&(x, p)| p.value().map(|v| (x, v)))
-            .collect();
-        chart
-            .draw_series(std::iter::once(PathElement::new(line, c.stroke_width(2))))
-            .map_err(|x| x.to_string())?;
-        // A lone point has no band to draw: its interval is a whisker.
-        if let [(
-            x,
-            Point::Value {
-                lower: Some(l),
-                upper: Some(u),
-                ..
-            },
-        )] = run.as_slice()
-        {
-            let whisker = PathElement::new(vec![(*x, *l), (*x, *u)], c.stroke_width(2));
-            chart
-                .draw_series(std::iter::once(whisker))
-                .map_err(|e| e.to_string())?;
-        }
+        draw_run(chart, c, &run)?;
     }
     let points = s.points.iter().enumerate().filter_map(|(x, p)| match p {
         Point::Value {
@@ -236,20 +199,61 @@ fn draw_series(
     });
     chart.draw_series(points).map_err(|x| x.to_string())?;
     let foot = y0 + (y1 - y0) * 0.03;
-    let marks = s
+    let suppressed = s
         .points
         .iter()
         .enumerate()
-        .filter(|(_, p)| **p == Point::Suppressed)
-        .map(|(x, _)| {
-            let pos = Pos::new(HPos::Center, VPos::Bottom);
-            Text::new(
-                "S",
-                (x as f64, foot),
-                ("sans-serif", 16).into_font().color(&c).pos(pos),
-            )
-        });
+        .filter(|(_, p)| **p == Point::Suppressed);
+    let marks = suppressed.map(|(x, _)| {
+        let style = ("sans-serif", 16).into_font().color(&c);
+        Text::new(
+            "S",
+            (x as f64, foot),
+            style.pos(Pos::new(HPos::Center, VPos::Bottom)),
+        )
+    });
     chart.draw_series(marks).map_err(|x| x.to_string())?;
+    Ok(())
+}
+
+/// The band and line of one run of consecutive values; a lone point's interval is a whisker.
+fn draw_run(chart: &mut Chart, c: RGBColor, run: &[(f64, Point)]) -> Drawn {
+    let upper = run
+        .iter()
+        .filter_map(|&(x, p)| bound(p, true).map(|u| (x, u)));
+    let lower = run
+        .iter()
+        .rev()
+        .filter_map(|&(x, p)| bound(p, false).map(|l| (x, l)));
+    let band: Vec<(f64, f64)> = upper.chain(lower).collect();
+    if band.len() >= 3 {
+        let polygon = Polygon::new(band, c.mix(0.18).filled());
+        chart
+            .draw_series(std::iter::once(polygon))
+            .map_err(|x| x.to_string())?;
+    }
+    let line: Vec<(f64, f64)> = run
+        .iter()
+        .filter_map(|&(x, p)| p.value().map(|v| (x, v)))
+        .collect();
+    let path = PathElement::new(line, c.stroke_width(2));
+    chart
+        .draw_series(std::iter::once(path))
+        .map_err(|x| x.to_string())?;
+    if let [(
+        x,
+        Point::Value {
+            lower: Some(l),
+            upper: Some(u),
+            ..
+        },
+    )] = run
+    {
+        let whisker = PathElement::new(vec![(*x, *l), (*x, *u)], c.stroke_width(2));
+        chart
+            .draw_series(std::iter::once(whisker))
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 
@@ -318,26 +322,13 @@ pub fn hbars(
 ) -> Result<String> {
     let e = err(title);
     let height = (90 + categories.len() as u32 * (10 + 9 * groups.len() as u32)).max(180);
-    let label_px = categories
-        .iter()
-        .map(|c| c.chars().count())
-        .max()
-        .unwrap_or(4) as u32
-        * 7
-        + 12;
+    let longest = categories.iter().map(|c| c.chars().count()).max();
+    let label_px = longest.unwrap_or(4) as u32 * 7 + 12;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
-        let all = groups
-            .iter()
-            .flat_map(|g| g.values.iter().flatten())
-            .flat_map(|(v, l, u)| [Some(*v), *l, *u]);
-        let (mut x0, mut x1) = y_range(all.flatten(), true);
-        if abs_labels {
-            let m = x0.abs().max(x1.abs());
-            (x0, x1) = (-m, m);
-        }
+        let (x0, x1) = bar_range(groups, abs_labels);
         let n = categories.len().max(1) as f64;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 22))
@@ -368,6 +359,20 @@ pub fn hbars(
         root.present().map_err(|x| e(x.to_string()))?;
     }
     Ok(svg)
+}
+
+/// The value axis of a bar chart: every value and bound, from zero; symmetric for a pyramid.
+fn bar_range(groups: &[BarGroup], symmetric: bool) -> (f64, f64) {
+    let all = groups
+        .iter()
+        .flat_map(|g| g.values.iter().flatten())
+        .flat_map(|(v, l, u)| [Some(*v), *l, *u]);
+    let (x0, x1) = y_range(all.flatten(), true);
+    if symmetric {
+        let m = x0.abs().max(x1.abs());
+        return (-m, m);
+    }
+    (x0, x1)
 }
 
 /// Category `i` is drawn at y = n - 1 - i (first on top).

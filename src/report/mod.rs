@@ -7,6 +7,7 @@ pub mod charts;
 pub mod data;
 pub mod page;
 pub mod series;
+pub mod world;
 
 use std::io::Write;
 use std::path::PathBuf;
