@@ -28,10 +28,13 @@ $(VENV)/.ready: Makefile
 
 venv: $(VENV)/.ready ## Python virtualenv with DuckDB, pyarrow, polars (interoperability tests) and jsonschema
 
-tools: ## Debian's readstat (test oracle for the SPSS and Stata readers), installed when missing
-	@command -v readstat >/dev/null || { \
+tools: ## Debian's readstat (SPSS/Stata test oracle) and chromium (renders the report in tests), when missing
+	@missing=; \
+	command -v readstat >/dev/null || missing="$$missing readstat"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -z "$$missing" ] || { \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq readstat; }
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; }
 
 test: venv tools ## Build and run every test
 	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --locked --features failpoints

@@ -42,6 +42,10 @@ pub enum Command {
     Query(crate::query::QueryArgs),
     /// Write the observations as ILOSTAT bulk-download CSV or SDMX-CSV files.
     Export(crate::export::ExportArgs),
+    /// Mirror statistics: survey migrants by origin and destination beside bilateral migrant stocks.
+    Mirror(crate::mirror::MirrorArgs),
+    /// One self-contained HTML page per area: charts of migrants' and natives' rates, pyramid, …
+    Report(crate::report::ReportArgs),
     /// Design-based estimates for any table (CSV or Parquet), with SEs, CVs and bounds.
     Estimate(crate::estimate::cli::EstimateArgs),
     /// Generate synthetic pilot labour force surveys (ARM, EGY, ECU, THA) with the migration module.
@@ -190,6 +194,11 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
         Command::Export(a) => {
             recover_if_free(&a.warehouse)?;
             crate::export::run(&a, out)
+        }
+        Command::Mirror(a) => crate::mirror::run(&a, out),
+        Command::Report(a) => {
+            recover_if_free(&a.warehouse)?;
+            crate::report::run(&a, out)
         }
         Command::Estimate(a) => {
             crate::estimate::cli::run(&a, out, err).map_err(|e| MigError::Other(format!("{e:#}")))

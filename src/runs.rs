@@ -239,6 +239,51 @@ pub fn unchanged_since(root: &Path, pipeline_id: &str, fp: &str) -> Option<Manif
         })
 }
 
+/// Commits tables that migstat derives from the warehouse itself (`mirror`) as one run of
+/// pseudo-pipeline `name`: under the lock, after recovery, with a manifest like a pipeline's.
+pub fn commit_derived(
+    root: &Path,
+    name: &str,
+    tables: &[(&Path, arrow_array::RecordBatch)],
+    rows: u64,
+) -> Result<Published> {
+    let _lock = Lock::acquire(root, &format!("migstat {name}"), Wait::No)?;
+    commit::recover(root)?;
+    let run_id = crate::pipeline::new_run_id(name);
+    let mut staged = Staged::new(root, &run_id)?;
+    let meta = FileMeta {
+        run_id: &run_id,
+        schema_version: "1",
+    };
+    for (rel, batch) in tables {
+        if let Err(e) = staged.parquet(rel, batch, &meta) {
+            staged.abandon();
+            return Err(e);
+        }
+    }
+    let mut m = Manifest {
+        run_id: run_id.clone(),
+        txn: run_id.clone(),
+        started: crate::load::warehouse::now_stamp(),
+        migstat_version: crate::VERSION.to_string(),
+        build: build_id(),
+        pipeline_id: name.to_string(),
+        pipeline: format!("migstat {name}"),
+        reason: "derived from the warehouse".into(),
+        rows_read: rows,
+        rows_loaded: rows,
+        status: "ok".into(),
+        ..Default::default()
+    };
+    let _g = commit::guard();
+    staged.commit(&manifest_rel(&run_id), |p| {
+        m.set_published(p);
+        m.seq = next_seq(root);
+        m.finished = crate::load::warehouse::now_stamp();
+        m.to_bytes()
+    })
+}
+
 /// How `rollback` goes about it.
 #[derive(Debug, Clone, Default)]
 pub struct RollbackOptions {

@@ -4,6 +4,7 @@
 //! bit for bit; every file is written into a staging folder and moved into place only when all of
 //! them were written.
 pub mod atomic;
+pub mod filter;
 pub mod ilostat_csv;
 pub mod labels;
 pub mod observations;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{MigError, Result};
 use crate::schema::Schema;
+pub use filter::{ObsFilter, TimeRange};
 pub use labels::Labels;
 pub use observations::{datasets, period, Dataset, Freq, ObsRow};
 
@@ -41,6 +43,41 @@ pub struct ExportArgs {
     /// Add a `<col>.label` column after each code column (ilostat-csv only).
     #[arg(long)]
     pub labels: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Round values and bounds to N decimal places (default: every digit, lossless).
+    #[arg(long, value_name = "N")]
+    pub digits: Option<u32>,
+}
+
+/// Which observations to take; each list is comma-separated or repeated, empty takes all.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Areas (ISO3 codes), e.g. `THA,ARM`.
+    #[arg(long = "ref-area", value_delimiter = ',', value_name = "AREA")]
+    pub ref_areas: Vec<String>,
+    /// Indicator codes or globs, e.g. `MST_TEAP_*_RT`.
+    #[arg(long = "indicator", value_delimiter = ',', value_name = "GLOB")]
+    pub indicators: Vec<String>,
+    /// Sources, e.g. `BA:FRA_EU_LFS_PUF`.
+    #[arg(long = "source", value_delimiter = ',', value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Periods FROM..TO (`2010..2015`, `2010Q1..`, `..2012M06`): periods wholly inside.
+    #[arg(long, value_name = "FROM..TO")]
+    pub time: Option<String>,
+}
+
+impl FilterArgs {
+    /// The filter these arguments describe.
+    pub fn build(&self) -> Result<ObsFilter> {
+        ObsFilter::new(
+            &self.ref_areas,
+            &self.indicators,
+            &self.sources,
+            self.time.as_deref(),
+        )
+        .map_err(|e| MigError::Other(e.to_string()))
+    }
 }
 
 /// Exports every observation; lists the files written on `out`; returns the exit code (0).
@@ -51,7 +88,18 @@ pub fn run(args: &ExportArgs, out: &mut dyn Write) -> Result<i32> {
         ));
     }
     let schema = Schema::locate(None, None)?;
-    let datasets = datasets(&args.warehouse, &code_order(&schema))?;
+    let filter = args.filter.build()?;
+    let mut datasets = datasets(&args.warehouse, &code_order(&schema), &filter)?;
+    if datasets.is_empty() && !filter.is_everything() {
+        return Err(MigError::Other(format!(
+            "no observation in {} matches {}: nothing was written",
+            args.warehouse.display(),
+            filter.describe()
+        )));
+    }
+    if let Some(d) = args.digits {
+        round_datasets(&mut datasets, d);
+    }
     let staging = atomic::Staging::new(&args.out)?;
     let dir = staging.dir();
     let (written, warnings) = match args.format {
@@ -108,6 +156,30 @@ pub fn code_order(schema: &Schema) -> HashMap<String, usize> {
     order
 }
 
+/// Rounds every value and bound to `digits` decimal places (half away from zero).
+pub fn round_datasets(datasets: &mut [Dataset], digits: u32) {
+    let round = |x: &mut Option<f64>| {
+        if let Some(v) = x {
+            *v = round_to(*v, digits);
+        }
+    };
+    for r in datasets.iter_mut().flat_map(|d| d.rows.iter_mut()) {
+        round(&mut r.obs_value);
+        round(&mut r.lower_bound);
+        round(&mut r.upper_bound);
+    }
+}
+
+/// `x` rounded to `digits` decimal places; a value too large to scale is kept as it is.
+pub fn round_to(x: f64, digits: u32) -> f64 {
+    let scale = 10f64.powi(digits.min(17) as i32);
+    let scaled = x * scale;
+    if !scaled.is_finite() || scaled.abs() >= 2f64.powi(52) {
+        return x;
+    }
+    scaled.round() / scale
+}
+
 /// A number at full precision (the shortest text that reads back to the same `f64`); empty for
 /// null and for values that are not finite.
 pub fn number(x: Option<f64>) -> String {
@@ -148,5 +220,14 @@ mod tests {
         assert_eq!(number(Some(f64::NAN)), "");
         let x = 1.0 / 3.0;
         assert_eq!(number(Some(x)).parse::<f64>().ok(), Some(x));
+    }
+
+    #[test]
+    fn digits_round_to_decimal_places() {
+        assert_eq!(number(Some(round_to(0.1 + 0.2, 2))), "0.3");
+        assert_eq!(number(Some(round_to(1234.5678, 1))), "1234.6");
+        assert_eq!(number(Some(round_to(-2.345, 0))), "-2");
+        assert_eq!(number(Some(round_to(17.0179441265702, 3))), "17.018");
+        assert_eq!(round_to(1e300, 3), 1e300);
     }
 }

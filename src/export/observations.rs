@@ -11,6 +11,7 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use super::filter::ObsFilter;
 use crate::error::{MigError, Result};
 
 /// One observation as read back from the warehouse: the record the estimate stage writes.
@@ -80,22 +81,24 @@ impl Dataset {
     }
 }
 
-/// Every observation under `observations/`, grouped into datasets sorted by id; within a dataset,
-/// rows follow area, source, then sex and breakdowns in code-list order (`order`: a code's
-/// position; codes it lacks come after, alphabetically), then period.
-pub fn datasets(warehouse: &Path, order: &HashMap<String, usize>) -> Result<Vec<Dataset>> {
-    let dir = warehouse.join("observations");
-    if !dir.is_dir() {
-        return Err(MigError::Unreadable {
-            path: dir,
-            msg:
-                "no observations in this warehouse: run `migstat run` first or pass --warehouse DIR"
-                    .into(),
-        });
-    }
+/// Every observation under `observations/` that `filter` takes, grouped into datasets sorted by id;
+/// within a dataset, rows follow area, source, then sex and breakdowns in code-list order
+/// (`order`: a code's position; codes it lacks come after, alphabetically), then period.
+pub fn datasets(
+    warehouse: &Path,
+    order: &HashMap<String, usize>,
+    filter: &ObsFilter,
+) -> Result<Vec<Dataset>> {
+    let dir = observations_dir(warehouse)?;
     let mut groups: BTreeMap<(String, Freq), Vec<ObsRow>> = BTreeMap::new();
     for file in crate::query::tables::parquet_files(&dir)? {
+        if !area_folder_taken(&dir, &file, filter) {
+            continue;
+        }
         for row in read_file(&file)? {
+            if !filter.matches(&row) {
+                continue;
+            }
             let (freq, _) = period(&row.time).ok_or_else(|| bad_time(&file, &row.time))?;
             groups
                 .entry((row.indicator.clone(), freq))
@@ -114,6 +117,33 @@ pub fn datasets(warehouse: &Path, order: &HashMap<String, usize>) -> Result<Vec<
             }
         })
         .collect())
+}
+
+/// The warehouse's `observations/` folder; an error that says what to do when it is missing.
+pub fn observations_dir(warehouse: &Path) -> Result<std::path::PathBuf> {
+    let dir = warehouse.join("observations");
+    if !dir.is_dir() {
+        return Err(MigError::Unreadable {
+            path: dir,
+            msg:
+                "no observations in this warehouse: run `migstat run` first or pass --warehouse DIR"
+                    .into(),
+        });
+    }
+    Ok(dir)
+}
+
+/// Whether a file's area folder (`observations/<AREA>/…`) can hold rows the filter takes.
+fn area_folder_taken(dir: &Path, file: &Path, filter: &ObsFilter) -> bool {
+    let area = file
+        .strip_prefix(dir)
+        .ok()
+        .and_then(|rel| rel.components().next())
+        .and_then(|c| c.as_os_str().to_str());
+    match area {
+        Some(a) if file.parent() != Some(dir) => filter.takes_area(a),
+        _ => true,
+    }
 }
 
 /// A code's place: its code-list position, then the code itself.
@@ -146,8 +176,8 @@ fn bad_time(file: &Path, time: &str) -> MigError {
     }
 }
 
-/// The observations of one Parquet file.
-pub fn read_file(path: &Path) -> Result<Vec<ObsRow>> {
+/// The record batches of one Parquet file.
+pub fn batches(path: &Path) -> Result<Vec<RecordBatch>> {
     let unreadable = |msg: String| MigError::Unreadable {
         path: path.to_path_buf(),
         msg,
@@ -156,9 +186,15 @@ pub fn read_file(path: &Path) -> Result<Vec<ObsRow>> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(f)
         .and_then(|b| b.build())
         .map_err(|e| unreadable(format!("not a readable Parquet file: {e}")))?;
+    reader
+        .map(|b| b.map_err(|e| unreadable(e.to_string())))
+        .collect()
+}
+
+/// The observations of one Parquet file.
+pub fn read_file(path: &Path) -> Result<Vec<ObsRow>> {
     let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| unreadable(e.to_string()))?;
+    for batch in batches(path)? {
         append_rows(&batch, path, &mut out)?;
     }
     Ok(out)
@@ -309,19 +345,8 @@ pub fn string_at(c: &dyn arrow_array::Array, i: usize) -> Option<&str> {
 
 /// One string column of a Parquet file (empty when the file has no such column).
 pub fn read_strings(path: &Path, column: &str) -> Result<Vec<Option<String>>> {
-    let f = File::open(path).map_err(|e| MigError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .and_then(|b| b.build())
-        .map_err(|e| MigError::Unreadable {
-            path: path.to_path_buf(),
-            msg: format!("not a readable Parquet file: {e}"),
-        })?;
     let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| MigError::Unreadable {
-            path: path.to_path_buf(),
-            msg: e.to_string(),
-        })?;
+    for batch in batches(path)? {
         let Some(c) = batch.column_by_name(column) else {
             return Ok(Vec::new());
         };

@@ -2,6 +2,9 @@
 //! `DATAFLOW`, then ILO's dimensions `REF_AREA, FREQ, MEASURE, SEX, <one per breakdown>,
 //! TIME_PERIOD`, then `OBS_VALUE` and the attributes. A breakdown's dimension id is its codes'
 //! prefix (`AGE_YTHADULT_YGE15` → `AGE`); periods take SDMX's forms (`2024`, `2024-Q1`, `2024-01`).
+//! Flags follow SDMX's cross-domain code lists: `OBS_STATUS` from `CL_OBS_STATUS` (`A` normal,
+//! `U` low reliability, `Q` missing value; suppressed) and `CONF_STATUS` from `CL_CONF_STATUS`
+//! (`F` free, `C` confidential), see [`statuses`].
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -10,9 +13,10 @@ use super::{csv_file, number, Written};
 use crate::error::{MigError, Result};
 use crate::schema::Catalogue;
 
-const ATTRIBUTES: [&str; 10] = [
+const ATTRIBUTES: [&str; 11] = [
     "OBS_VALUE",
     "OBS_STATUS",
+    "CONF_STATUS",
     "UNIT_MEASURE",
     "UNIT_MULT",
     "SOURCE",
@@ -22,6 +26,19 @@ const ATTRIBUTES: [&str; 10] = [
     "LOWER_BOUND",
     "UPPER_BOUND",
 ];
+
+/// SDMX's `OBS_STATUS` (CL_OBS_STATUS) and `CONF_STATUS` (CL_CONF_STATUS) for a warehouse
+/// status: none → `A` normal value, free; `U` unreliable → `U` low reliability, free; `S`
+/// suppressed → `Q` missing value (suppressed), `C` confidential. ILOSTAT's other flags (`B`
+/// break, `E` estimate, `P` provisional, …) have the same code in CL_OBS_STATUS and pass through.
+pub fn statuses(obs_status: Option<&str>) -> (&str, &'static str) {
+    match obs_status {
+        None | Some("") => ("A", "F"),
+        Some("U") => ("U", "F"),
+        Some("S") => ("Q", "C"),
+        Some(other) => (other, "F"),
+    }
+}
 
 /// `MST_TEAP_SEX_AGE_CBR_NB` → `MST_TEAP_NB`: the first 9 characters and the last 2.
 pub fn measure(indicator: &str) -> String {
@@ -38,10 +55,11 @@ pub fn measure(indicator: &str) -> String {
 pub fn unit(indicator: &str, catalogue: &Catalogue) -> (&'static str, &'static str) {
     let unit = catalogue.get(indicator).map(|i| i.unit.as_str());
     match unit {
-        Some("thousands") => ("PS", "3"),
-        Some("percent") => ("PT", "0"),
-        Some("local currency") => ("LCU", "0"),
-        Some(_) => ("", ""),
+        Some(u) => match crate::load::catalog::unit_measure(u) {
+            "" => ("", ""),
+            m if u == "thousands" => (m, "3"),
+            m => (m, "0"),
+        },
         None if indicator.ends_with("_RT") => ("PT", "0"),
         None if indicator.ends_with("_NB") => ("PS", "3"),
         None => ("", ""),
@@ -152,9 +170,11 @@ fn row(c: &Constants, freq: &str, dims: &[(String, Breakdown)], r: &ObsRow) -> V
     row.extend(dims.iter().map(|(_, get)| get(r).unwrap_or("").to_string()));
     row.push(time);
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let (obs_status, conf_status) = statuses(r.obs_status.as_deref());
     row.extend([
         number(r.obs_value),
-        text(&r.obs_status),
+        obs_status.to_string(),
+        conf_status.to_string(),
         c.unit_measure.to_string(),
         c.unit_mult.to_string(),
         r.source.clone(),
@@ -205,6 +225,14 @@ mod tests {
         assert_eq!(measure("MST_TEAP_SEX_AGE_CBR_NB"), "MST_TEAP_NB");
         assert_eq!(measure("MNA_TPOP_SEX_CRS_NB"), "MNA_TPOP_NB");
         assert_eq!(measure("SHORT_NB"), "SHORT_NB");
+    }
+
+    #[test]
+    fn statuses_follow_the_sdmx_code_lists() {
+        assert_eq!(statuses(None), ("A", "F"));
+        assert_eq!(statuses(Some("U")), ("U", "F"));
+        assert_eq!(statuses(Some("S")), ("Q", "C"));
+        assert_eq!(statuses(Some("B")), ("B", "F"));
     }
 
     #[test]

@@ -36,6 +36,21 @@ fn batch(cols: Vec<(Field, ArrayRef)>) -> Result<RecordBatch> {
         .map_err(|e| MigError::Other(format!("catalog batch: {e}")))
 }
 
+/// A catalog column with its meaning as field metadata (the unit columns say what they mean).
+fn described((field, array): (Field, ArrayRef), meaning: &str) -> (Field, ArrayRef) {
+    (super::columns::described(field, meaning, None), array)
+}
+
+/// SDMX's `UNIT_MEASURE` for a catalogue unit.
+pub fn unit_measure(unit: &str) -> &'static str {
+    match unit {
+        "thousands" => "PS",
+        "percent" => "PT",
+        "local currency" => "LCU",
+        _ => "",
+    }
+}
+
 fn indicators(schema: &Schema) -> Result<RecordBatch> {
     let ind = &schema.catalogue.indicator;
     let col = |f: &dyn Fn(&crate::schema::Indicator) -> Option<String>| {
@@ -52,10 +67,21 @@ fn indicators(schema: &Schema) -> Result<RecordBatch> {
             "kind",
             col(&|i| Some(format!("{:?}", i.kind).to_lowercase())),
         ),
-        strings("unit", col(&|i| Some(i.unit.clone()))),
-        (
-            Field::new("unit_multiplier", DataType::Int64, false),
-            Arc::new(Int64Array::from(mult)),
+        described(
+            strings("unit", col(&|i| Some(i.unit.clone()))),
+            "unit of obs_value for this indicator (thousands of persons, percent, local currency); \
+             se and bounds share it",
+        ),
+        described(
+            (
+                Field::new("unit_multiplier", DataType::Int64, false),
+                Arc::new(Int64Array::from(mult)),
+            ),
+            "power of ten of the unit (3: thousands), as SDMX's UNIT_MULT",
+        ),
+        described(
+            strings("unit_measure", col(&|i| Some(unit_measure(&i.unit).to_string()))),
+            "SDMX UNIT_MEASURE of the indicator: PS persons, PT percent, LCU local currency",
         ),
         strings("population", col(&|i| i.population.clone())),
         strings("value", col(&|i| i.value.clone())),

@@ -1,5 +1,8 @@
 //! Arrow record batches of the warehouse tables: observations (the contract's column order) and
-//! harmonised microdata (the schema's field order).
+//! harmonised microdata (the schema's field order). Every field carries its meaning and, where it
+//! has one, its unit in Arrow field metadata (`meaning`, `unit`), which the Parquet files keep
+//! (pyarrow: `pq.read_schema(f).field("obs_value").metadata`).
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{Float64Builder, ListBuilder};
@@ -16,6 +19,137 @@ fn s(name: &str, nullable: bool) -> Field {
 }
 fn f(name: &str) -> Field {
     Field::new(name, DataType::Float64, true)
+}
+
+/// Field metadata key for what a column holds.
+pub const MEANING: &str = "meaning";
+/// Field metadata key for the unit of a column's values.
+pub const UNIT: &str = "unit";
+
+/// The unit of `obs_value`: it depends on the indicator, which `catalog_indicators.unit` names.
+pub const OBS_VALUE_UNIT: &str =
+    "per indicator (catalog_indicators.unit): thousands of persons for \
+    _NB counts, percent for _RT rates, local currency for means";
+
+/// Meaning and unit of each observations column.
+const OBSERVATION_FIELDS: [(&str, &str, Option<&str>); 18] = [
+    ("ref_area", "ISO 3166-1 alpha-3 code of the area", None),
+    (
+        "source",
+        "source code TYPE:id (BA: labour force survey, SY: synthetic)",
+        None,
+    ),
+    (
+        "indicator",
+        "ILOSTAT-style indicator code without frequency",
+        None,
+    ),
+    ("sex", "sex code (SEX_T total, SEX_M, SEX_F)", None),
+    (
+        "classif1",
+        "first breakdown code; null when the indicator has none",
+        None,
+    ),
+    (
+        "classif2",
+        "second breakdown code; null when the indicator has none",
+        None,
+    ),
+    ("time", "reference period: 2024, 2024Q1 or 2024M01", None),
+    (
+        "obs_value",
+        "the estimate; null when suppressed",
+        Some(OBS_VALUE_UNIT),
+    ),
+    (
+        "obs_status",
+        "U unreliable, S suppressed, null otherwise",
+        None,
+    ),
+    (
+        "note_classif",
+        "_-joined note codes on the breakdowns (catalog_notes)",
+        None,
+    ),
+    (
+        "note_indicator",
+        "_-joined note codes on the value (catalog_notes)",
+        None,
+    ),
+    (
+        "note_source",
+        "_-joined note codes on the source (catalog_notes)",
+        None,
+    ),
+    (
+        "sample_count",
+        "unweighted sample persons in the cell (for a rate: in its denominator)",
+        Some("persons (unweighted)"),
+    ),
+    (
+        "se",
+        "standard error of obs_value",
+        Some("the unit of obs_value (percentage points for rates)"),
+    ),
+    (
+        "cv",
+        "coefficient of variation of obs_value",
+        Some("percent"),
+    ),
+    (
+        "lower_bound",
+        "lower end of the 95 % confidence interval",
+        Some("the unit of obs_value"),
+    ),
+    (
+        "upper_bound",
+        "upper end of the 95 % confidence interval",
+        Some("the unit of obs_value"),
+    ),
+    (
+        "design_df",
+        "design degrees of freedom behind the interval",
+        Some("degrees of freedom"),
+    ),
+];
+
+/// Units of the microdata fields that have one.
+const MICRODATA_UNITS: [(&str, &str); 8] = [
+    ("weight", "persons"),
+    ("age", "years"),
+    ("age_lo", "years"),
+    ("age_hi", "years"),
+    ("year_arrival", "calendar year"),
+    ("year_departure", "calendar year"),
+    ("earnings", "local currency per month"),
+    ("remit_amount", "local currency"),
+];
+
+/// `field` with its meaning and unit as field metadata.
+pub fn described(field: Field, meaning: &str, unit: Option<&str>) -> Field {
+    let mut m = HashMap::from([(MEANING.to_string(), meaning.to_string())]);
+    if let Some(u) = unit {
+        m.insert(UNIT.to_string(), u.to_string());
+    }
+    field.with_metadata(m)
+}
+
+/// An observations field described by [`OBSERVATION_FIELDS`].
+fn obs_field(field: Field) -> Field {
+    match OBSERVATION_FIELDS
+        .iter()
+        .find(|(n, _, _)| *n == field.name())
+    {
+        Some((_, meaning, unit)) => described(field, meaning, *unit),
+        None => field,
+    }
+}
+
+/// A microdata field described by the record schema and [`MICRODATA_UNITS`].
+fn micro_field(field: Field, description: Option<&str>) -> Field {
+    let unit = MICRODATA_UNITS.iter().find(|(n, _)| *n == field.name());
+    let meaning = description.unwrap_or(field.name()).to_string();
+    described(field, &meaning, unit.map(|(_, u)| *u))
 }
 
 fn batch(fields: Vec<Field>, cols: Vec<ArrayRef>) -> Result<RecordBatch> {
@@ -51,6 +185,7 @@ pub fn observations(obs: &[Observation]) -> Result<RecordBatch> {
         f("upper_bound"),
         f("design_df"),
     ];
+    let fields = fields.into_iter().map(obs_field).collect();
     let cols: Vec<ArrayRef> = vec![
         str_col(&|o| Some(&o.ref_area)),
         str_col(&|o| Some(&o.source)),
@@ -155,7 +290,7 @@ pub fn microdata(frame: &Frame, rows: &[u32], schema: &Schema) -> Result<RecordB
             ),
             _ => field_column(frame, rows, name, schema)?,
         };
-        fields.push(field);
+        fields.push(micro_field(field, def.description.as_deref()));
         cols.push(col);
     }
     // Replicate weights as one list column, so every microdata file has the same schema.
@@ -171,7 +306,11 @@ pub fn microdata(frame: &Frame, rows: &[u32], schema: &Schema) -> Result<RecordB
             lists.append(true);
         }
     }
-    fields.push(Field::new("replicate_weights", DataType::List(item), true));
+    fields.push(described(
+        Field::new("replicate_weights", DataType::List(item), true),
+        "replicate weights of the design, in the order the survey gives them",
+        Some("persons"),
+    ));
     cols.push(Arc::new(lists.finish()));
     batch(fields, cols)
 }
@@ -220,4 +359,27 @@ fn field_column(
             (s(name, true), Arc::new(StringArray::from_iter(codes)))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observation_fields_say_their_meaning_and_unit() {
+        let b = observations(&[]).expect("batch");
+        let schema = b.schema();
+        for field in schema.fields() {
+            assert!(field.metadata().contains_key(MEANING), "{}", field.name());
+        }
+        let unit = |n: &str| {
+            schema
+                .field_with_name(n)
+                .ok()
+                .and_then(|f| f.metadata().get(UNIT).cloned())
+        };
+        assert_eq!(unit("cv").as_deref(), Some("percent"));
+        assert!(unit("obs_value").is_some_and(|u| u.contains("thousands") && u.contains("percent")));
+        assert_eq!(unit("ref_area"), None);
+    }
 }

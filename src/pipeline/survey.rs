@@ -15,6 +15,9 @@ use crate::load::Staged;
 use crate::normalize::{household, normalize, Normalized, RecordSpec};
 use crate::schema::Schema;
 
+/// The note of a source whose weights do not gross up to the population (a public-use sample).
+const NOT_GROSSED_UP: &str = "S5:NOT_GROSSED_UP";
+
 /// The survey kind: normalise and validate the inputs, estimate the catalogue's cube, stage the
 /// observations, microdata, emigrants, quarantined rows and reports.
 pub(super) fn execute(
@@ -24,6 +27,15 @@ pub(super) fn execute(
     staged: &mut Staged,
 ) -> Result<Produced> {
     let opts = ctx.opts;
+    if p.pipeline.note_source.iter().any(|n| n == NOT_GROSSED_UP) {
+        let msg = format!(
+            "{}: the weights do not gross up to the population ({NOT_GROSSED_UP} on every \
+             value): counts are sample-scale, not population totals; rates are unaffected",
+            p.pipeline.id
+        );
+        ctx.say(format!("  warning: {msg}"));
+        tracing::warn!(event = "warning", pipeline = %p.pipeline.id, "{msg}");
+    }
     let mut person = normalize(
         p,
         schema,

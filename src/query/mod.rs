@@ -16,7 +16,7 @@ pub use tables::{discover, Table};
 /// How a query result is written.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum QueryFormat {
-    /// An aligned table for reading (long results are cut: POLARS_FMT_MAX_ROWS sets how many rows).
+    /// An aligned table for reading (at most --limit rows; the last line says how many there are).
     #[default]
     Table,
     /// CSV with a header; numbers at full precision, null as an empty field.
@@ -38,7 +38,13 @@ pub struct QueryArgs {
     /// Write the result to this file (whole or not at all) instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Rows the table view shows (0: all); CSV, JSON and Parquet always hold every row.
+    #[arg(long, default_value_t = DEFAULT_LIMIT)]
+    pub limit: usize,
 }
+
+/// Rows the table view shows unless `--limit` says otherwise.
+pub const DEFAULT_LIMIT: usize = 200;
 
 /// Runs the query and writes its result; returns the exit code (0).
 pub fn run(args: &QueryArgs, out: &mut dyn Write) -> Result<i32> {
@@ -55,7 +61,10 @@ pub fn run(args: &QueryArgs, out: &mut dyn Write) -> Result<i32> {
             writeln!(out, "{} rows written to {}", df.height(), path.display())
                 .map_err(|e| MigError::Other(format!("writing to standard output: {e}")))?;
         }
-        None => output::write(&mut df, args.format, out)?,
+        None => {
+            let limit = (args.limit > 0).then_some(args.limit);
+            output::write(&mut df, args.format, limit, out)?
+        }
     }
     Ok(0)
 }

@@ -1,5 +1,6 @@
-//! Rendering a query result: a table for people, CSV and JSON for other programs (every number at
-//! full precision), Parquet for anything that reads it back.
+//! Rendering a query result: a table for people (every row up to a stated limit), CSV and JSON
+//! for other programs (every number at full precision), Parquet for anything that reads it back.
+//! A reader that goes away (`migstat query … | head -1`) ends the output quietly.
 use std::io::Write;
 use std::path::Path;
 
@@ -8,11 +9,17 @@ use polars::prelude::{AnyValue, DataFrame, ParquetCompression, ParquetWriter};
 use super::QueryFormat;
 use crate::error::{MigError, Result};
 
-/// Writes `df` to `out` in `format` (Parquet needs a file: see [`write_file`]).
-pub fn write(df: &mut DataFrame, format: QueryFormat, out: &mut dyn Write) -> Result<()> {
+/// Writes `df` to `out` in `format` (Parquet needs a file: see [`write_file`]); the table shows at
+/// most `limit` rows (`None`: all). A closed pipe is not an error: the output just ends.
+pub fn write(
+    df: &mut DataFrame,
+    format: QueryFormat,
+    limit: Option<usize>,
+    out: &mut dyn Write,
+) -> Result<()> {
     let res = match format {
-        QueryFormat::Table => write!(out, "{df}").and_then(|_| writeln!(out)),
-        QueryFormat::Csv => return write_csv(df, out),
+        QueryFormat::Table => write_table(df, limit, out),
+        QueryFormat::Csv => write_csv(df, out),
         QueryFormat::Json => write_json(df, out),
         QueryFormat::Parquet => {
             return Err(MigError::Other(
@@ -20,7 +27,87 @@ pub fn write(df: &mut DataFrame, format: QueryFormat, out: &mut dyn Write) -> Re
             ))
         }
     };
-    res.map_err(|e| MigError::Other(format!("writing the result: {e}")))
+    match res {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|e| MigError::Other(format!("writing the result: {e}"))),
+    }
+}
+
+/// An aligned table: header, rule, the first `limit` rows (numbers right-aligned), then a line
+/// that says how many rows there are and, when cut, how many were left out.
+fn write_table(
+    df: &mut DataFrame,
+    limit: Option<usize>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    df.rechunk_mut();
+    let shown = limit.map_or(df.height(), |l| l.min(df.height()));
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let mut rows: Vec<Vec<Cell>> = Vec::with_capacity(shown);
+    for row in 0..shown {
+        let cells = df.columns().iter().map(|c| cell(c.get(row)));
+        rows.push(
+            cells
+                .collect::<Result<_>>()
+                .map_err(std::io::Error::other)?,
+        );
+    }
+    let text: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(table_cell).collect())
+        .collect();
+    let widths: Vec<usize> = (0..names.len())
+        .map(|i| {
+            let w = text.iter().map(|r| r[i].chars().count());
+            w.chain([names[i].chars().count()]).max().unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String], right: &dyn Fn(usize) -> bool| -> String {
+        let padded = cells
+            .iter()
+            .zip(widths.iter().copied())
+            .enumerate()
+            .map(|(i, (c, w))| match right(i) {
+                true => format!("{c:>w$}"),
+                false => format!("{c:<w$}"),
+            });
+        padded.collect::<Vec<_>>().join("  ").trim_end().to_string()
+    };
+    writeln!(out, "{}", line(&names, &|_| false))?;
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    writeln!(out, "{}", line(&rule, &|_| false))?;
+    for (r, t) in rows.iter().zip(&text) {
+        writeln!(
+            out,
+            "{}",
+            line(t, &|i| matches!(r[i], Cell::Number(_) | Cell::NonFinite(_)))
+        )?;
+    }
+    footer(out, df.height(), shown)
+}
+
+fn footer(out: &mut dyn Write, total: usize, shown: usize) -> std::io::Result<()> {
+    let plural = |n: usize| if n == 1 { "row" } else { "rows" };
+    match total - shown {
+        0 => writeln!(out, "({total} {})", plural(total)),
+        more => writeln!(
+            out,
+            "({total} {}, {shown} shown; {more} more {}; use --limit N, or --limit 0 for all)",
+            plural(total),
+            plural(more)
+        ),
+    }
+}
+
+fn table_cell(c: &Cell) -> String {
+    match c {
+        Cell::Null => "null".into(),
+        other => csv_cell(other),
+    }
 }
 
 /// Writes `df` to `path` in `format`; the file appears whole or not at all.
@@ -32,26 +119,34 @@ pub fn write_file(df: &mut DataFrame, format: QueryFormat, path: &Path) -> Resul
             .finish(df)
             .map(|_| ())
             .map_err(|e| MigError::Other(format!("{}: writing Parquet: {e}", path.display()))),
-        _ => write(df, format, w),
+        _ => write(df, format, None, w),
     })
 }
 
-fn write_csv(df: &mut DataFrame, out: &mut dyn Write) -> Result<()> {
+fn write_csv(df: &mut DataFrame, out: &mut dyn Write) -> std::io::Result<()> {
     df.rechunk_mut();
-    let err = |e: csv::Error| MigError::Other(format!("writing the result as CSV: {e}"));
     let mut w = csv::Writer::from_writer(out);
     w.write_record(df.get_column_names().iter().map(|n| n.as_str()))
-        .map_err(err)?;
+        .map_err(io_error)?;
     let mut record: Vec<String> = Vec::with_capacity(df.width());
     for row in 0..df.height() {
         record.clear();
         for col in df.columns() {
-            record.push(csv_cell(&cell(col.get(row))?));
+            record.push(csv_cell(
+                &cell(col.get(row)).map_err(std::io::Error::other)?,
+            ));
         }
-        w.write_record(&record).map_err(err)?;
+        w.write_record(&record).map_err(io_error)?;
     }
     w.flush()
-        .map_err(|e| MigError::Other(format!("writing the result: {e}")))
+}
+
+/// The I/O error inside a CSV error (so a closed pipe stays recognisable).
+fn io_error(e: csv::Error) -> std::io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => std::io::Error::other(format!("{other:?}")),
+    }
 }
 
 /// A JSON array with one object per row, keys in column order.
@@ -168,7 +263,7 @@ mod tests {
     #[test]
     fn csv_quotes_text_and_keeps_every_digit() {
         let mut out = Vec::new();
-        write(&mut frame(), QueryFormat::Csv, &mut out).expect("csv");
+        write(&mut frame(), QueryFormat::Csv, None, &mut out).expect("csv");
         assert_eq!(
             String::from_utf8(out).expect("utf8"),
             "indicator,obs_value,n,x\n\"A,B\",0.30000000000000004,1,NaN\n\"C\"\"D\",,2,0.000000001\n"
@@ -178,7 +273,7 @@ mod tests {
     #[test]
     fn json_is_an_array_of_objects_in_column_order() {
         let mut out = Vec::new();
-        write(&mut frame(), QueryFormat::Json, &mut out).expect("json");
+        write(&mut frame(), QueryFormat::Json, None, &mut out).expect("json");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("valid json");
         assert_eq!(v[0]["indicator"], "A,B");
         assert_eq!(v[0]["obs_value"], 0.30000000000000004);
@@ -190,9 +285,43 @@ mod tests {
     }
 
     #[test]
+    fn the_table_states_its_limit() {
+        let mut out = Vec::new();
+        write(&mut frame(), QueryFormat::Table, Some(1), &mut out).expect("table");
+        let text = String::from_utf8(out).expect("utf8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[0].starts_with("indicator  obs_value"), "{text}");
+        assert!(lines[2].contains("0.30000000000000004"), "{text}");
+        assert!(lines[3].contains("1 more row; use --limit"), "{text}");
+        let mut all = Vec::new();
+        write(&mut frame(), QueryFormat::Table, None, &mut all).expect("table");
+        let all = String::from_utf8(all).expect("utf8");
+        assert!(all.contains("null") && all.ends_with("(2 rows)\n"), "{all}");
+    }
+
+    /// A writer whose reader has gone away.
+    struct ClosedPipe;
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_ends_the_output_quietly() {
+        for f in [QueryFormat::Table, QueryFormat::Csv, QueryFormat::Json] {
+            write(&mut frame(), f, None, &mut ClosedPipe).expect("quiet");
+        }
+    }
+
+    #[test]
     fn parquet_needs_a_file() {
         let mut out = Vec::new();
-        let err = write(&mut frame(), QueryFormat::Parquet, &mut out).expect_err("no file");
+        let err = write(&mut frame(), QueryFormat::Parquet, None, &mut out).expect_err("no file");
         assert!(err.to_string().contains("--out"), "{err}");
     }
 }

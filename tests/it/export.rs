@@ -3,14 +3,13 @@
 //! the last bit, statuses, notes and period forms.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use arrow_array::Array;
 use migstat::export::{run, ExportArgs, ExportFormat};
 use serde_json::Value;
 
 use crate::common::{parquet_files, read_batches, temp_dir};
-use crate::query::{python, warehouse};
+use crate::query::{run_python, warehouse};
 
 /// Runs the export into a fresh folder; returns the folder and the summary it printed.
 pub fn export(wh: &Path, format: ExportFormat, labels: bool, name: &str) -> (PathBuf, String) {
@@ -20,6 +19,8 @@ pub fn export(wh: &Path, format: ExportFormat, labels: bool, name: &str) -> (Pat
         out: out.clone(),
         warehouse: wh.to_path_buf(),
         labels,
+        filter: Default::default(),
+        digits: None,
     };
     let mut log = Vec::new();
     let code = run(&args, &mut log).unwrap_or_else(|e| panic!("export: {e}"));
@@ -258,16 +259,8 @@ print(json.dumps(out))
 
 /// Re-reads every SDMX-CSV file with Python's csv module.
 fn read_sdmx(dir: &Path) -> serde_json::Map<String, Value> {
-    let out = Command::new(python())
-        .args(["-c", SDMX_READER, dir.to_str().expect("utf8")])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = run_python(SDMX_READER, &[dir.to_str().expect("utf8")]);
+    let v: Value = serde_json::from_slice(&out).expect("json");
     v.as_object().expect("object").clone()
 }
 
@@ -303,6 +296,17 @@ fn ilostat_time(period: &str) -> (String, &'static str) {
     }
 }
 
+/// The warehouse's `obs_status` behind SDMX's pair: `A`/`F` none, `U`/`F` unreliable, `Q`/`C`
+/// suppressed (CL_OBS_STATUS, CL_CONF_STATUS).
+fn warehouse_status(obs: &str, conf: &str) -> String {
+    match (obs, conf) {
+        ("A", "F") => String::new(),
+        ("U", "F") => "U".into(),
+        ("Q", "C") => "S".into(),
+        other => panic!("unexpected OBS_STATUS/CONF_STATUS pair {other:?}"),
+    }
+}
+
 #[test]
 fn sdmx_csv_gives_back_every_observation() {
     let wh = warehouse();
@@ -331,6 +335,7 @@ fn sdmx_csv_gives_back_every_observation() {
             [
                 "OBS_VALUE",
                 "OBS_STATUS",
+                "CONF_STATUS",
                 "UNIT_MEASURE",
                 "UNIT_MULT",
                 "SOURCE",
@@ -378,7 +383,7 @@ fn sdmx_csv_gives_back_every_observation() {
             let key = (g("REF_AREA"), g("SOURCE"), ind, g("SEX"), c(0), c(1), time);
             let fields = Fields {
                 value: parse_value(&g("OBS_VALUE")),
-                status: g("OBS_STATUS"),
+                status: warehouse_status(&g("OBS_STATUS"), &g("CONF_STATUS")),
                 notes: [g("NOTE_CLASSIF"), g("NOTE_INDICATOR"), g("NOTE_SOURCE")],
             };
             assert!(got.insert(key, fields).is_none(), "{name}: duplicate row");

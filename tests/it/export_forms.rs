@@ -120,12 +120,13 @@ fn datasets_split_by_period_form_and_drop_missing_breakdowns() {
     let a = std::fs::read_to_string(dir.join("DF_MST_TEST_SEX_AGE_NB.csv")).expect("flow");
     assert_eq!(
         a,
-        "DATAFLOW,REF_AREA,FREQ,MEASURE,SEX,AGE,TIME_PERIOD,OBS_VALUE,OBS_STATUS,UNIT_MEASURE,\
-         UNIT_MULT,SOURCE,NOTE_CLASSIF,NOTE_INDICATOR,NOTE_SOURCE,LOWER_BOUND,UPPER_BOUND\n\
+        "DATAFLOW,REF_AREA,FREQ,MEASURE,SEX,AGE,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS,\
+         UNIT_MEASURE,UNIT_MULT,SOURCE,NOTE_CLASSIF,NOTE_INDICATOR,NOTE_SOURCE,LOWER_BOUND,\
+         UPPER_BOUND\n\
          ILO:DF_MST_TEST_SEX_AGE_NB(1.0),ZZZ,A,MST_TEST_NB,SEX_T,AGE_YTHADULT_YGE15,2024,\
-         0.3333333333333333,,PS,3,BA:TEST,,,R1:3513_S3:MIG_PUMF,-0.16666666666666669,\
+         0.3333333333333333,A,F,PS,3,BA:TEST,,,R1:3513_S3:MIG_PUMF,-0.16666666666666669,\
          0.8333333333333333\n\
-         ILO:DF_MST_TEST_SEX_AGE_NB(1.0),ZZZ,Q,MST_TEST_NB,SEX_T,AGE_YTHADULT_YGE15,2024-Q1,,S,\
+         ILO:DF_MST_TEST_SEX_AGE_NB(1.0),ZZZ,Q,MST_TEST_NB,SEX_T,AGE_YTHADULT_YGE15,2024-Q1,,Q,C,\
          PS,3,BA:TEST,,U2:COUNT_LT5,R1:3513_S3:MIG_PUMF,,\n"
     );
     let m = std::fs::read_to_string(dir.join("DF_MST_TEST_SEX_AGE_CBR_RT.csv")).expect("flow");
@@ -135,7 +136,7 @@ fn datasets_split_by_period_form_and_drop_missing_breakdowns() {
     );
     assert!(
         m.contains(
-            ",M,MST_TEST_RT,SEX_T,AGE_YTHADULT_YGE15,CBR_BIR_TOTAL,2024-02,12345.678,,PT,0,"
+            ",M,MST_TEST_RT,SEX_T,AGE_YTHADULT_YGE15,CBR_BIR_TOTAL,2024-02,12345.678,A,F,PT,0,"
         ),
         "{m}"
     );
@@ -173,6 +174,8 @@ fn labels_with_sdmx_is_refused_and_a_missing_warehouse_is_named() {
         out: temp_dir("export-refused"),
         warehouse: warehouse().to_path_buf(),
         labels: true,
+        filter: Default::default(),
+        digits: None,
     };
     let err = run(&args, &mut log).expect_err("labels with sdmx");
     assert_eq!(err.exit_code(), 2);
@@ -235,6 +238,8 @@ fn a_failed_export_leaves_the_out_folder_as_it_was() {
         out: out.clone(),
         warehouse: wh.clone(),
         labels: false,
+        filter: Default::default(),
+        digits: None,
     };
     let mut log = Vec::new();
     let err = run(&args, &mut log).expect_err("mixed classifications");

@@ -23,6 +23,22 @@ pub fn python() -> PathBuf {
     venv
 }
 
+/// Runs `python -c script args…`; panics with Python's message when it fails; returns stdout.
+pub fn run_python(script: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// One warehouse for the query and export tests, built once per test run through the binary:
 /// a monthly survey (CAN), a quarterly one (FRA), a synthetic one with an emigrant roster (ARM), and
 /// the World Bank's remittance and migrant-stock tables.
@@ -59,6 +75,7 @@ fn args(sql: &str, wh: &Path, format: QueryFormat, out: Option<PathBuf>) -> Quer
         warehouse: wh.to_path_buf(),
         format,
         out,
+        limit: migstat::query::DEFAULT_LIMIT,
     }
 }
 
@@ -89,7 +106,7 @@ print(json.dumps({"columns": cols, "rows": rows}, default=str))
 "#;
 
 /// DuckDB's result for the same SQL, with the same tables by the same names.
-fn duckdb(sql: &str) -> (Vec<String>, Vec<serde_json::Map<String, Value>>) {
+pub fn duckdb(sql: &str) -> (Vec<String>, Vec<serde_json::Map<String, Value>>) {
     let wh = warehouse();
     let tables: serde_json::Map<String, Value> = discover(wh)
         .expect("tables")
@@ -102,16 +119,8 @@ fn duckdb(sql: &str) -> (Vec<String>, Vec<serde_json::Map<String, Value>>) {
             (t.name, Value::String(folder.to_string_lossy().into()))
         })
         .collect();
-    let out = Command::new(python())
-        .args(["-c", DUCKDB, &Value::Object(tables).to_string(), sql])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "duckdb: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("duckdb json");
+    let out = run_python(DUCKDB, &[&Value::Object(tables).to_string(), sql]);
+    let v: Value = serde_json::from_slice(&out).expect("duckdb json");
     let cols = v["columns"].as_array().expect("columns").iter();
     let cols = cols.map(|c| c.as_str().unwrap_or("").to_string()).collect();
     let rows = v["rows"].as_array().expect("rows").iter();
