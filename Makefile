@@ -12,8 +12,12 @@ PIPELINES := $(sort $(wildcard pipelines/*.toml))
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-release: ## Build the optimised binary
-	$(CARGO) build --release --locked
+# `make run` builds the lean default (no SQL engine); tests, CI and releases add `query` (polars,
+# for `migstat query`); tests also add `failpoints` (fault injection of the commit tests).
+TEST_FEATURES := --features query,failpoints
+
+release: ## Build the optimised binary (with `migstat query`'s SQL engine)
+	$(CARGO) build --release --locked --features query
 
 build: ## Build the binary (dependencies optimised; shared with `make test`)
 	$(CARGO) build --locked
@@ -37,19 +41,19 @@ tools: ## Debian's readstat (SPSS/Stata test oracle) and chromium (renders the r
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; }
 
 test: venv tools ## Build and run every test
-	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --locked --features failpoints
+	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --locked $(TEST_FEATURES)
 
 fmt: ## Check formatting
 	$(CARGO) fmt --all -- --check
 
 clippy: ## Lint, warnings are errors
-	$(CARGO) clippy --locked --all-targets --features failpoints -- -D warnings
+	$(CARGO) clippy --locked --all-targets $(TEST_FEATURES) -- -D warnings
 
 ci: fmt clippy test ## What CI runs: fmt check, clippy, tests
 
 BENCH_PERSONS ?= 1000000
 bench: release venv ## Benchmarks: the cube kernel, then the whole CLI beside DuckDB and polars
-	MIGSTAT_BENCH_PERSONS=$(BENCH_PERSONS) $(CARGO) bench --locked --bench kernel
+	MIGSTAT_BENCH_PERSONS=$(BENCH_PERSONS) $(CARGO) bench --locked --features query --bench kernel
 	$(VENV)/bin/python benches/compare.py $(TARGET_DIR)/release/migstat $(BENCH_PERSONS)
 
 clean: ## Remove build outputs, the virtualenv and the warehouse

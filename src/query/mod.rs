@@ -1,16 +1,21 @@
 //! `migstat query`: SQL over the warehouse's tables, by their folder names (`observations`,
-//! `microdata`, `catalog_indicators`, …), with polars' SQL engine. Each table is a lazy scan of its
-//! Parquet files, so a query reads only the columns and row groups it needs.
+//! `microdata`, `catalog_indicators`, …), with polars' SQL engine (`engine.rs`, `output.rs`). Each
+//! table is a lazy scan of its Parquet files, so a query reads only the columns and row groups it
+//! needs. The engine is the cargo feature `query` (`make test`, CI and `make release` build it;
+//! `make run` does not need it): without it `migstat query` says how to get it. `tables.rs` (the
+//! warehouse's tables and files) serves export, mirror and report in every build.
+#[cfg(feature = "query")]
+mod engine;
+#[cfg(feature = "query")]
 pub mod output;
 pub mod tables;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-use polars::prelude::{DataFrame, HiveOptions, LazyFrame, PlRefPath, PolarsError, ScanArgsParquet};
-use polars::sql::{extract_table_identifiers, SQLContext};
+use std::path::PathBuf;
 
 use crate::error::{MigError, Result};
+#[cfg(feature = "query")]
+pub use engine::execute;
 pub use tables::{discover, Table};
 
 /// How a query result is written.
@@ -54,7 +59,22 @@ pub fn run(args: &QueryArgs, out: &mut dyn Write) -> Result<i32> {
         ));
     }
     let tables = discover(&args.warehouse)?;
-    let mut df = execute(&tables, &args.sql, &args.warehouse)?;
+    answer(args, &tables, out)
+}
+
+#[cfg(not(feature = "query"))]
+fn answer(_: &QueryArgs, _: &[Table], _: &mut dyn Write) -> Result<i32> {
+    Err(MigError::Other(
+        "this migstat was built without its SQL engine (cargo feature `query`): `make release` \
+         or `cargo build --release --features query` builds it; DuckDB, polars, pandas and R read \
+         the warehouse directly (docs/warehouse.md)"
+            .into(),
+    ))
+}
+
+#[cfg(feature = "query")]
+fn answer(args: &QueryArgs, tables: &[Table], out: &mut dyn Write) -> Result<i32> {
+    let mut df = execute(tables, &args.sql, &args.warehouse)?;
     match &args.out {
         Some(path) => {
             output::write_file(&mut df, args.format, path)?;
@@ -67,93 +87,4 @@ pub fn run(args: &QueryArgs, out: &mut dyn Write) -> Result<i32> {
         }
     }
     Ok(0)
-}
-
-/// Runs `sql` over `tables` and collects the result. `warehouse` only names the folder in errors.
-pub fn execute(tables: &[Table], sql: &str, warehouse: &Path) -> Result<DataFrame> {
-    let mut ctx = SQLContext::new();
-    for t in tables {
-        ctx.register(&t.name, scan(t)?);
-    }
-    ctx.execute(sql)
-        .and_then(LazyFrame::collect)
-        .map_err(|e| query_error(&e, sql, tables, warehouse))
-}
-
-/// A lazy scan of a table's files. Folder names carry no `key=value` columns, so hive
-/// partitioning stays off; a file written before a column was added reads it as null.
-fn scan(t: &Table) -> Result<LazyFrame> {
-    let paths = t
-        .files
-        .iter()
-        .map(|p| {
-            p.to_str()
-                .map(PlRefPath::new)
-                .ok_or_else(|| MigError::Unreadable {
-                    path: p.clone(),
-                    msg: "the path is not valid UTF-8".into(),
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let opts = ScanArgsParquet {
-        hive_options: HiveOptions::new_disabled(),
-        allow_missing_columns: true,
-        ..Default::default()
-    };
-    LazyFrame::scan_parquet_files(paths.into(), opts).map_err(|e| MigError::Unreadable {
-        path: t.files.first().cloned().unwrap_or_default(),
-        msg: format!("table {}: {e}", t.name),
-    })
-}
-
-/// A user-facing error: the unknown tables when that is the problem, else polars' message; both
-/// list the tables the warehouse has.
-fn query_error(e: &PolarsError, sql: &str, tables: &[Table], warehouse: &Path) -> MigError {
-    let have = tables::names(tables);
-    let wh = warehouse.display();
-    let msg = e.to_string();
-    if msg.contains("was not found") {
-        let unknown: Vec<String> = extract_table_identifiers(sql, false, true)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| !tables.iter().any(|t| &t.name == n))
-            .collect();
-        if !unknown.is_empty() {
-            return MigError::Other(format!(
-                "unknown table {}: the warehouse {wh} has {have}",
-                unknown.join(", ")
-            ));
-        }
-    }
-    MigError::Other(format!(
-        "the query failed: {}\n(tables in {wh}: {have})",
-        shorten(msg.trim())
-    ))
-}
-
-/// polars quotes whole syntax trees in some messages: keep their start and end.
-fn shorten(msg: &str) -> String {
-    const HEAD: usize = 160;
-    const TAIL: usize = 80;
-    let chars: Vec<char> = msg.chars().collect();
-    if chars.len() <= HEAD + TAIL + 20 {
-        return msg.to_string();
-    }
-    let head: String = chars[..HEAD].iter().collect();
-    let tail: String = chars[chars.len() - TAIL..].iter().collect();
-    format!("{head} … {tail}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_messages_keep_their_start_and_end() {
-        assert_eq!(shorten("short"), "short");
-        let long = format!("expression {} is not currently supported", "x".repeat(2000));
-        let s = shorten(&long);
-        assert!(s.starts_with("expression xxx") && s.ends_with("is not currently supported"));
-        assert!(s.chars().count() < 300);
-    }
 }

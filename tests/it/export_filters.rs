@@ -210,6 +210,7 @@ fn sdmx_marks_unreliable_and_suppressed_cells_with_the_cross_domain_codes() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "query"), ignore = "needs --features query")]
 fn query_into_a_closed_pipe_exits_0_quietly() {
     let wh = warehouse().to_string_lossy().to_string();
     for format in ["csv", "table"] {

@@ -222,6 +222,7 @@ const QUERIES: [&str; 14] = [
 ];
 
 #[test]
+#[cfg_attr(not(feature = "query"), ignore = "needs --features query")]
 fn query_results_equal_duckdb_on_the_same_files() {
     let mut nonempty = 0;
     for sql in QUERIES {
@@ -233,6 +234,7 @@ fn query_results_equal_duckdb_on_the_same_files() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "query"), ignore = "needs --features query")]
 fn tables_are_the_warehouse_folders() {
     let names: Vec<String> = discover(warehouse())
         .expect("tables")
@@ -251,6 +253,7 @@ fn tables_are_the_warehouse_folders() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "query"), ignore = "needs --features query")]
 fn an_unknown_table_is_named_with_the_tables_there_are() {
     let mut out = Vec::new();
     let sql = "SELECT * FROM observation";
@@ -266,6 +269,7 @@ fn an_unknown_table_is_named_with_the_tables_there_are() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "query"), ignore = "needs --features query")]
 fn a_sql_error_exits_2_with_polars_message() {
     let mut out = Vec::new();
     for sql in ["SELEC 1", "SELECT no_such_column FROM observations"] {
@@ -277,6 +281,7 @@ fn a_sql_error_exits_2_with_polars_message() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "query"), ignore = "needs --features query")]
 fn parquet_and_csv_outputs_read_back() {
     let dir = crate::common::temp_dir("query-out");
     let sql = "SELECT ref_area, indicator, count(*) AS n FROM observations \
