@@ -10,6 +10,7 @@ use calamine::{open_workbook_auto, Data, Range, Reader};
 
 use super::limits::{grouped, Limits};
 use super::number_cell;
+use super::workbook;
 use crate::error::{MigError, Result};
 
 /// Which cells of which sheet to read, as the pipeline's input says.
@@ -87,8 +88,14 @@ impl ExcelSource {
         Self::open_bounded(path, spec, &Limits::default())
     }
 
-    /// Opens the sheet `spec` names; more sheets or cells than `limits` allow is an error.
+    /// Opens the sheet `spec` names; more sheets or cells than `limits` allow is an error, and
+    /// so is a workbook calamine cannot read (see `workbook.rs`).
     pub fn open_bounded(path: &Path, spec: &SheetSpec, limits: &Limits) -> Result<Self> {
+        workbook::check_xls(path, limits)?;
+        workbook::guarded(path, || Self::load(path, spec, limits))
+    }
+
+    fn load(path: &Path, spec: &SheetSpec, limits: &Limits) -> Result<Self> {
         let unreadable = |msg: String| MigError::Unreadable {
             path: path.to_path_buf(),
             msg,

@@ -53,7 +53,7 @@ impl Default for Limits {
             max_header_bytes: 1_024,
             max_columns: 16_384,
             max_sheets: 256,
-            max_cells: 20_000_000,
+            max_cells: 10_000_000,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod parquet;
 pub mod spss;
 pub mod stata;
+pub mod workbook;
 pub mod write;
 
 use std::collections::BTreeMap;

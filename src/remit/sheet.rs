@@ -8,6 +8,7 @@ use calamine::{open_workbook_auto, Data, Reader};
 use crate::error::{MigError, Result};
 use crate::extract::excel::{check_cells, check_sheets};
 use crate::extract::limits::{self, Limits};
+use crate::extract::workbook;
 
 /// One cell, as far as the readers care.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +136,11 @@ fn to_cell(d: &Data) -> Cell {
 pub fn read_sheet(path: &Path, sheet: &str) -> Result<Grid> {
     let limits = Limits::default();
     limits::check_file_size(&limits, path)?;
+    workbook::check_xls(path, &limits)?;
+    workbook::guarded(path, || load_sheet(path, sheet, &limits))
+}
+
+fn load_sheet(path: &Path, sheet: &str, limits: &Limits) -> Result<Grid> {
     let mut wb = open_workbook_auto(path).map_err(|e| {
         unreadable(
             path,
@@ -142,7 +148,7 @@ pub fn read_sheet(path: &Path, sheet: &str) -> Result<Grid> {
         )
     })?;
     let names = wb.sheet_names();
-    check_sheets(&limits, path, names.len())?;
+    check_sheets(limits, path, names.len())?;
     if !names.iter().any(|n| n == sheet) {
         let list: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
         return Err(unreadable(
@@ -160,7 +166,7 @@ pub fn read_sheet(path: &Path, sheet: &str) -> Result<Grid> {
     let (h, w) = range.get_size();
     let at = PathBuf::from(format!("{}!{sheet}", path.display()));
     check_cells(
-        &limits,
+        limits,
         &at,
         u64::from(r0) + h as u64,
         u64::from(c0) + w as u64,
@@ -169,7 +175,7 @@ pub fn read_sheet(path: &Path, sheet: &str) -> Result<Grid> {
     for (r, row) in range.rows().enumerate() {
         let mut cells = vec![Cell::Empty; c0 as usize];
         cells.extend(row.iter().map(to_cell));
-        long_text(&limits, &at, r0 as usize + r, &cells)?;
+        long_text(limits, &at, r0 as usize + r, &cells)?;
         rows.push(cells);
     }
     let lines = (1..=rows.len() as u64).collect();

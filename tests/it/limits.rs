@@ -414,3 +414,43 @@ fn estimate_prints_empty_values_and_a_warning_instead_of_infinity() {
     let lower = out.to_lowercase();
     assert!(!lower.contains("inf") && !lower.contains("nan"), "{out}");
 }
+
+/// The World Bank's `.xls` with `edit` applied, validated: exit 2 within seconds, naming
+/// `needle`, without a panic.
+fn damaged_wdi_xls_is_refused(name: &str, edit: impl Fn(&mut Vec<u8>), needle: &str) {
+    let dir = temp_dir(name);
+    let good =
+        repo().join("sample_data/worldbank/API_BX.TRF.PWKR.CD.DT_DS2_en_excel_v2_6000901.xls");
+    let mut bytes = std::fs::read(good).expect("xls");
+    edit(&mut bytes);
+    let xls = dir.join("wdi.xls");
+    std::fs::write(&xls, bytes).expect("write");
+    let p = repo().join("pipelines/wb_remittances_received.toml");
+    let (code, out, took) = timed(&["validate", s(&p), "--input", s(&xls)]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(needle) && !out.contains("panicked"), "{out}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
+fn fuzz_found_wdi_xls_cell_moved_far_out_is_refused_at_max_cells() {
+    // Case 0xb3b8081facc8b6e2: a cell record's row and column became 0xFFFF; calamine would
+    // allocate 137 GB for the sheet.
+    let edit = |b: &mut Vec<u8>| b[166_432..166_436].copy_from_slice(&[0xFF; 4]);
+    damaged_wdi_xls_is_refused("limits-xls-far-cell", edit, "max_cells");
+}
+
+#[test]
+fn fuzz_found_wdi_xls_huge_dimensions_record_is_refused_at_max_cells() {
+    // Case 0x4c060d7adc69a228: 0x7FFFFFFF over a DIMENSIONS record; calamine would reserve
+    // 64 GiB.
+    let edit = |b: &mut Vec<u8>| b[280_722..280_726].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0x7F]);
+    damaged_wdi_xls_is_refused("limits-xls-dimensions", edit, "max_cells");
+}
+
+#[test]
+fn fuzz_found_wdi_xls_cut_short_is_refused_as_damaged_not_a_panic() {
+    // Case 0xc5c3198bb6b16bc4: the file cut after 66,565 bytes made calamine assert.
+    let edit = |b: &mut Vec<u8>| b.truncate(66_565);
+    damaged_wdi_xls_is_refused("limits-xls-cut", edit, "the workbook is damaged");
+}
