@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use arrow_array::{Array, Float64Array, StringArray};
+use arrow_array::{Array, Float64Array, RecordBatch, StringArray};
 
 use super::common::temp_dir;
 use super::common::{migstat, parquet_files, pipeline_for, read_batches, repo, statcan_head};
@@ -285,32 +285,29 @@ fn edit_columns(csv: &str, edit: &dyn Fn(&str, &str) -> Option<String>) -> Strin
 /// (obs_value, se, obs_status, note_indicator) of one observation.
 type Published = (Option<f64>, Option<f64>, Option<String>, Option<String>);
 
+fn column<A: Array + Clone + 'static>(b: &RecordBatch, name: &str) -> A {
+    let c = b.column_by_name(name);
+    c.and_then(|c| c.as_any().downcast_ref::<A>())
+        .expect(name)
+        .clone()
+}
+
 /// Every observation under `wh`.
 fn observations(wh: &Path) -> Vec<Published> {
     let mut out = Vec::new();
     for f in parquet_files(&wh.join("observations")) {
         for b in read_batches(&f) {
-            let num = |name: &str| {
-                let c = b.column_by_name(name).expect(name);
-                let a = c
-                    .as_any()
-                    .downcast_ref::<Float64Array>()
-                    .expect(name)
-                    .clone();
-                move |i: usize| (!a.is_null(i)).then(|| a.value(i))
-            };
-            let text = |name: &str| {
-                let c = b.column_by_name(name).expect(name);
-                let a = c
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .expect(name)
-                    .clone();
-                move |i: usize| (!a.is_null(i)).then(|| a.value(i).to_string())
-            };
-            let (v, se) = (num("obs_value"), num("se"));
-            let (st, note) = (text("obs_status"), text("note_indicator"));
-            out.extend((0..b.num_rows()).map(|i| (v(i), se(i), st(i), note(i))));
+            let (v, se) = (
+                column::<Float64Array>(&b, "obs_value"),
+                column::<Float64Array>(&b, "se"),
+            );
+            let st = column::<StringArray>(&b, "obs_status");
+            let note = column::<StringArray>(&b, "note_indicator");
+            let num = |a: &Float64Array, i| (!a.is_null(i)).then(|| a.value(i));
+            let text = |a: &StringArray, i| (!a.is_null(i)).then(|| a.value(i).to_string());
+            out.extend(
+                (0..b.num_rows()).map(|i| (num(&v, i), num(&se, i), text(&st, i), text(&note, i))),
+            );
         }
     }
     out
@@ -364,24 +361,28 @@ fn estimate(file: &Path, extra: &[&str]) -> (i32, String) {
     (code, out)
 }
 
-#[test]
-fn estimate_refuses_a_header_only_file() {
-    let dir = temp_dir("limits-est-header-only");
-    let f = dir.join("empty.csv");
-    std::fs::write(&f, "w,y\n").expect("csv");
+/// `migstat estimate` of a CSV holding `csv`: exit 2 with `needle`.
+fn estimate_refuses(name: &str, csv: &str, needle: &str) {
+    let f = temp_dir(name).join("input.csv");
+    std::fs::write(&f, csv).expect("csv");
     let (code, out) = estimate(&f, &["--total", "y"]);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("a header but no data rows"), "{out}");
+    assert!(out.contains(needle), "{out}");
+}
+
+#[test]
+fn estimate_refuses_a_header_only_file() {
+    estimate_refuses(
+        "limits-est-header-only",
+        "w,y\n",
+        "a header but no data rows",
+    );
 }
 
 #[test]
 fn estimate_refuses_duplicate_column_names() {
-    let dir = temp_dir("limits-est-dup-column");
-    let f = dir.join("dup.csv");
-    std::fs::write(&f, "w,y,y\n1,2,3\n1,4,5\n").expect("csv");
-    let (code, out) = estimate(&f, &["--total", "y"]);
-    assert_eq!(code, 2, "{out}");
-    assert!(out.contains("names column `y` more than once"), "{out}");
+    let csv = "w,y,y\n1,2,3\n1,4,5\n";
+    estimate_refuses("limits-est-dup", csv, "names column `y` more than once");
 }
 
 #[test]
@@ -433,17 +434,17 @@ fn damaged_wdi_xls_is_refused(name: &str, edit: impl Fn(&mut Vec<u8>), needle: &
 }
 
 #[test]
-fn fuzz_found_wdi_xls_cell_moved_far_out_is_refused_at_max_cells() {
-    // Case 0xb3b8081facc8b6e2: a cell record's row and column became 0xFFFF; calamine would
-    // allocate 137 GB for the sheet.
+fn fuzz_found_wdi_xls_cell_at_row_65535_column_65535_is_refused_at_max_cells() {
+    // Case 0xb3b8081facc8b6e2: a cell record's row and column became 0xFFFF; calamine asked
+    // for 137 GB for the sheet and aborted.
     let edit = |b: &mut Vec<u8>| b[166_432..166_436].copy_from_slice(&[0xFF; 4]);
     damaged_wdi_xls_is_refused("limits-xls-far-cell", edit, "max_cells");
 }
 
 #[test]
-fn fuzz_found_wdi_xls_huge_dimensions_record_is_refused_at_max_cells() {
-    // Case 0x4c060d7adc69a228: 0x7FFFFFFF over a DIMENSIONS record; calamine would reserve
-    // 64 GiB.
+fn fuzz_found_wdi_xls_cell_at_row_65535_column_32767_is_refused_at_max_cells() {
+    // Case 0x4c060d7adc69a228: a cell record's row became 0xFFFF and its column 0x7FFF;
+    // calamine asked for 64 GiB and aborted.
     let edit = |b: &mut Vec<u8>| b[280_722..280_726].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0x7F]);
     damaged_wdi_xls_is_refused("limits-xls-dimensions", edit, "max_cells");
 }
