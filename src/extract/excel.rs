@@ -6,7 +6,7 @@
 //! an Excel error (`#N/A`, `#DIV/0!`) is a data error naming its row and column.
 use std::path::{Path, PathBuf};
 
-use calamine::{open_workbook_auto, Data, Range, Reader};
+use calamine::{open_workbook_auto, Data, Range, Reader, Sheets};
 
 use super::limits::{grouped, Limits};
 use super::number_cell;
@@ -105,6 +105,9 @@ impl ExcelSource {
         let names = book.sheet_names();
         check_sheets(limits, path, names.len())?;
         let sheet = pick_sheet(&names, spec.sheet.as_deref()).map_err(unreadable)?;
+        if let Sheets::Xlsx(x) = &mut book {
+            workbook::check_xlsx(x, &sheet, path, limits)?;
+        }
         let cells = book
             .worksheet_range(&sheet)
             .map_err(|e| unreadable(format!("sheet {sheet:?} cannot be read: {e}")))?;

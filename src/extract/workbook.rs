@@ -6,9 +6,12 @@
 //! first, keeping only counts, and refuses a workbook beyond the sheet and cell bounds;
 //! [`guarded`] turns a panic inside calamine into an error naming the file.
 use std::cell::Cell;
+use std::io::{Read, Seek};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Once;
+
+use calamine::{DataRef, Xlsx};
 
 use super::excel::{check_cells, check_sheets};
 use super::limits::{grouped, Limits};
@@ -41,6 +44,28 @@ pub fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
             msg: "the workbook is damaged: its reader stopped on inconsistent data".into(),
         })
     })
+}
+
+/// Refuses an `.xlsx` sheet whose cells span more than `limits.max_cells`: calamine allocates the
+/// whole span, so one cell moved to `XFD1048576` asks for half a terabyte. The cells are read
+/// once more for this, one at a time.
+pub fn check_xlsx<RS: Read + Seek>(
+    book: &mut Xlsx<RS>,
+    sheet: &str,
+    path: &Path,
+    limits: &Limits,
+) -> Result<()> {
+    let Ok(mut cells) = book.worksheet_cells_reader(sheet) else {
+        return Ok(());
+    };
+    let mut span = Span::default();
+    while let Ok(Some(c)) = cells.next_cell() {
+        if !matches!(c.get_value(), DataRef::Empty) {
+            let (r, col) = c.get_position();
+            span.add(r, col, col);
+        }
+    }
+    span.check(limits, path)
 }
 
 /// Refuses a `.xls` workbook (a Compound File; other files pass) with more sheets than

@@ -3,7 +3,7 @@
 //! every error can name the file, the sheet, the row and the column.
 use std::path::{Path, PathBuf};
 
-use calamine::{open_workbook_auto, Data, Reader};
+use calamine::{open_workbook_auto, Data, Reader, Sheets};
 
 use crate::error::{MigError, Result};
 use crate::extract::excel::{check_cells, check_sheets};
@@ -158,6 +158,9 @@ fn load_sheet(path: &Path, sheet: &str, limits: &Limits) -> Result<Grid> {
                 list.join(", ")
             ),
         ));
+    }
+    if let Sheets::Xlsx(x) = &mut wb {
+        workbook::check_xlsx(x, sheet, path, limits)?;
     }
     let range = wb
         .worksheet_range(sheet)

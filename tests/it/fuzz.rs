@@ -57,7 +57,7 @@ fn below(rng: &mut Rng, n: usize) -> usize {
 fn mutate(rng: &mut Rng, data: &mut Vec<u8>) {
     for _ in 0..1 + below(rng, 3) {
         let at = below(rng, data.len() + 1);
-        match below(rng, 8) {
+        match below(rng, 9) {
             0 => {
                 for _ in 0..1 + below(rng, 8) {
                     if !data.is_empty() {
@@ -97,6 +97,11 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>) {
                 let times = 1 + below(rng, 2000);
                 let copies: Vec<u8> = chunk.repeat(times);
                 data.splice(at..at, copies);
+            }
+            7 => {
+                // Digits: a number (a cell reference, a count) grows by up to 12 digits.
+                let nines = vec![b'9'; 1 + below(rng, 12)];
+                data.splice(at..at, nines);
             }
             _ => {
                 data.splice(at..at, *b"\r\n\",;\t\"\n\0");
@@ -156,8 +161,41 @@ fn mutant(reader: &Reader, seed: u64) -> Vec<u8> {
         };
     }
     let mut data = std::fs::read(&reader.seed).expect("seed file");
+    if reader.ext == "xlsx" && below(&mut rng, 2) == 0 {
+        if let Some(repacked) = mutate_member(&mut rng, &data) {
+            return repacked;
+        }
+    }
     mutate(&mut rng, &mut data);
     data
+}
+
+/// An `.xlsx` with one of its members (a worksheet when there are any) mutated and packed again.
+fn mutate_member(rng: &mut Rng, bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut zin = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    let names: Vec<String> = zin
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.to_string()))
+        .collect();
+    let sheets: Vec<&String> = names.iter().filter(|n| n.contains("worksheets/")).collect();
+    let pool = if sheets.is_empty() {
+        names.iter().collect()
+    } else {
+        sheets
+    };
+    let target = pool.get(below(rng, pool.len()))?.to_string();
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for name in &names {
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut zin.by_name(name).ok()?, &mut data).ok()?;
+        if *name == target {
+            mutate(rng, &mut data);
+        }
+        z.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .ok()?;
+        z.write_all(&data).ok()?;
+    }
+    Some(z.finish().ok()?.into_inner())
 }
 
 /// The seed files and pipelines, made once per test process.
@@ -166,7 +204,7 @@ fn readers() -> &'static Vec<Reader> {
     READERS.get_or_init(make_readers)
 }
 
-fn synth(dir: &Path, country: &str, format: &str) -> PathBuf {
+pub(crate) fn synth(dir: &Path, country: &str, format: &str) -> PathBuf {
     let out = dir.join(format);
     let status = Command::new(env!("CARGO_BIN_EXE_migstat"))
         .args([
@@ -191,7 +229,7 @@ fn synth(dir: &Path, country: &str, format: &str) -> PathBuf {
 
 /// A copy of shipped pipeline `name` in `dir`, its relative paths made absolute and its
 /// person input of type `kind`.
-fn pipeline_copy(dir: &Path, name: &str, kind: &str) -> PathBuf {
+pub(crate) fn pipeline_copy(dir: &Path, name: &str, kind: &str) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("pipelines").join(name)).expect("pipeline");
     let data = repo().join("sample_data");
     let text = text.replace("\"../sample_data", &format!("\"{}", data.display()));

@@ -10,7 +10,7 @@ use arrow_array::{Array, Float64Array, RecordBatch, StringArray};
 
 use super::common::temp_dir;
 use super::common::{migstat, parquet_files, pipeline_for, read_batches, repo, statcan_head};
-use super::fuzz::{gzip, zip_of};
+use super::fuzz::{gzip, pipeline_copy, synth, zip_of};
 
 fn text(out: &Output) -> String {
     format!(
@@ -454,4 +454,37 @@ fn fuzz_found_wdi_xls_cut_short_is_refused_as_damaged_not_a_panic() {
     // Case 0xc5c3198bb6b16bc4: the file cut after 66,565 bytes made calamine assert.
     let edit = |b: &mut Vec<u8>| b.truncate(66_565);
     damaged_wdi_xls_is_refused("limits-xls-cut", edit, "the workbook is damaged");
+}
+
+#[test]
+fn xlsx_cell_moved_to_xfd1048576_is_refused_at_max_cells() {
+    // One cell reference edited in the worksheet XML made calamine allocate the whole span
+    // (512 GiB) and abort; the fuzzer now mutates worksheet members too.
+    let dir = temp_dir("limits-xlsx-far-cell");
+    let good = synth(&dir, "THA", "xlsx");
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(&good).expect("xlsx")).expect("zip");
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zin.len() {
+        let mut member = zin.by_index(i).expect("member");
+        let name = member.name().expect("name").to_string();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut member, &mut data).expect("read");
+        if name.contains("worksheets/") {
+            let xml = String::from_utf8(data).expect("xml");
+            data = xml.replacen("r=\"B2\"", "r=\"XFD1048576\"", 1).into_bytes();
+        }
+        z.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("start");
+        std::io::Write::write_all(&mut z, &data).expect("write");
+    }
+    let far = dir.join("far.xlsx");
+    std::fs::write(&far, z.finish().expect("zip").into_inner()).expect("write");
+    let p = pipeline_copy(&dir, "tha_lfs_synth.toml", "excel");
+    let (code, out, took) = timed(&["validate", s(&p), "--input", s(&far)]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("1,048,576 rows by 16,384 columns") && out.contains("max_cells"),
+        "{out}"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
