@@ -337,9 +337,10 @@ impl RowSource for Bounded {
     }
 }
 
-/// Refuses a file on disk larger than the input bound (formats read whole into memory).
+/// Refuses what is not a regular file (a FIFO would block the reader) and a file larger than the
+/// input bound (formats read whole into memory).
 pub fn check_file_size(limits: &Limits, path: &Path) -> Result<()> {
-    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let len = super::data::regular_file_size(path)?;
     if len > limits.max_input_bytes() {
         let what = format!("the file has {} bytes", grouped(len as usize));
         return Err(limits.hit("max_input_mb", path, what).into());

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::parquet;
 use crate::estimate::error::EstimateError;
+use crate::extract::limits::clip;
 
 /// Code of a missing value in a [`Categorical`].
 pub const MISSING: u32 = u32::MAX;
@@ -272,9 +273,8 @@ impl Table {
                     path: self.path.clone(),
                     row: row + 1,
                     column: name.to_string(),
-                    value: cat
-                        .label(cat.codes.get(row).copied().unwrap_or(MISSING))
-                        .into(),
+                    value: clip(cat.label(cat.codes.get(row).copied().unwrap_or(MISSING)))
+                        .into_owned(),
                 }
             }),
         }
@@ -318,13 +318,14 @@ pub(crate) fn read_error(path: &Path, e: impl std::fmt::Display) -> EstimateErro
 }
 
 pub(super) fn missing_column(path: &Path, name: &str, names: &[String]) -> EstimateError {
-    let mut available: Vec<&str> = names.iter().map(String::as_str).take(30).collect();
+    let mut available: Vec<std::borrow::Cow<str>> =
+        names.iter().map(|n| clip(n)).take(30).collect();
     if names.len() > 30 {
-        available.push("…");
+        available.push("…".into());
     }
     EstimateError::MissingColumn {
         path: path.to_path_buf(),
-        column: name.to_string(),
+        column: clip(name).into_owned(),
         available: available.join(", "),
     }
 }
@@ -362,7 +363,7 @@ fn load_csv(
                 path: path.to_path_buf(),
                 row,
                 column: wanted[k].0.clone(),
-                value: text.to_string(),
+                value: clip(&text).into_owned(),
             })?;
         }
     }
