@@ -10,7 +10,7 @@ use calamine::{open_workbook_auto, Data, Range, Reader, Sheets};
 
 use super::limits::{grouped, Limits};
 use super::number_cell;
-use super::workbook;
+use super::{guard, workbook};
 use crate::error::{MigError, Result};
 
 /// Which cells of which sheet to read, as the pipeline's input says.
@@ -92,7 +92,7 @@ impl ExcelSource {
     /// so is a workbook calamine cannot read (see `workbook.rs`).
     pub fn open_bounded(path: &Path, spec: &SheetSpec, limits: &Limits) -> Result<Self> {
         workbook::check_xls(path, limits)?;
-        workbook::guarded(path, || Self::load(path, spec, limits))
+        guard::guarded(path, "workbook", || Self::load(path, spec, limits))
     }
 
     fn load(path: &Path, spec: &SheetSpec, limits: &Limits) -> Result<Self> {

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod csv;
 pub mod data;
 pub mod excel;
+pub mod guard;
 pub mod http;
 pub mod limits;
 pub mod parquet;

@@ -4,47 +4,20 @@
 //! so a few flipped bits can ask for gigabytes, and some damaged files make it panic.
 //! [`check_xls`] walks the Compound File container to the `Workbook` stream and its BIFF records
 //! first, keeping only counts, and refuses a workbook beyond the sheet and cell bounds;
-//! [`guarded`] turns a panic inside calamine into an error naming the file.
-use std::cell::Cell;
+//! calamine's work runs under [`guarded`](super::guard::guarded), which turns a panic inside it
+//! into an error naming the file.
 use std::io::{Read, Seek};
-use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Once;
 
 use calamine::{DataRef, Xlsx};
 
 use super::excel::{check_cells, check_sheets};
 use super::limits::{grouped, Limits};
-use crate::error::{MigError, Result};
+use crate::error::Result;
 
 const MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 /// Sector ids from here up are markers (free, end of chain, FAT, DIFAT), not sectors.
 const MARKERS: u32 = 0xFFFF_FFFA;
-
-thread_local!(static QUIET: Cell<bool> = const { Cell::new(false) });
-
-/// Runs `f` (calamine work on `path`); a panic inside is an error saying the file is damaged,
-/// and its message is not printed.
-pub fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(Cell::get) {
-                previous(info);
-            }
-        }));
-    });
-    QUIET.with(|q| q.set(true));
-    let out = panic::catch_unwind(AssertUnwindSafe(f));
-    QUIET.with(|q| q.set(false));
-    out.unwrap_or_else(|_| {
-        Err(MigError::Unreadable {
-            path: path.to_path_buf(),
-            msg: "the workbook is damaged: its reader stopped on inconsistent data".into(),
-        })
-    })
-}
 
 /// Refuses an `.xlsx` sheet whose cells span more than `limits.max_cells`: calamine allocates the
 /// whole span, so one cell moved to `XFD1048576` asks for half a terabyte. The cells are read
@@ -350,16 +323,5 @@ mod tests {
             let e = check_xls(&path, &tiny).expect_err(file).to_string();
             assert!(e.contains("max_cells"), "{e}");
         }
-    }
-
-    #[test]
-    fn a_panic_inside_the_guard_is_an_error_naming_the_file() {
-        let e =
-            guarded(Path::new("w.xls"), || -> Result<()> { panic!("inside") }).expect_err("caught");
-        assert!(
-            e.to_string().starts_with("w.xls: the workbook is damaged"),
-            "{e}"
-        );
-        assert_eq!(guarded(Path::new("w.xls"), || Ok(3)).ok(), Some(3));
     }
 }

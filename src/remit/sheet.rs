@@ -8,7 +8,7 @@ use calamine::{open_workbook_auto, Data, Reader, Sheets};
 use crate::error::{MigError, Result};
 use crate::extract::excel::{check_cells, check_sheets};
 use crate::extract::limits::{self, Limits};
-use crate::extract::workbook;
+use crate::extract::{guard, workbook};
 
 /// One cell, as far as the readers care.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,7 +137,7 @@ pub fn read_sheet(path: &Path, sheet: &str) -> Result<Grid> {
     let limits = Limits::default();
     limits::check_file_size(&limits, path)?;
     workbook::check_xls(path, &limits)?;
-    workbook::guarded(path, || load_sheet(path, sheet, &limits))
+    guard::guarded(path, "workbook", || load_sheet(path, sheet, &limits))
 }
 
 fn load_sheet(path: &Path, sheet: &str, limits: &Limits) -> Result<Grid> {

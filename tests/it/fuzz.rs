@@ -24,6 +24,24 @@ const CASE_SECS: u64 = 30;
 /// Virtual memory of one case, KiB (the debug binary maps about 1 GB by itself).
 const MEMORY_KIB: u64 = 3_000_000;
 
+/// `migstat estimate` of the Thai seeds: Taylor (CSV) and streamed replicate weights (Parquet).
+const TAYLOR: &[&str] = &[
+    "--weight", "WEIGHT", "--strata", "STRATUM", "--psu", "EA", "--nest", "--total", "AGE", "--by",
+    "SEX",
+];
+const REPLICATES: &[&str] = &[
+    "--weight",
+    "WEIGHT",
+    "--replicates",
+    "REPWT*",
+    "--method",
+    "bootstrap",
+    "--total",
+    "AGE",
+    "--by",
+    "SEX",
+];
+
 /// How a mutated file is handed to the binary.
 #[derive(Clone)]
 enum Run {
@@ -31,6 +49,8 @@ enum Run {
     Validate(PathBuf),
     /// `migstat check FILE`.
     Check,
+    /// `migstat estimate FILE ARGS…`.
+    Estimate(&'static [&'static str]),
 }
 
 /// One reader under test: its seed file, the extension mutants keep, and the command.
@@ -276,6 +296,7 @@ fn make_readers() -> Vec<Reader> {
     let (dta, dta_run) = synth_as("EGY", "dta", "stata", "egy_lfs_synth.toml");
     let (xlsx, xlsx_run) = synth_as("THA", "xlsx", "excel", "tha_lfs_synth.toml");
     let (pq, pq_run) = synth_as("THA", "parquet", "parquet", "tha_lfs_synth.toml");
+    let pq_seed = pq.clone();
     let wdi_xls = wb("API_BX.TRF.PWKR.CD.DT_DS2_en_excel_v2_6000901.xls");
     let wdi_csv = wb("API_BM.TRF.PWKR.CD.DT_DS2_en_csv_v2_3012027.csv");
     let matrix = wb("WB_Bilateral_Remittance_Estimates_2017.xlsx");
@@ -306,6 +327,13 @@ fn make_readers() -> Vec<Reader> {
             v(shipped("wb_bilateral_remittances.toml")),
         ),
         reader("pipeline_toml", tha.clone(), "toml", Run::Check),
+        reader("estimate_csv", csv.clone(), "csv", Run::Estimate(TAYLOR)),
+        reader(
+            "estimate_parquet",
+            pq_seed,
+            "parquet",
+            Run::Estimate(REPLICATES),
+        ),
         reader(
             "pipeline_toml_spss",
             pipeline_copy(&dir, arm, "spss"),
@@ -348,6 +376,7 @@ fn run_file(reader: &Reader, file: &Path, dir: &Path) -> std::io::Result<Ended> 
     match &reader.run {
         Run::Validate(p) => cmd.arg("validate").arg(p).arg("--input").arg(file),
         Run::Check => cmd.arg("check").arg(file),
+        Run::Estimate(args) => cmd.arg("estimate").arg(file).args(*args),
     };
     cmd.current_dir(dir)
         .stdout(Stdio::null())

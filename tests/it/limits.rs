@@ -488,3 +488,37 @@ fn xlsx_cell_moved_to_xfd1048576_is_refused_at_max_cells() {
     );
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
+
+/// A damaged Parquet file kept from the fuzzer: `validate` refuses it (exit 2) and `estimate`
+/// ends with 0 or 2, neither with a panic.
+fn damaged_parquet_is_refused(name: &str, file: &str) {
+    let dir = temp_dir(name);
+    let bad = repo().join("tests/data/fuzz").join(file);
+    let p = pipeline_copy(&dir, "tha_lfs_synth.toml", "parquet");
+    let (code, out, _) = timed(&["validate", s(&p), "--input", s(&bad)]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("the Parquet file is damaged") && !out.contains("panicked"),
+        "{out}"
+    );
+    let (code, out, _) = timed(&["estimate", s(&bad), "--weight", "WEIGHT", "--total", "AGE"]);
+    assert!(
+        (code == 0 || code == 2) && !out.contains("panicked"),
+        "{out}"
+    );
+}
+
+#[test]
+fn fuzz_found_parquet_column_chunk_with_negative_start_is_refused_not_a_panic() {
+    // Case 0x1825fb05620eb243 (five flipped bits): the parquet crate asserted on the metadata.
+    damaged_parquet_is_refused(
+        "limits-pq-start",
+        "parquet-column-chunk-negative-start.parquet",
+    );
+}
+
+#[test]
+fn fuzz_found_parquet_bit_chunk_out_of_bounds_is_refused_not_a_panic() {
+    // Case 0x143fa3db89bc7b85 (bytes inserted in a page): arrow asserted while decoding.
+    damaged_parquet_is_refused("limits-pq-bits", "parquet-bit-chunk-out-of-bounds.parquet");
+}

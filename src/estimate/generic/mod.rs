@@ -19,6 +19,7 @@ pub mod targets;
 use std::path::Path;
 
 use crate::estimate::error::EstimateError;
+use crate::extract::guard;
 use design::DesignSpec;
 use estimators::Estimate;
 use table::{LoadAs, Table};
@@ -74,6 +75,16 @@ pub fn estimate_file(path: &Path, request: &Request) -> Result<Outcome, Estimate
             "nothing to estimate: give --total, --mean or --ratio".into(),
         ));
     }
+    if Table::is_parquet(path)? {
+        // The parquet and arrow crates panic on some damaged files (see `extract::guard`).
+        let damaged = || table::read_error(path, guard::damaged("Parquet file"));
+        return guard::catch(|| estimate_read(path, request), damaged);
+    }
+    estimate_read(path, request)
+}
+
+/// Reads `path` (streaming the replicate weights of a Parquet file) and estimates.
+fn estimate_read(path: &Path, request: &Request) -> Result<Outcome, EstimateError> {
     match &request.design.replicates {
         Some(req) if Table::is_parquet(path)? => {
             let mut outcome = stream::estimate(path, request, req)?;
