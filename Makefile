@@ -7,7 +7,7 @@ WAREHOUSE ?= warehouse
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 PIPELINES := $(sort $(wildcard pipelines/*.toml))
 
-.PHONY: help run build release test venv tools ci fmt clippy bench clean
+.PHONY: help run build release test venv tools ci fmt clippy bench fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ clippy: ## Lint, warnings are errors
 	$(CARGO) clippy --locked --all-targets $(TEST_FEATURES) -- -D warnings
 
 ci: fmt clippy test ## What CI runs: fmt check, clippy, tests
+
+FUZZ_CASES ?= 2000
+fuzz: ## Mutation fuzzer: FUZZ_CASES mutated inputs (default 2000; FUZZ_SEED=S another round)
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --locked $(TEST_FEATURES) --test it fuzz:: -- --nocapture
 
 BENCH_PERSONS ?= 1000000
 bench: release venv ## Benchmarks: the cube kernel, then the whole CLI beside DuckDB and polars

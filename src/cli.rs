@@ -159,6 +159,10 @@ pub struct RunArgs {
     /// Print a machine-readable summary of the batch as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Raise or lower an input limit for this run (e.g. `max_cell_bytes=200000`; keys and
+    /// defaults in docs/limits.md); repeatable.
+    #[arg(long = "limit", value_name = "KEY=VALUE")]
+    pub limit: Vec<String>,
     /// Pipelines run at once (default: one per core); pipelines that could write the same files
     /// always run one after another.
     #[arg(long)]
@@ -251,6 +255,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
         dry_run: a.dry_run,
         wait: a.wait.get(),
         jobs: a.jobs,
+        limits: a.limit,
         ..RunOptions::new(a.warehouse)
     };
     let mut sink = std::io::sink();

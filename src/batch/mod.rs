@@ -40,7 +40,11 @@ pub fn run_batch(
     let started = summary::iso_now();
     let entries: Vec<Entry> = paths
         .iter()
-        .map(|p| Job::load(p, opts.schemas.as_deref()))
+        .map(|p| {
+            let mut job = Job::load(p, opts.schemas.as_deref())?;
+            job.override_limits(&opts.limits)?;
+            Ok(job)
+        })
         .collect();
     check_outputs(paths, &entries)?;
     let command = format!(

@@ -6,6 +6,7 @@ use toml::Value;
 
 use super::pipeline::{FieldMap, Pipeline};
 use crate::error::{MigError, Result};
+use crate::extract::limits::{clip, grouped, Limits};
 use crate::extract::INPUT_TYPES;
 use crate::schema::{FieldType, RecordSchema, Schema};
 
@@ -57,6 +58,7 @@ const INPUT: &[&str] = &[
     "timeout_secs",
     "retries",
     "cache_dir",
+    "limits",
 ];
 const TIME: &[&str] = &["year", "quarter", "month", "value"];
 const DESIGN: &[&str] = &[
@@ -138,17 +140,19 @@ pub const RULES: &[&str] = &[
     "unemployment_rate_change",
 ];
 
+/// Largest pipeline file read, in bytes.
+pub const MAX_PIPELINE_BYTES: u64 = 1 << 20;
+/// Largest string (value or key) of a pipeline file, in bytes.
+pub const MAX_STRING_BYTES: usize = 4_096;
+
 /// Reads and checks a pipeline file against the schema.
 pub fn load(path: &Path, schema: &Schema) -> Result<Pipeline> {
-    let text = std::fs::read_to_string(path).map_err(|e| MigError::Unreadable {
-        path: path.to_path_buf(),
-        msg: format!("cannot read the pipeline file: {e}"),
-    })?;
+    let text = read_bounded(path)?;
     let fail = |problems: Vec<String>| MigError::Pipeline {
         path: path.to_path_buf(),
         problems,
     };
-    let value: Value = toml::from_str(&text).map_err(|e| fail(vec![e.to_string()]))?;
+    let value: Value = toml::from_str(&text).map_err(|e| fail(vec![clip_message(e)]))?;
     from_value(path, value, schema)
 }
 
@@ -159,11 +163,12 @@ pub fn from_value(path: &Path, value: Value, schema: &Schema) -> Result<Pipeline
         problems,
     };
     let mut problems = Vec::new();
+    check_text_bounds(&value, "", &mut problems);
     check_keys(&value, &mut problems);
     let mut p: Pipeline = match value.try_into() {
         Ok(p) => p,
         Err(e) => {
-            problems.push(e.to_string());
+            problems.push(clip_message(e));
             return Err(fail(problems));
         }
     };
@@ -177,6 +182,72 @@ pub fn from_value(path: &Path, value: Value, schema: &Schema) -> Result<Pipeline
         Ok(p)
     } else {
         Err(fail(problems))
+    }
+}
+
+/// The text of a pipeline file: a regular file of at most [`MAX_PIPELINE_BYTES`].
+pub fn read_bounded(path: &Path) -> Result<String> {
+    let unreadable = |msg: String| MigError::Unreadable {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let meta = std::fs::metadata(path)
+        .map_err(|e| unreadable(format!("cannot read the pipeline file: {e}")))?;
+    if !meta.is_file() {
+        return Err(unreadable("the pipeline file is not a regular file".into()));
+    }
+    let size = meta.len();
+    if size > MAX_PIPELINE_BYTES {
+        return Err(unreadable(format!(
+            "the pipeline file has {} bytes, more than the {} a pipeline file may have: is it the right file?",
+            grouped(size as usize),
+            grouped(MAX_PIPELINE_BYTES as usize)
+        )));
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| unreadable(format!("cannot read the pipeline file: {e}")))
+}
+
+/// A TOML or deserialisation error cut to a readable length (it may quote the file).
+pub fn clip_message(e: impl std::fmt::Display) -> String {
+    crate::extract::limits::clip_to(&e.to_string(), 2_000).into_owned()
+}
+
+/// Every string and key of the file at most [`MAX_STRING_BYTES`] long, each too long one named
+/// by its key path: a pipeline's strings end up in messages, reports and warehouse columns.
+pub fn check_text_bounds(v: &Value, path: &str, problems: &mut Vec<String>) {
+    let too_long = |what: &str, at: &str, len: usize| {
+        format!(
+            "{}: {what} of {} bytes, more than the {} a pipeline string may have",
+            if at.is_empty() { "(top)" } else { at },
+            grouped(len),
+            grouped(MAX_STRING_BYTES)
+        )
+    };
+    match v {
+        Value::String(s) if s.len() > MAX_STRING_BYTES => {
+            problems.push(too_long("a string", path, s.len()))
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_text_bounds(item, &format!("{path}[{i}]"), problems);
+            }
+        }
+        Value::Table(t) => {
+            for (k, item) in t {
+                if k.len() > MAX_STRING_BYTES {
+                    problems.push(too_long("a key", clip(k).as_ref(), k.len()));
+                    continue;
+                }
+                let at = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                check_text_bounds(item, &at, problems);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -212,6 +283,7 @@ fn check_keys(v: &Value, problems: &mut Vec<String>) {
             keys(t, k, allowed, problems);
         }
     }
+    check_limits(sub("input"), "input", problems);
     if let Some(f) = sub("fields").and_then(Value::as_table) {
         for (name, fv) in f {
             keys(fv, &format!("fields.{name}"), FIELD, problems);
@@ -234,11 +306,19 @@ fn check_keys(v: &Value, problems: &mut Vec<String>) {
                 keys(t, &format!("roster.{k}"), allowed, problems);
             }
         }
+        check_limits(r.get("input"), "roster.input", problems);
         if let Some(f) = r.get("fields").and_then(Value::as_table) {
             for (name, fv) in f {
                 keys(fv, &format!("roster.fields.{name}"), FIELD, problems);
             }
         }
+    }
+}
+
+/// `[input.limits]`: known keys, whole numbers ≥ 1.
+fn check_limits(input: Option<&Value>, at: &str, problems: &mut Vec<String>) {
+    if let Some(t) = input.and_then(|i| i.get("limits")) {
+        problems.extend(Limits::problems(t, &format!("{at}.limits")));
     }
 }
 

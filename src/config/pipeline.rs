@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::estimate::variance::{LonelyPsu, ReplicateMethod};
+use crate::extract::limits::Limits;
 
 /// A parsed pipeline file. Keys are checked separately (see `check.rs`) so that every problem
 /// is reported at once; deserialisation itself is lenient about unknown keys.
@@ -112,6 +113,9 @@ pub struct Input {
     /// Folder of fetched files (default: `$MIGSTAT_CACHE_DIR`, else the user's cache folder).
     #[serde(default)]
     pub cache_dir: Option<String>,
+    /// `[input.limits]`: bounds on the work reading the input may cost (`docs/limits.md`).
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 fn csv_type() -> String {

@@ -17,6 +17,14 @@ pub enum EstimateError {
     #[error("cannot read {path}: {message}")]
     Read { path: PathBuf, message: String },
 
+    /// Two columns of the file have the same name: which one is meant cannot be told.
+    #[error("{path}: the header names column `{column}` more than once; rename one of them")]
+    DuplicateColumn { path: PathBuf, column: String },
+
+    /// The file has a header and no data rows.
+    #[error("{path}: the file has a header but no data rows: there is nothing to estimate")]
+    NoRows { path: PathBuf },
+
     /// A column named on the command line is not in the file.
     #[error("{path}: no column `{column}` (the file has: {available})")]
     MissingColumn {

@@ -292,6 +292,27 @@ struct ObsCtx<'a> {
     time: &'a str,
 }
 
+/// Note of a cell whose value, SE, CV or bounds are not finite numbers (suppressed).
+pub const NON_FINITE: &str = "U9:NON_FINITE";
+
+/// What an observation publishes of a cell.
+#[derive(Default)]
+struct Published {
+    value: Option<f64>,
+    se: Option<f64>,
+    cv: Option<f64>,
+    lo: Option<f64>,
+    hi: Option<f64>,
+}
+
+impl Published {
+    fn is_finite(&self) -> bool {
+        [self.value, self.se, self.cv, self.lo, self.hi]
+            .iter()
+            .all(|v| v.is_none_or(f64::is_finite))
+    }
+}
+
 /// Estimate and variance of one output cell.
 struct Cell {
     est: f64,
@@ -475,25 +496,17 @@ impl ObsCtx<'_> {
                 .and_then(|j| dims.get(j).map(|d| d.out_codes[idx[j]].clone()))
         };
         let df = self.variance.df(self.frame.reps.len());
-        let suppressed = matches!(status, Status::Suppressed(_));
         let n = cell.as_ref().map(|c| c.n).unwrap_or(0);
-        let (value, se, cv, lo, hi) = match cell.filter(|_| !suppressed) {
-            Some(c) => {
-                let se = c.var.map(|v| v.sqrt());
-                let cv = c.cv();
-                let q = df.map(t_quantile_975);
-                let lo = se.zip(q).map(|(s, q)| ind.in_unit(c.est - q * s));
-                let hi = se.zip(q).map(|(s, q)| ind.in_unit(c.est + q * s));
-                (
-                    Some(ind.in_unit(c.est)),
-                    se.map(|s| ind.in_unit(s)),
-                    cv,
-                    lo,
-                    hi,
-                )
-            }
-            None => (None, None, None, None, None),
+        let values = cell
+            .filter(|_| !matches!(status, Status::Suppressed(_)))
+            .map(|c| self.values(ind, &c, df));
+        // A value, SE, CV or bound that is not finite is never published: the cell is suppressed.
+        let (status, values) = match values {
+            Some(v) if !v.is_finite() => (status.worst(Status::Suppressed(NON_FINITE)), None),
+            v => (status, v),
         };
+        let v = values.unwrap_or_default();
+        let (value, se, cv, lo, hi) = (v.value, v.se, v.cv, v.lo, v.hi);
         Observation {
             ref_area: self.frame.ref_area.clone(),
             source: self.frame.source.clone(),
@@ -513,6 +526,20 @@ impl ObsCtx<'_> {
             lower_bound: lo,
             upper_bound: hi,
             design_df: df,
+        }
+    }
+
+    /// The published numbers of a cell, in the indicator's unit.
+    fn values(&self, ind: &Indicator, c: &Cell, df: Option<f64>) -> Published {
+        let se = c.var.map(|v| v.sqrt());
+        let q = df.map(t_quantile_975);
+        let bound = |sign: f64| se.zip(q).map(|(s, q)| ind.in_unit(c.est + sign * q * s));
+        Published {
+            value: Some(ind.in_unit(c.est)),
+            se: se.map(|s| ind.in_unit(s)),
+            cv: c.cv(),
+            lo: bound(-1.0),
+            hi: bound(1.0),
         }
     }
 

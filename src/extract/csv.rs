@@ -1,10 +1,11 @@
 //! Delimited text: plain, gzip-compressed, or a member of a zip archive (StatCan ships
 //! `pubMMYY.csv` inside the month's zip). Encoding is declared or detected (UTF-8 with or
 //! without BOM, else latin-1); the delimiter is declared or sniffed from the header line.
-use std::fs::File;
-use std::io::{BufReader, Cursor, Read};
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
+use super::data::{limit_of, limit_of_csv, open_data, Data};
+use super::limits::Limits;
 use crate::error::{MigError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,38 +36,49 @@ pub struct CsvSource {
     record: ::csv::ByteRecord,
 }
 
+/// How to open a delimited input: the zip member glob, the declared encoding and delimiter, and
+/// the bounds of the work.
+pub struct CsvSpec<'a> {
+    pub member: Option<&'a str>,
+    pub encoding: Option<&'a str>,
+    pub delimiter: Option<&'a str>,
+    pub limits: &'a Limits,
+}
+
 impl CsvSource {
-    /// Opens `path` (`.zip` with `member` glob, `.gz`, or plain text).
+    /// Opens `path` (`.zip` with `member` glob, `.gz`, or plain text) with the default limits.
     pub fn open(
         path: &Path,
         member: Option<&str>,
         encoding: Option<&str>,
         delimiter: Option<&str>,
     ) -> Result<Self> {
+        let limits = Limits::default();
+        let spec = CsvSpec {
+            member,
+            encoding,
+            delimiter,
+            limits: &limits,
+        };
+        Self::open_bounded(path, &spec)
+    }
+
+    /// Opens `path` as `spec` says; a limit crossed is an error naming it.
+    pub fn open_bounded(path: &Path, spec: &CsvSpec) -> Result<Self> {
         let unreadable = |msg: String| MigError::Unreadable {
             path: path.to_path_buf(),
             msg,
         };
-        let file = File::open(path).map_err(|e| unreadable(format!("cannot open: {e}")))?;
-        let name = path.to_string_lossy().to_lowercase();
-        let (mut raw, display, size): (Box<dyn Read>, PathBuf, u64) = if name.ends_with(".zip") {
-            let (bytes, member) = read_zip_member(file, member).map_err(unreadable)?;
-            let size = bytes.len() as u64;
-            let display = PathBuf::from(format!("{}!{}", path.display(), member));
-            (Box::new(Cursor::new(bytes)), display, size)
-        } else if name.ends_with(".gz") {
-            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-            let gz = flate2::read::MultiGzDecoder::new(BufReader::new(file));
-            (Box::new(BufReader::new(gz)), path.to_path_buf(), size)
-        } else {
-            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-            (Box::new(BufReader::new(file)), path.to_path_buf(), size)
-        };
+        let Data {
+            reader: mut raw,
+            display,
+            size,
+        } = open_data(path, spec.member, spec.limits)?;
         let mut head = Vec::with_capacity(65536);
         (&mut raw)
             .take(65536)
             .read_to_end(&mut head)
-            .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+            .map_err(|e| read_error(&display, e))?;
         if head.is_empty() {
             return Err(MigError::Data {
                 path: display,
@@ -75,15 +87,14 @@ impl CsvSource {
                 msg: "the file is empty: a header line was expected".into(),
             });
         }
-        let encoding = choose_encoding(encoding, &head).map_err(unreadable)?;
-        let delimiter = choose_delimiter(delimiter, &head).map_err(unreadable)?;
+        let encoding = choose_encoding(spec.encoding, &head).map_err(unreadable)?;
+        let delimiter = choose_delimiter(spec.delimiter, &head).map_err(unreadable)?;
         let start = if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
             3
         } else {
             0
         };
-        let joined: Box<dyn Read> = Box::new(Cursor::new(head).chain(raw));
-        let mut joined = joined;
+        let mut joined: Box<dyn Read> = Box::new(Cursor::new(head).chain(raw));
         if start == 3 {
             let mut bom = [0u8; 3];
             joined
@@ -96,9 +107,12 @@ impl CsvSource {
             .has_headers(false)
             .from_reader(LastChunk::new(joined));
         let mut record = ::csv::ByteRecord::new();
-        let got = reader
-            .read_byte_record(&mut record)
-            .map_err(|e| unreadable(format!("cannot read the header: {e}")))?;
+        let got = reader.read_byte_record(&mut record).map_err(|e| {
+            limit_of_csv(&e).map_or_else(
+                || unreadable(format!("cannot read the header: {e}")),
+                MigError::from,
+            )
+        })?;
         if !got {
             return Err(unreadable("the file is empty".into()));
         }
@@ -124,6 +138,17 @@ impl CsvSource {
     }
 }
 
+/// An error reading the data: the limit it crossed, or the I/O error.
+fn read_error(display: &Path, e: std::io::Error) -> MigError {
+    limit_of(&e).map_or_else(
+        || MigError::Unreadable {
+            path: display.to_path_buf(),
+            msg: format!("cannot read: {e}"),
+        },
+        MigError::from,
+    )
+}
+
 impl super::RowSource for CsvSource {
     fn display(&self) -> &Path {
         &self.display
@@ -143,11 +168,19 @@ impl super::RowSource for CsvSource {
         let got = self
             .reader
             .read_byte_record(&mut self.record)
-            .map_err(|e| MigError::Data {
-                path: self.display.clone(),
-                line: e.position().map(|p| p.line()).unwrap_or(0),
-                column: "-".into(),
-                msg: format!("unreadable record: {e}"),
+            .map_err(|e| match (limit_of_csv(&e), e.kind()) {
+                (Some(hit), _) => hit.into(),
+                // The data stop being readable (a damaged zip member or gzip stream).
+                (None, ::csv::ErrorKind::Io(io)) => MigError::Unreadable {
+                    path: self.display.clone(),
+                    msg: format!("cannot read: {io}"),
+                },
+                (None, _) => MigError::Data {
+                    path: self.display.clone(),
+                    line: e.position().map(|p| p.line()).unwrap_or(0),
+                    column: "-".into(),
+                    msg: format!("unreadable record: {e}"),
+                },
             })?;
         if !got {
             return Ok(None);
@@ -165,11 +198,10 @@ impl super::RowSource for CsvSource {
                     return Err(MigError::Data {
                         path: self.display.clone(),
                         line,
-                        column: self
-                            .headers
-                            .get(i)
-                            .cloned()
-                            .unwrap_or_else(|| format!("#{}", i + 1)),
+                        column: self.headers.get(i).map_or_else(
+                            || format!("#{}", i + 1),
+                            |h| super::limits::clip(h).into_owned(),
+                        ),
                         msg: format!("text is not valid {}: {e}", self.encoding.name()),
                     })
                 }
@@ -295,62 +327,6 @@ fn choose_delimiter(declared: Option<&str>, head: &[u8]) -> std::result::Result<
         .max_by_key(|d| first.iter().filter(|&&b| b == *d).count())
         .unwrap_or(b',');
     Ok(best)
-}
-
-/// Reads the zip member matching `pattern` (a glob; default: the only `.csv` member).
-fn read_zip_member(
-    file: File,
-    pattern: Option<&str>,
-) -> std::result::Result<(Vec<u8>, String), String> {
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| format!("not a readable zip archive: {e}"))?;
-    let names: Vec<String> = (0..zip.len())
-        .filter_map(|i| {
-            zip.name_for_index(i)
-                .and_then(|n| n.ok())
-                .map(|n| n.to_string())
-        })
-        .collect();
-    let pat = pattern.unwrap_or("*.csv");
-    let glob = glob::Pattern::new(pat).map_err(|e| format!("bad member pattern {pat:?}: {e}"))?;
-    let opts = glob::MatchOptions {
-        case_sensitive: false,
-        ..Default::default()
-    };
-    let mut hits: Vec<&String> = names
-        .iter()
-        .filter(|n| {
-            let base = n.rsplit('/').next().unwrap_or(n);
-            glob.matches_with(base, opts) || glob.matches_with(n, opts)
-        })
-        .collect();
-    hits.sort();
-    let member = match hits.as_slice() {
-        [one] => (*one).clone(),
-        [] => {
-            return Err(format!(
-                "no member matches {pat:?}; the archive holds: {}",
-                names.join(", ")
-            ))
-        }
-        many => {
-            return Err(format!(
-                "several members match {pat:?} ({}): name one in the pipeline's input.member",
-                many.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        }
-    };
-    let mut entry = zip
-        .by_name(&member)
-        .map_err(|e| format!("cannot open member {member}: {e}"))?;
-    let mut bytes = Vec::with_capacity(entry.size() as usize);
-    entry
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("member {member} is damaged: {e}"))?;
-    Ok((bytes, member))
 }
 
 #[cfg(test)]

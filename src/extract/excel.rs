@@ -6,9 +6,11 @@
 //! an Excel error (`#N/A`, `#DIV/0!`) is a data error naming its row and column.
 use std::path::{Path, PathBuf};
 
-use calamine::{open_workbook_auto, Data, Range, Reader};
+use calamine::{open_workbook_auto, Data, Range, Reader, Sheets};
 
+use super::limits::{grouped, Limits};
 use super::number_cell;
+use super::{guard, workbook};
 use crate::error::{MigError, Result};
 
 /// Which cells of which sheet to read, as the pipeline's input says.
@@ -81,18 +83,37 @@ pub struct ExcelSource {
 }
 
 impl ExcelSource {
+    /// Opens the sheet `spec` names with the default limits.
     pub fn open(path: &Path, spec: &SheetSpec) -> Result<Self> {
+        Self::open_bounded(path, spec, &Limits::default())
+    }
+
+    /// Opens the sheet `spec` names; more sheets or cells than `limits` allow is an error, and
+    /// so is a workbook calamine cannot read (see `workbook.rs`).
+    pub fn open_bounded(path: &Path, spec: &SheetSpec, limits: &Limits) -> Result<Self> {
+        workbook::check_xls(path, limits)?;
+        guard::guarded(path, "workbook", || Self::load(path, spec, limits))
+    }
+
+    fn load(path: &Path, spec: &SheetSpec, limits: &Limits) -> Result<Self> {
         let unreadable = |msg: String| MigError::Unreadable {
             path: path.to_path_buf(),
             msg,
         };
         let mut book = open_workbook_auto(path)
             .map_err(|e| unreadable(format!("not a readable workbook: {e}")))?;
-        let sheet = pick_sheet(&book.sheet_names(), spec.sheet.as_deref()).map_err(unreadable)?;
+        let names = book.sheet_names();
+        check_sheets(limits, path, names.len())?;
+        let sheet = pick_sheet(&names, spec.sheet.as_deref()).map_err(unreadable)?;
+        if let Sheets::Xlsx(x) = &mut book {
+            workbook::check_xlsx(x, &sheet, path, limits)?;
+        }
         let cells = book
             .worksheet_range(&sheet)
             .map_err(|e| unreadable(format!("sheet {sheet:?} cannot be read: {e}")))?;
         let display = PathBuf::from(format!("{}!{sheet}", path.display()));
+        let (h, w) = cells.get_size();
+        check_cells(limits, &display, h as u64, w as u64)?;
         let range = spec
             .range
             .as_deref()
@@ -114,6 +135,13 @@ impl ExcelSource {
         };
         let cols = range.map_or((start.1, end.1), |r| (r.first_col, r.last_col));
         let last_row = range.and_then(|r| r.last_row).unwrap_or(end.0);
+        let span = |a: u32, b: u32| u64::from(b.saturating_sub(a)) + 1;
+        check_cells(
+            limits,
+            &display,
+            span(header, last_row),
+            span(cols.0, cols.1),
+        )?;
         let mut src = ExcelSource {
             display,
             headers: Vec::new(),
@@ -149,6 +177,30 @@ impl ExcelSource {
         }
         Ok(())
     }
+}
+
+/// Refuses a workbook of more sheets than `limits.max_sheets`.
+pub fn check_sheets(limits: &Limits, path: &Path, sheets: usize) -> Result<()> {
+    if sheets as u64 > limits.max_sheets {
+        let what = format!("the workbook has {} sheets", grouped(sheets));
+        return Err(limits.hit("max_sheets", path, what).into());
+    }
+    Ok(())
+}
+
+/// Refuses a sheet (or range) of more than `limits.max_cells` cells (`rows` × `cols`).
+pub fn check_cells(limits: &Limits, path: &Path, rows: u64, cols: u64) -> Result<()> {
+    let cells = rows.saturating_mul(cols);
+    if cells > limits.max_cells {
+        let what = format!(
+            "the sheet spans {} rows by {} columns ({} cells)",
+            grouped(rows as usize),
+            grouped(cols as usize),
+            grouped(cells as usize)
+        );
+        return Err(limits.hit("max_cells", path, what).into());
+    }
+    Ok(())
 }
 
 /// The sheet asked for, or the first; a missing one is named with the sheets there are.

@@ -4,11 +4,15 @@
 //! opened like a local file. `write/` holds the matching writers (test fixtures, `synth`).
 pub mod cache;
 pub mod csv;
+pub mod data;
 pub mod excel;
+pub mod guard;
 pub mod http;
+pub mod limits;
 pub mod parquet;
 pub mod spss;
 pub mod stata;
+pub mod workbook;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -93,25 +97,39 @@ pub fn locate(input: &Input, base: &Path) -> Result<PathBuf> {
     }
 }
 
-/// Opens the local file `path` with the reader of the input's type.
+/// Opens the local file `path` with the reader of the input's type, bounded by the input's
+/// limits (`limits.rs`): a header or row beyond them is an error naming the limit.
 pub fn open(input: &Input, path: &Path) -> Result<Box<dyn RowSource>> {
+    let inner = open_unbounded(input, path)?;
+    Ok(Box::new(limits::Bounded::wrap(inner, input.limits)?))
+}
+
+fn open_unbounded(input: &Input, path: &Path) -> Result<Box<dyn RowSource>> {
     let enc = input.encoding.as_deref();
+    let limits = &input.limits;
+    if input.kind != "csv" {
+        limits::check_file_size(limits, path)?;
+    }
     match input.kind.as_str() {
-        "csv" => Ok(Box::new(CsvSource::open(
+        "csv" => Ok(Box::new(CsvSource::open_bounded(
             path,
-            input.member.as_deref(),
-            enc,
-            input.delimiter.as_deref(),
+            &csv::CsvSpec {
+                member: input.member.as_deref(),
+                encoding: enc,
+                delimiter: input.delimiter.as_deref(),
+                limits,
+            },
         )?)),
         "stata" => Ok(Box::new(StataSource::open(path, enc)?)),
         "spss" => Ok(Box::new(SpssSource::open(path, enc)?)),
-        "excel" => Ok(Box::new(ExcelSource::open(
+        "excel" => Ok(Box::new(ExcelSource::open_bounded(
             path,
             &excel::SheetSpec {
                 sheet: input.sheet.clone(),
                 header_row: input.header_row,
                 range: input.range.clone(),
             },
+            limits,
         )?)),
         "parquet" => Ok(Box::new(ParquetSource::open(path)?)),
         other => Err(MigError::Other(format!(

@@ -15,6 +15,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
+use super::guard;
 use super::number_cell;
 use crate::error::{MigError, Result};
 
@@ -31,7 +32,12 @@ pub struct ParquetSource {
 }
 
 impl ParquetSource {
+    /// Opens `path`; a file the parquet crate panics on is `Unreadable` (see `guard.rs`).
     pub fn open(path: &Path) -> Result<Self> {
+        guard::guarded(path, "Parquet file", || Self::load(path))
+    }
+
+    fn load(path: &Path) -> Result<Self> {
         let unreadable = |msg: String| MigError::Unreadable {
             path: path.to_path_buf(),
             msg,
@@ -66,8 +72,13 @@ impl ParquetSource {
         })
     }
 
-    /// Loads the next non-empty batch; `false` at the end.
+    /// Loads the next non-empty batch; `false` at the end. Decoding runs under the guard.
     fn next_batch(&mut self) -> Result<bool> {
+        let display = self.display.clone();
+        guard::guarded(&display, "Parquet file", || self.decode_batch())
+    }
+
+    fn decode_batch(&mut self) -> Result<bool> {
         loop {
             let Some(batch) = self.batches.next() else {
                 return Ok(false);

@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub wait: crate::load::lock::Wait,
     /// Pipelines run at once in a batch (default: one per core).
     pub jobs: Option<usize>,
+    /// Input limits overriding the pipelines' (`--limit KEY=VALUE`, see `docs/limits.md`).
+    pub limits: Vec<String>,
 }
 
 impl RunOptions {
@@ -59,6 +61,7 @@ impl RunOptions {
             dry_run: false,
             wait: crate::load::lock::Wait::No,
             jobs: None,
+            limits: Vec::new(),
         }
     }
 
@@ -153,14 +156,19 @@ impl Job {
     /// Reads and checks a pipeline file: a top-level `[remittances]` table makes it a remittance
     /// pipeline, anything else a survey; every problem of the file is reported at once.
     pub fn load(path: &Path, schemas: Option<&Path>) -> Result<Job> {
-        let text = std::fs::read_to_string(path).map_err(|e| MigError::Unreadable {
+        use crate::config::check::{check_text_bounds, clip_message, read_bounded};
+        let fail = |problems: Vec<String>| MigError::Pipeline {
             path: path.to_path_buf(),
-            msg: format!("cannot read the pipeline file: {e}"),
-        })?;
-        let value: toml::Value = toml::from_str(&text).map_err(|e| MigError::Pipeline {
-            path: path.to_path_buf(),
-            problems: vec![e.to_string()],
-        })?;
+            problems,
+        };
+        let text = read_bounded(path)?;
+        let value: toml::Value = toml::from_str(&text).map_err(|e| fail(vec![clip_message(e)]))?;
+        // Strings of any kind of pipeline are bounded before anything else looks at them.
+        let mut problems = Vec::new();
+        check_text_bounds(&value, "", &mut problems);
+        if !problems.is_empty() {
+            return Err(fail(problems));
+        }
         let kind = if value.get("remittances").is_some_and(toml::Value::is_table) {
             let p = crate::remit::config::from_value(path, &value)?;
             let areas = Areas::locate(schemas, path.parent())?;
@@ -174,6 +182,17 @@ impl Job {
             path: path.to_path_buf(),
             kind,
         })
+    }
+
+    /// Applies `--limit KEY=VALUE` overrides to a survey's input limits (remittance files are
+    /// read within their own fixed bounds).
+    pub fn override_limits(&mut self, overrides: &[String]) -> Result<()> {
+        match &mut self.kind {
+            Kind::Survey(p, _) if !overrides.is_empty() => {
+                crate::extract::limits::override_pipeline(p, overrides)
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn id(&self) -> &str {
@@ -303,7 +322,9 @@ impl Ctx<'_> {
 
 /// Plans, runs and commits one pipeline file (the caller holds the warehouse lock).
 pub fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<Outcome> {
-    run_job(&Job::load(path, opts.schemas.as_deref())?, opts, log)
+    let mut job = Job::load(path, opts.schemas.as_deref())?;
+    job.override_limits(&opts.limits)?;
+    run_job(&job, opts, log)
 }
 
 /// Plans, runs and commits one loaded pipeline (the caller holds the warehouse lock).

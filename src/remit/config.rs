@@ -120,20 +120,9 @@ pub struct RemitPipeline {
     pub sum_tolerance: f64,
 }
 
-/// Whether a pipeline file's text has a top-level `[remittances]` table.
-pub fn is_remittance_pipeline(text: &str) -> bool {
-    toml::from_str::<Value>(text)
-        .ok()
-        .and_then(|v| v.get("remittances").map(Value::is_table))
-        .unwrap_or(false)
-}
-
 /// Reads and checks a pipeline file.
 pub fn load(path: &Path) -> Result<RemitPipeline> {
-    let text = std::fs::read_to_string(path).map_err(|e| MigError::Unreadable {
-        path: path.to_path_buf(),
-        msg: format!("cannot read the pipeline file: {e}"),
-    })?;
+    let text = crate::config::check::read_bounded(path)?;
     let fail = |problems: Vec<String>| MigError::Pipeline {
         path: path.to_path_buf(),
         problems,
@@ -348,15 +337,5 @@ mod tests {
                 .any(|s| s.starts_with("remittances.yoy_fall_warning")),
             "{p:?}"
         );
-    }
-
-    #[test]
-    fn recognises_remittance_pipelines_only() {
-        assert!(is_remittance_pipeline(
-            "[remittances]\ntype = \"wdi_csv\"\n"
-        ));
-        assert!(!is_remittance_pipeline("[pipeline]\nid = \"x\"\n"));
-        assert!(!is_remittance_pipeline("remittances = 1\n"));
-        assert!(!is_remittance_pipeline("not toml ["));
     }
 }

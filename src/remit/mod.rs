@@ -19,7 +19,6 @@ pub mod wdi;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use config::is_remittance_pipeline;
 use config::{InputType, RemitPipeline};
 use crosswalk::{AreaKind, Areas};
 use tables::{Obs, Table};

@@ -3,9 +3,12 @@
 //! every error can name the file, the sheet, the row and the column.
 use std::path::{Path, PathBuf};
 
-use calamine::{open_workbook_auto, Data, Reader};
+use calamine::{open_workbook_auto, Data, Reader, Sheets};
 
 use crate::error::{MigError, Result};
+use crate::extract::excel::{check_cells, check_sheets};
+use crate::extract::limits::{self, Limits};
+use crate::extract::{guard, workbook};
 
 /// One cell, as far as the readers care.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +132,15 @@ fn to_cell(d: &Data) -> Cell {
 }
 
 /// Reads one sheet of a workbook. A sheet that is not there is an error listing those that are.
+/// The default limits bound the file's size, its sheets, the sheet's cells and each cell's text.
 pub fn read_sheet(path: &Path, sheet: &str) -> Result<Grid> {
+    let limits = Limits::default();
+    limits::check_file_size(&limits, path)?;
+    workbook::check_xls(path, &limits)?;
+    guard::guarded(path, "workbook", || load_sheet(path, sheet, &limits))
+}
+
+fn load_sheet(path: &Path, sheet: &str, limits: &Limits) -> Result<Grid> {
     let mut wb = open_workbook_auto(path).map_err(|e| {
         unreadable(
             path,
@@ -137,6 +148,7 @@ pub fn read_sheet(path: &Path, sheet: &str) -> Result<Grid> {
         )
     })?;
     let names = wb.sheet_names();
+    check_sheets(limits, path, names.len())?;
     if !names.iter().any(|n| n == sheet) {
         let list: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
         return Err(unreadable(
@@ -147,14 +159,26 @@ pub fn read_sheet(path: &Path, sheet: &str) -> Result<Grid> {
             ),
         ));
     }
+    if let Sheets::Xlsx(x) = &mut wb {
+        workbook::check_xlsx(x, sheet, path, limits)?;
+    }
     let range = wb
         .worksheet_range(sheet)
         .map_err(|e| unreadable(path, format!("cannot read sheet {sheet:?}: {e}")))?;
     let (r0, c0) = range.start().unwrap_or((0, 0));
+    let (h, w) = range.get_size();
+    let at = PathBuf::from(format!("{}!{sheet}", path.display()));
+    check_cells(
+        limits,
+        &at,
+        u64::from(r0) + h as u64,
+        u64::from(c0) + w as u64,
+    )?;
     let mut rows: Vec<Vec<Cell>> = vec![Vec::new(); r0 as usize];
-    for row in range.rows() {
+    for (r, row) in range.rows().enumerate() {
         let mut cells = vec![Cell::Empty; c0 as usize];
         cells.extend(row.iter().map(to_cell));
+        long_text(limits, &at, r0 as usize + r, &cells)?;
         rows.push(cells);
     }
     let lines = (1..=rows.len() as u64).collect();
@@ -166,8 +190,25 @@ pub fn read_sheet(path: &Path, sheet: &str) -> Result<Grid> {
     })
 }
 
+/// Refuses a row (0-based `r`) holding a text cell longer than the cell bound.
+fn long_text(limits: &Limits, at: &Path, r: usize, cells: &[Cell]) -> Result<()> {
+    let long = cells.iter().position(|c| match c {
+        Cell::Text(s) | Cell::Other(s) => s.len() as u64 > limits.max_cell_bytes,
+        _ => false,
+    });
+    match long {
+        None => Ok(()),
+        Some(c) => {
+            let what = "the cell's text is longer than allowed".to_string();
+            let hit = limits.hit("max_cell_bytes", at, what);
+            Err(hit.at(r as u64 + 1, &col_letter(c)).into())
+        }
+    }
+}
+
 /// Reads a UTF-8 CSV file (a BOM is dropped); numbers become numbers, blanks `Empty`.
 pub fn read_csv(path: &Path) -> Result<Grid> {
+    limits::check_file_size(&Limits::default(), path)?;
     let bytes = std::fs::read(path).map_err(|e| unreadable(path, format!("cannot read: {e}")))?;
     csv_grid(path, &bytes)
 }

@@ -1,4 +1,5 @@
-//! `migstat validate PIPELINE [--input FILE] [--report PATH] [--max-per-rule N] [--warehouse DIR]`:
+//! `migstat validate PIPELINE [--input FILE] [--report PATH] [--max-per-rule N] [--warehouse DIR]
+//! [--limit KEY=VALUE]…`:
 //! checks an upload the way `run` would read it, without loading anything. Exit 0 = loadable
 //! (warnings allowed), 1 = errors found, 2 = could not check (missing file, invalid pipeline).
 use std::io::Write;
@@ -28,6 +29,10 @@ pub struct ValidateArgs {
     /// Schema folder (default: next to the pipeline, else the built-in copy).
     #[arg(long)]
     pub schemas: Option<PathBuf>,
+    /// Raise or lower a bound on the work reading the input may cost, e.g.
+    /// `--limit max_cell_bytes=1000000` (keys and defaults: docs/limits.md); repeatable.
+    #[arg(long = "limit", value_name = "KEY=VALUE")]
+    pub limit: Vec<String>,
     /// Colour the terminal text: auto (on a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub color: Colour,
@@ -64,23 +69,22 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> Result<i32> {
 
 /// Validates every input of the pipeline (the person file, or `--input`, and the roster).
 pub fn validate(args: &ValidateArgs) -> Result<Report> {
-    let text = std::fs::read_to_string(&args.pipeline).unwrap_or_default();
-    if crate::remit::is_remittance_pipeline(&text) {
-        return super::remittances::validate(
-            &args.pipeline,
-            args.input.as_deref(),
-            args.schemas.as_deref(),
-            args.max_per_rule,
-        );
-    }
-    let (p, schema) = crate::pipeline::load_pipeline(&args.pipeline, args.schemas.as_deref())?;
-    if let Some(input) = &args.input {
-        if !input.is_file() {
-            return Err(MigError::Unreadable {
-                path: input.clone(),
-                msg: "no such file".into(),
-            });
+    use crate::pipeline::{Job, Kind};
+    let mut job = Job::load(&args.pipeline, args.schemas.as_deref())?;
+    job.override_limits(&args.limit)?;
+    let (p, schema) = match job.kind {
+        Kind::Survey(p, s) => (*p, *s),
+        Kind::Remittance(..) => {
+            return super::remittances::validate(
+                &args.pipeline,
+                args.input.as_deref(),
+                args.schemas.as_deref(),
+                args.max_per_rule,
+            )
         }
+    };
+    if let Some(input) = &args.input {
+        crate::extract::data::regular_file_size(input)?;
     }
     let wh = args.warehouse.as_deref();
     let cap = args.max_per_rule;

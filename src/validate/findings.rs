@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::config::pipeline::Severity;
+use crate::extract::limits::{clip_in_place, CLIP_CHARS};
+
+/// Characters of a finding's message kept (values in it are bounded by the input's limits).
+const MESSAGE_CHARS: usize = 2_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -93,7 +97,13 @@ impl Findings {
         }
     }
 
-    pub fn push(&mut self, f: Finding) {
+    /// Counts `f` and lists it while its rule has fewer than `cap` listed; the value, key and
+    /// column it echoes are cut to 200 characters, its message to 2,000.
+    pub fn push(&mut self, mut f: Finding) {
+        for s in [&mut f.value, &mut f.key, &mut f.column] {
+            clip_in_place(s, CLIP_CHARS);
+        }
+        clip_in_place(&mut f.message, MESSAGE_CHARS);
         if f.line > 0 && super::rules::is_row_rule(&f.rule) {
             self.rows.mark(f.severity, f.line);
         }

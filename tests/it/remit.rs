@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use arrow_array::{Array, Float64Array, StringArray};
 use migstat::error::MigError;
 use migstat::pipeline::{RunOptions, RunSummary};
-use migstat::remit;
 
 use crate::common::{parquet_files, read_batches, repo, temp_dir};
 
@@ -330,8 +329,11 @@ fn non_country_rows_and_columns_keep_their_codes() {
 #[test]
 fn pipelines_are_told_apart_by_their_remittances_table() {
     for p in [RECEIVED, PAID, BILATERAL, STOCKS] {
-        let text = std::fs::read_to_string(repo().join(p)).expect("pipeline");
-        assert!(remit::is_remittance_pipeline(&text), "{p}");
+        let job = migstat::pipeline::Job::load(&repo().join(p), None).expect("pipeline");
+        assert!(
+            matches!(job.kind, migstat::pipeline::Kind::Remittance(..)),
+            "{p}"
+        );
         // The survey pipeline loader refuses them.
         assert!(
             migstat::pipeline::load_pipeline(&repo().join(p), None).is_err(),
@@ -342,7 +344,10 @@ fn pipelines_are_told_apart_by_their_remittances_table() {
         "pipelines/can_lfs_pumf.toml",
         "pipelines/fra_eu_lfs_puf.toml",
     ] {
-        let text = std::fs::read_to_string(repo().join(p)).expect("pipeline");
-        assert!(!remit::is_remittance_pipeline(&text), "{p}");
+        let job = migstat::pipeline::Job::load(&repo().join(p), None).expect("pipeline");
+        assert!(
+            matches!(job.kind, migstat::pipeline::Kind::Survey(..)),
+            "{p}"
+        );
     }
 }

@@ -126,6 +126,7 @@ pub fn args(pipeline: &Path) -> ValidateArgs {
         max_per_rule: 100,
         warehouse: None,
         schemas: None,
+        limit: Vec::new(),
         color: migstat::validate::command::Colour::Never,
     }
 }

@@ -260,16 +260,16 @@ fn finish(
     n: u64,
     df: f64,
 ) -> Estimate {
-    let finite = |v: f64| v.is_finite().then_some(v);
-    let estimate = theta.and_then(finite);
-    let se = variance.and_then(finite).map(|v| v.max(0.0).sqrt());
+    // Values that are not finite stay so here: `estimate_table` blanks them with a warning.
+    let estimate = theta;
+    let se = variance.map(|v| v.max(0.0).sqrt());
     let cv = match (estimate, se) {
         (Some(t), Some(s)) if t != 0.0 => Some(100.0 * s / t.abs()),
         _ => None,
     };
     let q = t_quantile_975(df);
     let bound = |sign: f64| match (estimate, se) {
-        (Some(t), Some(s)) => finite(t + sign * q * s),
+        (Some(t), Some(s)) => Some(t + sign * q * s),
         _ => None,
     };
     Estimate {

@@ -19,6 +19,7 @@ pub mod targets;
 use std::path::Path;
 
 use crate::estimate::error::EstimateError;
+use crate::extract::guard;
 use design::DesignSpec;
 use estimators::Estimate;
 use table::{LoadAs, Table};
@@ -74,13 +75,56 @@ pub fn estimate_file(path: &Path, request: &Request) -> Result<Outcome, Estimate
             "nothing to estimate: give --total, --mean or --ratio".into(),
         ));
     }
-    if let Some(req) = &request.design.replicates {
-        if Table::is_parquet(path)? {
-            return stream::estimate(path, request, req);
+    if Table::is_parquet(path)? {
+        // The parquet and arrow crates panic on some damaged files (see `extract::guard`).
+        let damaged = || table::read_error(path, guard::damaged("Parquet file"));
+        return guard::catch(|| estimate_read(path, request), damaged);
+    }
+    estimate_read(path, request)
+}
+
+/// Reads `path` (streaming the replicate weights of a Parquet file) and estimates.
+fn estimate_read(path: &Path, request: &Request) -> Result<Outcome, EstimateError> {
+    match &request.design.replicates {
+        Some(req) if Table::is_parquet(path)? => {
+            let mut outcome = stream::estimate(path, request, req)?;
+            blank_non_finite(&mut outcome);
+            Ok(outcome)
+        }
+        _ => estimate_table(&Table::load(path, &request.columns())?, request),
+    }
+}
+
+/// A value that is not a finite number (an overflow of huge weights, a lonely PSU's
+/// average) is printed empty, never as NaN or inf, with a warning naming the cell.
+fn blank_non_finite(outcome: &mut Outcome) {
+    for row in &mut outcome.rows {
+        let mut bad = Vec::new();
+        for (name, v) in [
+            ("estimate", &mut row.estimate),
+            ("se", &mut row.se),
+            ("cv", &mut row.cv),
+            ("lower", &mut row.lower),
+            ("upper", &mut row.upper),
+        ] {
+            if v.is_some_and(|x| !x.is_finite()) {
+                bad.push(name);
+                *v = None;
+            }
+        }
+        if !bad.is_empty() {
+            let cell = if row.by.is_empty() {
+                String::new()
+            } else {
+                format!(" in cell {}", row.by.join(", "))
+            };
+            outcome.warnings.push(format!(
+                "{}{cell}: not a finite number ({}): weights too large, or a variance that cannot be computed; printed empty",
+                row.statistic,
+                bad.join(", ")
+            ));
         }
     }
-    let table = Table::load(path, &request.columns())?;
-    estimate_table(&table, request)
 }
 
 /// Estimate on a loaded table.
@@ -90,5 +134,7 @@ pub fn estimate_table(table: &Table, request: &Request) -> Result<Outcome, Estim
     let columns = targets::analysis_columns(table, &request.statistics)?;
     let targets = targets::targets(&request.statistics, &columns)?;
     let (rows, warnings) = estimators::estimate_all(&design, &cells, &targets);
-    Ok(Outcome { rows, warnings })
+    let mut outcome = Outcome { rows, warnings };
+    blank_non_finite(&mut outcome);
+    Ok(outcome)
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::parquet;
 use crate::estimate::error::EstimateError;
+use crate::extract::limits::clip;
 
 /// Code of a missing value in a [`Categorical`].
 pub const MISSING: u32 = u32::MAX;
@@ -199,6 +200,7 @@ impl Categorical {
 impl Table {
     /// True when the file starts with Parquet's magic bytes.
     pub fn is_parquet(path: &Path) -> Result<bool, EstimateError> {
+        regular_file(path)?;
         let mut magic = [0u8; 4];
         let mut f = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
         let n = f.read(&mut magic).map_err(|e| read_error(path, e))?;
@@ -206,13 +208,23 @@ impl Table {
     }
 
     /// Column names of the file, in file order.
+    /// A name given twice is an error: which column is meant cannot be told.
     pub fn header(path: &Path) -> Result<Vec<String>, EstimateError> {
-        if Self::is_parquet(path)? {
-            return parquet::header(path);
+        let names = if Self::is_parquet(path)? {
+            parquet::header(path)?
+        } else {
+            let mut rdr = csv_reader(path)?;
+            let names = rdr.headers().map_err(|e| read_error(path, e))?;
+            names.iter().map(clean_header).collect()
+        };
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+            return Err(EstimateError::DuplicateColumn {
+                path: path.to_path_buf(),
+                column: crate::extract::limits::clip(dup).into_owned(),
+            });
         }
-        let mut rdr = csv_reader(path)?;
-        let names = rdr.headers().map_err(|e| read_error(path, e))?;
-        Ok(names.iter().map(clean_header).collect())
+        Ok(names)
     }
 
     /// Load the `wanted` columns (a name may appear once; the first mode wins over none).
@@ -228,6 +240,11 @@ impl Table {
         } else {
             load_csv(path, &names, wanted)?
         };
+        if n_rows == 0 {
+            return Err(EstimateError::NoRows {
+                path: path.to_path_buf(),
+            });
+        }
         Ok(Self {
             path: path.to_path_buf(),
             n_rows,
@@ -256,9 +273,8 @@ impl Table {
                     path: self.path.clone(),
                     row: row + 1,
                     column: name.to_string(),
-                    value: cat
-                        .label(cat.codes.get(row).copied().unwrap_or(MISSING))
-                        .into(),
+                    value: clip(cat.label(cat.codes.get(row).copied().unwrap_or(MISSING)))
+                        .into_owned(),
                 }
             }),
         }
@@ -280,6 +296,16 @@ impl Table {
     }
 }
 
+/// Refuses what is not a regular file (a directory, a FIFO, `/dev/zero`) before opening it.
+fn regular_file(path: &Path) -> Result<(), EstimateError> {
+    let meta = std::fs::metadata(path).map_err(|e| read_error(path, e))?;
+    if meta.is_file() {
+        Ok(())
+    } else {
+        Err(read_error(path, "not a regular file"))
+    }
+}
+
 fn clean_header(h: &str) -> String {
     h.trim_start_matches('\u{feff}').trim().to_string()
 }
@@ -292,13 +318,14 @@ pub(crate) fn read_error(path: &Path, e: impl std::fmt::Display) -> EstimateErro
 }
 
 pub(super) fn missing_column(path: &Path, name: &str, names: &[String]) -> EstimateError {
-    let mut available: Vec<&str> = names.iter().map(String::as_str).take(30).collect();
+    let mut available: Vec<std::borrow::Cow<str>> =
+        names.iter().map(|n| clip(n)).take(30).collect();
     if names.len() > 30 {
-        available.push("…");
+        available.push("…".into());
     }
     EstimateError::MissingColumn {
         path: path.to_path_buf(),
-        column: name.to_string(),
+        column: clip(name).into_owned(),
         available: available.join(", "),
     }
 }
@@ -336,7 +363,7 @@ fn load_csv(
                 path: path.to_path_buf(),
                 row,
                 column: wanted[k].0.clone(),
-                value: text.to_string(),
+                value: clip(&text).into_owned(),
             })?;
         }
     }

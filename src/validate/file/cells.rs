@@ -8,6 +8,7 @@ use super::super::{finding, Findings};
 use crate::config::pipeline::{Input, Pipeline};
 use crate::error::{MigError, Result};
 use crate::extract::csv::{record_line, LastChunk};
+use crate::extract::data::limit_of_csv;
 use crate::extract::{CsvSource, Encoding};
 
 /// Line ends seen in the data.
@@ -131,9 +132,12 @@ impl<'a> RowScan<'a> {
             .from_reader(LastChunk::new(counted));
         let mut record = ::csv::ByteRecord::new();
         let mut header = true;
-        let cannot = |e: ::csv::Error| MigError::Unreadable {
-            path: path.to_path_buf(),
-            msg: format!("cannot read: {e}"),
+        let cannot = |e: ::csv::Error| match limit_of_csv(&e) {
+            Some(hit) => MigError::from(hit),
+            None => MigError::Unreadable {
+                path: path.to_path_buf(),
+                msg: format!("cannot read: {e}"),
+            },
         };
         while reader.read_byte_record(&mut record).map_err(cannot)? {
             if !std::mem::take(&mut header) {

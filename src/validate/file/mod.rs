@@ -9,13 +9,15 @@
 //! latin-1).
 mod cells;
 
-use std::io::{BufReader, Cursor, Read};
+use std::io::{Cursor, Read};
 use std::path::Path;
 
 use super::{finding, Findings};
 use crate::config::pipeline::{Input, Pipeline};
 use crate::error::{MigError, Result};
-use crate::extract::CsvSource;
+use crate::extract::csv::CsvSpec;
+use crate::extract::data::{limit_of, open_data};
+use crate::extract::{limits, CsvSource};
 use cells::RowScan;
 
 const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
@@ -76,12 +78,12 @@ fn scan_csv(
     findings: &mut Findings,
     out: &mut FileScan,
 ) -> Result<()> {
-    let mut data = open_data(path, input.member.as_deref())?;
+    let mut data = open_data(path, input.member.as_deref(), &input.limits)?.reader;
     let mut head = Vec::new();
     (&mut data)
         .take(HEAD)
         .read_to_end(&mut head)
-        .map_err(|e| MigError::io(path, e))?;
+        .map_err(|e| limit_of(&e).map_or_else(|| MigError::io(path, e), MigError::from))?;
     out.facts.bom = head.starts_with(BOM);
     if refuse(p, &head, findings) {
         out.stop = true;
@@ -96,7 +98,14 @@ fn scan_csv(
         encoding = Some("latin-1".into());
     }
     let (member, delimiter) = (input.member.as_deref(), input.delimiter.as_deref());
-    let src = CsvSource::open(path, member, encoding.as_deref(), delimiter)?;
+    let spec = CsvSpec {
+        member,
+        encoding: encoding.as_deref(),
+        delimiter,
+        limits: &input.limits,
+    };
+    let src = CsvSource::open_bounded(path, &spec)?;
+    limits::check_headers(&input.limits, &src.display, &src.headers)?;
     out.facts.encoding = Some(src.encoding.name().to_string());
     out.facts.delimiter = Some(delimiter_name(src.delimiter));
     out.facts.columns = src.headers.len();
@@ -113,54 +122,6 @@ fn scan_csv(
     out.facts.line_endings = Some(rows.ends_name().to_string());
     rows.conclude(findings);
     Ok(())
-}
-
-/// The data of the file: plain, gzip-decompressed, or the zip member (as `extract::csv` picks it).
-fn open_data(path: &Path, member: Option<&str>) -> Result<Box<dyn Read>> {
-    let unreadable = |msg: String| MigError::Unreadable {
-        path: path.to_path_buf(),
-        msg,
-    };
-    let file = std::fs::File::open(path).map_err(|e| unreadable(format!("cannot open: {e}")))?;
-    let name = path.to_string_lossy().to_lowercase();
-    if name.ends_with(".gz") {
-        let gz = flate2::read::MultiGzDecoder::new(BufReader::new(file));
-        return Ok(Box::new(BufReader::new(gz)));
-    }
-    if !name.ends_with(".zip") {
-        return Ok(Box::new(BufReader::new(file)));
-    }
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| unreadable(format!("not a readable zip archive: {e}")))?;
-    let pattern = glob::Pattern::new(member.unwrap_or("*.csv"))
-        .map_err(|e| unreadable(format!("bad member pattern: {e}")))?;
-    let opts = glob::MatchOptions {
-        case_sensitive: false,
-        ..Default::default()
-    };
-    let names: Vec<String> = zip
-        .file_names()
-        .filter_map(|n| n.ok().map(|n| n.to_string()))
-        .collect();
-    let hits: Vec<&String> = names
-        .iter()
-        .filter(|n| {
-            let base = n.rsplit('/').next().unwrap_or(n);
-            pattern.matches_with(base, opts) || pattern.matches_with(n, opts)
-        })
-        .collect();
-    let [one] = hits.as_slice() else {
-        return Err(unreadable(format!(
-            "{} members match {:?}: name one in the pipeline's input.member",
-            hits.len(),
-            pattern.as_str()
-        )));
-    };
-    let mut bytes = Vec::new();
-    zip.by_name(one)
-        .and_then(|mut m| m.read_to_end(&mut bytes).map_err(Into::into))
-        .map_err(|e| unreadable(format!("member {one} is damaged: {e}")))?;
-    Ok(Box::new(Cursor::new(bytes)))
 }
 
 /// Files whose rows cannot be read at all: empty, or UTF-16.
