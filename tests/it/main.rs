@@ -18,6 +18,7 @@ mod operators;
 mod query;
 mod remit;
 mod report;
+mod serve;
 mod statcan;
 mod synth;
 mod validate;
