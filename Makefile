@@ -35,10 +35,11 @@ $(VENV)/.ready: Makefile
 
 venv: $(VENV)/.ready ## Python virtualenv with DuckDB, pyarrow, polars (interoperability tests) and jsonschema
 
-tools: ## Debian's readstat (SPSS/Stata test oracle) and chromium (renders the report in tests), when missing
+tools: ## Debian's readstat (SPSS/Stata test oracle), chromium and chromium-driver (report rendering, browser test), when missing
 	@missing=; \
 	command -v readstat >/dev/null || missing="$$missing readstat"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	[ -z "$$missing" ] || { \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; }

@@ -3,6 +3,8 @@
 //! validation report JSON); `GET /api/uploads/ID/report.html`; `POST /api/uploads/ID/accept` →
 //! 200 or 409. 401 without a valid token; 404 for another country's upload or pipeline, as for
 //! one that does not exist; 413 above the size limit; 400 for a missing field or unknown pipeline.
+// Helpers return the ready answer (a `Response`, 128 bytes) as their error, once per request.
+#![allow(clippy::result_large_err)]
 use std::sync::Arc;
 
 use axum::extract::multipart::{Multipart, MultipartRejection};
@@ -88,7 +90,14 @@ async fn create(
 ) -> Response {
     let who = match caller(&s, &headers, "POST /api/uploads") {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => {
+            // Read (and drop) a small body first, so that the client gets the answer rather
+            // than a connection closed while it was still sending.
+            if let Ok(mut mp) = mp {
+                super::upload::drain(&mut mp, 1 << 20).await;
+            }
+            return r;
+        }
     };
     let mp = match mp {
         Ok(m) => m,

@@ -7,7 +7,6 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::error::{MigError, Result};
-use crate::load::{commit, lock::Lock};
 use crate::pipeline::{run_job, Job, Outcome, RunOptions};
 
 use super::store::{RunRecord, Status, Store};
@@ -33,15 +32,7 @@ pub fn run(dir: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<i32> {
         return Ok(0);
     }
     let command = format!("migstat run --inbox {}", dir.display());
-    let _lock = match opts.dry_run {
-        true => None,
-        false => Some(Lock::acquire(&opts.warehouse, &command, opts.wait)?),
-    };
-    if !opts.dry_run {
-        for line in commit::recover(&opts.warehouse)? {
-            let _ = writeln!(log, "recovery: {line}");
-        }
-    }
+    let _lock = crate::batch::lock_for_run(opts, &command, log)?;
     let mut code = 0;
     for (_, id, r) in due {
         let input = dir.join(&r.id).join(&r.file);

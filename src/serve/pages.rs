@@ -3,6 +3,8 @@
 //! earlier uploads with their status) and an upload's page (its record, the "accept for
 //! processing" button when it is loadable, and its validation report, the same HTML page as
 //! `migstat validate --report x.html`, in a frame). Every form carries the session's CSRF token.
+// Helpers return the ready answer (a `Response`, 128 bytes) as their error, once per request.
+#![allow(clippy::result_large_err)]
 use std::sync::Arc;
 
 use axum::extract::multipart::{Multipart, MultipartRejection};

@@ -87,13 +87,18 @@ impl Store {
         })
     }
 
-    /// A new, empty upload folder; its id sorts by time.
+    /// A new, empty upload folder.
     pub fn create(&self) -> Result<(String, PathBuf)> {
         loop {
+            // The UTC second, its microseconds and a random part: ids sort by time.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
             let id = format!(
-                "{}-{}",
-                crate::load::warehouse::now_stamp(),
-                super::tokens::random_hex(5)?
+                "{}-{:06}{}",
+                crate::load::warehouse::utc_stamp(now.as_secs()),
+                now.subsec_micros(),
+                super::tokens::random_hex(3)?
             );
             let dir = self.root.join(&id);
             match std::fs::create_dir(&dir) {

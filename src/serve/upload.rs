@@ -209,7 +209,7 @@ async fn write_file(
 }
 
 /// Reads and discards what is left of the body (at most `max` bytes).
-async fn drain(mp: &mut Multipart, max: u64) {
+pub async fn drain(mp: &mut Multipart, max: u64) {
     let mut seen = 0u64;
     while let Ok(Some(mut field)) = mp.next_field().await {
         while let Ok(Some(c)) = field.chunk().await {

@@ -496,3 +496,73 @@ fn serve_memory_stays_flat_during_a_large_streamed_upload() {
         "peak memory grew from {before} to {after} KiB"
     );
 }
+
+/// The round trip in a real browser (Debian's chromium and chromium-driver, `make tools`); the
+/// screenshots go to target/serve-screenshots/.
+#[test]
+fn serve_round_trip_in_a_browser() {
+    let Ok(driver) = which("chromedriver") else {
+        eprintln!("skipped: chromedriver is not installed (make tools installs chromium-driver)");
+        return;
+    };
+    let s = Served::start("serve-browser", 64);
+    let tha = s.token("THA");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let _driver = Killed(child);
+    let url = format!("http://127.0.0.1:{port}");
+    let client = Client::new();
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        client.get(format!("{url}/status")).send().is_ok()
+    });
+    assert!(up, "chromedriver did not start");
+    let bad = s.dir.join("tha_q4_defective.csv");
+    std::fs::write(&bad, tha_defective()).unwrap();
+    let clean = repo().join("sample_data/synth/tha_lfs_synth_persons.csv");
+    let shots = repo().join("target/serve-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let o = Command::new("python3")
+        .arg(repo().join("tests/it/serve/browser.py"))
+        .args([&url, &s.base, &tha])
+        .args([&bad, &clean, &shots])
+        .output()
+        .expect("run python3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for n in [
+        "1-signin",
+        "2-home",
+        "3-defective",
+        "4-clean",
+        "5-accepted",
+        "6-home",
+    ] {
+        assert!(shots.join(format!("{n}.png")).is_file(), "{n}");
+    }
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn which(name: &str) -> Result<PathBuf, ()> {
+    let path = std::env::var_os("PATH").ok_or(())?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
