@@ -7,7 +7,7 @@ WAREHOUSE ?= warehouse
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 PIPELINES := $(sort $(wildcard pipelines/*.toml))
 
-.PHONY: help run build release test venv tools ci fmt clippy bench fuzz clean
+.PHONY: help run serve build release test venv tools ci fmt clippy bench fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,6 +25,13 @@ build: ## Build the binary (dependencies optimised; shared with `make test`)
 run: build ## Run every shipped pipeline on the sample data into ./warehouse
 	$(TARGET_DIR)/debug/migstat run $(PIPELINES) --warehouse $(WAREHOUSE)
 
+SERVE_DIR ?= uploads-service
+serve: build ## Run the upload service on http://127.0.0.1:8080 (prints an ARM token the first time)
+	@mkdir -p $(SERVE_DIR)
+	@[ -f $(SERVE_DIR)/tokens.json ] || { echo "Token for ARM (sign in with it):"; \
+		$(TARGET_DIR)/debug/migstat token add ARM --tokens $(SERVE_DIR)/tokens.json; }
+	$(TARGET_DIR)/debug/migstat serve --pipelines pipelines --tokens $(SERVE_DIR)/tokens.json --uploads $(SERVE_DIR)/uploads
+
 $(VENV)/.ready: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check duckdb pyarrow polars jsonschema
@@ -32,10 +39,11 @@ $(VENV)/.ready: Makefile
 
 venv: $(VENV)/.ready ## Python virtualenv with DuckDB, pyarrow, polars (interoperability tests) and jsonschema
 
-tools: ## Debian's readstat (SPSS/Stata test oracle) and chromium (renders the report in tests), when missing
+tools: ## Debian's readstat (SPSS/Stata test oracle), chromium and chromium-driver (report rendering, browser test), when missing
 	@missing=; \
 	command -v readstat >/dev/null || missing="$$missing readstat"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	[ -z "$$missing" ] || { \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; }

@@ -56,6 +56,10 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Prune old run folders, rollback copies, quarantined rows and downloads.
     Gc(GcArgs),
+    /// The upload service for country statisticians: sign-in, upload, validation report, accept.
+    Serve(crate::serve::ServeArgs),
+    /// Manage the upload service's tokens: add (prints the token once), list, revoke.
+    Token(crate::serve::TokenArgs),
 }
 
 #[derive(Args, Debug)]
@@ -129,8 +133,11 @@ pub struct GcArgs {
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Pipeline files (pipelines/*.toml).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "inbox")]
     pub pipelines: Vec<PathBuf>,
+    /// Run every accepted upload of the upload service's folder (`serve --uploads`) not yet run.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["pipelines", "input"])]
+    pub inbox: Option<PathBuf>,
     /// Read this file instead of the pipeline's input (e.g. another StatCan month's zip).
     #[arg(long)]
     pub input: Option<PathBuf>,
@@ -220,6 +227,8 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
             crate::runs::rollback(&a.warehouse, &a.run_id, &o, out)?;
             Ok(0)
         }
+        Command::Serve(a) => crate::serve::run(&a, out, err),
+        Command::Token(a) => crate::serve::tokens::run(&a, out),
         Command::Gc(a) => {
             let o = GcOptions {
                 older_than_days: a.older_than_days,
@@ -258,6 +267,9 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
         limits: a.limit,
         ..RunOptions::new(a.warehouse)
     };
+    if let Some(dir) = &a.inbox {
+        return crate::serve::inbox::run(dir, &opts, out);
+    }
     let mut sink = std::io::sink();
     let bar = logging::progress(a.pipelines.len());
     let mut log = AroundBar {

@@ -21,6 +21,7 @@ pub mod remit;
 pub mod report;
 pub mod runs;
 pub mod schema;
+pub mod serve;
 pub mod synth;
 pub mod validate;
 

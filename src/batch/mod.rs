@@ -55,18 +55,7 @@ pub fn run_batch(
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let _lock = match opts.dry_run {
-        true => None,
-        false => Some(Lock::acquire(&opts.warehouse, &command, opts.wait)?),
-    };
-    if !opts.dry_run {
-        for line in commit::recover(&opts.warehouse)? {
-            let _ = writeln!(log, "recovery: {line}");
-        }
-        if let Some(md) = &opts.microdata_dir {
-            let _ = std::fs::remove_dir_all(state_dir(md).join("staging"));
-        }
-    }
+    let _lock = lock_for_run(opts, &command, log)?;
     let groups = groups(paths, &entries);
     let ran = match groups.len() > 1 && opts.jobs != Some(1) {
         false => paths
@@ -77,6 +66,22 @@ pub fn run_batch(
         true => run_parallel(paths, &entries, &groups, opts, batch, log, progress),
     };
     Ok(BatchSummary::of(batch, &started, ran))
+}
+
+/// Takes the warehouse lock for runs (none for a dry run), then finishes or undoes an
+/// interrupted commit, logging what recovery did.
+pub fn lock_for_run(opts: &RunOptions, command: &str, log: &mut dyn Write) -> Result<Option<Lock>> {
+    if opts.dry_run {
+        return Ok(None);
+    }
+    let lock = Lock::acquire(&opts.warehouse, command, opts.wait)?;
+    for line in commit::recover(&opts.warehouse)? {
+        let _ = writeln!(log, "recovery: {line}");
+    }
+    if let Some(md) = &opts.microdata_dir {
+        let _ = std::fs::remove_dir_all(state_dir(md).join("staging"));
+    }
+    Ok(Some(lock))
 }
 
 /// Two different pipeline files of one batch that would write the same files (or share an id)

@@ -20,6 +20,7 @@ mod operators;
 mod query;
 mod remit;
 mod report;
+mod serve;
 mod statcan;
 mod synth;
 mod validate;

@@ -1,0 +1,388 @@
+//! The pages, rendered on the server with a little inline CSS (no script, nothing fetched from
+//! elsewhere): sign-in, the country's page (pipelines, the upload form with its size limit,
+//! earlier uploads with their status) and an upload's page (its record, the "accept for
+//! processing" button when it is loadable, and its validation report, the same HTML page as
+//! `migstat validate --report x.html`, in a frame). Every form carries the session's CSRF token.
+// Helpers return the ready answer (a `Response`, 128 bytes) as their error, once per request.
+#![allow(clippy::result_large_err)]
+use std::sync::Arc;
+
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::session::{cross_site, csrf_ok, Session};
+use super::store::{Record, Status};
+use super::upload::{receive, Refusal};
+use super::{Server, Who};
+use crate::validate::report::html::esc;
+
+type S = State<Arc<Server>>;
+
+const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f6f7f9}\
+header{background:#1d3557;color:#fff;padding:.7em 1.5em;display:flex;justify-content:space-between;align-items:center}\
+header a{color:#fff}main{max-width:70em;margin:1.5em auto;padding:0 1.5em}\
+section{background:#fff;border:1px solid #dde;border-radius:6px;padding:1em 1.3em;margin-bottom:1.2em}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #eee}\
+.s{font-weight:600;padding:.1em .5em;border-radius:4px}.loadable{background:#d8f3dc}.errors{background:#ffd6d6}\
+.unreadable{background:#ffe5b4}.received{background:#e0e0f0}.note{color:#555}\
+button{font:inherit;padding:.35em 1em;border-radius:4px;border:1px solid #1d3557;background:#1d3557;color:#fff;cursor:pointer}\
+iframe{width:100%;height:75vh;border:1px solid #dde;border-radius:6px;background:#fff}.err{color:#a00}";
+
+pub fn routes() -> Router<Arc<Server>> {
+    Router::new()
+        .route("/", get(home))
+        .route("/signin", get(signin_page).post(signin))
+        .route("/signout", post(signout))
+        .route("/uploads", post(upload_form))
+        .route("/uploads/{id}", get(upload_page))
+        .route("/uploads/{id}/report.html", get(report_page))
+        .route("/uploads/{id}/accept", post(accept))
+}
+
+fn page(code: StatusCode, title: &str, who: Option<(&Session, &Who)>, body: &str) -> Response {
+    let bar = match who {
+        Some((s, w)) => format!(
+            "<form method=post action=/signout><input type=hidden name=csrf value=\"{}\">\
+             {} · <button>Sign out</button></form>",
+            s.csrf,
+            esc(&w.country)
+        ),
+        None => String::new(),
+    };
+    let html = format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+         <title>{t} — migstat uploads</title><style>{CSS}</style>\
+         <header><a href=/><b>migstat uploads</b></a>{bar}</header><main><h1>{t}</h1>{body}</main></html>",
+        t = esc(title)
+    );
+    let csp = "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'";
+    (
+        code,
+        [
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+fn status_badge(r: &Record) -> String {
+    let st = r.status.as_str();
+    let state = match (&r.accepted, &r.run) {
+        (_, Some(run)) => format!(
+            " · run {}: {}",
+            esc(run.run_id.as_deref().unwrap_or("")),
+            esc(&run.status)
+        ),
+        (Some(_), None) => " · queued for processing".into(),
+        _ => String::new(),
+    };
+    format!("<span class=\"s {st}\">{st}</span>{state}")
+}
+
+async fn home(State(s): S, headers: HeaderMap) -> Response {
+    let Some((session, who)) = s.session(&headers) else {
+        return Redirect::to("/signin").into_response();
+    };
+    let options: String = s
+        .pipelines_of(&who)
+        .map(|p| {
+            format!(
+                "<option value=\"{}\">{} ({})</option>",
+                esc(&p.id),
+                esc(&p.name),
+                esc(&p.id)
+            )
+        })
+        .collect();
+    let rows: String = s
+        .store
+        .all()
+        .iter()
+        .filter(|r| r.country == who.country)
+        .map(|r| {
+            format!(
+                "<tr><td><a href=\"/uploads/{id}\">{id}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.original_name),
+                esc(&r.pipeline),
+                human(r.size),
+                status_badge(r),
+                id = esc(&r.id)
+            )
+        })
+        .collect();
+    let uploads = match rows.is_empty() {
+        true => "<p class=note>No uploads yet.</p>".to_string(),
+        false => format!("<table><tr><th>Upload</th><th>File</th><th>Pipeline</th><th>Size</th><th>Status</th></tr>{rows}</table>"),
+    };
+    let body = format!(
+        "<section><h2>Upload a file</h2><form method=post action=/uploads enctype=multipart/form-data>\
+         <input type=hidden name=csrf value=\"{csrf}\">\
+         <p><label>Pipeline <select name=pipeline required>{options}</select></label></p>\
+         <p><label>File <input type=file name=file required></label></p>\
+         <p class=note>Files up to {mb} MB. The file is validated at once; nothing is loaded until you accept it.</p>\
+         <p><button>Upload and validate</button></p></form></section>\
+         <section><h2>Your uploads</h2>{uploads}<p class=note>{q} waiting for validation.</p></section>",
+        csrf = session.csrf,
+        mb = s.max_mb,
+        q = s.pool.waiting()
+    );
+    page(
+        StatusCode::OK,
+        &format!("Uploads for {}", who.country),
+        Some((&session, &who)),
+        &body,
+    )
+}
+
+fn human(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} kB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+fn signin_form(msg: &str) -> String {
+    format!(
+        "{msg}<section><form method=post action=/signin><p><label>Token \
+         <input type=password name=token size=70 autocomplete=off required></label></p>\
+         <p><button>Sign in</button></p></form>\
+         <p class=note>Your token was given to you by the data team (<code>migstat token add</code>).</p></section>"
+    )
+}
+
+async fn signin_page() -> Response {
+    page(StatusCode::OK, "Sign in", None, &signin_form(""))
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    token: String,
+}
+
+async fn signin(State(s): S, headers: HeaderMap, Form(f): Form<TokenForm>) -> Response {
+    if cross_site(&headers) {
+        return forbidden(&s, None, "POST /signin");
+    }
+    match s.who(&f.token) {
+        Some(who) => match s.sessions.start(&who.token_id, &who.country) {
+            Ok(cookie) => {
+                s.audit.log(
+                    "sign_in",
+                    json!({ "country": who.country, "token_id": who.token_id }),
+                );
+                ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+            }
+            Err(e) => page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign in",
+                None,
+                &esc(&e.to_string()),
+            ),
+        },
+        None => {
+            s.audit.log(
+                "sign_in_refused",
+                json!({ "reason": "unknown or revoked token" }),
+            );
+            let msg = "<p class=err>This token is not valid (mistyped, or revoked).</p>";
+            page(StatusCode::UNAUTHORIZED, "Sign in", None, &signin_form(msg))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+fn forbidden(s: &Server, who: Option<&Who>, what: &str) -> Response {
+    s.audit.log(
+        "refused",
+        json!({ "request": what, "reason": "cross-site or expired form", "status": 403,
+                "country": who.map(|w| &w.country), "token_id": who.map(|w| &w.token_id) }),
+    );
+    let body = "<p>This form has expired or came from another site. <a href=/>Reload the page</a> and send it again.</p>";
+    page(StatusCode::FORBIDDEN, "Form refused", None, body)
+}
+
+/// The session of a form post whose CSRF token is right, or the answer refusing it.
+fn form_session(
+    s: &Server,
+    headers: &HeaderMap,
+    csrf: Option<&str>,
+    what: &str,
+) -> Result<(Session, Who), Response> {
+    let Some((session, who)) = s.session(headers) else {
+        return Err(Redirect::to("/signin").into_response());
+    };
+    if cross_site(headers) || csrf.is_some_and(|c| !csrf_ok(&session, Some(c))) {
+        return Err(forbidden(s, Some(&who), what));
+    }
+    Ok((session, who))
+}
+
+async fn signout(State(s): S, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+    let c = f.csrf.unwrap_or_default();
+    if let Err(r) = form_session(&s, &headers, Some(&c), "POST /signout") {
+        return r;
+    }
+    let cookie = s.sessions.end(&headers);
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/signin")).into_response()
+}
+
+async fn upload_form(
+    State(s): S,
+    headers: HeaderMap,
+    mp: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let (session, who) = match form_session(&s, &headers, None, "POST /uploads") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let result = match mp {
+        Ok(mp) => receive(&s, &who, mp, Some(&session)).await,
+        Err(e) => Err(Refusal::Malformed(e.body_text())),
+    };
+    match result {
+        Ok(r) => Redirect::to(&format!("/uploads/{}", r.id)).into_response(),
+        Err(Refusal::BadCsrf) => forbidden(&s, Some(&who), "POST /uploads"),
+        Err(e) => {
+            let msg = e.message(s.max_mb);
+            s.audit.log(
+                "refused",
+                json!({ "country": who.country, "token_id": who.token_id, "request": "POST /uploads",
+                        "status": e.code(), "reason": msg }),
+            );
+            let code = StatusCode::from_u16(e.code()).unwrap_or(StatusCode::BAD_REQUEST);
+            let title = match e {
+                Refusal::TooLarge => "File too large",
+                _ => "Upload refused",
+            };
+            let body = format!(
+                "<section><p class=err>{}.</p><p><a href=/>Back to your uploads</a></p></section>",
+                esc(&msg)
+            );
+            page(code, title, Some((&session, &who)), &body)
+        }
+    }
+}
+
+fn not_found(s: &Server, session: &Session, who: &Who, what: &str) -> Response {
+    s.audit.log(
+        "refused",
+        json!({ "country": who.country, "token_id": who.token_id, "request": what, "status": 404 }),
+    );
+    page(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        Some((session, who)),
+        "<p>No such upload. <a href=/>Your uploads</a></p>",
+    )
+}
+
+async fn upload_page(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let Some((session, who)) = s.session(&headers) else {
+        return Redirect::to("/signin").into_response();
+    };
+    let Some(r) = s.upload_of(&who, &id) else {
+        return not_found(&s, &session, &who, "GET /uploads/ID");
+    };
+    let action = match (r.status, &r.accepted, &r.run) {
+        (_, _, Some(run)) => format!(
+            "<p>Processed: run <code>{}</code>, {} (exit {}).</p>",
+            esc(run.run_id.as_deref().unwrap_or("")), esc(&run.status), run.exit_code
+        ),
+        (_, Some(a), None) => format!("<p><b>Queued for processing</b> since {}.</p>", esc(&a.time)),
+        (Status::Loadable, None, None) => format!(
+            "<form method=post action=\"/uploads/{}/accept\"><input type=hidden name=csrf value=\"{}\">\
+             <button>Accept for processing</button></form>",
+            esc(&r.id), session.csrf
+        ),
+        (Status::Received, ..) => "<p>Waiting for validation: reload the page in a moment.</p>".into(),
+        _ => "<p class=err>This upload cannot be processed: fix the file and upload it again.</p>".into(),
+    };
+    let body = format!(
+        "<section><table><tr><th>File</th><td>{}</td></tr><tr><th>Pipeline</th><td>{}</td></tr>\
+         <tr><th>Received</th><td>{}</td></tr><tr><th>Size</th><td>{} ({} bytes)</td></tr>\
+         <tr><th>SHA-256</th><td><code>{}</code></td></tr><tr><th>Status</th><td>{}</td></tr></table>{action}</section>\
+         <iframe title=\"Validation report\" sandbox src=\"/uploads/{id}/report.html\"></iframe>",
+        esc(&r.original_name), esc(&r.pipeline), esc(&r.received), human(r.size), r.size,
+        esc(&r.sha256), status_badge(&r), id = esc(&r.id)
+    );
+    page(
+        StatusCode::OK,
+        &format!("Upload {}", r.id),
+        Some((&session, &who)),
+        &body,
+    )
+}
+
+async fn report_page(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let Some((session, who)) = s.session(&headers) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    match s.upload_of(&who, &id) {
+        Some(r) => report_body(&s, &r),
+        None => not_found(&s, &session, &who, "GET /uploads/ID/report.html"),
+    }
+}
+
+/// The upload's HTML validation report (or, for an unreadable file, a page saying why).
+pub fn report_body(s: &Server, r: &Record) -> Response {
+    let dir = s.store.root.join(&r.id);
+    let html = std::fs::read_to_string(dir.join("validation.html")).unwrap_or_else(|_| {
+        let why = r
+            .summary
+            .get("error")
+            .and_then(|e| e.as_str())
+            .unwrap_or("not validated yet");
+        format!(
+            "<!doctype html><meta charset=utf-8><style>{CSS}</style><main><h1>{}</h1>\
+             <p class=err>The file could not be checked: {}</p></main>",
+            esc(&r.original_name),
+            esc(why)
+        )
+    });
+    let csp =
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'";
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+async fn accept(
+    State(s): S,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let c = f.csrf.unwrap_or_default();
+    let (session, who) = match form_session(&s, &headers, Some(&c), "POST /uploads/ID/accept") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match s.accept(&who, &id) {
+        Ok(r) => Redirect::to(&format!("/uploads/{}", r.id)).into_response(),
+        Err(404) => not_found(&s, &session, &who, "POST /uploads/ID/accept"),
+        Err(_) => page(
+            StatusCode::CONFLICT,
+            "Not accepted",
+            Some((&session, &who)),
+            "<p>Only a loadable upload can be accepted.</p>",
+        ),
+    }
+}
