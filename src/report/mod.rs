@@ -10,7 +10,7 @@ pub mod series;
 pub mod world;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{MigError, Result};
 use crate::export::ObsFilter;
@@ -62,20 +62,25 @@ pub fn run(args: &ReportArgs, out: &mut dyn Write) -> Result<i32> {
 
 /// Builds and writes the page of one area; returns its path.
 fn write_page(args: &ReportArgs, area: &str) -> Result<PathBuf> {
-    let filter = ObsFilter::new(&[area.to_string()], &[], &[], args.time.as_deref())
-        .map_err(|e| MigError::Other(e.to_string()))?;
-    let d = data::load(&args.warehouse, area, &filter)?;
-    let periods = d.periods();
-    let span = match (periods.first(), periods.last()) {
-        (Some(a), Some(b)) if a != b => format!("{a} to {b}"),
-        (Some(a), _) => a.clone(),
-        _ => "none in the span asked for".into(),
-    };
-    let html = page::render(&d, &span).map_err(|e| MigError::Other(format!("{area}: {e}")))?;
+    let html = page_html(&args.warehouse, area, args.time.as_deref())?;
     let path = args.out.join(format!("{area}.html"));
     crate::export::atomic::write_file(&path, |w| {
         w.write_all(html.as_bytes())
             .map_err(|e| MigError::io(&path, e))
     })?;
     Ok(path)
+}
+
+/// The self-contained page of one area (also served by `migstat serve` to that country).
+pub fn page_html(wh: &Path, area: &str, time: Option<&str>) -> Result<String> {
+    let filter = ObsFilter::new(&[area.to_string()], &[], &[], time)
+        .map_err(|e| MigError::Other(e.to_string()))?;
+    let d = data::load(wh, area, &filter)?;
+    let periods = d.periods();
+    let span = match (periods.first(), periods.last()) {
+        (Some(a), Some(b)) if a != b => format!("{a} to {b}"),
+        (Some(a), _) => a.clone(),
+        _ => "none in the span asked for".into(),
+    };
+    page::render(&d, &span).map_err(|e| MigError::Other(format!("{area}: {e}")))
 }

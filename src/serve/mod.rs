@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// Uploads validated at once (default: half the cores, at least one); others wait in a queue.
     #[arg(long)]
     pub workers: Option<usize>,
+    /// A warehouse whose statistics each country's page links (`migstat report`'s page for the
+    /// signed-in country, rendered on request).
+    #[arg(long, env = "MIGSTAT_WAREHOUSE")]
+    pub warehouse: Option<PathBuf>,
 }
 
 /// A survey pipeline offered by the service.
@@ -78,6 +82,7 @@ pub struct Server {
     pub sessions: session::Sessions,
     pub max_bytes: u64,
     pub max_mb: u64,
+    pub warehouse: Option<PathBuf>,
 }
 
 impl Server {
@@ -215,6 +220,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
         sessions: session::Sessions::default(),
         max_bytes: max_mb * 1024 * 1024,
         max_mb,
+        warehouse: args.warehouse.clone(),
     });
     let app = api::routes()
         .merge(pages::routes())

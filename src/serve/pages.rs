@@ -43,6 +43,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/uploads/{id}", get(upload_page))
         .route("/uploads/{id}/report.html", get(report_page))
         .route("/uploads/{id}/accept", post(accept))
+        .route("/statistics", get(statistics))
 }
 
 fn page(code: StatusCode, title: &str, who: Option<(&Session, &Who)>, body: &str) -> Response {
@@ -129,7 +130,13 @@ async fn home(State(s): S, headers: HeaderMap) -> Response {
          <p><label>File <input type=file name=file required></label></p>\
          <p class=note>Files up to {mb} MB. The file is validated at once; nothing is loaded until you accept it.</p>\
          <p><button>Upload and validate</button></p></form></section>\
-         <section><h2>Your uploads</h2>{uploads}<p class=note>{q} waiting for validation.</p></section>",
+         <section><h2>Your uploads</h2>{uploads}<p class=note>{q} waiting for validation.</p></section>{stats}",
+        stats = match s.warehouse {
+            Some(_) => "<section><h2>Statistics</h2><p><a href=/statistics>Your country's \
+                        labour-migration statistics</a>: time series, pyramid, reliability, \
+                        remittances and mirror statistics from the warehouse.</p></section>",
+            None => "",
+        },
         csrf = session.csrf,
         mb = s.max_mb,
         q = s.pool.waiting()
@@ -333,6 +340,31 @@ async fn report_page(State(s): S, headers: HeaderMap, Path(id): Path<String>) ->
     match s.upload_of(&who, &id) {
         Some(r) => report_body(&s, &r),
         None => not_found(&s, &session, &who, "GET /uploads/ID/report.html"),
+    }
+}
+
+/// The signed-in country's `migstat report` page, from the service's `--warehouse`.
+async fn statistics(State(s): S, headers: HeaderMap) -> Response {
+    let Some((_, who)) = s.session(&headers) else {
+        return Redirect::to("/signin").into_response();
+    };
+    let Some(wh) = s.warehouse.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let area = who.country.clone();
+    let built =
+        tokio::task::spawn_blocking(move || crate::report::page_html(&wh, &area, None)).await;
+    match built {
+        Ok(Ok(html)) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        _ => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            format!(
+                "<!doctype html><meta charset=utf-8><style>{CSS}</style><main><p>No statistics for {} in the warehouse yet.</p></main>",
+                esc(&who.country)
+            ),
+        )
+            .into_response(),
     }
 }
 

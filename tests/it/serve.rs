@@ -27,6 +27,10 @@ impl Drop for Served {
 
 impl Served {
     fn start(name: &str, max_mb: u64) -> Served {
+        Served::start_with(name, max_mb, &[])
+    }
+
+    fn start_with(name: &str, max_mb: u64, extra: &[&str]) -> Served {
         let dir = temp_dir(name);
         let mut child = Command::new(env!("CARGO_BIN_EXE_migstat"))
             .arg("serve")
@@ -38,6 +42,7 @@ impl Served {
             .arg(dir.join("uploads"))
             .args(["--listen", "127.0.0.1:0", "--workers", "2"])
             .args(["--max-upload-mb", &max_mb.to_string()])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -565,4 +570,54 @@ fn which(name: &str) -> Result<PathBuf, ()> {
         .map(|d| d.join(name))
         .find(|p| p.is_file())
         .ok_or(())
+}
+
+#[test]
+fn a_signed_in_country_gets_its_statistics_page_from_the_warehouse() {
+    let wh = crate::query::warehouse().display().to_string();
+    let s = Served::start_with("serve-stats", 8, &["--warehouse", &wh]);
+    let token = s.token("ARM");
+    let host = s.base.trim_start_matches("http://").to_string();
+    let no_redirect = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let signed = no_redirect
+        .post(format!("{}/signin", s.base))
+        .header("origin", format!("http://{host}"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .expect("sign in");
+    let cookie = signed
+        .headers()
+        .get("set-cookie")
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let home = no_redirect
+        .get(format!("{}/", s.base))
+        .header("cookie", &cookie)
+        .send()
+        .expect("home")
+        .text()
+        .expect("body");
+    assert!(home.contains("href=/statistics"), "{home}");
+    let page = no_redirect
+        .get(format!("{}/statistics", s.base))
+        .header("cookie", &cookie)
+        .send()
+        .expect("statistics");
+    assert_eq!(page.status(), 200);
+    let html = page.text().expect("body");
+    assert!(
+        html.contains("<svg") && html.contains("ARM"),
+        "no ARM charts"
+    );
+    // Without a session: to the sign-in page, never another country's statistics.
+    let anon = no_redirect
+        .get(format!("{}/statistics", s.base))
+        .send()
+        .expect("anon");
+    assert!(anon.status().is_redirection());
 }
