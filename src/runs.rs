@@ -261,7 +261,7 @@ pub fn commit_derived(
             return Err(e);
         }
     }
-    let mut m = Manifest {
+    let m = Manifest {
         run_id: run_id.clone(),
         txn: run_id.clone(),
         started: crate::load::warehouse::now_stamp(),
@@ -276,7 +276,15 @@ pub fn commit_derived(
         ..Default::default()
     };
     let _g = commit::guard();
-    staged.commit(&manifest_rel(&run_id), |p| {
+    commit_manifest(staged, m, root)
+}
+
+/// Commits `staged` with manifest `m` as its record (`runs/<RUN_ID>/manifest.json`): what was
+/// published, the next commit number and the finish time are filled in at the commit. The
+/// caller holds the lock and `commit::guard`.
+pub fn commit_manifest(staged: Staged, mut m: Manifest, root: &Path) -> Result<Published> {
+    let record = manifest_rel(&m.run_id);
+    staged.commit(&record, |p| {
         m.set_published(p);
         m.seq = next_seq(root);
         m.finished = crate::load::warehouse::now_stamp();

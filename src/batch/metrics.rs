@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::summary::BatchSummary;
-use crate::error::{MigError, Result};
+use crate::error::Result;
 use crate::runs::Manifest;
 
 /// Seconds since 1970 of a `20261201T232526Z` stamp.
@@ -160,18 +160,9 @@ pub fn render(summary: &BatchSummary, history: &[Manifest]) -> String {
     out
 }
 
-/// Writes the metrics file atomically: a temporary name beside it, then a rename.
+/// Writes the metrics file atomically: a temporary name beside it, synced, then a rename.
 pub fn write(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    std::fs::write(&tmp, text).map_err(|e| MigError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| MigError::io(path, e))
+    crate::serve::store::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -523,13 +523,7 @@ fn commit_run(
         }
         m.schema_version = schema.person.version.clone();
     }
-    let record = runs::manifest_rel(&m.run_id);
-    staged.commit(&record, |published| {
-        m.set_published(published);
-        m.seq = runs::next_seq(&wh);
-        m.finished = now_stamp();
-        m.to_bytes()
-    })
+    runs::commit_manifest(staged, m, &wh)
 }
 
 /// Records a run that could not finish (status `failed`, its error), in a transaction of its
@@ -546,10 +540,5 @@ fn record_failure(opts: &RunOptions, mut m: Manifest, e: &MigError) {
         return;
     };
     m.txn = staged.id().to_string();
-    let record = runs::manifest_rel(&m.run_id);
-    let _ = staged.commit(&record, |_| {
-        m.seq = runs::next_seq(&opts.warehouse);
-        m.finished = now_stamp();
-        m.to_bytes()
-    });
+    let _ = runs::commit_manifest(staged, m, &opts.warehouse);
 }
