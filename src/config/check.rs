@@ -48,6 +48,7 @@ const INPUT: &[&str] = &[
     "member",
     "encoding",
     "delimiter",
+    "decimal",
     "key",
     "household",
     "sheet",
@@ -491,6 +492,15 @@ fn check_input_options(path: &str, input: &super::pipeline::Input, problems: &mu
     }
     if input.header_row == Some(0) {
         problems.push(format!("{path}.header_row: rows are numbered from 1"));
+    }
+    if let Some(d) = input
+        .decimal
+        .as_deref()
+        .filter(|d| !matches!(*d, "." | ","))
+    {
+        problems.push(format!(
+            "{path}.decimal: {d:?} is not a decimal separator: expected \".\" or \",\""
+        ));
     }
     if let Some(r) = &input.range {
         if let Err(e) = crate::extract::excel::CellRange::parse(r) {

@@ -83,6 +83,10 @@ pub struct Input {
     pub encoding: Option<String>,
     #[serde(default)]
     pub delimiter: Option<String>,
+    /// How decimal numbers are written: `"."` (default) or `","` (`12,5`, as Spanish- and
+    /// French-locale spreadsheets export them).
+    #[serde(default)]
+    pub decimal: Option<String>,
     /// Columns forming the business key; empty means the line number.
     #[serde(default)]
     pub key: Vec<String>,

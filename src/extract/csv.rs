@@ -1,11 +1,13 @@
 //! Delimited text: plain, gzip-compressed, or a member of a zip archive (StatCan ships
 //! `pubMMYY.csv` inside the month's zip). Encoding is declared or detected (UTF-8 with or
 //! without BOM, else latin-1); the delimiter is declared or sniffed from the header line.
-use std::io::{Cursor, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::data::{limit_of, limit_of_csv, open_data, Data};
 use super::limits::Limits;
+use super::{BatchSize, TextBatch};
 use crate::error::{MigError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +34,19 @@ pub struct CsvSource {
     pub delimiter: u8,
     /// Size of the data in bytes (uncompressed member size for a zip).
     pub size: u64,
-    reader: ::csv::Reader<LastChunk<Box<dyn Read>>>,
-    record: ::csv::ByteRecord,
+    body: Body,
+    shared: Arc<Shared>,
+    /// Rows parsed and not yet handed out by `next_into`.
+    pending: TextBatch,
+    pending_at: usize,
+}
+
+/// What a block's parser needs besides the bytes.
+struct Shared {
+    display: PathBuf,
+    headers: Vec<String>,
+    encoding: Encoding,
+    delimiter: u8,
 }
 
 /// How to open a delimited input: the zip member glob, the declared encoding and delimiter, and
@@ -94,29 +107,32 @@ impl CsvSource {
         } else {
             0
         };
-        let mut joined: Box<dyn Read> = Box::new(Cursor::new(head).chain(raw));
-        if start == 3 {
-            let mut bom = [0u8; 3];
-            joined
-                .read_exact(&mut bom)
-                .map_err(|e| unreadable(e.to_string()))?;
-        }
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(LastChunk::new(joined));
-        let mut record = ::csv::ByteRecord::new();
-        let got = reader.read_byte_record(&mut record).map_err(|e| {
-            limit_of_csv(&e).map_or_else(
-                || unreadable(format!("cannot read the header: {e}")),
-                MigError::from,
-            )
-        })?;
-        if !got {
-            return Err(unreadable("the file is empty".into()));
-        }
-        let headers = record
+        let mut head = head;
+        let mut eof = head.len() < 65536;
+        head.drain(..start);
+        let (headers, offset) = loop {
+            let found = header_record(&head, delimiter).map_err(|e| {
+                limit_of_csv(&e).map_or_else(
+                    || unreadable(format!("cannot read the header: {e}")),
+                    MigError::from,
+                )
+            })?;
+            match found {
+                // The header ends inside what was read, or the data end with it.
+                Some((fields, end)) if end < head.len() || eof => break (fields, end),
+                None if eof => return Err(unreadable("the file is empty".into())),
+                // A header longer than what was read so far: read as much again.
+                _ => {
+                    let more = head.len().max(65536);
+                    let got = (&mut raw)
+                        .take(more as u64)
+                        .read_to_end(&mut head)
+                        .map_err(|e| read_error(&display, e))?;
+                    eof = got < more;
+                }
+            }
+        };
+        let headers = headers
             .iter()
             .map(|f| decode(encoding, f).map(|s| s.trim().to_string()))
             .collect::<std::result::Result<Vec<_>, _>>()
@@ -126,16 +142,55 @@ impl CsvSource {
                 column: "-".into(),
                 msg: format!("header is not valid {}: {e}", encoding.name()),
             })?;
+        let line =
+            1 + memchr::memchr_iter(b'\n', &head[..offset]).count() as u64 + u64::from(false);
+        head.drain(..offset);
+        let body = Body {
+            reader: raw,
+            buf: head,
+            pos: 0,
+            line,
+            eof,
+            delimiter,
+            longest: longest_record(spec.limits),
+        };
+        let shared = Arc::new(Shared {
+            display: display.clone(),
+            headers: headers.clone(),
+            encoding,
+            delimiter,
+        });
         Ok(CsvSource {
             display,
             headers,
             encoding,
             delimiter,
             size,
-            reader,
-            record,
+            body,
+            shared,
+            pending: TextBatch::default(),
+            pending_at: 0,
         })
     }
+}
+
+/// The first record of `head` (BOM removed) and the offset where the data after it start;
+/// `None` when there is no record.
+fn header_record(
+    head: &[u8],
+    delimiter: u8,
+) -> std::result::Result<Option<(Vec<Vec<u8>>, usize)>, ::csv::Error> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(head);
+    let mut record = ::csv::ByteRecord::new();
+    if !reader.read_byte_record(&mut record)? {
+        return Ok(None);
+    }
+    let end = reader.position().byte() as usize;
+    Ok(Some((record.iter().map(<[u8]>::to_vec).collect(), end)))
 }
 
 /// An error reading the data: the limit it crossed, or the I/O error.
@@ -165,36 +220,241 @@ impl super::RowSource for CsvSource {
     /// Reads the next record into `cells`; returns its line number, or `None` at the end.
     /// Cells that are not valid in the file's encoding are an error naming line and column.
     fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>> {
-        let got = self
-            .reader
-            .read_byte_record(&mut self.record)
-            .map_err(|e| match (limit_of_csv(&e), e.kind()) {
-                (Some(hit), _) => hit.into(),
-                // The data stop being readable (a damaged zip member or gzip stream).
-                (None, ::csv::ErrorKind::Io(io)) => MigError::Unreadable {
-                    path: self.display.clone(),
-                    msg: format!("cannot read: {io}"),
-                },
-                (None, _) => MigError::Data {
-                    path: self.display.clone(),
-                    line: e.position().map(|p| p.line()).unwrap_or(0),
-                    column: "-".into(),
-                    msg: format!("unreadable record: {e}"),
-                },
-            })?;
-        if !got {
-            return Ok(None);
+        while self.pending_at == self.pending.len() {
+            self.pending.clear();
+            self.pending_at = 0;
+            match self.body.next_block(BatchSize::default())? {
+                Some(block) => self.pending = self.shared.parse(&block)?,
+                None => return Ok(None),
+            }
         }
-        let line = self.start_line();
-        // Reuse the cells' buffers: no allocation per cell once the first rows are read.
-        cells.truncate(self.record.len());
-        while cells.len() < self.record.len() {
+        let r = self.pending_at;
+        self.pending_at += 1;
+        let width = self.pending.width(r);
+        cells.truncate(width);
+        while cells.len() < width {
             cells.push(String::new());
         }
-        for (i, f) in self.record.iter().enumerate() {
-            match decode_into(self.encoding, f, &mut cells[i]) {
-                Ok(()) => {}
-                Err(e) => {
+        for (i, cell) in cells.iter_mut().enumerate() {
+            cell.clear();
+            cell.push_str(self.pending.cell(r, i));
+        }
+        Ok(Some(self.pending.line(r)))
+    }
+
+    /// Rows of the next blocks, parsed on this thread.
+    fn next_batch(&mut self, batch: &mut TextBatch, size: BatchSize) -> Result<usize> {
+        let first = batch.len();
+        while batch.len() == first {
+            let Some(job) = self.next_job(size)? else {
+                break;
+            };
+            batch.append(&job()?);
+        }
+        Ok(batch.len() - first)
+    }
+
+    /// The next block of whole records, cut here (record boundaries found with quotes and
+    /// embedded line breaks taken into account), parsed and decoded by the job on any thread.
+    fn next_job(&mut self, size: BatchSize) -> Result<Option<super::ReadJob>> {
+        let Some(block) = self.body.next_block(size).map_err(|e| self.named(e))? else {
+            return Ok(None);
+        };
+        let shared = self.shared.clone();
+        Ok(Some(Box::new(move || shared.parse(&block))))
+    }
+}
+
+impl CsvSource {
+    /// An error of the body's reader, with the file's name.
+    fn named(&self, e: MigError) -> MigError {
+        match e {
+            MigError::Data {
+                path,
+                line,
+                column,
+                msg,
+            } if path.as_os_str().is_empty() => MigError::Data {
+                path: self.display.clone(),
+                line,
+                column,
+                msg,
+            },
+            MigError::Unreadable { path, msg } if path.as_os_str().is_empty() => {
+                MigError::Unreadable {
+                    path: self.display.clone(),
+                    msg,
+                }
+            }
+            e => e,
+        }
+    }
+}
+
+/// The data after the header, read in blocks that end at a record boundary.
+struct Body {
+    reader: Box<dyn Read>,
+    /// Bytes read; those from `pos` on are not handed out yet and start a record.
+    buf: Vec<u8>,
+    pos: usize,
+    /// Line of `buf[0]`.
+    line: u64,
+    eof: bool,
+    delimiter: u8,
+    /// Bytes a record may span before it is taken for a quote never closed.
+    longest: usize,
+}
+
+/// A piece of the data made of whole records, with the line it starts on.
+pub(crate) struct Block {
+    bytes: Vec<u8>,
+    line: u64,
+}
+
+/// The most bytes one record may take: every column at the cell bound, within 16–256 MiB.
+fn longest_record(limits: &Limits) -> usize {
+    let most = limits.max_cell_bytes.saturating_mul(limits.max_columns);
+    most.clamp(16 << 20, 256 << 20) as usize
+}
+
+impl Body {
+    fn next_block(&mut self, size: BatchSize) -> Result<Option<Block>> {
+        let target = size.bytes.max(1);
+        loop {
+            let left = &self.buf[self.pos..];
+            if left.is_empty() && self.eof {
+                return Ok(None);
+            }
+            let cut = if left.len() >= target || self.eof {
+                split(left, self.delimiter, size.rows.max(1), target)
+            } else {
+                None
+            };
+            let cut = match cut {
+                Some(cut) => cut,
+                None if self.eof => left.len(),
+                None => {
+                    if left.len() > self.longest {
+                        return Err(MigError::Data {
+                            path: PathBuf::new(),
+                            line: self.line,
+                            column: "-".into(),
+                            msg: format!(
+                                "a record starting here runs past {} bytes: a quote is probably not closed",
+                                super::limits::grouped(self.longest)
+                            ),
+                        });
+                    }
+                    self.fill(target)?;
+                    continue;
+                }
+            };
+            let bytes = left[..cut].to_vec();
+            self.pos += cut;
+            let line = self.line;
+            self.line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+            return Ok(Some(Block { bytes, line }));
+        }
+    }
+
+    /// Reads about `target` more bytes (fewer at the end of the data), after moving what is
+    /// left to the front of the buffer.
+    fn fill(&mut self, target: usize) -> Result<()> {
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        let want = target.max(self.buf.len()).max(1 << 16);
+        let got = (&mut self.reader)
+            .take(want as u64)
+            .read_to_end(&mut self.buf)
+            .map_err(|e| read_error(Path::new(""), e))?;
+        if got < want {
+            self.eof = true;
+        }
+        Ok(())
+    }
+}
+
+/// Bytes a block has at least (unless the batch size asks for less) before its row bound counts.
+const MIN_BLOCK: usize = 64 << 10;
+
+/// Where to cut `buf` (which starts a record): after the last line feed that ends a record
+/// within the first `rows` records and about `target` bytes; `None` when no record ends in it.
+/// The quote rules are the CSV parser's: a quote opens a quoted cell only at the start of a
+/// cell, `""` inside one is a quote, and delimiters and line breaks inside one are text.
+fn split(buf: &[u8], delimiter: u8, rows: usize, target: usize) -> Option<usize> {
+    // The row bound counts only from 64 KiB on: a run of blank lines is not many small blocks.
+    let least = target.min(MIN_BLOCK);
+    let limit = buf.len().min(target);
+    if memchr::memchr(b'"', &buf[..limit]).is_none() {
+        // No quote: every line feed ends a record.
+        let mut last = None;
+        for (n, i) in memchr::memchr_iter(b'\n', &buf[..limit]).enumerate() {
+            last = Some(i + 1);
+            if n + 1 >= rows && i + 1 >= least {
+                break;
+            }
+        }
+        if last.is_some() {
+            return last;
+        }
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum St {
+        Start,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut st = St::Start;
+    let (mut last, mut records) = (None, 0usize);
+    for (i, &b) in buf.iter().enumerate() {
+        st = match st {
+            St::Quoted if b == b'"' => St::QuoteInQuoted,
+            St::Quoted => St::Quoted,
+            St::Start if b == b'"' => St::Quoted,
+            St::QuoteInQuoted if b == b'"' => St::Quoted,
+            _ if b == delimiter => St::Start,
+            _ if b == b'\n' => {
+                last = Some(i + 1);
+                records += 1;
+                if (records >= rows && i + 1 >= least) || i + 1 >= target {
+                    return last;
+                }
+                St::Start
+            }
+            _ if b == b'\r' => St::Start,
+            _ => St::Unquoted,
+        };
+    }
+    last
+}
+
+impl Shared {
+    /// Parses and decodes one block's records.
+    fn parse(&self, block: &Block) -> Result<TextBatch> {
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(LastChunk::new(&block.bytes[..]));
+        let mut record = ::csv::ByteRecord::new();
+        let mut batch = TextBatch::default();
+        loop {
+            let got = reader
+                .read_byte_record(&mut record)
+                .map_err(|e| MigError::Data {
+                    path: self.display.clone(),
+                    line: block.line + e.position().map_or(1, |p| p.line()).max(1) - 1,
+                    column: "-".into(),
+                    msg: format!("unreadable record: {e}"),
+                })?;
+            if !got {
+                return Ok(batch);
+            }
+            let line = block.line + record_line(&reader, &record) - 1;
+            batch.begin_row(line);
+            for (i, f) in record.iter().enumerate() {
+                if let Err(e) = decode_into(self.encoding, f, batch.cell_buffer()) {
                     return Err(MigError::Data {
                         path: self.display.clone(),
                         line,
@@ -203,17 +463,11 @@ impl super::RowSource for CsvSource {
                             |h| super::limits::clip(h).into_owned(),
                         ),
                         msg: format!("text is not valid {}: {e}", self.encoding.name()),
-                    })
+                    });
                 }
+                batch.end_cell();
             }
         }
-        Ok(Some(line))
-    }
-}
-
-impl CsvSource {
-    fn start_line(&self) -> u64 {
-        record_line(&self.reader, &self.record)
     }
 }
 
@@ -277,8 +531,8 @@ impl<R: Read> Read for LastChunk<R> {
     }
 }
 
+/// Appends `bytes` decoded to `out`.
 fn decode_into(enc: Encoding, bytes: &[u8], out: &mut String) -> std::result::Result<(), String> {
-    out.clear();
     match enc {
         Encoding::Utf8 => out.push_str(std::str::from_utf8(bytes).map_err(|e| e.to_string())?),
         Encoding::Latin1 => out.extend(bytes.iter().map(|&b| b as char)),

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::{Labels, RowSource};
+use super::{BatchSize, Cells, Labels, ReadJob, RowSource, TextBatch};
 use crate::config::pipeline::Pipeline;
 use crate::error::{MigError, Result};
 
@@ -268,20 +268,18 @@ pub fn check_headers(limits: &Limits, path: &Path, headers: &[String]) -> Result
 }
 
 /// Checks one row of cells read at `line` against the column and cell bounds.
-pub fn check_row(
+pub fn check_row<C: Cells + ?Sized>(
     limits: &Limits,
     path: &Path,
     headers: &[String],
     line: u64,
-    cells: &[String],
+    cells: &C,
 ) -> Result<()> {
-    if cells.len() as u64 > limits.max_columns {
-        let what = format!("the row has {} cells", grouped(cells.len()));
+    if cells.width() as u64 > limits.max_columns {
+        let what = format!("the row has {} cells", grouped(cells.width()));
         return Err(limits.hit("max_columns", path, what).at(line, "").into());
     }
-    let Some(i) = cells
-        .iter()
-        .position(|c| c.len() as u64 > limits.max_cell_bytes)
+    let Some(i) = (0..cells.width()).find(|&i| cells.cell(i).len() as u64 > limits.max_cell_bytes)
     else {
         return Ok(());
     };
@@ -289,7 +287,7 @@ pub fn check_row(
         .get(i)
         .cloned()
         .unwrap_or_else(|| format!("#{}", i + 1));
-    let what = format!("the cell has {} bytes", grouped(cells[i].len()));
+    let what = format!("the cell has {} bytes", grouped(cells.cell(i).len()));
     Err(limits
         .hit("max_cell_bytes", path, what)
         .at(line, &column)
@@ -301,12 +299,19 @@ pub fn check_row(
 pub struct Bounded {
     inner: Box<dyn RowSource>,
     limits: Limits,
+    /// The display name and header, for the checks of rows read by jobs.
+    named: std::sync::Arc<(PathBuf, Vec<String>)>,
 }
 
 impl Bounded {
     pub fn wrap(inner: Box<dyn RowSource>, limits: Limits) -> Result<Self> {
         check_headers(&limits, inner.display(), inner.headers())?;
-        Ok(Bounded { inner, limits })
+        let named = std::sync::Arc::new((inner.display().to_path_buf(), inner.headers().to_vec()));
+        Ok(Bounded {
+            inner,
+            limits,
+            named,
+        })
     }
 }
 
@@ -330,6 +335,30 @@ impl RowSource for Bounded {
             check_row(&self.limits, display, headers, line, cells)?;
         }
         Ok(line)
+    }
+
+    fn next_batch(&mut self, batch: &mut TextBatch, size: BatchSize) -> Result<usize> {
+        let first = batch.len();
+        let n = self.inner.next_batch(batch, size)?;
+        let (display, headers) = (self.inner.display(), self.inner.headers());
+        for r in first..batch.len() {
+            check_row(&self.limits, display, headers, batch.line(r), &batch.row(r))?;
+        }
+        Ok(n)
+    }
+
+    fn next_job(&mut self, size: BatchSize) -> Result<Option<ReadJob>> {
+        let Some(job) = self.inner.next_job(size)? else {
+            return Ok(None);
+        };
+        let (limits, named) = (self.limits, self.named.clone());
+        Ok(Some(Box::new(move || {
+            let batch = job()?;
+            for r in 0..batch.len() {
+                check_row(&limits, &named.0, &named.1, batch.line(r), &batch.row(r))?;
+            }
+            Ok(batch)
+        })))
     }
 
     fn labels(&self, column: usize) -> Option<&Labels> {

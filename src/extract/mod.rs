@@ -2,6 +2,7 @@
 //! normalisation. One reader per format, chosen by the pipeline input's `type`; each implements
 //! `RowSource`. An input with a `url` is fetched first (`http.rs`, cached by `cache.rs`) and then
 //! opened like a local file. `write/` holds the matching writers (test fixtures, `synth`).
+pub mod batch;
 pub mod cache;
 pub mod csv;
 pub mod data;
@@ -19,6 +20,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+pub use self::batch::{BatchSize, Cells, TextBatch};
 pub use self::csv::{CsvSource, Encoding};
 pub use self::excel::ExcelSource;
 pub use self::parquet::ParquetSource;
@@ -30,6 +32,10 @@ use crate::error::{MigError, Result};
 /// Value labels of one column: code (as the reader writes the cell) → label.
 pub type Labels = BTreeMap<String, String>;
 
+/// Reading that may run on a worker thread: parsing and decoding a block of the input that
+/// was cut off it on the reading thread.
+pub type ReadJob = Box<dyn FnOnce() -> Result<TextBatch> + Send>;
+
 /// A stream of rows of text cells under a header.
 pub trait RowSource {
     /// What messages call the input (`archive.zip!member.csv` for a zip member).
@@ -39,6 +45,31 @@ pub trait RowSource {
     fn size(&self) -> u64;
     /// Reads the next row into `cells`; returns its line (or row) number, `None` at the end.
     fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>>;
+    /// Appends rows to `batch` until it is full (`size`) or the input ends; returns the rows
+    /// appended (0 at the end). Readers that can fill a batch without a `String` per cell
+    /// override it.
+    fn next_batch(&mut self, batch: &mut TextBatch, size: BatchSize) -> Result<usize> {
+        let mut cells = Vec::new();
+        let mut n = 0;
+        while !batch.is_full(size) {
+            let Some(line) = self.next_into(&mut cells)? else {
+                break;
+            };
+            batch.push_row(line, cells.iter().map(String::as_str));
+            n += 1;
+        }
+        Ok(n)
+    }
+    /// The next rows as a job that any thread may run (`None` at the end). Readers whose work
+    /// can be split (delimited text) cut a block here and leave its parsing to the job; the
+    /// others read a batch here.
+    fn next_job(&mut self, size: BatchSize) -> Result<Option<ReadJob>> {
+        let mut batch = TextBatch::default();
+        if self.next_batch(&mut batch, size)? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(move || Ok(batch))))
+    }
     /// Value labels of a column (code → label), for formats that carry them.
     fn labels(&self, _column: usize) -> Option<&BTreeMap<String, String>> {
         None

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_schema::DataType;
+use arrow_schema::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
@@ -46,9 +46,27 @@ fn data_region(bytes: &[u8]) -> &[u8] {
     &bytes[4..end]
 }
 
-/// Encodes a batch with migstat's metadata. Floating-point columns skip dictionary encoding
-/// (replicate weights and weights are nearly all distinct).
+/// Encodes a batch with migstat's metadata.
 pub fn encode(batch: &RecordBatch, meta: &FileMeta) -> Result<Encoded> {
+    let mut w = ArrowWriter::try_new(
+        Vec::new(),
+        Arc::clone(batch.schema_ref()),
+        Some(properties(batch.schema_ref(), meta)),
+    )
+    .map_err(pq)?;
+    w.write(batch).map_err(pq)?;
+    Ok(Encoded {
+        bytes: w.into_inner().map_err(pq)?,
+    })
+}
+
+fn pq(e: parquet::errors::ParquetError) -> MigError {
+    MigError::Other(format!("encoding Parquet: {e}"))
+}
+
+/// migstat's writer settings: Snappy, the key-value metadata, and no dictionary encoding for
+/// floating-point columns (replicate weights and weights are nearly all distinct).
+fn properties(schema: &SchemaRef, meta: &FileMeta) -> WriterProperties {
     let kv = vec![
         KeyValue::new("migstat.version".into(), crate::VERSION.to_string()),
         KeyValue::new(
@@ -61,7 +79,7 @@ pub fn encode(batch: &RecordBatch, meta: &FileMeta) -> Result<Encoded> {
         .set_compression(Compression::SNAPPY)
         .set_key_value_metadata(Some(kv))
         .set_created_by(format!("migstat {}", crate::VERSION));
-    for f in batch.schema_ref().fields() {
+    for f in schema.fields() {
         let path = match f.data_type() {
             DataType::Float64 => ColumnPath::from(f.name().as_str()),
             DataType::List(item) => {
@@ -71,23 +89,86 @@ pub fn encode(batch: &RecordBatch, meta: &FileMeta) -> Result<Encoded> {
         };
         props = props.set_column_dictionary_enabled(path, false);
     }
-    let pq = |e: parquet::errors::ParquetError| MigError::Other(format!("encoding Parquet: {e}"));
-    let mut w = ArrowWriter::try_new(
-        Vec::new(),
-        Arc::clone(batch.schema_ref()),
-        Some(props.build()),
-    )
-    .map_err(pq)?;
-    w.write(batch).map_err(pq)?;
-    Ok(Encoded {
-        bytes: w.into_inner().map_err(pq)?,
-    })
+    props.build()
 }
 
-/// The content hash of an existing file (`None` when it does not exist or cannot be read).
+/// Writes the batches `next` hands out, one after another, as one Parquet file at `path`
+/// (fsynced): the file is never held whole in memory, only the row group being written.
+pub fn write_batches(
+    path: &Path,
+    schema: SchemaRef,
+    meta: &FileMeta,
+    next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+) -> Result<()> {
+    let io = |e: std::io::Error| MigError::io(path, e);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file = std::fs::File::create(path).map_err(io)?;
+    let props = properties(&schema, meta);
+    let mut w =
+        ArrowWriter::try_new(std::io::BufWriter::new(file), schema, Some(props)).map_err(pq)?;
+    while let Some(batch) = next()? {
+        w.write(&batch).map_err(pq)?;
+    }
+    let out = w.into_inner().map_err(pq)?;
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)
+}
+
+/// The content hash of an existing file (`None` when it does not exist or cannot be read),
+/// read in pieces: the same value as [`Encoded::content_hash`] for the same bytes.
 pub fn existing_hash(path: &Path) -> Option<String> {
-    let bytes = std::fs::read(path).ok()?;
-    Some(fnv_hex(std::iter::once(data_region(&bytes))))
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let n = f.metadata().ok()?.len();
+    let mut tail = [0u8; 8];
+    let (start, end) = if n >= 12 {
+        f.seek(SeekFrom::Start(n - 8)).ok()?;
+        f.read_exact(&mut tail).ok()?;
+        if &tail[4..] == b"PAR1" {
+            let meta = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
+            (4, n.saturating_sub(8 + meta).max(4))
+        } else {
+            (0, n)
+        }
+    } else {
+        (0, n)
+    };
+    f.seek(SeekFrom::Start(start)).ok()?;
+    let mut h = Fnv::default();
+    let mut left = end - start;
+    let mut buf = vec![0u8; 1 << 20];
+    while left > 0 {
+        let k = (left as usize).min(buf.len());
+        f.read_exact(&mut buf[..k]).ok()?;
+        h.add(&buf[..k]);
+        left -= k as u64;
+    }
+    Some(h.finish())
+}
+
+/// [`fnv_hex`] of one part, fed in pieces.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf29ce484222325)
+    }
+}
+
+impl Fnv {
+    fn add(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x100000001b3);
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.add(&[0xff]);
+        format!("{:016x}", self.0)
+    }
 }
 
 /// Writes encoded bytes to `path`, fsynced.
@@ -99,4 +180,33 @@ pub fn write(path: &Path, enc: &Encoded) -> Result<()> {
     let mut f = std::fs::File::create(path).map_err(io)?;
     std::io::Write::write_all(&mut f, &enc.bytes).map_err(io)?;
     f.sync_all().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_read_in_pieces_is_the_hash_of_the_bytes() {
+        let dir = std::env::temp_dir().join(format!("migstat-pq-hash-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        for (name, bytes) in [
+            ("short", b"PAR1".to_vec()),
+            ("text", b"not a parquet file at all".to_vec()),
+            ("parquet", {
+                let mut v = b"PAR1".to_vec();
+                v.extend(std::iter::repeat_n(7u8, 3_000_000));
+                v.extend([1, 2, 3]);
+                v.extend(3u32.to_le_bytes());
+                v.extend(b"PAR1");
+                v
+            }),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, &bytes).expect("write");
+            let enc = Encoded { bytes };
+            assert_eq!(existing_hash(&path), Some(enc.content_hash()), "{name}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

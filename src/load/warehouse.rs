@@ -142,6 +142,29 @@ impl Staged {
         self.staged(area, rel, tmp, true)
     }
 
+    /// Stages a Parquet file written batch by batch (`next` hands them out), unless the
+    /// published file already holds the same data.
+    pub fn parquet_stream(
+        &mut self,
+        area: usize,
+        rel: &Path,
+        schema: arrow_schema::SchemaRef,
+        meta: &FileMeta,
+        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
+    ) -> Result<()> {
+        let tmp = self.claim(area, rel)?;
+        super::failpoint::hit("stage.write").map_err(|e| MigError::io(&tmp, e))?;
+        super::parquet::write_batches(&tmp, schema, meta, next)?;
+        let dest = self.areas[area].root.join(rel);
+        let old = existing_hash(&dest);
+        if old.is_some() && old == existing_hash(&tmp) {
+            std::fs::remove_file(&tmp).map_err(|e| MigError::io(&tmp, e))?;
+            self.unchanged.push((area, rel.to_path_buf()));
+            return Ok(());
+        }
+        self.staged(area, rel, tmp, false)
+    }
+
     /// Records a staged file (fsynced first, unless it is a link to a durable file).
     fn staged(&mut self, area: usize, rel: &Path, tmp: PathBuf, sync: bool) -> Result<()> {
         if sync {

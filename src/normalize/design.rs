@@ -1,8 +1,8 @@
 //! The system columns of a record: business key, time, weight, strata, PSUs, replicate weights.
 use super::mapper::Problem;
-use super::value::{norm_code, parse_f64, parse_i64};
+use super::value::{norm_code, parse_i64, Numbers};
 use crate::config::pipeline::{Design, Input, TimeSpec};
-use crate::extract::RowSource;
+use crate::extract::{Cells, RowSource};
 
 pub struct SystemPlan {
     key: Vec<(usize, String)>,
@@ -16,6 +16,7 @@ pub struct SystemPlan {
     psu: Option<(usize, String)>,
     fpc: Option<(usize, String)>,
     pub reps: Vec<(usize, String)>,
+    number: Numbers,
 }
 
 /// The system values of one row.
@@ -84,6 +85,7 @@ impl SystemPlan {
             psu: col(src, "PSU", &design.psu, &mut probs),
             fpc: col(src, "fpc", &design.fpc, &mut probs),
             reps,
+            number: Numbers::of(input),
         };
         (plan, probs)
     }
@@ -99,8 +101,8 @@ impl SystemPlan {
     }
 
     /// Reads the system values; a problem names the rule, column and value.
-    pub fn apply(&self, cells: &[String], line: u64) -> Result<SystemRow, Problem> {
-        let cell = |i: usize| cells.get(i).map(String::as_str).unwrap_or("");
+    pub fn apply<C: Cells + ?Sized>(&self, cells: &C, line: u64) -> Result<SystemRow, Problem> {
+        let cell = |i: usize| cells.cell(i);
         let prob = |rule: &'static str, (i, c): &(usize, String), msg: String| Problem {
             rule,
             field: c.clone(),
@@ -123,7 +125,7 @@ impl SystemPlan {
         };
         let time = self.time(cells)?;
         let w = &self.weight;
-        let weight = parse_f64(cell(w.0)).map_err(|m| {
+        let weight = self.number.parse(cell(w.0)).map_err(|m| {
             let rule = if cell(w.0).trim().is_empty() {
                 "missing_value"
             } else {
@@ -137,7 +139,11 @@ impl SystemPlan {
                 .filter(|s| !s.is_empty())
         };
         let fpc = match &self.fpc {
-            Some(c) => Some(parse_f64(cell(c.0)).map_err(|m| prob("bad_number", c, m))?),
+            Some(c) => Some(
+                self.number
+                    .parse(cell(c.0))
+                    .map_err(|m| prob("bad_number", c, m))?,
+            ),
             None => None,
         };
         let stratum = opt(&self.strata);
@@ -161,11 +167,11 @@ impl SystemPlan {
         })
     }
 
-    fn time(&self, cells: &[String]) -> Result<String, Problem> {
+    fn time<C: Cells + ?Sized>(&self, cells: &C) -> Result<String, Problem> {
         if let Some(v) = &self.fixed_time {
             return Ok(v.clone());
         }
-        let cell = |i: usize| cells.get(i).map(String::as_str).unwrap_or("");
+        let cell = |i: usize| cells.cell(i);
         let bad = |c: &(usize, String), msg: &str| Problem {
             rule: "bad_time",
             field: "time".into(),
@@ -199,11 +205,14 @@ impl SystemPlan {
     }
 
     /// Replicate weights of a row, appended to `out`.
-    pub fn replicates(&self, cells: &[String], out: &mut Vec<f64>) -> Result<(), Problem> {
-        out.clear();
+    pub fn replicates<C: Cells + ?Sized>(
+        &self,
+        cells: &C,
+        out: &mut Vec<f64>,
+    ) -> Result<(), Problem> {
         for (i, name) in &self.reps {
-            let raw = cells.get(*i).map(String::as_str).unwrap_or("");
-            let x = parse_f64(raw).map_err(|m| Problem {
+            let raw = cells.cell(*i);
+            let x = self.number.parse(raw).map_err(|m| Problem {
                 rule: "bad_number",
                 field: name.clone(),
                 column: name.clone(),

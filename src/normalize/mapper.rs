@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use super::frame::Val;
-use super::value::{norm_code, parse_f64, parse_i64};
+use super::value::{norm_code, parse_i64, Numbers};
 use crate::config::pipeline::FieldMap;
-use crate::extract::RowSource;
+use crate::extract::{Cells, RowSource};
 use crate::schema::{Dimension, FieldDef, FieldType, Schema};
 
 /// A problem with one cell: the rule broken, the column, the value and what was expected.
@@ -43,6 +43,8 @@ pub struct FieldPlan {
     min: Option<f64>,
     max: Option<f64>,
     pub is_age: bool,
+    /// How decimal numbers are written (`decimal = ","` in the input).
+    number: Numbers,
 }
 
 /// Fields whose blank cells are a missing value (a problem) unless `blank` says otherwise.
@@ -56,6 +58,7 @@ impl FieldPlan {
         map: &FieldMap,
         src: &dyn RowSource,
         schema: &Schema,
+        number: Numbers,
     ) -> Result<Self, Problem> {
         let dim = def
             .dimension
@@ -129,21 +132,46 @@ impl FieldPlan {
             max: map.max,
             is_age: def.name == "age",
             dim,
+            number,
         })
     }
 
     /// The value of this field for a row, with the age interval when this is the age field.
-    pub fn apply(&self, cells: &[String]) -> Result<(Val, Option<(i64, i64)>), Problem> {
-        let (idx, column) = match &self.source {
-            Source::Constant(v) => return Ok((v.clone(), None)),
-            Source::Product(cols, factor) => return self.product(cells, cols, *factor),
-            Source::Column(i, name) => (*i, name),
+    pub fn apply<C: Cells + ?Sized>(
+        &self,
+        cells: &C,
+    ) -> Result<(Val, Option<(i64, i64)>), Problem> {
+        match &self.source {
+            Source::Constant(v) => Ok((v.clone(), None)),
+            Source::Product(cols, factor) => self.product(cells, cols, *factor),
+            Source::Column(i, _) => self.apply_cell(cells.cell(*i)),
+        }
+    }
+
+    /// The column whose cells map to a value that depends on the cell alone and repeats
+    /// (codes, flags, age bands): a batch maps each of its distinct values once.
+    pub fn dictionary_column(&self) -> Option<usize> {
+        match &self.source {
+            Source::Column(i, _)
+                if matches!(self.ty, FieldType::Code | FieldType::Bool)
+                    || (self.is_age && !self.bands.is_empty()) =>
+            {
+                Some(*i)
+            }
+            _ => None,
+        }
+    }
+
+    /// The value of one cell of the plan's column.
+    pub fn apply_cell(&self, raw: &str) -> Result<(Val, Option<(i64, i64)>), Problem> {
+        let column = match &self.source {
+            Source::Column(_, name) => name.as_str(),
+            _ => "-",
         };
-        let raw = cells.get(idx).map(String::as_str).unwrap_or("");
         let problem = |rule: &'static str, message: String| Problem {
             rule,
             field: self.field.clone(),
-            column: column.clone(),
+            column: column.to_string(),
             value: raw.to_string(),
             message,
         };
@@ -176,7 +204,7 @@ impl FieldPlan {
                 let x = if self.ty == FieldType::Int {
                     parse_i64(raw).map(|i| i as f64)
                 } else {
-                    parse_f64(raw)
+                    self.number.parse(raw)
                 }
                 .map_err(|m| problem("bad_number", m))?;
                 let x = x * self.scale.unwrap_or(1.0);
@@ -249,19 +277,19 @@ impl FieldPlan {
         }
     }
 
-    fn product(
+    fn product<C: Cells + ?Sized>(
         &self,
-        cells: &[String],
+        cells: &C,
         cols: &[(usize, String)],
         factor: f64,
     ) -> Result<(Val, Option<(i64, i64)>), Problem> {
         let mut acc = factor;
         for (i, name) in cols {
-            let raw = cells.get(*i).map(String::as_str).unwrap_or("");
+            let raw = cells.cell(*i);
             if raw.trim().is_empty() {
                 return Ok((Val::Null, None));
             }
-            acc *= parse_f64(raw).map_err(|m| Problem {
+            acc *= self.number.parse(raw).map_err(|m| Problem {
                 rule: "bad_number",
                 field: self.field.clone(),
                 column: name.clone(),

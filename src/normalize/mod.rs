@@ -1,6 +1,7 @@
 //! Normalise: map an input's rows onto a harmonised record through the pipeline's field plans.
 //! Every row read is either loaded into the frame or quarantined with its reason; rows with
 //! errors are reported and, when any exist, nothing is loaded.
+mod chunk;
 pub mod design;
 pub mod frame;
 pub mod household;
@@ -13,7 +14,7 @@ pub use frame::{ColData, FieldCol, Frame, Val, NONE};
 
 use crate::config::pipeline::{Design, FieldMap, Input, Pipeline, Severity, TimeSpec};
 use crate::error::Result;
-use crate::extract::{self, RowSource};
+use crate::extract::{self, BatchSize, RowSource};
 use crate::schema::{RecordSchema, Schema};
 use crate::validate::{Finding, Findings};
 use design::SystemPlan;
@@ -107,7 +108,21 @@ pub fn normalize_with(
     spec: &RecordSpec,
     path: Option<&Path>,
     cap: u64,
+    chunks: Option<Chunks>,
+) -> Result<Normalized> {
+    normalize_in(p, schema, spec, path, cap, chunks, BatchSize::default())
+}
+
+/// `normalize_with`, reading batches of `size`: the frame, the findings and the quarantine do
+/// not depend on it (nor on the number of threads).
+pub fn normalize_in(
+    p: &Pipeline,
+    schema: &Schema,
+    spec: &RecordSpec,
+    path: Option<&Path>,
+    cap: u64,
     mut chunks: Option<Chunks>,
+    size: BatchSize,
 ) -> Result<Normalized> {
     let path = match path {
         Some(path) => path.to_path_buf(),
@@ -123,7 +138,14 @@ pub fn normalize_with(
         else {
             continue;
         };
-        match FieldPlan::build(def, slot, map, src.as_ref(), schema) {
+        match FieldPlan::build(
+            def,
+            slot,
+            map,
+            src.as_ref(),
+            schema,
+            value::Numbers::of(spec.input),
+        ) {
             Ok(plan) => plans.push(plan),
             Err(prob) => problems.push(prob),
         }
@@ -147,7 +169,15 @@ pub fn normalize_with(
     if out.findings.has_errors() {
         return Ok(out);
     }
-    read_rows(&ctx, src.as_mut(), &sys, &plans, &mut out, &mut chunks)?;
+    read_rows(
+        &ctx,
+        src.as_mut(),
+        &sys,
+        &plans,
+        &mut out,
+        &mut chunks,
+        size,
+    )?;
     if let Some(c) = chunks.as_mut() {
         (c.sink)(&mut out);
     }
@@ -202,7 +232,8 @@ fn new_frame(p: &Pipeline, schema: &Schema, spec: &RecordSpec) -> Frame {
     }
 }
 
-/// The streaming row loop.
+/// The row loop: batches are read on this thread, mapped on the worker pool (several at a
+/// time, at most `2 × threads` in flight) and merged here in input order.
 fn read_rows(
     ctx: &Ctx,
     src: &mut dyn RowSource,
@@ -210,127 +241,181 @@ fn read_rows(
     plans: &[FieldPlan],
     out: &mut Normalized,
     chunks: &mut Option<Chunks>,
+    size: BatchSize,
 ) -> Result<()> {
     let width = src.headers().len();
-    let mut cells = Vec::with_capacity(width);
-    let mut vals: Vec<(usize, Val)> = Vec::with_capacity(plans.len());
-    let mut reps = Vec::new();
-    let mut seen_keys = crate::validate::keys::KeySet::default();
-    let mut index = DesignIndex::default();
-    while let Some(line) = src.next_into(&mut cells)? {
-        if let Some(c) = chunks.as_mut() {
-            if out.frame.len() + out.quarantined.len() >= c.rows {
-                (c.sink)(out);
-            }
-        }
-        out.rows_read += 1;
-        if cells.len() == 1 && cells[0].trim().is_empty() {
-            let prob = Problem {
-                rule: "row_width",
-                field: String::new(),
-                column: "-".into(),
-                value: String::new(),
-                message: "blank line".into(),
-            };
-            set_aside(ctx, out, &prob, line, &line.to_string(), &cells);
-            continue;
-        }
-        if cells.len() != width {
-            let prob = Problem {
-                rule: "row_width",
-                field: String::new(),
-                column: "-".into(),
-                value: format!("{} cells", cells.len()),
-                message: format!(
-                    "the row has {} cells where the header has {width}",
-                    cells.len()
-                ),
-            };
-            set_aside(ctx, out, &prob, line, &line.to_string(), &cells);
-            continue;
-        }
-        let mut problems = Vec::new();
-        let row = sys.apply(&cells, line);
-        let key = match &row {
-            Ok(r) => r.key.clone(),
-            Err(_) => line.to_string(),
-        };
-        let row = match row {
-            Ok(r) => Some(r),
-            Err(p) => {
-                problems.push(p);
-                None
-            }
-        };
-        vals.clear();
-        let mut age: Option<(i64, i64)> = None;
-        for plan in plans {
-            match plan.apply(&cells) {
-                Ok((v, a)) => {
-                    if plan.is_age {
-                        age = a;
-                    }
-                    vals.push((plan.slot, v));
-                }
-                Err(p) => problems.push(p),
-            }
-        }
-        if let Err(p) = sys.replicates(&cells, &mut reps) {
-            problems.push(p);
-        }
-        if let Some(r) = &row {
-            let weight_col = ctx.spec.design.weight.as_deref().unwrap_or("weight");
-            weight_problems(r.weight, weight_col, &mut problems);
-            if !seen_keys.insert(&r.key) {
-                problems.push(Problem {
-                    rule: "duplicate_key",
-                    field: "key".into(),
-                    column: key_columns(ctx.spec),
-                    value: r.key.clone(),
-                    message: format!("business key {} occurs more than once", r.key),
+    let weight_col = ctx.spec.design.weight.as_deref().unwrap_or("weight");
+    let window = 2 * rayon::current_num_threads().max(1);
+    let mut merge = Merge {
+        ctx,
+        plans: plans.len(),
+        reps: sys.reps.len(),
+        width,
+        seen_keys: crate::validate::keys::KeySet::default(),
+        index: DesignIndex::default(),
+        slots: plans.iter().map(|p| p.slot).collect(),
+    };
+    rayon::in_place_scope(|scope| -> Result<()> {
+        type Done = (usize, Result<chunk::Mapped>);
+        let (tx, rx) = std::sync::mpsc::channel::<Done>();
+        let mut pending = std::collections::BTreeMap::new();
+        let (mut sent, mut merged, mut done) = (0usize, 0usize, false);
+        loop {
+            while !done && sent - merged < window {
+                let Some(job) = src.next_job(size)? else {
+                    done = true;
+                    break;
+                };
+                let tx = tx.clone();
+                let seq = sent;
+                sent += 1;
+                scope.spawn(move |_| {
+                    let mapped = job().map(|b| chunk::map_batch(sys, plans, weight_col, width, b));
+                    let _ = tx.send((seq, mapped));
                 });
             }
-        }
-        // Report every problem; the strictest decides the row's fate.
-        let mut worst = Severity::Info;
-        let mut first_q: Option<&Problem> = None;
-        for p in &problems {
-            let f = ctx.finding(p, line, &key);
-            if f.severity == Severity::Quarantine && first_q.is_none() {
-                first_q = Some(p);
+            if merged == sent {
+                return Ok(());
             }
-            worst = worst.max(f.severity);
-            if f.severity != Severity::Quarantine {
-                out.findings.push(f);
+            let Some((seq, mapped)) = next_done(&rx) else {
+                return Ok(());
+            };
+            pending.insert(seq, mapped);
+            while let Some(m) = pending.remove(&merged) {
+                merged += 1;
+                merge.batch(&m?, out, chunks);
             }
         }
-        match worst {
-            Severity::Error => continue,
-            Severity::Quarantine => {
-                if let Some(p) = first_q {
-                    set_aside(ctx, out, p, line, &key, &cells);
+    })
+}
+
+/// The next mapped batch. A thread of the pool (a pipeline of a parallel batch, or a caller
+/// under `ThreadPool::install`) runs queued work while it waits instead of blocking, which
+/// would leave no thread for the batches it queued.
+fn next_done<T>(rx: &std::sync::mpsc::Receiver<T>) -> Option<T> {
+    use std::sync::mpsc::TryRecvError;
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Some(v),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => match rayon::yield_now() {
+                None => return rx.recv().ok(),
+                Some(rayon::Yield::Executed) => {}
+                Some(rayon::Yield::Idle) => {
+                    std::thread::sleep(std::time::Duration::from_micros(50))
                 }
-                continue;
-            }
-            _ => {}
-        }
-        let Some(r) = row else { continue };
-        if let Err(p) = push_row(
-            &mut out.frame,
-            r,
-            line,
-            &vals,
-            age,
-            &reps,
-            &mut index,
-            ctx.spec.design.nest,
-        ) {
-            let mut p = p;
-            p.column = ctx.spec.design.psu.clone().unwrap_or(p.column);
-            out.findings.push(ctx.finding(&p, line, &key));
+            },
         }
     }
-    Ok(())
+}
+
+/// What the merge of batches keeps from one batch to the next.
+struct Merge<'a> {
+    ctx: &'a Ctx<'a>,
+    plans: usize,
+    reps: usize,
+    width: usize,
+    seen_keys: crate::validate::keys::KeySet,
+    index: DesignIndex,
+    slots: Vec<usize>,
+}
+
+impl Merge<'_> {
+    /// Takes one mapped batch's rows into the frame, the quarantine and the findings.
+    fn batch(&mut self, m: &chunk::Mapped, out: &mut Normalized, chunks: &mut Option<Chunks>) {
+        let ctx = self.ctx;
+        for (r, row) in m.rows.iter().enumerate() {
+            if let Some(c) = chunks.as_mut() {
+                if out.frame.len() + out.quarantined.len() >= c.rows {
+                    (c.sink)(out);
+                }
+            }
+            out.rows_read += 1;
+            let line = m.batch.line(r);
+            let structural = match row.shape {
+                chunk::Shape::Blank => Some(Problem {
+                    rule: "row_width",
+                    field: String::new(),
+                    column: "-".into(),
+                    value: String::new(),
+                    message: "blank line".into(),
+                }),
+                chunk::Shape::Width(n) => Some(Problem {
+                    rule: "row_width",
+                    field: String::new(),
+                    column: "-".into(),
+                    value: format!("{n} cells"),
+                    message: format!("the row has {n} cells where the header has {}", self.width),
+                }),
+                chunk::Shape::Fits => None,
+            };
+            if let Some(prob) = structural {
+                set_aside(
+                    ctx,
+                    out,
+                    &prob,
+                    line,
+                    &line.to_string(),
+                    &m.batch.row_cells(r),
+                );
+                continue;
+            }
+            let key = match &row.sys {
+                Some(s) => s.key.clone(),
+                None => line.to_string(),
+            };
+            let mut dup = None;
+            if let Some(s) = &row.sys {
+                if !self.seen_keys.insert(&s.key) {
+                    dup = Some(Problem {
+                        rule: "duplicate_key",
+                        field: "key".into(),
+                        column: key_columns(ctx.spec),
+                        value: s.key.clone(),
+                        message: format!("business key {} occurs more than once", s.key),
+                    });
+                }
+            }
+            // Report every problem; the strictest decides the row's fate.
+            let mut worst = Severity::Info;
+            let mut first_q: Option<&Problem> = None;
+            for p in row.problems.iter().chain(dup.as_ref()) {
+                let f = ctx.finding(p, line, &key);
+                if f.severity == Severity::Quarantine && first_q.is_none() {
+                    first_q = Some(p);
+                }
+                worst = worst.max(f.severity);
+                if f.severity != Severity::Quarantine {
+                    out.findings.push(f);
+                }
+            }
+            match worst {
+                Severity::Error => continue,
+                Severity::Quarantine => {
+                    if let Some(p) = first_q {
+                        set_aside(ctx, out, p, line, &key, &m.batch.row_cells(r));
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(s) = &row.sys else { continue };
+            let vals = m.vals(r, self.plans);
+            if let Err(mut p) = push_row(
+                &mut out.frame,
+                s,
+                line,
+                self.slots.iter().copied().zip(vals),
+                m.ages[r],
+                m.reps(r, self.reps),
+                &mut self.index,
+                ctx.spec.design.nest,
+            ) {
+                p.column = ctx.spec.design.psu.clone().unwrap_or(p.column);
+                out.findings.push(ctx.finding(&p, line, &key));
+            }
+        }
+    }
 }
 
 /// The columns of the business key as findings name them (`HH_ID+MEMBER`; `line` without ids).
@@ -340,26 +425,6 @@ fn key_columns(spec: &RecordSpec) -> String {
     } else {
         spec.input.key.join("+")
     }
-}
-
-fn weight_problems(w: f64, column: &str, problems: &mut Vec<Problem>) {
-    let (rule, msg) = if w < 0.0 {
-        (
-            "weight_negative",
-            "the weight is negative: weights must be > 0",
-        )
-    } else if w == 0.0 {
-        ("weight_zero", "the weight is 0: weights must be > 0")
-    } else {
-        return;
-    };
-    problems.push(Problem {
-        rule,
-        field: "weight".into(),
-        column: column.into(),
-        value: format!("{w}"),
-        message: msg.into(),
-    });
 }
 
 fn set_aside(
@@ -413,11 +478,11 @@ fn intern_fast(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn push_row(
+fn push_row<'v>(
     frame: &mut Frame,
-    r: design::SystemRow,
+    r: &design::SystemRow,
     line: u64,
-    vals: &[(usize, Val)],
+    vals: impl Iterator<Item = (usize, &'v Val)>,
     age: Option<(i64, i64)>,
     reps: &[f64],
     index: &mut DesignIndex,
@@ -458,9 +523,9 @@ fn push_row(
     };
     let t = frame.intern_time(&r.time);
     frame.time.push(t);
-    frame.key.push(r.key);
+    frame.key.push(r.key.clone());
     frame.line.push(line);
-    frame.hh_id.push(r.hh_id);
+    frame.hh_id.push(r.hh_id.clone());
     frame.weight.push(r.weight);
     frame.stratum.push(stratum);
     frame.psu.push(psu);
@@ -470,7 +535,7 @@ fn push_row(
     for (i, x) in reps.iter().enumerate() {
         frame.reps[i].push(*x);
     }
-    let mut vi = vals.iter().peekable();
+    let mut vi = vals.peekable();
     for slot in 0..frame.fields.len() {
         let v = match vi.peek() {
             Some((s, _)) if *s == slot => vi.next().map(|(_, v)| v.clone()).unwrap_or(Val::Null),

@@ -29,6 +29,42 @@ pub fn parse_f64(raw: &str) -> Result<f64, String> {
     }
 }
 
+/// How an input writes decimal numbers: `12.5`, or `12,5` as Spanish- and French-locale
+/// spreadsheets export them (`decimal = ","` in the input).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Numbers {
+    #[default]
+    Point,
+    Comma,
+}
+
+impl Numbers {
+    pub fn of(input: &crate::config::pipeline::Input) -> Self {
+        match input.decimal.as_deref() {
+            Some(",") => Numbers::Comma,
+            _ => Numbers::Point,
+        }
+    }
+
+    /// A finite number written this way; with a decimal comma, a point is not accepted (it
+    /// would be a thousands separator, which is ambiguous).
+    pub fn parse(self, raw: &str) -> Result<f64, String> {
+        match self {
+            Numbers::Point => parse_f64(raw),
+            Numbers::Comma => {
+                let t = raw.trim();
+                if t.contains('.') {
+                    return Err(format!(
+                        "a number with a decimal comma was expected (decimal = \",\"), found {t:?}"
+                    ));
+                }
+                parse_f64(&t.replacen(',', ".", 1))
+                    .map_err(|_| format!("a number was expected, found {t:?}"))
+            }
+        }
+    }
+}
+
 /// An integer, also when written as `12.0`.
 pub fn parse_i64(raw: &str) -> Result<i64, String> {
     let t = raw.trim();
@@ -62,5 +98,14 @@ mod tests {
         assert!(parse_i64("12.5").is_err());
         assert!(parse_i64("x").is_err());
         assert!(parse_f64("NaN").is_err());
+    }
+
+    #[test]
+    fn decimal_commas_are_read_when_declared() {
+        assert_eq!(Numbers::Comma.parse(" 12,5 "), Ok(12.5));
+        assert_eq!(Numbers::Comma.parse("-3"), Ok(-3.0));
+        assert!(Numbers::Comma.parse("12.5").is_err());
+        assert!(Numbers::Comma.parse("1,2,3").is_err());
+        assert!(Numbers::Point.parse("12,5").is_err());
     }
 }

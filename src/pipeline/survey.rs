@@ -234,6 +234,9 @@ fn stage_all(
     Ok((counts, skipped))
 }
 
+/// Rows of microdata turned into Arrow columns at a time.
+const MICRODATA_SLICE: usize = 65_536;
+
 /// Where one record's microdata go.
 struct Files<'a> {
     table: &'a str,
@@ -257,8 +260,16 @@ fn stage_microdata(
             .join(&p.pipeline.ref_area)
             .join(time)
             .join(f.src_file);
-        let batch = columns::microdata(&n.frame, &rows, schema)?;
-        staged.parquet_in(f.area, &rel, &batch, meta)?;
+        // Written in slices of rows: memory holds one slice and the row group being encoded.
+        let shape = columns::microdata(&n.frame, &[], schema)?.schema();
+        let mut slices = rows.chunks(MICRODATA_SLICE);
+        let mut next = || {
+            slices
+                .next()
+                .map(|rows| columns::microdata(&n.frame, rows, schema))
+                .transpose()
+        };
+        staged.parquet_stream(f.area, &rel, shape, meta, &mut next)?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per concern.
 mod bad_input;
 mod batch;
+mod chunks;
 mod commit;
 mod common;
 mod crosscheck;

@@ -1,0 +1,219 @@
+//! Rows read together: a batch holds the text of many rows in one buffer (cell ends and row
+//! starts as offsets, each row's line number beside it), so that reading a row allocates
+//! nothing and a batch can be handed whole to a worker thread for mapping.
+
+/// How much one batch holds at most: a row bound and a text bound, whichever is reached first
+/// (wide rows make small batches, so memory per batch stays bounded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSize {
+    pub rows: usize,
+    pub bytes: usize,
+}
+
+impl Default for BatchSize {
+    fn default() -> Self {
+        BatchSize {
+            rows: 8_192,
+            bytes: 8 << 20,
+        }
+    }
+}
+
+/// Rows of text cells with their line (or case, or sheet row) numbers.
+#[derive(Debug, Default, Clone)]
+pub struct TextBatch {
+    text: String,
+    /// End offset in `text` of every cell, row after row.
+    ends: Vec<usize>,
+    /// Index in `ends` of each row's first cell; one more entry than rows.
+    starts: Vec<usize>,
+    lines: Vec<u64>,
+}
+
+impl TextBatch {
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.starts.clear();
+        self.lines.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Bytes of text held.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Whether `size` is reached (the next row would start a new batch).
+    pub fn is_full(&self, size: BatchSize) -> bool {
+        self.len() >= size.rows || self.text.len() >= size.bytes
+    }
+
+    /// Starts a row read at `line`; its cells follow with [`TextBatch::push_cell`] or
+    /// [`TextBatch::cell_buffer`] + [`TextBatch::end_cell`].
+    pub fn begin_row(&mut self, line: u64) {
+        if self.starts.is_empty() {
+            self.starts.push(0);
+        }
+        self.lines.push(line);
+        self.starts.push(self.ends.len());
+    }
+
+    pub fn push_cell(&mut self, cell: &str) {
+        self.text.push_str(cell);
+        self.end_cell();
+    }
+
+    /// The text buffer, to append the current cell to in place.
+    pub fn cell_buffer(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    /// Ends the current cell at the buffer's end.
+    pub fn end_cell(&mut self) {
+        self.ends.push(self.text.len());
+        if let Some(last) = self.starts.last_mut() {
+            *last = self.ends.len();
+        }
+    }
+
+    /// Appends the rows of `other`.
+    pub fn append(&mut self, other: &TextBatch) {
+        if self.is_empty() {
+            self.clone_from(other);
+            return;
+        }
+        for r in 0..other.len() {
+            self.begin_row(other.line(r));
+            for c in 0..other.width(r) {
+                self.push_cell(other.cell(r, c));
+            }
+        }
+    }
+
+    /// Drops the last row (a reader that fails half-way through a row).
+    pub fn pop_row(&mut self) {
+        if self.lines.pop().is_none() {
+            return;
+        }
+        self.starts.pop();
+        let first = self.starts.last().copied().unwrap_or(0);
+        self.ends.truncate(first);
+        let end = first.checked_sub(1).map_or(0, |i| self.ends[i]);
+        self.text.truncate(end);
+    }
+
+    /// Appends a whole row.
+    pub fn push_row<'a>(&mut self, line: u64, cells: impl IntoIterator<Item = &'a str>) {
+        self.begin_row(line);
+        for c in cells {
+            self.push_cell(c);
+        }
+    }
+
+    pub fn line(&self, row: usize) -> u64 {
+        self.lines[row]
+    }
+
+    /// Cells of `row`.
+    pub fn width(&self, row: usize) -> usize {
+        self.starts[row + 1] - self.starts[row]
+    }
+
+    /// Cell `col` of `row`, `""` past the row's end.
+    pub fn cell(&self, row: usize, col: usize) -> &str {
+        let (first, next) = (self.starts[row], self.starts[row + 1]);
+        let i = first + col;
+        if i >= next {
+            return "";
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    pub fn row(&self, row: usize) -> BatchRow<'_> {
+        BatchRow { batch: self, row }
+    }
+
+    /// The cells of `row` as owned strings (a quarantined row keeps them).
+    pub fn row_cells(&self, row: usize) -> Vec<String> {
+        (0..self.width(row))
+            .map(|c| self.cell(row, c).to_string())
+            .collect()
+    }
+}
+
+/// One row of a batch.
+#[derive(Clone, Copy)]
+pub struct BatchRow<'a> {
+    batch: &'a TextBatch,
+    row: usize,
+}
+
+/// Cells by position: a row of a batch, or a row of owned strings.
+pub trait Cells {
+    /// Cell `i`, `""` past the row's end.
+    fn cell(&self, i: usize) -> &str;
+    fn width(&self) -> usize;
+}
+
+impl Cells for BatchRow<'_> {
+    fn cell(&self, i: usize) -> &str {
+        self.batch.cell(self.row, i)
+    }
+    fn width(&self) -> usize {
+        self.batch.width(self.row)
+    }
+}
+
+impl Cells for [String] {
+    fn cell(&self, i: usize) -> &str {
+        self.get(i).map(String::as_str).unwrap_or("")
+    }
+    fn width(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Cells for Vec<String> {
+    fn cell(&self, i: usize) -> &str {
+        self.as_slice().cell(i)
+    }
+    fn width(&self) -> usize {
+        self.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_keep_their_cells_lines_and_widths() {
+        let mut b = TextBatch::default();
+        b.push_row(2, ["a", "", "ccc"]);
+        b.push_row(4, [""]);
+        b.push_row(5, ["x", "yy"]);
+        assert_eq!(b.len(), 3);
+        assert_eq!((b.line(0), b.width(0)), (2, 3));
+        assert_eq!(b.row_cells(0), ["a", "", "ccc"]);
+        assert_eq!((b.line(1), b.width(1), b.cell(1, 0)), (4, 1, ""));
+        assert_eq!(b.cell(2, 1), "yy");
+        assert_eq!(b.cell(2, 7), "");
+        b.pop_row();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.text_len(), 4);
+        b.push_row(9, ["z"]);
+        assert_eq!(b.row_cells(2), ["z"]);
+        assert_eq!(b.row(0).cell(2), "ccc");
+        b.clear();
+        assert!(b.is_empty());
+    }
+}
