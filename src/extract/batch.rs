@@ -98,6 +98,28 @@ impl TextBatch {
         }
     }
 
+    /// Appends the cells of a UTF-8 record to the row begun last, checking the record's text
+    /// once; `false` (nothing appended) when it is not valid UTF-8 or a cell boundary falls
+    /// inside a character (the caller then decodes cell by cell and names the bad one).
+    pub fn push_utf8_record(&mut self, record: &csv::ByteRecord) -> bool {
+        let Ok(text) = std::str::from_utf8(record.as_slice()) else {
+            return false;
+        };
+        let ends = (0..record.len()).map(|i| record.range(i).map_or(0, |r| r.end));
+        if !ends.clone().all(|e| text.is_char_boundary(e)) {
+            return false;
+        }
+        let base = self.text.len();
+        self.text.push_str(text);
+        for e in ends {
+            self.ends.push(base + e);
+        }
+        if let Some(last) = self.starts.last_mut() {
+            *last = self.ends.len();
+        }
+        true
+    }
+
     /// Drops the last row (a reader that fails half-way through a row).
     pub fn pop_row(&mut self) {
         if self.lines.pop().is_none() {
@@ -118,16 +140,19 @@ impl TextBatch {
         }
     }
 
+    #[inline]
     pub fn line(&self, row: usize) -> u64 {
         self.lines[row]
     }
 
     /// Cells of `row`.
+    #[inline]
     pub fn width(&self, row: usize) -> usize {
         self.starts[row + 1] - self.starts[row]
     }
 
     /// Cell `col` of `row`, `""` past the row's end.
+    #[inline]
     pub fn cell(&self, row: usize, col: usize) -> &str {
         let (first, next) = (self.starts[row], self.starts[row + 1]);
         let i = first + col;
@@ -135,7 +160,11 @@ impl TextBatch {
             return "";
         }
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+        let end = self.ends[i];
+        // Cells end where a whole string was appended (`end_cell`), so both offsets are
+        // character boundaries of `text`.
+        debug_assert!(self.text.is_char_boundary(start) && self.text.is_char_boundary(end));
+        self.text.get(start..end).unwrap_or("")
     }
 
     pub fn row(&self, row: usize) -> BatchRow<'_> {
@@ -165,9 +194,11 @@ pub trait Cells {
 }
 
 impl Cells for BatchRow<'_> {
+    #[inline]
     fn cell(&self, i: usize) -> &str {
         self.batch.cell(self.row, i)
     }
+    #[inline]
     fn width(&self) -> usize {
         self.batch.width(self.row)
     }

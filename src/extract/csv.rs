@@ -432,11 +432,12 @@ fn split(buf: &[u8], delimiter: u8, rows: usize, target: usize) -> Option<usize>
 impl Shared {
     /// Parses and decodes one block's records.
     fn parse(&self, block: &Block) -> Result<TextBatch> {
+        let bytes = &block.bytes[..];
         let mut reader = ::csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
             .flexible(true)
             .has_headers(false)
-            .from_reader(LastChunk::new(&block.bytes[..]));
+            .from_reader(bytes);
         let mut record = ::csv::ByteRecord::new();
         let mut batch = TextBatch::default();
         loop {
@@ -451,8 +452,13 @@ impl Shared {
             if !got {
                 return Ok(batch);
             }
-            let line = block.line + record_line(&reader, &record) - 1;
+            let end = reader.position();
+            let own_lf = end.byte() > 0 && bytes.get(end.byte() as usize - 1) == Some(&b'\n');
+            let line = block.line + line_of(end.line(), &record, own_lf) - 1;
             batch.begin_row(line);
+            if self.encoding == Encoding::Utf8 && batch.push_utf8_record(&record) {
+                continue;
+            }
             for (i, f) in record.iter().enumerate() {
                 if let Err(e) = decode_into(self.encoding, f, batch.cell_buffer()) {
                     return Err(MigError::Data {
@@ -481,9 +487,14 @@ pub(crate) fn record_line<R: Read>(
     record: &::csv::ByteRecord,
 ) -> u64 {
     let end = reader.position();
-    let inside = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
     let own_lf = end.byte() > 0 && reader.get_ref().byte_at(end.byte() - 1) == Some(b'\n');
-    end.line().saturating_sub(inside + u64::from(own_lf)).max(1)
+    line_of(end.line(), record, own_lf)
+}
+
+/// The line a record starts on from the parser's line count after it (see [`record_line`]).
+fn line_of(counted: u64, record: &::csv::ByteRecord, own_lf: bool) -> u64 {
+    let inside = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
+    counted.saturating_sub(inside + u64::from(own_lf)).max(1)
 }
 
 /// A reader that keeps a copy of the chunk it last handed to the CSV parser (whose buffer only
