@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::input::{validate_stream, InputReport};
+use super::messages::Lang;
 use super::report::{text, Report};
 use crate::error::{MigError, Result};
 use crate::normalize::RecordSpec;
@@ -36,6 +37,9 @@ pub struct ValidateArgs {
     /// Colour the terminal text: auto (on a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub color: Colour,
+    /// Language of the text and HTML report: en, fr or es (the JSON keeps English messages).
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +57,10 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> Result<i32> {
         Colour::Always => true,
         Colour::Never => false,
     };
-    let shown = text::render(&report, colour);
+    let shown = text::render(&report, colour, args.lang);
     match &args.report {
         Some(path) => {
-            report.write(path)?;
+            report.write_in(path, args.lang)?;
             let _ = write!(out, "{}", verdict_lines(&shown));
             let _ = writeln!(out, "Report: {}", path.display());
         }

@@ -128,6 +128,7 @@ pub fn args(pipeline: &Path) -> ValidateArgs {
         schemas: None,
         limit: Vec::new(),
         color: migstat::validate::command::Colour::Never,
+        lang: migstat::validate::messages::Lang::En,
     }
 }
 
