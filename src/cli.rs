@@ -155,6 +155,9 @@ pub struct RunArgs {
     /// Findings listed per rule in the run's validation report.
     #[arg(long, default_value_t = 100)]
     pub max_per_rule: u64,
+    /// Language of the run's text and HTML validation reports: en, fr or es.
+    #[arg(long, value_enum, default_value_t = crate::validate::messages::Lang::En)]
+    pub lang: crate::validate::messages::Lang,
     /// Run even when inputs, pipeline, schemas and version are unchanged since the last run.
     #[arg(long)]
     pub force: bool,
@@ -265,6 +268,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
         wait: a.wait.get(),
         jobs: a.jobs,
         limits: a.limit,
+        lang: a.lang,
         ..RunOptions::new(a.warehouse)
     };
     if let Some(dir) = &a.inbox {

@@ -135,7 +135,11 @@ pub fn find(cx: &Context) -> Vec<Cause> {
         let cause = match rule.as_str() {
             "row_width" => shifted_header(cx, g),
             "delimiter" => wrong_delimiter(cx),
-            "unknown_code" => changed_label(cx, column, g).or_else(|| unmapped(cx, column, g)),
+            "unknown_code" => changed_label(cx, column, g).or_else(|| {
+                // Cells misread in another encoding are explained by the encoding findings.
+                let misread = cx.findings.groups.contains_key(&("encoding".into(), column.clone()));
+                (!misread).then(|| unmapped(cx, column, g)).flatten()
+            }),
             "bad_number" => decimal_comma(column, g),
             _ => None,
         };

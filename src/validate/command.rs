@@ -9,7 +9,9 @@ use super::input::{validate_stream, InputReport};
 use super::messages::Lang;
 use super::report::{text, Report};
 use crate::error::{MigError, Result};
+use crate::config::pipeline::Pipeline;
 use crate::normalize::RecordSpec;
+use crate::schema::Schema;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ValidateArgs {
@@ -87,28 +89,39 @@ pub fn validate(args: &ValidateArgs) -> Result<Report> {
             )
         }
     };
-    if let Some(input) = &args.input {
-        crate::extract::data::regular_file_size(input)?;
-    }
-    let wh = args.warehouse.as_deref();
-    let cap = args.max_per_rule;
-    let person = RecordSpec::person(&p, &schema);
-    let mut inputs: Vec<InputReport> = vec![validate_stream(
+    let inputs = validate_survey(
         &p,
         &schema,
-        &person,
         args.input.as_deref(),
-        cap,
-        wh,
-    )?];
-    if let Some(roster) = RecordSpec::roster(&p, &schema) {
-        inputs.push(validate_stream(&p, &schema, &roster, None, cap, wh)?);
-    }
+        args.max_per_rule,
+        args.warehouse.as_deref(),
+    )?;
     Ok(Report::new(&p, &inputs))
 }
 
+/// The reports of a survey pipeline's inputs (the person file, or `input`, and the roster):
+/// the one engine `validate` and a stopped `run` use.
+pub fn validate_survey(
+    p: &Pipeline,
+    schema: &Schema,
+    input: Option<&Path>,
+    cap: u64,
+    wh: Option<&Path>,
+) -> Result<Vec<InputReport>> {
+    if let Some(input) = input {
+        crate::extract::data::regular_file_size(input)?;
+    }
+    let person = RecordSpec::person(p, schema);
+    let mut inputs: Vec<InputReport> =
+        vec![validate_stream(p, schema, &person, input, cap, wh)?];
+    if let Some(roster) = RecordSpec::roster(p, schema) {
+        inputs.push(validate_stream(p, schema, &roster, None, cap, wh)?);
+    }
+    Ok(inputs)
+}
+
 /// Every failure to check is exit 2, data errors found while reading included.
-fn could_not_check(e: MigError) -> MigError {
+pub fn could_not_check(e: MigError) -> MigError {
     match e {
         MigError::Data { .. } | MigError::Rejected(_) => MigError::Other(e.to_string()),
         e => e,

@@ -218,8 +218,11 @@ pub fn where_text(f: &FindingOut, key_columns: &[String], lang: Lang) -> String 
         f.line
             .map(|l| say(lang, "ui.line", &[("line", &l.to_string())])),
     );
+    let is_line = |k: &str| f.line.is_some_and(|l| l.to_string() == k);
     if let (Some(k), false) = (&f.key, key_columns.is_empty()) {
-        at.push(key_text(k, key_columns));
+        if !is_line(k) {
+            at.push(key_text(k, key_columns));
+        }
     }
     if let Some(d) = f.duplicate_of {
         at.push(say(lang, "ui.duplicate_of", &[("line", &d.to_string())]));
