@@ -11,6 +11,7 @@ mod export;
 mod export_filters;
 mod export_forms;
 mod extract;
+mod findings;
 mod fuzz;
 mod golden;
 mod interop;
