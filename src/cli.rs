@@ -405,8 +405,24 @@ fn check(a: CheckArgs, out: &mut dyn Write) -> Result<i32> {
     let mut code = 0;
     for p in &a.pipelines {
         match Job::load(p, a.schemas.as_deref()) {
-            Ok(_) => {
-                let _ = writeln!(out, "{}: ok", p.display());
+            Ok(job) => {
+                // The header too: every mapped column, with the nearest one when it is missing.
+                let missing = match &job.kind {
+                    crate::pipeline::Kind::Survey(pl, schema) => {
+                        crate::config::check::check_columns(pl, schema)
+                    }
+                    _ => Vec::new(),
+                };
+                if missing.is_empty() {
+                    let _ = writeln!(out, "{}: ok", p.display());
+                } else {
+                    let e = MigError::Pipeline {
+                        path: p.clone(),
+                        problems: missing,
+                    };
+                    let _ = writeln!(out, "{e}");
+                    code = 2;
+                }
             }
             Err(e) => {
                 let _ = writeln!(out, "{e}");

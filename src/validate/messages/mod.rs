@@ -105,6 +105,14 @@ pub fn plural(lang: Lang, key: &str, n: u64, args: &[(&str, &str)]) -> String {
     fill(text(lang, &format!("{key}.{form}")), &all)
 }
 
+/// What follows a label before its text: `:` (` :` in French).
+pub fn colon(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Fr => "\u{a0}:",
+        _ => ":",
+    }
+}
+
 /// A whole number with the language's thousands separator (`2,304`, `2 304`, `2.304`).
 pub fn grouped(lang: Lang, n: u64) -> String {
     let sep = match lang {

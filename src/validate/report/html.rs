@@ -10,7 +10,7 @@ use super::text::{
 };
 use super::{GroupOut, InputOut, Report, RuleCountOut};
 use crate::config::pipeline::Severity;
-use crate::validate::messages::{grouped, plural, render as say, text, Lang};
+use crate::validate::messages::{colon, grouped, plural, render as say, text, Lang};
 use crate::validate::rules;
 
 const STYLE: &str = r#"
@@ -214,8 +214,9 @@ fn input_section(out: &mut String, i: &InputOut, lang: Lang) {
     for c in &i.causes {
         let _ = write!(
             out,
-            "<div class=\"cause\"><b>{}:</b> {}</div>",
+            "<div class=\"cause\"><b>{}{}</b> {}</div>",
             esc(text(lang, "ui.cause")),
+            colon(lang),
             esc(&c.render(lang))
         );
     }

@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 
 use super::{FindingOut, GroupOut, InputOut, Report};
 use crate::config::pipeline::Severity;
-use crate::validate::messages::{grouped, plural, render as say, text, Lang};
+use crate::validate::messages::{colon, grouped, plural, render as say, text, Lang};
 
 /// Listed findings shown under a group in the text (the JSON and HTML have more).
 const EXAMPLES: usize = 5;
@@ -121,7 +121,7 @@ fn input_text(out: &mut String, i: &InputOut, paint: &Paint, lang: Lang) {
         let _ = writeln!(
             out,
             "\n  {} {}",
-            paint.code("1", &format!("{}:", text(lang, "ui.cause"))),
+            paint.code("1", &format!("{}{}", text(lang, "ui.cause"), colon(lang))),
             c.render(lang)
         );
     }
@@ -187,7 +187,13 @@ fn group_text(out: &mut String, i: &InputOut, g: &GroupOut, paint: &Paint, lang:
     let _ = writeln!(out, "    {}", g.message_in(lang));
     if g.values.len() > 1 || g.more_values > 0 || g.values.first().is_some_and(|v| v.count > 1)
     {
-        let _ = writeln!(out, "    {}: {}", text(lang, "ui.value"), values_text(g, lang));
+        let _ = writeln!(
+            out,
+            "    {}{} {}",
+            text(lang, "ui.value"),
+            colon(lang),
+            values_text(g, lang)
+        );
     }
     let listed: Vec<&FindingOut> = listed_of(i, g).collect();
     for f in listed.iter().take(EXAMPLES) {
