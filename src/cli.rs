@@ -36,6 +36,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check pipeline files: every problem at once, with its key path.
     Check(CheckArgs),
+    /// Write a commented draft pipeline from a data file's header and value labels.
+    Init(crate::config::init::InitArgs),
     /// Validate an upload against its pipeline: exit 0 loadable, 1 errors found, 2 could not check.
     Validate(crate::validate::ValidateArgs),
     /// SQL over the warehouse's tables by folder name (observations, microdata, catalog_indicators, …).
@@ -199,6 +201,7 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
     match cli.command {
         Command::Run(a) => run(a, out, err),
         Command::Check(a) => check(a, out),
+        Command::Init(a) => crate::config::init::run(&a, out),
         Command::Runs(a) => runs(a, out),
         Command::Validate(a) => crate::validate::run(&a, out),
         Command::Query(a) => {

@@ -1,5 +1,6 @@
 //! Configuration: pipeline files, read and checked.
 pub mod check;
+pub mod init;
 pub mod pipeline;
 pub mod suggest;
 

@@ -21,10 +21,16 @@ pub fn distance(a: &str, b: &str) -> usize {
 /// The candidate nearest to `name`, when it is near enough to be a typo.
 pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
+    let lower = name.to_lowercase();
+    // One name that begins the other (`SEX_MALE` for `SEX_M`) is near whatever its length.
+    let begins = |c: &str| {
+        let c = c.to_lowercase();
+        c.len().min(lower.len()) >= 3 && (lower.starts_with(&c) || c.starts_with(&lower))
+    };
     candidates
         .into_iter()
         .map(|c| (distance(name, c), c))
-        .filter(|(d, c)| *d <= limit && *c != name)
+        .filter(|(d, c)| (*d <= limit || begins(c)) && *c != name)
         .min_by_key(|(d, c)| (*d, c.len()))
         .map(|(_, c)| c)
 }
@@ -56,6 +62,7 @@ mod tests {
         assert_eq!(nearest("delimeter", keys), Some("delimiter"));
         assert_eq!(nearest("encodng", keys), Some("encoding"));
         assert_eq!(nearest("colour", keys), None);
+        assert_eq!(nearest("SEX_MALE", ["SEX_T", "SEX_M", "SEX_F"]), Some("SEX_M"));
         assert_eq!(nearest("KEY", keys), Some("key"));
         assert_eq!(nearest("key", keys), None);
         assert_eq!(listed(["a", "b", "c"], 2), "a, b, … (3 in all)");

@@ -14,6 +14,7 @@ mod extract;
 mod findings;
 mod fuzz;
 mod golden;
+mod init;
 mod interop;
 mod limits;
 mod mirror;
