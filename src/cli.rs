@@ -190,8 +190,11 @@ pub struct RunArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    #[arg(required = true)]
+    #[arg(required_unless_present = "reference")]
     pub pipelines: Vec<PathBuf>,
+    /// Print the reference of every pipeline key (docs/pipeline-reference.md) and exit.
+    #[arg(long)]
+    pub reference: bool,
     #[arg(long)]
     pub schemas: Option<PathBuf>,
 }
@@ -405,6 +408,10 @@ fn stamp_of(s: &str) -> Result<String> {
 }
 
 fn check(a: CheckArgs, out: &mut dyn Write) -> Result<i32> {
+    if a.reference {
+        let _ = write!(out, "{}", crate::config::reference::render());
+        return Ok(0);
+    }
     let mut code = 0;
     for p in &a.pipelines {
         match Job::load(p, a.schemas.as_deref()) {

@@ -104,6 +104,19 @@ const FIELD: &[&str] = &[
     "note",
 ];
 const ROSTER: &[&str] = &["input", "time", "design", "fields"];
+
+/// The keys each table accepts, by table (the reference, `reference.rs`, documents the same).
+pub const KEY_LISTS: &[(&str, &[&str])] = &[
+    ("", TOP),
+    ("pipeline", META),
+    ("pipeline.reliability", RELIABILITY),
+    ("input", INPUT),
+    ("time", TIME),
+    ("design", DESIGN),
+    ("validation", VALIDATION),
+    ("fields.NAME", FIELD),
+    ("roster", ROSTER),
+];
 /// Rule ids whose severity a pipeline may set in `[rules]`.
 pub const RULES: &[&str] = &[
     "missing_column",

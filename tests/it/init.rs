@@ -161,3 +161,16 @@ fn check_refuses_what_validate_refuses_and_names_the_nearest_column() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_committed_pipeline_reference_is_what_the_code_renders() {
+    let committed = std::fs::read_to_string(repo().join("docs/pipeline-reference.md")).unwrap();
+    let rendered = migstat::config::reference::render();
+    assert!(
+        committed == rendered,
+        "docs/pipeline-reference.md is stale: run `migstat check --reference > docs/pipeline-reference.md`"
+    );
+    let o = migstat(&["check", "--reference"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), rendered);
+}
