@@ -183,7 +183,11 @@ pub fn from_value(path: &Path, value: Value, schema: &Schema) -> Result<Pipeline
     let missing = check_required(&value, &mut problems);
     // With a required key missing, the rest is still checked: the missing keys are stood in
     // for by values that pass, so that every other problem is reported in the same run.
-    let value = if missing { with_stand_ins(value) } else { value };
+    let value = if missing {
+        with_stand_ins(value)
+    } else {
+        value
+    };
     let mut p: Pipeline = match value.try_into() {
         Ok(p) => p,
         Err(e) => {
@@ -277,7 +281,10 @@ pub fn check_text_bounds(v: &Value, path: &str, problems: &mut Vec<String>) {
 fn check_required(v: &Value, problems: &mut Vec<String>) -> bool {
     let before = problems.len();
     let required: [(&str, &[&str]); 2] = [
-        ("pipeline", &["id", "name", "ref_area", "source", "periodicity"]),
+        (
+            "pipeline",
+            &["id", "name", "ref_area", "source", "periodicity"],
+        ),
         ("input", &[]),
     ];
     for (table, keys) in required {
@@ -703,7 +710,8 @@ fn check_fields(
                 continue;
             };
             let codes: Vec<&str> = dim.codes.iter().map(|c| c.code.as_str()).collect();
-            let mut check = |what: &str, v: &Value| match v.as_str() {
+            let mut check = |what: &str, v: &Value| {
+                match v.as_str() {
                 Some(c) if dim.index_of(c).is_some() => {}
                 Some(c) => problems.push(format!(
                     "{at}.{what}: {c:?} is not a code of {}{} (schemas/codelists.csv; valid codes: {})",
@@ -712,6 +720,7 @@ fn check_fields(
                     listed(codes.iter().copied(), 40)
                 )),
                 None => problems.push(format!("{at}.{what}: a code string is expected")),
+            }
             };
             for (k, v) in &f.codes {
                 check(&format!("codes.{k}"), v);

@@ -161,37 +161,129 @@ struct Draft<'a> {
 
 /// Column names (lower case) that usually hold a field, by field; checked in order.
 const NAMES: &[(&str, &[&str])] = &[
-    ("weight", &["weight", "wt", "finalwt", "pweight", "pw", "fexp", "factor", "fex", "coeff", "pondera", "peso", "poids", "wgt"]),
+    (
+        "weight",
+        &[
+            "weight", "wt", "finalwt", "pweight", "pw", "fexp", "factor", "fex", "coeff",
+            "pondera", "peso", "poids", "wgt",
+        ],
+    ),
     ("strata", &["stratum", "strata", "estrato", "strate", "str"]),
-    ("psu", &["psu", "ea", "upm", "cluster", "conglomerado", "dnum", "segment"]),
-    ("year", &["year", "refyear", "anio", "ano", "annee", "survyear"]),
+    (
+        "psu",
+        &[
+            "psu",
+            "ea",
+            "upm",
+            "cluster",
+            "conglomerado",
+            "dnum",
+            "segment",
+        ],
+    ),
+    (
+        "year",
+        &["year", "refyear", "anio", "ano", "annee", "survyear"],
+    ),
     ("quarter", &["quarter", "qtr", "trimestre", "trim", "q"]),
     ("month", &["month", "mes", "mois", "survmnth"]),
-    ("household", &["hh_id", "hhid", "household", "hogar", "id_hogar", "menage", "hid"]),
-    ("person", &["member", "line", "person", "pid", "persona", "id_pers", "rec_num", "ln"]),
+    (
+        "household",
+        &[
+            "hh_id",
+            "hhid",
+            "household",
+            "hogar",
+            "id_hogar",
+            "menage",
+            "hid",
+        ],
+    ),
+    (
+        "person",
+        &[
+            "member", "line", "person", "pid", "persona", "id_pers", "rec_num", "ln",
+        ],
+    ),
     ("sex", &["sex", "gender", "sexo", "sexe"]),
     ("age", &["age", "edad", "age_years", "ageyrs"]),
-    ("edu", &["educ", "edu", "education", "isced", "nivel", "niv_educ", "hatlev"]),
-    ("lfs", &["lfs", "lfstat", "ilostat", "condact", "lfs_status", "activity"]),
-    ("eco", &["ind_div", "industry", "isic", "nace1d", "nace", "eco", "rama"]),
+    (
+        "edu",
+        &[
+            "educ",
+            "edu",
+            "education",
+            "isced",
+            "nivel",
+            "niv_educ",
+            "hatlev",
+        ],
+    ),
+    (
+        "lfs",
+        &[
+            "lfs",
+            "lfstat",
+            "ilostat",
+            "condact",
+            "lfs_status",
+            "activity",
+        ],
+    ),
+    (
+        "eco",
+        &[
+            "ind_div", "industry", "isic", "nace1d", "nace", "eco", "rama",
+        ],
+    ),
     ("ocu", &["occ", "occupation", "isco", "isco1d", "ocup"]),
-    ("ste", &["work_status", "ste", "stapro", "status_emp", "categ"]),
+    (
+        "ste",
+        &["work_status", "ste", "stapro", "status_emp", "categ"],
+    ),
     ("cbr", &["born_abroad", "lugar_nac", "birthplace", "cbr"]),
-    ("brt", &["birth_ctry", "countryb", "pais_nac", "cob", "country_birth"]),
+    (
+        "brt",
+        &["birth_ctry", "countryb", "pais_nac", "cob", "country_birth"],
+    ),
     ("cct", &["citizen", "citizenship", "cct"]),
-    ("ctz", &["nation", "national", "nacionalidad", "nationality", "ctz"]),
-    ("year_arrival", &["arrive_yr", "year_arrival", "anio_llegada", "arrival_year", "yearesid"]),
+    (
+        "ctz",
+        &["nation", "national", "nacionalidad", "nationality", "ctz"],
+    ),
+    (
+        "year_arrival",
+        &[
+            "arrive_yr",
+            "year_arrival",
+            "anio_llegada",
+            "arrival_year",
+            "yearesid",
+        ],
+    ),
     ("returned", &["returned", "return", "retorno"]),
     ("cpr", &["prev_ctry", "previous_country", "pais_ant"]),
-    ("earnings", &["earnings", "wage", "income", "salary", "ingreso"]),
-    ("remit_receipt", &["remit", "remittance", "remesa", "remit_recv"]),
-    ("remit_amount", &["remit_amt", "remit_amount", "monto_remesa"]),
+    (
+        "earnings",
+        &["earnings", "wage", "income", "salary", "ingreso"],
+    ),
+    (
+        "remit_receipt",
+        &["remit", "remittance", "remesa", "remit_recv"],
+    ),
+    (
+        "remit_amount",
+        &["remit_amt", "remit_amount", "monto_remesa"],
+    ),
 ];
 
 impl Draft<'_> {
     /// The column guessed for `what` (by name, then for sex by its labels), not taken yet.
     fn guess(&self, what: &str, taken: &mut Vec<usize>) -> Option<&Column> {
-        let names = NAMES.iter().find(|(f, _)| *f == what).map_or(&[][..], |x| x.1);
+        let names = NAMES
+            .iter()
+            .find(|(f, _)| *f == what)
+            .map_or(&[][..], |x| x.1);
         let by_name = names.iter().find_map(|n| {
             self.cols
                 .iter()
@@ -214,7 +306,8 @@ impl Draft<'_> {
             (what == "sex").then(|| {
                 self.cols.iter().position(|c| {
                     let l: Vec<String> = c.labels.values().map(|l| l.to_lowercase()).collect();
-                    l.iter().any(|x| x == "male" || x == "hombre" || x == "homme")
+                    l.iter()
+                        .any(|x| x == "male" || x == "hombre" || x == "homme")
                 })
             })?
         };
@@ -272,7 +365,11 @@ fn render(d: &Draft) -> String {
     );
     let hh = d.guess("household", &mut taken);
     let person = d.guess("person", &mut taken);
-    let key: Vec<String> = [hh, person].into_iter().flatten().map(|c| q(&c.name)).collect();
+    let key: Vec<String> = [hh, person]
+        .into_iter()
+        .flatten()
+        .map(|c| q(&c.name))
+        .collect();
     let _ = writeln!(out, "[input]\ntype = {}\npath = {}", q(d.kind), q(d.path));
     let _ = writeln!(
         out,
@@ -283,13 +380,18 @@ fn render(d: &Draft) -> String {
         let _ = writeln!(out, "household = {}", q(&h.name));
     }
     out.push_str("\n[time]\n");
-    match time.iter().filter_map(|(t, c)| c.map(|c| (t, c))).collect::<Vec<_>>() {
+    match time
+        .iter()
+        .filter_map(|(t, c)| c.map(|c| (t, c)))
+        .collect::<Vec<_>>()
+    {
         found if !found.is_empty() => {
             for (t, c) in found {
                 let _ = writeln!(out, "{t} = {}", q(&c.name));
             }
         }
-        _ => out.push_str("# No time columns found: the period of the whole file.\nvalue = \"TODO\"\n"),
+        _ => out
+            .push_str("# No time columns found: the period of the whole file.\nvalue = \"TODO\"\n"),
     }
     out.push_str("\n[design]\n");
     for what in ["weight", "strata", "psu"] {
@@ -362,14 +464,11 @@ fn codes(out: &mut String, d: &Draft, def: &crate::schema::FieldDef, c: &Column)
     let countries = !c.values.is_empty() && c.values.keys().all(|v| iso3(v));
     if c.many || countries {
         // Country columns hold ISO3 codes: the schema's code is a prefix and the cell.
-        let prefix = valid
-            .iter()
-            .filter(|_| countries)
-            .find_map(|v| {
-                let (head, tail) = v.rsplit_once('_')?;
-                (iso3(tail) && valid.contains(&format!("{head}_{}", c.values.keys().next()?).as_str()))
-                    .then(|| format!("{head}_"))
-            });
+        let prefix = valid.iter().filter(|_| countries).find_map(|v| {
+            let (head, tail) = v.rsplit_once('_')?;
+            (iso3(tail) && valid.contains(&format!("{head}_{}", c.values.keys().next()?).as_str()))
+                .then(|| format!("{head}_"))
+        });
         let _ = match c.many {
             true => writeln!(
                 out,
@@ -391,7 +490,11 @@ fn codes(out: &mut String, d: &Draft, def: &crate::schema::FieldDef, c: &Column)
             }
         }
         if c.blank > 0 {
-            let _ = writeln!(out, "# {} blank cells: give them a code with blank = \"…\"", c.blank);
+            let _ = writeln!(
+                out,
+                "# {} blank cells: give them a code with blank = \"…\"",
+                c.blank
+            );
         }
         return;
     }
@@ -405,14 +508,23 @@ fn codes(out: &mut String, d: &Draft, def: &crate::schema::FieldDef, c: &Column)
     if def.ty == FieldType::Bool {
         out.push_str("# Each code: true or false.\n");
     } else {
-        let _ = writeln!(out, "# Codes of {}: {}", def.dimension.as_deref().unwrap_or(""), listed(valid.iter().copied(), 60));
+        let _ = writeln!(
+            out,
+            "# Codes of {}: {}",
+            def.dimension.as_deref().unwrap_or(""),
+            listed(valid.iter().copied(), 60)
+        );
     }
     let _ = writeln!(out, "[fields.{}.codes]", def.name);
     for (v, n) in &c.values {
         let label = crate::validate::causes::label_of(&c.labels, v)
             .map(|l| format!("{l}, "))
             .unwrap_or_default();
-        let todo = if def.ty == FieldType::Bool { "false" } else { "\"TODO\"" };
+        let todo = if def.ty == FieldType::Bool {
+            "false"
+        } else {
+            "\"TODO\""
+        };
         let _ = writeln!(out, "{} = {todo}  # {label}{n} rows", q(v));
     }
 }

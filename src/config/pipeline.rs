@@ -150,9 +150,7 @@ pub fn delimiter_byte(d: &str) -> Result<u8, String> {
                 _ => None,
             };
             Err(match named {
-                Some(c) => format!(
-                    "{s:?} must be the character itself: write delimiter = {c:?}"
-                ),
+                Some(c) => format!("{s:?} must be the character itself: write delimiter = {c:?}"),
                 None => format!("{s:?} must be one character (or \"tab\")"),
             })
         }

@@ -37,14 +37,38 @@ const fn k(
 /// The tables of a survey pipeline, in the order of the reference, with what each holds.
 pub const TABLES: &[(&str, &str)] = &[
     ("", "The top level of the file: its tables."),
-    ("pipeline", "What the survey is: its id, country, source and periodicity."),
-    ("pipeline.reliability", "The reliability rules of the published estimates."),
-    ("input", "Where the data are and how to read them (also `roster.input`)."),
-    ("time", "How each record's period is formed (also `roster.time`)."),
-    ("design", "The sample design: weights, strata, PSUs, replicates (also `roster.design`)."),
-    ("validation", "Thresholds of the validation rules that take one."),
-    ("fields.NAME", "How one schema field is filled from the input (also `roster.fields.NAME`)."),
-    ("roster", "The roster of household members abroad: a second input of the survey."),
+    (
+        "pipeline",
+        "What the survey is: its id, country, source and periodicity.",
+    ),
+    (
+        "pipeline.reliability",
+        "The reliability rules of the published estimates.",
+    ),
+    (
+        "input",
+        "Where the data are and how to read them (also `roster.input`).",
+    ),
+    (
+        "time",
+        "How each record's period is formed (also `roster.time`).",
+    ),
+    (
+        "design",
+        "The sample design: weights, strata, PSUs, replicates (also `roster.design`).",
+    ),
+    (
+        "validation",
+        "Thresholds of the validation rules that take one.",
+    ),
+    (
+        "fields.NAME",
+        "How one schema field is filled from the input (also `roster.fields.NAME`).",
+    ),
+    (
+        "roster",
+        "The roster of household members abroad: a second input of the survey.",
+    ),
 ];
 
 #[rustfmt::skip]
@@ -146,7 +170,11 @@ pub fn render() -> String {
          the nearest known one), `migstat init DATAFILE` drafts a pipeline from a data file.\n",
     );
     for (table, what) in TABLES {
-        let title = if table.is_empty() { "(top level)".to_string() } else { format!("[{table}]") };
+        let title = if table.is_empty() {
+            "(top level)".to_string()
+        } else {
+            format!("[{table}]")
+        };
         let _ = write!(out, "\n## `{title}`\n\n{what}\n\n| key | type | default | example | meaning |\n|---|---|---|---|---|\n");
         for key in KEYS.iter().filter(|x| x.table == *table) {
             let cell = |s: &str| s.replace('|', "\\|");

@@ -62,7 +62,10 @@ mod tests {
         assert_eq!(nearest("delimeter", keys), Some("delimiter"));
         assert_eq!(nearest("encodng", keys), Some("encoding"));
         assert_eq!(nearest("colour", keys), None);
-        assert_eq!(nearest("SEX_MALE", ["SEX_T", "SEX_M", "SEX_F"]), Some("SEX_M"));
+        assert_eq!(
+            nearest("SEX_MALE", ["SEX_T", "SEX_M", "SEX_F"]),
+            Some("SEX_M")
+        );
         assert_eq!(nearest("KEY", keys), Some("key"));
         assert_eq!(nearest("key", keys), None);
         assert_eq!(listed(["a", "b", "c"], 2), "a, b, … (3 in all)");

@@ -149,8 +149,18 @@ fn verdict_of_validate(
             rows_read: i.rows_read,
             rows_loaded: 0,
             rows_quarantined: 0,
-            errors: i.counts.iter().filter(|c| c.severity == crate::config::pipeline::Severity::Error).map(|c| c.count).sum(),
-            warnings: i.counts.iter().filter(|c| c.severity == crate::config::pipeline::Severity::Warning).map(|c| c.count).sum(),
+            errors: i
+                .counts
+                .iter()
+                .filter(|c| c.severity == crate::config::pipeline::Severity::Error)
+                .map(|c| c.count)
+                .sum(),
+            warnings: i
+                .counts
+                .iter()
+                .filter(|c| c.severity == crate::config::pipeline::Severity::Warning)
+                .map(|c| c.count)
+                .sum(),
         })
         .collect();
     for s in &summaries {

@@ -160,7 +160,8 @@ async fn home(State(s): S, headers: HeaderMap) -> Response {
             t(lang, "ui.status")
         ),
     };
-    let body = format!(
+    let body =
+        format!(
         "<section><h2>{h_up}</h2><form method=post action=/uploads enctype=multipart/form-data>\
          <input type=hidden name=csrf value=\"{csrf}\">\
          <p><label>{l_pipeline} <select name=pipeline required>{options}</select></label></p>\
@@ -252,7 +253,13 @@ async fn signin(State(s): S, headers: HeaderMap, Form(f): Form<TokenForm>) -> Re
             );
             let msg = format!("<p class=err>{}</p>", t(lang, "ui.token_bad"));
             let title = text(lang, "ui.sign_in");
-            page(StatusCode::UNAUTHORIZED, lang, title, None, &signin_form(&msg, lang))
+            page(
+                StatusCode::UNAUTHORIZED,
+                lang,
+                title,
+                None,
+                &signin_form(&msg, lang),
+            )
         }
     }
 }
@@ -329,7 +336,13 @@ async fn upload_form(
                 "<section><p class=err>{}.</p><p><a href=/>Back to your uploads</a></p></section>",
                 esc(&msg)
             );
-            page(code, lang_of(&headers), title, Some((&session, &who)), &body)
+            page(
+                code,
+                lang_of(&headers),
+                title,
+                Some((&session, &who)),
+                &body,
+            )
         }
     }
 }
@@ -449,18 +462,18 @@ pub fn report_body_in(s: &Server, r: &Record, lang: Lang) -> Response {
     let html = std::fs::read_to_string(dir.join(report_file(lang)))
         .or_else(|_| std::fs::read_to_string(dir.join(report_file(Lang::En))))
         .unwrap_or_else(|_| {
-        let why = r
-            .summary
-            .get("error")
-            .and_then(|e| e.as_str())
-            .unwrap_or("not validated yet");
-        format!(
-            "<!doctype html><meta charset=utf-8><style>{CSS}</style><main><h1>{}</h1>\
+            let why = r
+                .summary
+                .get("error")
+                .and_then(|e| e.as_str())
+                .unwrap_or("not validated yet");
+            format!(
+                "<!doctype html><meta charset=utf-8><style>{CSS}</style><main><h1>{}</h1>\
              <p class=err>The file could not be checked: {}</p></main>",
-            esc(&r.original_name),
-            esc(why)
-        )
-    });
+                esc(&r.original_name),
+                esc(why)
+            )
+        });
     let csp =
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'";
     (

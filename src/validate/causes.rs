@@ -110,8 +110,10 @@ impl Cause {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .chain([("column".to_string(), column)])
                     .collect();
-                let args: Vec<(&str, &str)> =
-                    owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let args: Vec<(&str, &str)> = owned
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
                 render(lang, &key, &args)
             }
         }
@@ -137,7 +139,10 @@ pub fn find(cx: &Context) -> Vec<Cause> {
             "delimiter" => wrong_delimiter(cx),
             "unknown_code" => changed_label(cx, column, g).or_else(|| {
                 // Cells misread in another encoding are explained by the encoding findings.
-                let misread = cx.findings.groups.contains_key(&("encoding".into(), column.clone()));
+                let misread = cx
+                    .findings
+                    .groups
+                    .contains_key(&("encoding".into(), column.clone()));
                 (!misread).then(|| unmapped(cx, column, g)).flatten()
             }),
             "bad_number" => decimal_comma(column, g),
@@ -217,7 +222,10 @@ fn changed_label(cx: &Context, column: &str, g: &Group) -> Option<Cause> {
     let mut c = Cause::new("changed_label", "unknown_code", Some(column))
         .param("code", &code)
         .param("label", &label)
-        .param("known", map.labels.keys().cloned().collect::<Vec<_>>().join(", "));
+        .param(
+            "known",
+            map.labels.keys().cloned().collect::<Vec<_>>().join(", "),
+        );
     c.field = Some(field.clone());
     c.values = vec![ValueCount {
         value: code,

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use super::input::{validate_stream, InputReport};
 use super::messages::Lang;
 use super::report::{text, Report};
-use crate::error::{MigError, Result};
 use crate::config::pipeline::Pipeline;
+use crate::error::{MigError, Result};
 use crate::normalize::RecordSpec;
 use crate::schema::Schema;
 
@@ -112,8 +112,7 @@ pub fn validate_survey(
         crate::extract::data::regular_file_size(input)?;
     }
     let person = RecordSpec::person(p, schema);
-    let mut inputs: Vec<InputReport> =
-        vec![validate_stream(p, schema, &person, input, cap, wh)?];
+    let mut inputs: Vec<InputReport> = vec![validate_stream(p, schema, &person, input, cap, wh)?];
     if let Some(roster) = RecordSpec::roster(p, schema) {
         inputs.push(validate_stream(p, schema, &roster, None, cap, wh)?);
     }

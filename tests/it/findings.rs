@@ -42,11 +42,27 @@ fn a_header_shifted_by_one_column_is_one_group_and_one_cause() {
     assert_eq!(causes[0].params["cells"], "43");
     assert_eq!(causes[0].params["rows"], rows.to_string());
     // Listed findings stay capped, the group counts them all.
-    assert!(person(&r).findings.iter().filter(|f| f.rule == "row_width").count() <= 100);
+    assert!(
+        person(&r)
+            .findings
+            .iter()
+            .filter(|f| f.rule == "row_width")
+            .count()
+            <= 100
+    );
     for (lang, said) in [
-        (Lang::En, "The header has 44 column names but 4,000 rows have 43 cells"),
-        (Lang::Fr, "L'en-tête a 44 noms de colonnes mais 4\u{202f}000 lignes ont 43 cellules"),
-        (Lang::Es, "El encabezado tiene 44 nombres de columna pero 4000 filas tienen 43 celdas"),
+        (
+            Lang::En,
+            "The header has 44 column names but 4,000 rows have 43 cells",
+        ),
+        (
+            Lang::Fr,
+            "L'en-tête a 44 noms de colonnes mais 4\u{202f}000 lignes ont 43 cellules",
+        ),
+        (
+            Lang::Es,
+            "El encabezado tiene 44 nombres de columna pero 4000 filas tienen 43 celdas",
+        ),
     ] {
         let t = in_lang(&r, lang);
         assert_eq!(t.matches(said).count(), 1, "{lang}: {t}");
@@ -54,7 +70,11 @@ fn a_header_shifted_by_one_column_is_one_group_and_one_cause() {
 }
 
 /// The Armenian SPSS person file as rows of text cells, with its value labels.
-fn arm_sav() -> (Vec<String>, Vec<Vec<String>>, migstat::extract::write::ColumnLabels) {
+fn arm_sav() -> (
+    Vec<String>,
+    Vec<Vec<String>>,
+    migstat::extract::write::ColumnLabels,
+) {
     let sav = repo().join("sample_data/synth/arm_lfs_synth_persons.sav");
     let input: migstat::config::pipeline::Input =
         toml::from_str("type = \"spss\"\npath = \"x.sav\"").unwrap();
@@ -105,10 +125,16 @@ fn a_value_label_changed_in_an_spss_file_is_named_with_the_label() {
     let woman = [("1", "Male"), ("2", "Woman")];
     labels.insert(
         "sex".into(),
-        woman.iter().map(|(c, l)| (c.to_string(), l.to_string())).collect(),
+        woman
+            .iter()
+            .map(|(c, l)| (c.to_string(), l.to_string()))
+            .collect(),
     );
     let numeric: Vec<bool> = (0..headers.len())
-        .map(|c| rows.iter().all(|r| r[c].is_empty() || r[c].parse::<f64>().is_ok()))
+        .map(|c| {
+            rows.iter()
+                .all(|r| r[c].is_empty() || r[c].parse::<f64>().is_ok())
+        })
         .collect();
     let women = rows.iter().filter(|r| r[sex] == "2").count() as u64;
     let sav = dir.join("arm_woman.sav");
@@ -117,22 +143,39 @@ fn a_value_label_changed_in_an_spss_file_is_named_with_the_label() {
     let p = arm_by_label(&dir, &sav);
     let r = migstat::validate::command::validate(&args(&p)).expect("validated");
     let g = groups(&r, "unknown_code");
-    let g: Vec<_> = g.into_iter().filter(|g| g.column.as_deref() == Some("sex")).collect();
+    let g: Vec<_> = g
+        .into_iter()
+        .filter(|g| g.column.as_deref() == Some("sex"))
+        .collect();
     assert_eq!(g.len(), 1, "{}", in_lang(&r, Lang::En));
     assert_eq!(g[0].count, women);
     assert_eq!(g[0].values[0].value, "2");
     assert_eq!(g[0].values[0].label.as_deref(), Some("Woman"));
     assert_eq!(g[0].cause.as_deref(), Some("changed_label"));
-    let cause = person(&r).causes.iter().find(|c| c.kind == "changed_label").unwrap();
+    let cause = person(&r)
+        .causes
+        .iter()
+        .find(|c| c.kind == "changed_label")
+        .unwrap();
     assert_eq!(cause.params["label"], "Woman");
     assert_eq!(cause.params["code"], "2");
     assert!(cause.message.contains("\"Woman\""), "{}", cause.message);
-    let listed = person(&r).findings.iter().find(|f| f.column.as_deref() == Some("sex")).unwrap();
+    let listed = person(&r)
+        .findings
+        .iter()
+        .find(|f| f.column.as_deref() == Some("sex"))
+        .unwrap();
     assert_eq!(listed.label.as_deref(), Some("Woman"));
     for (lang, said) in [
         (Lang::En, "value label of code 2 is \"Woman\""),
-        (Lang::Fr, "l'étiquette du code 2 dans le fichier est « Woman »"),
-        (Lang::Es, "la etiqueta del código 2 en el archivo es «Woman»"),
+        (
+            Lang::Fr,
+            "l'étiquette du code 2 dans le fichier est « Woman »",
+        ),
+        (
+            Lang::Es,
+            "la etiqueta del código 2 en el archivo es «Woman»",
+        ),
     ] {
         let t = in_lang(&r, lang);
         assert!(t.contains(said), "{lang}: {t}");
@@ -149,7 +192,11 @@ fn codes_the_pipeline_does_not_map_are_one_group_with_their_counts() {
         for r in &u.rows {
             *counts.entry(r[educ].as_str()).or_default() += 1;
         }
-        counts.into_iter().filter(|(k, _)| !k.is_empty()).max_by_key(|x| x.1).unwrap()
+        counts
+            .into_iter()
+            .filter(|(k, _)| !k.is_empty())
+            .max_by_key(|x| x.1)
+            .unwrap()
     };
     let (code, n) = (top.0.to_string(), top.1);
     assert!(n > 500, "the most frequent education code has {n} rows");
@@ -161,11 +208,21 @@ fn codes_the_pipeline_does_not_map_are_one_group_with_their_counts() {
     assert_eq!(g[0].column.as_deref(), Some("EDUC"));
     assert_eq!(g[0].count, n);
     assert_eq!(g[0].values.len(), 1);
-    assert_eq!((g[0].values[0].value.as_str(), g[0].values[0].count), (code.as_str(), n));
-    let cause = person(&r).causes.iter().find(|c| c.kind == "unmapped_code").unwrap();
+    assert_eq!(
+        (g[0].values[0].value.as_str(), g[0].values[0].count),
+        (code.as_str(), n)
+    );
+    let cause = person(&r)
+        .causes
+        .iter()
+        .find(|c| c.kind == "unmapped_code")
+        .unwrap();
     assert_eq!(cause.field.as_deref(), Some("edu"));
     let en = in_lang(&r, Lang::En);
-    let rows = format!("{code} ({} rows)", migstat::validate::messages::grouped(Lang::En, n));
+    let rows = format!(
+        "{code} ({} rows)",
+        migstat::validate::messages::grouped(Lang::En, n)
+    );
     assert!(en.contains(&rows), "{en}");
     assert_eq!(en.matches("Cause:").count(), 1, "{en}");
 }
@@ -187,7 +244,11 @@ fn decimal_commas_are_recognised_and_the_input_option_suggested() {
     assert_eq!(g[0].column.as_deref(), Some("WEIGHT"));
     assert_eq!(g[0].count, 4000);
     assert_eq!(g[0].cause.as_deref(), Some("decimal_comma"));
-    let cause = person(&r).causes.iter().find(|c| c.kind == "decimal_comma").unwrap();
+    let cause = person(&r)
+        .causes
+        .iter()
+        .find(|c| c.kind == "decimal_comma")
+        .unwrap();
     assert!(cause.params["example"].contains(','));
     for (lang, said) in [
         (Lang::En, "set input.decimal = \",\""),
@@ -201,7 +262,10 @@ fn decimal_commas_are_recognised_and_the_input_option_suggested() {
 #[test]
 fn a_duplicate_key_names_the_line_it_repeats_and_keys_are_named_by_their_columns() {
     let u = Upload::tha();
-    let (hh, member) = (u.get(10, "HH_ID").to_string(), u.get(10, "MEMBER").to_string());
+    let (hh, member) = (
+        u.get(10, "HH_ID").to_string(),
+        u.get(10, "MEMBER").to_string(),
+    );
     let r = tha(
         "duplicate",
         |u| {
@@ -210,7 +274,11 @@ fn a_duplicate_key_names_the_line_it_repeats_and_keys_are_named_by_their_columns
         },
         &keep,
     );
-    let dup: Vec<_> = person(&r).findings.iter().filter(|f| f.rule == "duplicate_key").collect();
+    let dup: Vec<_> = person(&r)
+        .findings
+        .iter()
+        .filter(|f| f.rule == "duplicate_key")
+        .collect();
     assert_eq!(dup.len(), 1);
     assert_eq!(dup[0].line, Some(3000));
     assert_eq!(dup[0].duplicate_of, Some(10));

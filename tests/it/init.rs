@@ -21,10 +21,17 @@ fn fill(draft: &str, schema: &Schema) -> String {
             let Some(codes) = f.get_mut("codes").and_then(Value::as_table_mut) else {
                 continue;
             };
-            let dim = def.dimension.as_deref().and_then(|d| schema.codes.dims.get(d));
+            let dim = def
+                .dimension
+                .as_deref()
+                .and_then(|d| schema.codes.dims.get(d));
             for (_, c) in codes.iter_mut() {
                 if c.as_str() == Some("TODO") {
-                    let code = dim.unwrap().codes.iter().find(|c| !c.code.ends_with("_TOTAL"));
+                    let code = dim
+                        .unwrap()
+                        .codes
+                        .iter()
+                        .find(|c| !c.code.ends_with("_TOTAL"));
                     *c = Value::String(code.unwrap().code.clone());
                 }
             }
@@ -56,14 +63,23 @@ fn init_drafts_a_pipeline_that_passes_check_once_filled_for_csv_spss_and_stata()
         assert_eq!(v["fields"]["sex"]["column"].as_str(), Some(sex), "{data}");
         let codes = v["fields"]["sex"]["codes"].as_table().expect("sex codes");
         assert_eq!(codes.len(), 2, "{data}: {text}");
-        assert!(v["design"]["weight"].as_str().is_some_and(|w| w != "TODO"), "{data}");
+        assert!(
+            v["design"]["weight"].as_str().is_some_and(|w| w != "TODO"),
+            "{data}"
+        );
         // Unfilled, check refuses the draft; filled, it passes, header included.
         let raw = dir.join("raw.toml");
         std::fs::write(&raw, &text).unwrap();
-        assert!(migstat::config::check::load(&raw, &schema).is_err(), "{data}");
+        assert!(
+            migstat::config::check::load(&raw, &schema).is_err(),
+            "{data}"
+        );
         let pipeline = migstat::config::check::load(&p, &schema)
             .unwrap_or_else(|e| panic!("{data}: {e}\n{}", std::fs::read_to_string(&p).unwrap()));
-        assert_eq!(migstat::config::check::check_columns(&pipeline, &schema), Vec::<String>::new());
+        assert_eq!(
+            migstat::config::check::check_columns(&pipeline, &schema),
+            Vec::<String>::new()
+        );
         let o = migstat(&["check", p.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{data}: {}", output_text(&o));
         let _ = std::fs::remove_dir_all(&dir);
@@ -75,7 +91,12 @@ fn init_writes_its_draft_once_and_never_over_a_file() {
     let dir = temp_dir("init-cli");
     let out = dir.join("pipeline.toml");
     let data = repo().join("sample_data/synth/tha_lfs_synth_persons.csv");
-    let args = ["init", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let args = [
+        "init",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let o = migstat(&args);
     assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
     let first = std::fs::read_to_string(&out).unwrap();
@@ -143,14 +164,26 @@ fn check_refuses_what_validate_refuses_and_names_the_nearest_column() {
     let samples = format!("\"{}", repo().join("sample_data").display());
     let text = shipped.replace("\"../sample_data", &samples);
     let semicolon = dir.join("semicolon.toml");
-    std::fs::write(&semicolon, text.replacen("delimiter = \",\"", "delimiter = \"semicolon\"", 1))
-        .unwrap();
+    std::fs::write(
+        &semicolon,
+        text.replacen("delimiter = \",\"", "delimiter = \"semicolon\"", 1),
+    )
+    .unwrap();
     let checked = migstat(&["check", semicolon.to_str().unwrap()]);
     let validated = migstat(&["validate", semicolon.to_str().unwrap()]);
     assert_eq!(checked.status.code(), Some(2), "{}", output_text(&checked));
-    assert_eq!(validated.status.code(), Some(2), "{}", output_text(&validated));
+    assert_eq!(
+        validated.status.code(),
+        Some(2),
+        "{}",
+        output_text(&validated)
+    );
     let typo = dir.join("typo.toml");
-    std::fs::write(&typo, text.replacen("column = \"SEX\"", "column = \"SX\"", 1)).unwrap();
+    std::fs::write(
+        &typo,
+        text.replacen("column = \"SEX\"", "column = \"SX\"", 1),
+    )
+    .unwrap();
     let o = migstat(&["check", typo.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(

@@ -182,11 +182,7 @@ mod tests {
     fn every_key_is_in_every_language_with_the_same_placeholders() {
         let keys = |l: Lang| -> BTreeSet<&str> { l.table().iter().map(|x| x.0).collect() };
         for l in Lang::ALL {
-            assert_eq!(
-                keys(l).len(),
-                l.table().len(),
-                "{l}: a key occurs twice"
-            );
+            assert_eq!(keys(l).len(), l.table().len(), "{l}: a key occurs twice");
             let missing: Vec<_> = keys(Lang::En).difference(&keys(l)).copied().collect();
             let extra: Vec<_> = keys(l).difference(&keys(Lang::En)).copied().collect();
             assert!(missing.is_empty(), "{l} lacks {missing:?}");
@@ -206,7 +202,11 @@ mod tests {
     fn every_rule_has_its_message_and_what_it_checks() {
         for r in crate::validate::rules::REGISTRY {
             for prefix in ["rule", "check"] {
-                assert!(has(&format!("{prefix}.{}", r.id)), "{prefix}.{} missing", r.id);
+                assert!(
+                    has(&format!("{prefix}.{}", r.id)),
+                    "{prefix}.{} missing",
+                    r.id
+                );
             }
         }
     }
@@ -214,19 +214,29 @@ mod tests {
     #[test]
     fn placeholders_are_filled_and_plurals_agree() {
         assert_eq!(
-            render(Lang::En, "rule.unknown_code", &[("column", "SEX"), ("value", "3")]),
+            render(
+                Lang::En,
+                "rule.unknown_code",
+                &[("column", "SEX"), ("value", "3")]
+            ),
             "SEX: the code 3 is not in the pipeline's codes"
         );
         assert_eq!(plural(Lang::En, "ui.findings", 1, &[]), "1 finding");
         assert_eq!(plural(Lang::En, "ui.findings", 2304, &[]), "2,304 findings");
         assert_eq!(plural(Lang::Fr, "ui.findings", 0, &[]), "0 constat");
         assert_eq!(plural(Lang::Es, "ui.findings", 2304, &[]), "2304 hallazgos");
-        assert_eq!(plural(Lang::Es, "ui.findings", 23040, &[]), "23.040 hallazgos");
+        assert_eq!(
+            plural(Lang::Es, "ui.findings", 23040, &[]),
+            "23.040 hallazgos"
+        );
     }
 
     #[test]
     fn the_browser_language_is_picked_by_weight() {
-        assert_eq!(Lang::from_accept_language("fr-FR,fr;q=0.9,en;q=0.8"), Lang::Fr);
+        assert_eq!(
+            Lang::from_accept_language("fr-FR,fr;q=0.9,en;q=0.8"),
+            Lang::Fr
+        );
         assert_eq!(Lang::from_accept_language("de,es;q=0.5,en;q=0.4"), Lang::Es);
         assert_eq!(Lang::from_accept_language("de"), Lang::En);
         assert_eq!(Lang::from_accept_language("en;q=0.1,fr;q=0"), Lang::En);

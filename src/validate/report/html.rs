@@ -163,20 +163,30 @@ fn audit(out: &mut String, r: &Report, lang: Lang) {
         esc(&a.pipeline_file)
     );
     if let Some(h) = &a.pipeline_sha256 {
-        let _ = write!(out, "<dt>{}</dt><dd><code>{}</code></dd>", t("ui.pipeline_sha"), esc(h));
+        let _ = write!(
+            out,
+            "<dt>{}</dt><dd><code>{}</code></dd>",
+            t("ui.pipeline_sha"),
+            esc(h)
+        );
     }
     for i in &a.inputs {
         let _ = write!(
             out,
-            "<dt>{} ({})</dt><dd><code>{}</code> · {} ({} bytes)</dd>",
+            "<dt>{} ({})</dt><dd><code>{}</code> · {} ({})</dd>",
             t("ui.input"),
             esc(&i.record),
             esc(&i.name),
             super::text::size_text(i.size_bytes),
-            grouped(lang, i.size_bytes)
+            esc(&plural(lang, "ui.bytes", i.size_bytes, &[]))
         );
         if let Some(h) = &i.sha256 {
-            let _ = write!(out, "<dt>{}</dt><dd><code>{}</code></dd>", t("ui.input_sha"), esc(h));
+            let _ = write!(
+                out,
+                "<dt>{}</dt><dd><code>{}</code></dd>",
+                t("ui.input_sha"),
+                esc(h)
+            );
         }
     }
     out.push_str("</dl>");
@@ -312,11 +322,7 @@ fn group_details(out: &mut String, i: &InputOut, g: &GroupOut, lang: Lang) {
         );
         for f in &listed {
             let value = match &f.label {
-                Some(l) => format!(
-                    "{} ({})",
-                    f.value,
-                    say(lang, "ui.label", &[("label", l)])
-                ),
+                Some(l) => format!("{} ({})", f.value, say(lang, "ui.label", &[("label", l)])),
                 None => f.value.clone(),
             };
             let _ = write!(

@@ -245,7 +245,7 @@ impl Report {
         }
         let loadable = s.errors == 0;
         let audit = Audit {
-            generated_at: crate::load::warehouse::now_stamp(),
+            generated_at: iso_time(&crate::load::warehouse::now_stamp()),
             migstat_version: crate::VERSION.to_string(),
             pipeline_id: pipeline.id.clone(),
             pipeline_file: pipeline.file.clone(),
@@ -369,6 +369,23 @@ fn input_out(r: &InputReport) -> InputOut {
     }
 }
 
+/// `20261202T061630Z` as `2026-12-02T06:16:30Z` (other text as it is).
+fn iso_time(stamp: &str) -> String {
+    let b = stamp.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || !stamp.is_ascii() {
+        return stamp.to_string();
+    }
+    format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &stamp[..4],
+        &stamp[4..6],
+        &stamp[6..8],
+        &stamp[9..11],
+        &stamp[11..13],
+        &stamp[13..15]
+    )
+}
+
 fn opt(s: &str) -> Option<String> {
     (!s.is_empty() && s != "-").then(|| s.to_string())
 }
@@ -428,4 +445,13 @@ fn group_out(r: &InputReport, rule: &str, column: &str, g: &Group) -> GroupOut {
     };
     out.message = out.message_in(Lang::En);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stamps_read_as_iso_times() {
+        assert_eq!(super::iso_time("20261202T061630Z"), "2026-12-02T06:16:30Z");
+        assert_eq!(super::iso_time("now"), "now");
+    }
 }

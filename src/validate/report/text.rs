@@ -51,12 +51,7 @@ pub fn render(r: &Report, colour: bool, lang: Lang) -> String {
     let paint = Paint(colour);
     let mut out = String::new();
     let title = say(lang, "ui.validation_of", &[("pipeline", &r.pipeline.id)]);
-    let _ = writeln!(
-        out,
-        "{} ({})",
-        paint.code("1", &title),
-        r.pipeline.file
-    );
+    let _ = writeln!(out, "{} ({})", paint.code("1", &title), r.pipeline.file);
     for input in &r.inputs {
         input_text(&mut out, input, &paint, lang);
     }
@@ -96,7 +91,8 @@ pub fn rows_text(i: &InputOut, lang: Lang) -> String {
         return text(lang, "ui.rows_not_checked").to_string();
     }
     let g = |n: u64| grouped(lang, n);
-    say(lang,
+    say(
+        lang,
         "ui.rows_line",
         &[
             ("read", &g(i.rows_read)),
@@ -140,7 +136,8 @@ pub fn group_where(g: &GroupOut, lang: Lang) -> String {
         parts.push(format!("{} {c}", text(lang, "ui.column").to_lowercase()));
     }
     match (g.first_line, g.last_line) {
-        (Some(a), Some(b)) if a != b => parts.push(say(lang,
+        (Some(a), Some(b)) if a != b => parts.push(say(
+            lang,
             "ui.lines",
             &[("first", &a.to_string()), ("last", &b.to_string())],
         )),
@@ -185,8 +182,7 @@ fn group_text(out: &mut String, i: &InputOut, g: &GroupOut, paint: &Paint, lang:
         group_where(g, lang)
     );
     let _ = writeln!(out, "    {}", g.message_in(lang));
-    if g.values.len() > 1 || g.more_values > 0 || g.values.first().is_some_and(|v| v.count > 1)
-    {
+    if g.values.len() > 1 || g.more_values > 0 || g.values.first().is_some_and(|v| v.count > 1) {
         let _ = writeln!(
             out,
             "    {}{} {}",
@@ -288,7 +284,8 @@ pub fn verdict_text(r: &Report, lang: Lang) -> String {
     if r.loadable {
         if s.rows_quarantined > 0 {
             let rows = plural(lang, "ui.rows", s.rows_quarantined, &[]);
-            say(lang,
+            say(
+                lang,
                 "ui.verdict_ok_quarantine",
                 &[("warnings", &warnings), ("rows", &rows)],
             )
@@ -301,7 +298,11 @@ pub fn verdict_text(r: &Report, lang: Lang) -> String {
             0 => String::new(),
             n => plural(lang, "ui.in_rows", n, &[]),
         };
-        say(lang, "ui.verdict_bad", &[("errors", &errors), ("rows", &rows)])
+        say(
+            lang,
+            "ui.verdict_bad",
+            &[("errors", &errors), ("rows", &rows)],
+        )
     }
 }
 
