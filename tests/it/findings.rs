@@ -394,7 +394,7 @@ fn an_unreadable_input_is_exit_2_for_run_and_validate() {
     let v = migstat::validate::run(&a, &mut Vec::new());
     let opts = migstat::pipeline::RunOptions::new(dir.join("wh"));
     let r = migstat::pipeline::run_file(&p, &opts, &mut Vec::new());
-    let v_code = v.map_or_else(|e| e.exit_code(), |c| c);
+    let v_code = v.unwrap_or_else(|e| e.exit_code());
     let r_code = r.map_or_else(|e| e.exit_code(), |_| 0);
     assert_eq!(v_code, r_code, "validate and run differ");
     let _ = std::fs::remove_dir_all(&dir);
