@@ -175,8 +175,9 @@ fn verdict_of_validate(
         validation: serde_json::to_value(&summaries).unwrap_or_default(),
         inputs: summaries,
         rejected: Some(format!(
-            "{}\nReport: {}",
+            "{}\nReading stopped at: {}\nReport: {}",
             msg.trim_end_matches('.'),
+            crate::error::cut(&read_error.to_string(), 1_000),
             opts.warehouse.join(text).display()
         )),
         ..Default::default()

@@ -114,7 +114,8 @@ fn status_badge(r: &Record, lang: Lang) -> String {
         (Some(_), None) => format!(" · {}", t(lang, "ui.queued_badge")),
         _ => String::new(),
     };
-    format!("<span class=\"s {st}\">{st}</span>{state}")
+    let shown = t(lang, &format!("ui.st.{st}"));
+    format!("<span class=\"s {st}\">{shown}</span>{state}")
 }
 
 async fn home(State(s): S, headers: HeaderMap) -> Response {
@@ -328,21 +329,17 @@ async fn upload_form(
                         "status": e.code(), "reason": msg }),
             );
             let code = StatusCode::from_u16(e.code()).unwrap_or(StatusCode::BAD_REQUEST);
+            let lang = lang_of(&headers);
             let title = match e {
-                Refusal::TooLarge => "File too large",
-                _ => "Upload refused",
+                Refusal::TooLarge => text(lang, "ui.too_large"),
+                _ => text(lang, "ui.refused"),
             };
             let body = format!(
-                "<section><p class=err>{}.</p><p><a href=/>Back to your uploads</a></p></section>",
-                esc(&msg)
+                "<section><p class=err>{}.</p><p><a href=/>{}</a></p></section>",
+                esc(&msg),
+                t(lang, "ui.back")
             );
-            page(
-                code,
-                lang_of(&headers),
-                title,
-                Some((&session, &who)),
-                &body,
-            )
+            page(code, lang, title, Some((&session, &who)), &body)
         }
     }
 }
@@ -355,7 +352,7 @@ fn not_found(s: &Server, session: &Session, who: &Who, what: &str, lang: Lang) -
     page(
         StatusCode::NOT_FOUND,
         lang,
-        "Not found",
+        text(lang, "ui.not_found_title"),
         Some((session, who)),
         &format!(
             "<p>{} <a href=/>{}</a></p>",
@@ -504,9 +501,33 @@ async fn accept(
         Err(_) => page(
             StatusCode::CONFLICT,
             lang,
-            "Not accepted",
+            text(lang, "ui.not_accepted"),
             Some((&session, &who)),
-            "<p>Only a loadable upload can be accepted.</p>",
+            &format!("<p>{}</p>", t(lang, "ui.only_loadable")),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_upload_status_has_its_words_in_the_catalogue() {
+        for st in [
+            Status::Received,
+            Status::Loadable,
+            Status::Errors,
+            Status::Unreadable,
+        ] {
+            let key = format!("ui.st.{}", st.as_str());
+            assert!(crate::validate::messages::has(&key), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_report_file_follows_the_language() {
+        assert_eq!(report_file(Lang::En), "validation.html");
+        assert_eq!(report_file(Lang::Fr), "validation.fr.html");
     }
 }

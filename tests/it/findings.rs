@@ -399,3 +399,26 @@ fn an_unreadable_input_is_exit_2_for_run_and_validate() {
     assert_eq!(v_code, r_code, "validate and run differ");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_wrong_delimiter_is_named_once_as_the_cause() {
+    let u = Upload::tha();
+    let mut text = u.header.join(";") + "\n";
+    for r in &u.rows {
+        text.push_str(&r.join(";"));
+        text.push('\n');
+    }
+    let r = crate::validate::validate_bytes("semicolons", THA, text.as_bytes(), &keep);
+    let causes = &person(&r).causes;
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    assert_eq!(causes[0].kind, "wrong_delimiter");
+    assert_eq!(
+        (
+            causes[0].params["used"].as_str(),
+            causes[0].params["other"].as_str()
+        ),
+        (",", ";")
+    );
+    assert!(!person(&r).rows_checked);
+    assert!(in_lang(&r, Lang::Es).contains("El archivo está separado por ;, no por ,"));
+}
