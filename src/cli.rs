@@ -36,6 +36,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check pipeline files: every problem at once, with its key path.
     Check(CheckArgs),
+    /// Write a commented draft pipeline from a data file's header and value labels.
+    Init(crate::config::init::InitArgs),
     /// Validate an upload against its pipeline: exit 0 loadable, 1 errors found, 2 could not check.
     Validate(crate::validate::ValidateArgs),
     /// SQL over the warehouse's tables by folder name (observations, microdata, catalog_indicators, …).
@@ -155,6 +157,9 @@ pub struct RunArgs {
     /// Findings listed per rule in the run's validation report.
     #[arg(long, default_value_t = 100)]
     pub max_per_rule: u64,
+    /// Language of the run's text and HTML validation reports: en, fr or es.
+    #[arg(long, value_enum, default_value_t = crate::validate::messages::Lang::En)]
+    pub lang: crate::validate::messages::Lang,
     /// Run even when inputs, pipeline, schemas and version are unchanged since the last run.
     #[arg(long)]
     pub force: bool,
@@ -185,8 +190,11 @@ pub struct RunArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    #[arg(required = true)]
+    #[arg(required_unless_present = "reference")]
     pub pipelines: Vec<PathBuf>,
+    /// Print the reference of every pipeline key (docs/pipeline-reference.md) and exit.
+    #[arg(long)]
+    pub reference: bool,
     #[arg(long)]
     pub schemas: Option<PathBuf>,
 }
@@ -196,6 +204,7 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
     match cli.command {
         Command::Run(a) => run(a, out, err),
         Command::Check(a) => check(a, out),
+        Command::Init(a) => crate::config::init::run(&a, out),
         Command::Runs(a) => runs(a, out),
         Command::Validate(a) => crate::validate::run(&a, out),
         Command::Query(a) => {
@@ -265,6 +274,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
         wait: a.wait.get(),
         jobs: a.jobs,
         limits: a.limit,
+        lang: a.lang,
         ..RunOptions::new(a.warehouse)
     };
     if let Some(dir) = &a.inbox {
@@ -398,11 +408,31 @@ fn stamp_of(s: &str) -> Result<String> {
 }
 
 fn check(a: CheckArgs, out: &mut dyn Write) -> Result<i32> {
+    if a.reference {
+        let _ = write!(out, "{}", crate::config::reference::render());
+        return Ok(0);
+    }
     let mut code = 0;
     for p in &a.pipelines {
         match Job::load(p, a.schemas.as_deref()) {
-            Ok(_) => {
-                let _ = writeln!(out, "{}: ok", p.display());
+            Ok(job) => {
+                // The header too: every mapped column, with the nearest one when it is missing.
+                let missing = match &job.kind {
+                    crate::pipeline::Kind::Survey(pl, schema) => {
+                        crate::config::check::check_columns(pl, schema)
+                    }
+                    _ => Vec::new(),
+                };
+                if missing.is_empty() {
+                    let _ = writeln!(out, "{}: ok", p.display());
+                } else {
+                    let e = MigError::Pipeline {
+                        path: p.clone(),
+                        problems: missing,
+                    };
+                    let _ = writeln!(out, "{e}");
+                    code = 2;
+                }
             }
             Err(e) => {
                 let _ = writeln!(out, "{e}");

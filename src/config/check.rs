@@ -5,6 +5,7 @@ use std::path::Path;
 use toml::Value;
 
 use super::pipeline::{FieldMap, Pipeline};
+use super::suggest::{did_you_mean, listed};
 use crate::error::{MigError, Result};
 use crate::extract::limits::{clip, grouped, Limits};
 use crate::extract::INPUT_TYPES;
@@ -60,6 +61,7 @@ const INPUT: &[&str] = &[
     "retries",
     "cache_dir",
     "limits",
+    "decimal",
 ];
 const TIME: &[&str] = &["year", "quarter", "month", "value"];
 const DESIGN: &[&str] = &[
@@ -103,6 +105,19 @@ const FIELD: &[&str] = &[
     "note",
 ];
 const ROSTER: &[&str] = &["input", "time", "design", "fields"];
+
+/// The keys each table accepts, by table (the reference, `reference.rs`, documents the same).
+pub const KEY_LISTS: &[(&str, &[&str])] = &[
+    ("", TOP),
+    ("pipeline", META),
+    ("pipeline.reliability", RELIABILITY),
+    ("input", INPUT),
+    ("time", TIME),
+    ("design", DESIGN),
+    ("validation", VALIDATION),
+    ("fields.NAME", FIELD),
+    ("roster", ROSTER),
+];
 /// Rule ids whose severity a pipeline may set in `[rules]`.
 pub const RULES: &[&str] = &[
     "missing_column",
@@ -166,10 +181,20 @@ pub fn from_value(path: &Path, value: Value, schema: &Schema) -> Result<Pipeline
     let mut problems = Vec::new();
     check_text_bounds(&value, "", &mut problems);
     check_keys(&value, &mut problems);
+    let missing = check_required(&value, &mut problems);
+    // With a required key missing, the rest is still checked: the missing keys are stood in
+    // for by values that pass, so that every other problem is reported in the same run.
+    let value = if missing {
+        with_stand_ins(value)
+    } else {
+        value
+    };
     let mut p: Pipeline = match value.try_into() {
         Ok(p) => p,
         Err(e) => {
-            problems.push(clip_message(e));
+            if !missing {
+                problems.push(clip_message(e));
+            }
             return Err(fail(problems));
         }
     };
@@ -252,12 +277,65 @@ pub fn check_text_bounds(v: &Value, path: &str, problems: &mut Vec<String>) {
     }
 }
 
+/// The keys a survey pipeline must have, each missing one reported (all at once); returns
+/// whether one was missing.
+fn check_required(v: &Value, problems: &mut Vec<String>) -> bool {
+    let before = problems.len();
+    let required: [(&str, &[&str]); 2] = [
+        (
+            "pipeline",
+            &["id", "name", "ref_area", "source", "periodicity"],
+        ),
+        ("input", &[]),
+    ];
+    for (table, keys) in required {
+        match v.get(table) {
+            None => problems.push(format!("[{table}]: the table is required")),
+            Some(t) if !t.is_table() => problems.push(format!("{table}: a table is expected")),
+            Some(t) => {
+                for k in keys {
+                    if t.get(k).is_none() {
+                        problems.push(format!("{table}.{k}: required key missing"));
+                    }
+                }
+            }
+        }
+    }
+    problems.len() > before
+}
+
+/// `v` with the missing required keys filled by values every check accepts.
+fn with_stand_ins(mut v: Value) -> Value {
+    let Some(top) = v.as_table_mut() else {
+        return v;
+    };
+    let stand_ins = [
+        ("id", "x"),
+        ("name", "x"),
+        ("ref_area", "XXX"),
+        ("source", "SY:X"),
+        ("periodicity", "A"),
+    ];
+    let meta = top
+        .entry("pipeline")
+        .or_insert_with(|| Value::Table(Default::default()));
+    if let Some(m) = meta.as_table_mut() {
+        for (k, x) in stand_ins {
+            m.entry(k).or_insert_with(|| Value::String(x.into()));
+        }
+    }
+    top.entry("input")
+        .or_insert_with(|| Value::Table(Default::default()));
+    v
+}
+
 fn keys(v: &Value, path: &str, allowed: &[&str], problems: &mut Vec<String>) {
     if let Some(t) = v.as_table() {
         for k in t.keys() {
             if !allowed.contains(&k.as_str()) {
                 problems.push(format!(
-                    "{path}.{k}: unknown key (expected one of: {})",
+                    "{path}.{k}: unknown key{} (expected one of: {})",
+                    did_you_mean(k, allowed.iter().copied()),
                     allowed.join(", ")
                 ));
             }
@@ -294,7 +372,8 @@ fn check_keys(v: &Value, problems: &mut Vec<String>) {
         for k in r.keys() {
             if !RULES.contains(&k.as_str()) {
                 problems.push(format!(
-                    "rules.{k}: unknown rule (expected one of: {})",
+                    "rules.{k}: unknown rule{} (expected one of: {})",
+                    did_you_mean(k, RULES.iter().copied()),
                     RULES.join(", ")
                 ));
             }
@@ -528,6 +607,76 @@ fn check_input_options(path: &str, input: &super::pipeline::Input, problems: &mu
     if input.timeout_secs == Some(0) {
         problems.push(format!("{path}.timeout_secs: must be at least 1"));
     }
+    if let Some(d) = &input.delimiter {
+        if let Err(e) = super::pipeline::delimiter_byte(d) {
+            problems.push(format!("{path}.delimiter: {e}"));
+        }
+    }
+    if let Some(e) = &input.encoding {
+        if super::pipeline::encoding_name(e).is_none() {
+            problems.push(format!(
+                "{path}.encoding: {e:?} is not known{} (expected one of: {})",
+                did_you_mean(e, super::pipeline::ENCODINGS.iter().copied()),
+                super::pipeline::ENCODINGS.join(", ")
+            ));
+        }
+    }
+    if let Some(d) = &input.decimal {
+        if d != "." && d != "," {
+            problems.push(format!(
+                "{path}.decimal: {d:?} must be \".\" (decimal point) or \",\" (decimal comma)"
+            ));
+        }
+    }
+}
+
+/// The columns a survey pipeline maps, looked up in its input's header: each one missing named
+/// with the header's nearest column. Reads the header only (for `migstat check`).
+pub fn check_columns(p: &Pipeline, schema: &Schema) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut inputs = vec![("input", "fields", &p.input, &p.fields)];
+    if let Some(r) = &p.roster {
+        inputs.push(("roster.input", "roster.fields", &r.input, &r.fields));
+    }
+    let _ = schema;
+    for (at, fields_at, input, fields) in inputs {
+        if input.url.is_some() {
+            continue;
+        }
+        let path = p.resolve(&input.path);
+        let src = match crate::extract::open(input, &path) {
+            Ok(src) => src,
+            Err(e) => {
+                problems.push(format!("{at}: {}", clip_message(e)));
+                continue;
+            }
+        };
+        let headers: Vec<&str> = src.headers().iter().map(String::as_str).collect();
+        let mut want: Vec<(String, Vec<String>)> = input
+            .key
+            .iter()
+            .map(|k| (format!("{at}.key"), vec![k.clone()]))
+            .collect();
+        for (name, f) in fields {
+            if let Some(c) = &f.column {
+                want.push((format!("{fields_at}.{name}.column"), c.names()));
+            }
+            for c in &f.columns {
+                want.push((format!("{fields_at}.{name}.columns"), vec![c.clone()]));
+            }
+        }
+        for (key, names) in want {
+            if src.column(&names).is_none() {
+                problems.push(format!(
+                    "{key}: column {} is not in the header of {}{}",
+                    names.join(" or "),
+                    src.display().display(),
+                    did_you_mean(&names[0], headers.iter().copied())
+                ));
+            }
+        }
+    }
+    problems
 }
 
 fn check_fields(
@@ -542,8 +691,9 @@ fn check_fields(
         let Some(def) = record.mappable().find(|d| &d.name == name) else {
             let known: Vec<&str> = record.mappable().map(|d| d.name.as_str()).collect();
             problems.push(format!(
-                "{at}: {name:?} is not a field of the {} record (fields: {})",
+                "{at}: {name:?} is not a field of the {} record{} (fields: {})",
                 record.record,
+                did_you_mean(name, known.iter().copied()),
                 known.join(", ")
             ));
             continue;
@@ -569,13 +719,18 @@ fn check_fields(
             let Ok(dim) = schema.codes.dim(dim) else {
                 continue;
             };
-            let mut check = |what: &str, v: &Value| match v.as_str() {
+            let codes: Vec<&str> = dim.codes.iter().map(|c| c.code.as_str()).collect();
+            let mut check = |what: &str, v: &Value| {
+                match v.as_str() {
                 Some(c) if dim.index_of(c).is_some() => {}
                 Some(c) => problems.push(format!(
-                    "{at}.{what}: {c:?} is not a code of {} (schemas/codelists.csv)",
-                    dim.name
+                    "{at}.{what}: {c:?} is not a code of {}{} (schemas/codelists.csv; valid codes: {})",
+                    dim.name,
+                    did_you_mean(c, codes.iter().copied()),
+                    listed(codes.iter().copied(), 40)
                 )),
                 None => problems.push(format!("{at}.{what}: a code string is expected")),
+            }
             };
             for (k, v) in &f.codes {
                 check(&format!("codes.{k}"), v);

@@ -120,6 +120,45 @@ pub struct Input {
     /// `[input.limits]`: bounds on the work reading the input may cost (`docs/limits.md`).
     #[serde(default)]
     pub limits: Limits,
+    /// The decimal separator of numeric cells: `.` (default) or `,`.
+    #[serde(default)]
+    pub decimal: Option<String>,
+}
+
+/// Encodings an input may declare.
+pub const ENCODINGS: &[&str] = &["utf-8", "latin-1", "auto"];
+
+/// The encoding `name` declares (`utf8`, `latin1`, `iso-8859-1`, `windows-1252` and any case
+/// accepted), or `None` when it is not known.
+pub fn encoding_name(name: &str) -> Option<&'static str> {
+    match name.to_ascii_lowercase().as_str() {
+        "utf-8" | "utf8" => Some("utf-8"),
+        "latin-1" | "latin1" | "iso-8859-1" | "windows-1252" | "cp1252" => Some("latin-1"),
+        "auto" => Some("auto"),
+        _ => None,
+    }
+}
+
+/// The byte a declared delimiter stands for: one character, or `tab` (`\t`). The one rule
+/// `check` and the CSV reader apply.
+pub fn delimiter_byte(d: &str) -> Result<u8, String> {
+    match d {
+        "\\t" | "tab" | "\t" => Ok(b'\t'),
+        s if s.len() == 1 => Ok(s.as_bytes()[0]),
+        s => {
+            let named = match s.to_ascii_lowercase().as_str() {
+                "comma" => Some(","),
+                "semicolon" => Some(";"),
+                "pipe" => Some("|"),
+                "space" => Some(" "),
+                _ => None,
+            };
+            Err(match named {
+                Some(c) => format!("{s:?} must be the character itself: write delimiter = {c:?}"),
+                None => format!("{s:?} must be one character (or \"tab\")"),
+            })
+        }
+    }
 }
 
 fn csv_type() -> String {

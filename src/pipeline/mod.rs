@@ -45,6 +45,8 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
     /// Input limits overriding the pipelines' (`--limit KEY=VALUE`, see `docs/limits.md`).
     pub limits: Vec<String>,
+    /// Language of the run's text and HTML validation reports.
+    pub lang: crate::validate::messages::Lang,
 }
 
 impl RunOptions {
@@ -62,6 +64,7 @@ impl RunOptions {
             wait: crate::load::lock::Wait::No,
             jobs: None,
             limits: Vec::new(),
+            lang: crate::validate::messages::Lang::En,
         }
     }
 

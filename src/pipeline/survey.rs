@@ -36,15 +36,23 @@ pub(super) fn execute(
         ctx.say(format!("  warning: {msg}"));
         tracing::warn!(event = "warning", pipeline = %p.pipeline.id, "{msg}");
     }
-    let mut person = normalize(
+    // A file the mapping cannot read through gets the verdict `validate` gives it.
+    let person = normalize(
         p,
         schema,
         &RecordSpec::person(p, schema),
         opts.input.as_deref(),
         opts.cap,
-    )?;
+    );
+    let mut person = match person {
+        Ok(n) => n,
+        Err(e) => return verdict_of_validate(p, schema, ctx, staged, e),
+    };
     let mut roster = match RecordSpec::roster(p, schema) {
-        Some(spec) => Some(normalize(p, schema, &spec, None, opts.cap)?),
+        Some(spec) => match normalize(p, schema, &spec, None, opts.cap) {
+            Ok(n) => Some(n),
+            Err(e) => return verdict_of_validate(p, schema, ctx, staged, e),
+        },
         None => None,
     };
     // Validation rules beyond the mapping: file, header, record, household, plausibility.
@@ -75,7 +83,7 @@ pub(super) fn execute(
         ));
     }
     let scratch = staged.scratch("reports")?;
-    crate::validate::Report::new(p, &reports).write_run_files(&scratch)?;
+    crate::validate::Report::new(p, &reports).write_run_files_in(&scratch, opts.lang)?;
     staged.adopt(&ctx.run_rel(), &scratch)?;
     let mut produced = Produced {
         validation: serde_json::to_value(&summaries).unwrap_or_default(),
@@ -102,6 +110,78 @@ pub(super) fn execute(
     produced.observations = obs_counts;
     produced.skipped_indicators = skipped;
     Ok(produced)
+}
+
+/// When the mapping stopped at a cell it cannot read (`read_error`), `validate`'s engine reads the
+/// inputs instead: its findings become the run's report (written under `runs/`) and the run is
+/// rejected (exit 1) as `validate` rejects the file; a file it cannot check either is exit 2.
+fn verdict_of_validate(
+    p: &Pipeline,
+    schema: &Schema,
+    ctx: &mut Ctx,
+    staged: &mut Staged,
+    read_error: MigError,
+) -> Result<Produced> {
+    use crate::validate::command::{could_not_check, validate_survey};
+    let opts = ctx.opts;
+    let inputs = validate_survey(
+        p,
+        schema,
+        opts.input.as_deref(),
+        opts.cap,
+        Some(opts.warehouse.as_path()),
+    )
+    .map_err(could_not_check)?;
+    let report = crate::validate::Report::new(p, &inputs);
+    if report.loadable {
+        return Err(could_not_check(read_error));
+    }
+    let scratch = staged.scratch("reports")?;
+    report.write_run_files_in(&scratch, opts.lang)?;
+    staged.adopt(&ctx.run_rel(), &scratch)?;
+    let summaries: Vec<InputSummary> = report
+        .inputs
+        .iter()
+        .map(|i| InputSummary {
+            record: i.record.clone(),
+            file: i.file.clone(),
+            size: i.file_facts.size_bytes,
+            rows_read: i.rows_read,
+            rows_loaded: 0,
+            rows_quarantined: 0,
+            errors: i
+                .counts
+                .iter()
+                .filter(|c| c.severity == crate::config::pipeline::Severity::Error)
+                .map(|c| c.count)
+                .sum(),
+            warnings: i
+                .counts
+                .iter()
+                .filter(|c| c.severity == crate::config::pipeline::Severity::Warning)
+                .map(|c| c.count)
+                .sum(),
+        })
+        .collect();
+    for s in &summaries {
+        ctx.say(format!(
+            "  {} {}: read {} rows, {} errors, {} warnings",
+            s.record, s.file, s.rows_read, s.errors, s.warnings
+        ));
+    }
+    let text = ctx.run_rel().join("validation.txt");
+    let msg = crate::validate::report::text::verdict_text(&report, opts.lang);
+    Ok(Produced {
+        validation: serde_json::to_value(&summaries).unwrap_or_default(),
+        inputs: summaries,
+        rejected: Some(format!(
+            "{}\nReading stopped at: {}\nReport: {}",
+            msg.trim_end_matches('.'),
+            crate::error::cut(&read_error.to_string(), 1_000),
+            opts.warehouse.join(text).display()
+        )),
+        ..Default::default()
+    })
 }
 
 /// Why nothing may load: validation errors, or more quarantined rows than the pipeline's

@@ -157,7 +157,7 @@ async fn report_json(State(s): S, headers: HeaderMap, Path(id): Path<String>) ->
 
 async fn report_html(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
     match upload(&s, &headers, &id, "GET /api/uploads/ID/report.html") {
-        Ok((_, r)) => super::pages::report_body(&s, &r),
+        Ok((_, r)) => super::pages::report_body_in(&s, &r, super::pages::lang_of(&headers)),
         Err(resp) => resp,
     }
 }

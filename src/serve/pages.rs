@@ -20,6 +20,7 @@ use super::session::{cross_site, csrf_ok, Session};
 use super::store::{Record, Status};
 use super::upload::{receive, Refusal};
 use super::{Server, Who};
+use crate::validate::messages::{plural, render as say, text, Lang};
 use crate::validate::report::html::esc;
 
 type S = State<Arc<Server>>;
@@ -46,21 +47,49 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/statistics", get(statistics))
 }
 
-fn page(code: StatusCode, title: &str, who: Option<(&Session, &Who)>, body: &str) -> Response {
+/// The language of the pages for a request: the browser's `Accept-Language`.
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Lang::En, Lang::from_accept_language)
+}
+
+/// The upload's HTML report file in `lang` (each upload has one per language).
+pub fn report_file(lang: Lang) -> String {
+    match lang {
+        Lang::En => "validation.html".into(),
+        l => format!("validation.{l}.html"),
+    }
+}
+
+fn t(lang: Lang, key: &str) -> String {
+    esc(text(lang, key))
+}
+
+fn page(
+    code: StatusCode,
+    lang: Lang,
+    title: &str,
+    who: Option<(&Session, &Who)>,
+    body: &str,
+) -> Response {
     let bar = match who {
         Some((s, w)) => format!(
             "<form method=post action=/signout><input type=hidden name=csrf value=\"{}\">\
-             {} · <button>Sign out</button></form>",
+             {} · <button>{}</button></form>",
             s.csrf,
-            esc(&w.country)
+            esc(&w.country),
+            t(lang, "ui.sign_out")
         ),
         None => String::new(),
     };
     let html = format!(
-        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+        "<!doctype html><html lang={l}><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
          <title>{t} — migstat uploads</title><style>{CSS}</style>\
          <header><a href=/><b>migstat uploads</b></a>{bar}</header><main><h1>{t}</h1>{body}</main></html>",
-        t = esc(title)
+        t = esc(title),
+        l = lang.code()
     );
     let csp = "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'";
     (
@@ -74,7 +103,7 @@ fn page(code: StatusCode, title: &str, who: Option<(&Session, &Who)>, body: &str
         .into_response()
 }
 
-fn status_badge(r: &Record) -> String {
+fn status_badge(r: &Record, lang: Lang) -> String {
     let st = r.status.as_str();
     let state = match (&r.accepted, &r.run) {
         (_, Some(run)) => format!(
@@ -82,13 +111,15 @@ fn status_badge(r: &Record) -> String {
             esc(run.run_id.as_deref().unwrap_or("")),
             esc(&run.status)
         ),
-        (Some(_), None) => " · queued for processing".into(),
+        (Some(_), None) => format!(" · {}", t(lang, "ui.queued_badge")),
         _ => String::new(),
     };
-    format!("<span class=\"s {st}\">{st}</span>{state}")
+    let shown = t(lang, &format!("ui.st.{st}"));
+    format!("<span class=\"s {st}\">{shown}</span>{state}")
 }
 
 async fn home(State(s): S, headers: HeaderMap) -> Response {
+    let lang = lang_of(&headers);
     let Some((session, who)) = s.session(&headers) else {
         return Redirect::to("/signin").into_response();
     };
@@ -114,23 +145,37 @@ async fn home(State(s): S, headers: HeaderMap) -> Response {
                 esc(&r.original_name),
                 esc(&r.pipeline),
                 human(r.size),
-                status_badge(r),
+                status_badge(r, lang),
                 id = esc(&r.id)
             )
         })
         .collect();
     let uploads = match rows.is_empty() {
-        true => "<p class=note>No uploads yet.</p>".to_string(),
-        false => format!("<table><tr><th>Upload</th><th>File</th><th>Pipeline</th><th>Size</th><th>Status</th></tr>{rows}</table>"),
+        true => format!("<p class=note>{}</p>", t(lang, "ui.no_uploads")),
+        false => format!(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{rows}</table>",
+            t(lang, "ui.upload"),
+            t(lang, "ui.file"),
+            t(lang, "ui.pipeline"),
+            t(lang, "ui.size"),
+            t(lang, "ui.status")
+        ),
     };
-    let body = format!(
-        "<section><h2>Upload a file</h2><form method=post action=/uploads enctype=multipart/form-data>\
+    let body =
+        format!(
+        "<section><h2>{h_up}</h2><form method=post action=/uploads enctype=multipart/form-data>\
          <input type=hidden name=csrf value=\"{csrf}\">\
-         <p><label>Pipeline <select name=pipeline required>{options}</select></label></p>\
-         <p><label>File <input type=file name=file required></label></p>\
-         <p class=note>Files up to {mb} MB. The file is validated at once; nothing is loaded until you accept it.</p>\
-         <p><button>Upload and validate</button></p></form></section>\
-         <section><h2>Your uploads</h2>{uploads}<p class=note>{q} waiting for validation.</p></section>{stats}",
+         <p><label>{l_pipeline} <select name=pipeline required>{options}</select></label></p>\
+         <p><label>{l_file} <input type=file name=file required></label></p>\
+         <p class=note>{limit}</p>\
+         <p><button>{b_up}</button></p></form></section>\
+         <section><h2>{h_yours}</h2>{uploads}<p class=note>{q}</p></section>{stats}",
+        h_up = t(lang, "ui.upload_a_file"),
+        l_pipeline = t(lang, "ui.pipeline"),
+        l_file = t(lang, "ui.file"),
+        limit = esc(&say(lang, "ui.files_up_to", &[("mb", &s.max_mb.to_string())])),
+        b_up = t(lang, "ui.upload_button"),
+        h_yours = t(lang, "ui.your_uploads"),
         stats = match s.warehouse {
             Some(_) => "<section><h2>Statistics</h2><p><a href=/statistics>Your country's \
                         labour-migration statistics</a>: time series, pyramid, reliability, \
@@ -138,12 +183,12 @@ async fn home(State(s): S, headers: HeaderMap) -> Response {
             None => "",
         },
         csrf = session.csrf,
-        mb = s.max_mb,
-        q = s.pool.waiting()
+        q = esc(&say(lang, "ui.waiting", &[("n", &s.pool.waiting().to_string())]))
     );
     page(
         StatusCode::OK,
-        &format!("Uploads for {}", who.country),
+        lang,
+        &say(lang, "ui.uploads_for", &[("country", &who.country)]),
         Some((&session, &who)),
         &body,
     )
@@ -157,17 +202,22 @@ fn human(bytes: u64) -> String {
     }
 }
 
-fn signin_form(msg: &str) -> String {
+fn signin_form(msg: &str, lang: Lang) -> String {
     format!(
-        "{msg}<section><form method=post action=/signin><p><label>Token \
+        "{msg}<section><form method=post action=/signin><p><label>{} \
          <input type=password name=token size=70 autocomplete=off required></label></p>\
-         <p><button>Sign in</button></p></form>\
-         <p class=note>Your token was given to you by the data team (<code>migstat token add</code>).</p></section>"
+         <p><button>{}</button></p></form>\
+         <p class=note>{}</p></section>",
+        t(lang, "ui.token"),
+        t(lang, "ui.sign_in"),
+        t(lang, "ui.token_note")
     )
 }
 
-async fn signin_page() -> Response {
-    page(StatusCode::OK, "Sign in", None, &signin_form(""))
+async fn signin_page(headers: HeaderMap) -> Response {
+    let lang = lang_of(&headers);
+    let title = text(lang, "ui.sign_in");
+    page(StatusCode::OK, lang, title, None, &signin_form("", lang))
 }
 
 #[derive(Deserialize)]
@@ -176,6 +226,7 @@ struct TokenForm {
 }
 
 async fn signin(State(s): S, headers: HeaderMap, Form(f): Form<TokenForm>) -> Response {
+    let lang = lang_of(&headers);
     if cross_site(&headers) {
         return forbidden(&s, None, "POST /signin");
     }
@@ -190,7 +241,8 @@ async fn signin(State(s): S, headers: HeaderMap, Form(f): Form<TokenForm>) -> Re
             }
             Err(e) => page(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Sign in",
+                lang,
+                text(lang, "ui.sign_in"),
                 None,
                 &esc(&e.to_string()),
             ),
@@ -200,8 +252,15 @@ async fn signin(State(s): S, headers: HeaderMap, Form(f): Form<TokenForm>) -> Re
                 "sign_in_refused",
                 json!({ "reason": "unknown or revoked token" }),
             );
-            let msg = "<p class=err>This token is not valid (mistyped, or revoked).</p>";
-            page(StatusCode::UNAUTHORIZED, "Sign in", None, &signin_form(msg))
+            let msg = format!("<p class=err>{}</p>", t(lang, "ui.token_bad"));
+            let title = text(lang, "ui.sign_in");
+            page(
+                StatusCode::UNAUTHORIZED,
+                lang,
+                title,
+                None,
+                &signin_form(&msg, lang),
+            )
         }
     }
 }
@@ -218,7 +277,7 @@ fn forbidden(s: &Server, who: Option<&Who>, what: &str) -> Response {
                 "country": who.map(|w| &w.country), "token_id": who.map(|w| &w.token_id) }),
     );
     let body = "<p>This form has expired or came from another site. <a href=/>Reload the page</a> and send it again.</p>";
-    page(StatusCode::FORBIDDEN, "Form refused", None, body)
+    page(StatusCode::FORBIDDEN, Lang::En, "Form refused", None, body)
 }
 
 /// The session of a form post whose CSRF token is right, or the answer refusing it.
@@ -270,76 +329,97 @@ async fn upload_form(
                         "status": e.code(), "reason": msg }),
             );
             let code = StatusCode::from_u16(e.code()).unwrap_or(StatusCode::BAD_REQUEST);
+            let lang = lang_of(&headers);
             let title = match e {
-                Refusal::TooLarge => "File too large",
-                _ => "Upload refused",
+                Refusal::TooLarge => text(lang, "ui.too_large"),
+                _ => text(lang, "ui.refused"),
             };
             let body = format!(
-                "<section><p class=err>{}.</p><p><a href=/>Back to your uploads</a></p></section>",
-                esc(&msg)
+                "<section><p class=err>{}.</p><p><a href=/>{}</a></p></section>",
+                esc(&msg),
+                t(lang, "ui.back")
             );
-            page(code, title, Some((&session, &who)), &body)
+            page(code, lang, title, Some((&session, &who)), &body)
         }
     }
 }
 
-fn not_found(s: &Server, session: &Session, who: &Who, what: &str) -> Response {
+fn not_found(s: &Server, session: &Session, who: &Who, what: &str, lang: Lang) -> Response {
     s.audit.log(
         "refused",
         json!({ "country": who.country, "token_id": who.token_id, "request": what, "status": 404 }),
     );
     page(
         StatusCode::NOT_FOUND,
-        "Not found",
+        lang,
+        text(lang, "ui.not_found_title"),
         Some((session, who)),
-        "<p>No such upload. <a href=/>Your uploads</a></p>",
+        &format!(
+            "<p>{} <a href=/>{}</a></p>",
+            t(lang, "ui.not_found"),
+            t(lang, "ui.your_uploads")
+        ),
     )
 }
 
 async fn upload_page(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let lang = lang_of(&headers);
     let Some((session, who)) = s.session(&headers) else {
         return Redirect::to("/signin").into_response();
     };
     let Some(r) = s.upload_of(&who, &id) else {
-        return not_found(&s, &session, &who, "GET /uploads/ID");
+        return not_found(&s, &session, &who, "GET /uploads/ID", lang);
     };
     let action = match (r.status, &r.accepted, &r.run) {
         (_, _, Some(run)) => format!(
-            "<p>Processed: run <code>{}</code>, {} (exit {}).</p>",
-            esc(run.run_id.as_deref().unwrap_or("")), esc(&run.status), run.exit_code
+            "<p>{}</p>",
+            esc(&say(lang, "ui.processed", &[
+                ("run", run.run_id.as_deref().unwrap_or("")),
+                ("status", &run.status),
+                ("code", &run.exit_code.to_string()),
+            ]))
         ),
-        (_, Some(a), None) => format!("<p><b>Queued for processing</b> since {}.</p>", esc(&a.time)),
+        (_, Some(a), None) => format!(
+            "<p><b>{}</b> {}.</p>",
+            t(lang, "ui.queued"),
+            esc(&say(lang, "ui.queued_since", &[("time", &a.time)]))
+        ),
         (Status::Loadable, None, None) => format!(
             "<form method=post action=\"/uploads/{}/accept\"><input type=hidden name=csrf value=\"{}\">\
-             <button>Accept for processing</button></form>",
-            esc(&r.id), session.csrf
+             <button>{}</button></form>",
+            esc(&r.id), session.csrf, t(lang, "ui.accept")
         ),
-        (Status::Received, ..) => "<p>Waiting for validation: reload the page in a moment.</p>".into(),
-        _ => "<p class=err>This upload cannot be processed: fix the file and upload it again.</p>".into(),
+        (Status::Received, ..) => format!("<p>{}</p>", t(lang, "ui.waiting_validation")),
+        _ => format!("<p class=err>{}</p>", t(lang, "ui.cannot_process")),
     };
     let body = format!(
-        "<section><table><tr><th>File</th><td>{}</td></tr><tr><th>Pipeline</th><td>{}</td></tr>\
-         <tr><th>Received</th><td>{}</td></tr><tr><th>Size</th><td>{} ({} bytes)</td></tr>\
-         <tr><th>SHA-256</th><td><code>{}</code></td></tr><tr><th>Status</th><td>{}</td></tr></table>{action}</section>\
-         <iframe title=\"Validation report\" sandbox src=\"/uploads/{id}/report.html\"></iframe>",
-        esc(&r.original_name), esc(&r.pipeline), esc(&r.received), human(r.size), r.size,
-        esc(&r.sha256), status_badge(&r), id = esc(&r.id)
+        "<section><table><tr><th>{}</th><td>{}</td></tr><tr><th>{}</th><td>{}</td></tr>\
+         <tr><th>{}</th><td>{}</td></tr><tr><th>{}</th><td>{} ({})</td></tr>\
+         <tr><th>SHA-256</th><td><code>{}</code></td></tr><tr><th>{}</th><td>{}</td></tr></table>{action}</section>\
+         <iframe title=\"{}\" sandbox src=\"/uploads/{id}/report.html\"></iframe>",
+        t(lang, "ui.file"), esc(&r.original_name), t(lang, "ui.pipeline"), esc(&r.pipeline),
+        t(lang, "ui.received"), esc(&r.received), t(lang, "ui.size"), human(r.size),
+        plural(lang, "ui.bytes", r.size, &[]),
+        esc(&r.sha256), t(lang, "ui.status"), status_badge(&r, lang), t(lang, "ui.report_frame"),
+        id = esc(&r.id)
     );
     page(
         StatusCode::OK,
-        &format!("Upload {}", r.id),
+        lang,
+        &say(lang, "ui.upload_title", &[("id", &r.id)]),
         Some((&session, &who)),
         &body,
     )
 }
 
 async fn report_page(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let lang = lang_of(&headers);
     let Some((session, who)) = s.session(&headers) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
     match s.upload_of(&who, &id) {
-        Some(r) => report_body(&s, &r),
-        None => not_found(&s, &session, &who, "GET /uploads/ID/report.html"),
+        Some(r) => report_body_in(&s, &r, lang),
+        None => not_found(&s, &session, &who, "GET /uploads/ID/report.html", lang),
     }
 }
 
@@ -370,20 +450,27 @@ async fn statistics(State(s): S, headers: HeaderMap) -> Response {
 
 /// The upload's HTML validation report (or, for an unreadable file, a page saying why).
 pub fn report_body(s: &Server, r: &Record) -> Response {
+    report_body_in(s, r, Lang::En)
+}
+
+/// `report_body` in `lang` (the English page for an upload validated before its translations).
+pub fn report_body_in(s: &Server, r: &Record, lang: Lang) -> Response {
     let dir = s.store.root.join(&r.id);
-    let html = std::fs::read_to_string(dir.join("validation.html")).unwrap_or_else(|_| {
-        let why = r
-            .summary
-            .get("error")
-            .and_then(|e| e.as_str())
-            .unwrap_or("not validated yet");
-        format!(
-            "<!doctype html><meta charset=utf-8><style>{CSS}</style><main><h1>{}</h1>\
+    let html = std::fs::read_to_string(dir.join(report_file(lang)))
+        .or_else(|_| std::fs::read_to_string(dir.join(report_file(Lang::En))))
+        .unwrap_or_else(|_| {
+            let why = r
+                .summary
+                .get("error")
+                .and_then(|e| e.as_str())
+                .unwrap_or("not validated yet");
+            format!(
+                "<!doctype html><meta charset=utf-8><style>{CSS}</style><main><h1>{}</h1>\
              <p class=err>The file could not be checked: {}</p></main>",
-            esc(&r.original_name),
-            esc(why)
-        )
-    });
+                esc(&r.original_name),
+                esc(why)
+            )
+        });
     let csp =
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'";
     (
@@ -402,6 +489,7 @@ async fn accept(
     Path(id): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
+    let lang = lang_of(&headers);
     let c = f.csrf.unwrap_or_default();
     let (session, who) = match form_session(&s, &headers, Some(&c), "POST /uploads/ID/accept") {
         Ok(v) => v,
@@ -409,12 +497,37 @@ async fn accept(
     };
     match s.accept(&who, &id) {
         Ok(r) => Redirect::to(&format!("/uploads/{}", r.id)).into_response(),
-        Err(404) => not_found(&s, &session, &who, "POST /uploads/ID/accept"),
+        Err(404) => not_found(&s, &session, &who, "POST /uploads/ID/accept", lang),
         Err(_) => page(
             StatusCode::CONFLICT,
-            "Not accepted",
+            lang,
+            text(lang, "ui.not_accepted"),
             Some((&session, &who)),
-            "<p>Only a loadable upload can be accepted.</p>",
+            &format!("<p>{}</p>", t(lang, "ui.only_loadable")),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_upload_status_has_its_words_in_the_catalogue() {
+        for st in [
+            Status::Received,
+            Status::Loadable,
+            Status::Errors,
+            Status::Unreadable,
+        ] {
+            let key = format!("ui.st.{}", st.as_str());
+            assert!(crate::validate::messages::has(&key), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_report_file_follows_the_language() {
+        assert_eq!(report_file(Lang::En), "validation.html");
+        assert_eq!(report_file(Lang::Fr), "validation.fr.html");
     }
 }

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use super::audit::Audit;
 use super::store::{Record, Status, Store};
 use crate::validate::command::{validate, Colour};
+use crate::validate::messages::Lang;
 use crate::validate::ValidateArgs;
 
 type Job = (String, Option<oneshot::Sender<Option<Record>>>);
@@ -99,14 +100,17 @@ fn check(store: &Store, audit: &Audit, id: &str) -> Option<Record> {
         schemas: None,
         color: Colour::Never,
         limit: Vec::new(),
+        lang: crate::validate::messages::Lang::En,
     };
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| validate(&args)))
         .unwrap_or_else(|_| Err(crate::error::MigError::Other("the validator failed".into())));
     let (status, summary) = match outcome {
         Ok(report) => {
-            let written = report
-                .write(&dir.join("validation.json"))
-                .and_then(|()| report.write(&dir.join("validation.html")));
+            let written = report.write(&dir.join("validation.json")).and_then(|()| {
+                Lang::ALL.into_iter().try_for_each(|lang| {
+                    report.write_in(&dir.join(super::pages::report_file(lang)), lang)
+                })
+            });
             match written {
                 Ok(()) if report.loadable => (Status::Loadable, json!(report.summary)),
                 Ok(()) => (Status::Errors, json!(report.summary)),

@@ -6,9 +6,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::input::{validate_stream, InputReport};
+use super::messages::Lang;
 use super::report::{text, Report};
+use crate::config::pipeline::Pipeline;
 use crate::error::{MigError, Result};
 use crate::normalize::RecordSpec;
+use crate::schema::Schema;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ValidateArgs {
@@ -36,6 +39,9 @@ pub struct ValidateArgs {
     /// Colour the terminal text: auto (on a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub color: Colour,
+    /// Language of the text and HTML report: en, fr or es (the JSON keeps English messages).
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +59,10 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> Result<i32> {
         Colour::Always => true,
         Colour::Never => false,
     };
-    let shown = text::render(&report, colour);
+    let shown = text::render(&report, colour, args.lang);
     match &args.report {
         Some(path) => {
-            report.write(path)?;
+            report.write_in(path, args.lang)?;
             let _ = write!(out, "{}", verdict_lines(&shown));
             let _ = writeln!(out, "Report: {}", path.display());
         }
@@ -83,28 +89,38 @@ pub fn validate(args: &ValidateArgs) -> Result<Report> {
             )
         }
     };
-    if let Some(input) = &args.input {
-        crate::extract::data::regular_file_size(input)?;
-    }
-    let wh = args.warehouse.as_deref();
-    let cap = args.max_per_rule;
-    let person = RecordSpec::person(&p, &schema);
-    let mut inputs: Vec<InputReport> = vec![validate_stream(
+    let inputs = validate_survey(
         &p,
         &schema,
-        &person,
         args.input.as_deref(),
-        cap,
-        wh,
-    )?];
-    if let Some(roster) = RecordSpec::roster(&p, &schema) {
-        inputs.push(validate_stream(&p, &schema, &roster, None, cap, wh)?);
-    }
+        args.max_per_rule,
+        args.warehouse.as_deref(),
+    )?;
     Ok(Report::new(&p, &inputs))
 }
 
+/// The reports of a survey pipeline's inputs (the person file, or `input`, and the roster):
+/// the one engine `validate` and a stopped `run` use.
+pub fn validate_survey(
+    p: &Pipeline,
+    schema: &Schema,
+    input: Option<&Path>,
+    cap: u64,
+    wh: Option<&Path>,
+) -> Result<Vec<InputReport>> {
+    if let Some(input) = input {
+        crate::extract::data::regular_file_size(input)?;
+    }
+    let person = RecordSpec::person(p, schema);
+    let mut inputs: Vec<InputReport> = vec![validate_stream(p, schema, &person, input, cap, wh)?];
+    if let Some(roster) = RecordSpec::roster(p, schema) {
+        inputs.push(validate_stream(p, schema, &roster, None, cap, wh)?);
+    }
+    Ok(inputs)
+}
+
 /// Every failure to check is exit 2, data errors found while reading included.
-fn could_not_check(e: MigError) -> MigError {
+pub fn could_not_check(e: MigError) -> MigError {
     match e {
         MigError::Data { .. } | MigError::Rejected(_) => MigError::Other(e.to_string()),
         e => e,

@@ -1,8 +1,9 @@
 //! A finding names the rule, its severity, the line and business key, the column and the value.
-//! `Findings` keeps every count but lists at most `cap` findings per rule, and marks which data
-//! rows have errors, are quarantined or have warnings (three bits per line, so that rows are
-//! counted once however many findings they have).
-use std::collections::BTreeMap;
+//! `Findings` keeps every count but lists at most `cap` findings per rule, groups every finding
+//! by (rule, column) with its first and last line and the distinct values it names (`Group`),
+//! and marks which data rows have errors, are quarantined or have warnings (three bits per line,
+//! so that rows are counted once however many findings they have).
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -30,11 +31,80 @@ pub struct RuleCount {
     pub listed: u64,
 }
 
+/// Distinct values a group keeps with their counts; findings naming further values are counted
+/// in `Group::untracked` (memory stays bounded whatever the file).
+pub const GROUP_VALUES: usize = 1_000;
+
+/// Every finding of one rule in one column: how many, where, and which values.
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    pub severity: Option<Severity>,
+    pub count: u64,
+    /// First and last line named (0 when no finding named a line).
+    pub first_line: u64,
+    pub last_line: u64,
+    /// The business key of the first finding.
+    pub first_key: String,
+    /// Distinct values (at most `GROUP_VALUES`) and how many findings name each.
+    pub values: HashMap<String, u64>,
+    /// Findings whose value was not kept (past `GROUP_VALUES` distinct values).
+    pub untracked: u64,
+}
+
+impl Group {
+    fn add(&mut self, f: &Finding) {
+        self.count += 1;
+        self.severity = Some(self.severity.map_or(f.severity, |s| s.max(f.severity)));
+        if f.line > 0 {
+            if self.first_line == 0 || f.line < self.first_line {
+                self.first_line = f.line;
+                self.first_key = f.key.clone();
+            }
+            self.last_line = self.last_line.max(f.line);
+        }
+        self.count_value(&f.value, 1);
+    }
+
+    fn count_value(&mut self, value: &str, n: u64) {
+        if let Some(c) = self.values.get_mut(value) {
+            *c += n;
+        } else if self.values.len() < GROUP_VALUES {
+            self.values.insert(value.to_string(), n);
+        } else {
+            self.untracked += n;
+        }
+    }
+
+    fn merge(&mut self, other: Group) {
+        self.count += other.count;
+        self.severity = self.severity.max(other.severity);
+        if other.first_line > 0 && (self.first_line == 0 || other.first_line < self.first_line) {
+            self.first_line = other.first_line;
+            self.first_key = other.first_key;
+        }
+        self.last_line = self.last_line.max(other.last_line);
+        self.untracked += other.untracked;
+        for (v, n) in other.values {
+            self.count_value(&v, n);
+        }
+    }
+
+    /// The values with their counts, most frequent first (ties by value).
+    pub fn top_values(&self) -> Vec<(&str, u64)> {
+        let mut v: Vec<(&str, u64)> = self.values.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        v
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Findings {
     pub cap: u64,
     pub listed: Vec<Finding>,
     pub rules: BTreeMap<String, RuleCount>,
+    /// Every finding grouped by (rule, column).
+    #[serde(skip)]
+    pub groups: BTreeMap<(String, String), Group>,
     #[serde(skip)]
     rows: RowMarks,
 }
@@ -45,6 +115,7 @@ impl Default for Findings {
             cap: 100,
             listed: Vec::new(),
             rules: BTreeMap::new(),
+            groups: BTreeMap::new(),
             rows: RowMarks::default(),
         }
     }
@@ -97,13 +168,22 @@ impl Findings {
         }
     }
 
-    /// Counts `f` and lists it while its rule has fewer than `cap` listed; the value, key and
-    /// column it echoes are cut to 200 characters, its message to 2,000.
+    /// Counts and groups `f`, and lists it while its rule has fewer than `cap` listed; the value,
+    /// key and column it echoes are cut to 200 characters, its message to 2,000.
     pub fn push(&mut self, mut f: Finding) {
         for s in [&mut f.value, &mut f.key, &mut f.column] {
             clip_in_place(s, CLIP_CHARS);
         }
         clip_in_place(&mut f.message, MESSAGE_CHARS);
+        self.groups
+            .entry((f.rule.clone(), f.column.clone()))
+            .or_default()
+            .add(&f);
+        self.list(f);
+    }
+
+    /// Counts `f` and lists it while its rule has fewer than `cap` listed (not grouped).
+    fn list(&mut self, f: Finding) {
         if f.line > 0 && super::rules::is_row_rule(&f.rule) {
             self.rows.mark(f.severity, f.line);
         }
@@ -132,7 +212,15 @@ impl Findings {
             mine.severity = mine.severity.max(rc.severity);
         }
         for f in other.listed {
-            self.push(f);
+            self.list(f);
+        }
+        for (k, g) in other.groups {
+            match self.groups.get_mut(&k) {
+                Some(mine) => mine.merge(g),
+                None => {
+                    self.groups.insert(k, g);
+                }
+            }
         }
         for (mine, theirs) in self.rows.sets.iter_mut().zip(other.rows.sets) {
             if mine.len() < theirs.len() {
@@ -235,5 +323,25 @@ mod tests {
         assert_eq!(a.rules["bad_number"].listed, 2);
         assert_eq!(a.rows_with(Severity::Error), 4);
         assert_eq!(a.rules["lonely_psu"].count, 1);
+        let g = &a.groups[&("bad_number".to_string(), "c".to_string())];
+        assert_eq!((g.count, g.first_line, g.last_line), (4, 5, 8));
+        assert_eq!(g.top_values(), vec![("v", 4)]);
+    }
+
+    #[test]
+    fn groups_keep_a_bounded_table_of_values() {
+        let mut f = Findings::with_cap(3);
+        for i in 0..(GROUP_VALUES as u64 + 50) {
+            let mut x = finding("unknown_code", Severity::Error, i + 2);
+            x.value = format!("v{i}");
+            f.push(x);
+            f.push(finding("unknown_code", Severity::Error, i + 2));
+        }
+        let g = &f.groups[&("unknown_code".to_string(), "c".to_string())];
+        assert_eq!(g.count, 2 * (GROUP_VALUES as u64 + 50));
+        assert_eq!(g.values.len(), GROUP_VALUES);
+        assert_eq!(g.untracked, 51);
+        assert_eq!(g.top_values()[0], ("v", GROUP_VALUES as u64 + 50));
+        assert_eq!(f.listed.len(), 3);
     }
 }

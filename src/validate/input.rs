@@ -4,9 +4,12 @@
 //!   fingerprint per row, a few words per household and stratum);
 //! - `validate_normalized` (the run driver): the same rules on a frame `normalize` built, with
 //!   rows that rules set to `quarantine` taken out of the frame and set aside with their cells.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use serde::Serialize;
+
+use super::causes::Cause;
 use super::file::{self, FileFacts};
 use super::rows::{Quarantine, RowChecks};
 use super::{header, Findings};
@@ -19,8 +22,16 @@ use crate::schema::Schema;
 /// Rows mapped before the row rules run on them and the chunk is dropped.
 const CHUNK_ROWS: usize = 8_192;
 
+/// Rows of one period and their weighted total.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PeriodCount {
+    pub period: String,
+    pub rows: u64,
+    pub weighted: f64,
+}
+
 /// What validation found in one input file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct InputReport {
     /// `person` or `emigrant`.
     pub record: String,
@@ -33,6 +44,19 @@ pub struct InputReport {
     pub findings: Findings,
     /// What could not be checked, and why.
     pub notes: Vec<String>,
+    /// Columns of the business key (empty: the line number is the key).
+    pub key_columns: Vec<String>,
+    /// Columns in the header (also when the file scan could not count them).
+    pub headers: usize,
+    /// File-level causes of groups of findings.
+    pub causes: Vec<Cause>,
+    /// For each duplicated key listed, the line it first occurs on.
+    pub duplicate_of: HashMap<String, u64>,
+    /// The file's value labels of the columns with unknown codes.
+    pub labels: BTreeMap<String, crate::extract::Labels>,
+    /// Rows loaded per period, with their weighted total.
+    pub periods: Vec<PeriodCount>,
+    pub sha256: Option<String>,
 }
 
 impl InputReport {
@@ -86,17 +110,19 @@ pub fn validate_stream(
         facts: scan.facts.clone(),
         rows_checked: false,
         findings,
-        notes: Vec::new(),
+        ..Default::default()
     };
     if scan.stop {
         report.notes.push(
             "the rows were not checked: the file cannot be read as it is (see the file findings)"
                 .into(),
         );
+        super::context::enrich(&mut report, spec, &path);
         return Ok(report);
     }
     let n = map_and_check(p, schema, spec, &path, &scan, &mut report, warehouse)?;
     finish_report(&mut report, n);
+    super::context::enrich(&mut report, spec, &path);
     Ok(report)
 }
 
@@ -136,6 +162,8 @@ fn map_and_check(
     report
         .notes
         .extend(checks.finish(&n.frame, &mut n.findings, warehouse));
+    report.periods = checks.periods();
+    report.headers = n.headers.len();
     Ok(n)
 }
 
@@ -172,15 +200,21 @@ pub fn validate_normalized(
     let notes = checks.finish(&n.frame, &mut findings, warehouse);
     set_aside(spec, n, &hits)?;
     n.findings.merge(findings);
-    Ok(InputReport {
+    let rows_checked = n.rows_read > 0 || scan.facts.rows == 0;
+    let mut report = InputReport {
         record: spec.record.record.clone(),
         file: n.display.display().to_string(),
         facts: scan.facts,
         rows_read: n.rows_read,
-        rows_checked: true,
+        rows_checked,
         findings: n.findings.clone(),
         notes,
-    })
+        periods: checks.periods(),
+        headers: n.headers.len(),
+        ..Default::default()
+    };
+    super::context::enrich(&mut report, spec, &n.path);
+    Ok(report)
 }
 
 /// Moves the rows `hits` names from the frame to the quarantined rows, with their cells.

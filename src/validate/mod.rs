@@ -8,13 +8,16 @@
 //!
 //! Entry points: `validate_stream` (the `validate` command, bounded memory),
 //! `validate_normalized` (the run driver, after `normalize`), `Report`.
+pub mod causes;
 pub mod command;
+pub mod context;
 pub mod file;
 pub mod findings;
 pub mod header;
 pub mod households;
 pub mod input;
 pub mod keys;
+pub mod messages;
 pub mod plausibility;
 pub mod record;
 pub mod remittances;

@@ -5,6 +5,8 @@
 //! "Missing" for a coded field means no code, or the code the pipeline gives blank cells
 //! (`blank`) when no input code maps to it too: StatCan maps NAICS group 18 and a blank cell to
 //! the same `ECO_ISIC4_X`, so there only a null counts as missing.
+use std::collections::HashMap;
+
 use super::rows::RowReporter;
 use crate::config::pipeline::FieldMap;
 use crate::normalize::{ColData, Frame, RecordSpec, NONE};
@@ -18,6 +20,25 @@ struct Coded {
     column: String,
     missing: Option<u32>,
     dim: String,
+    /// The file's codes of each schema code the pipeline's `codes` recodes to (`218` for
+    /// `CBR_BRT_ECU`), and the `prefix` put before cells: findings show the file's value.
+    file_codes: HashMap<u32, Vec<String>>,
+    prefix: Option<String>,
+}
+
+impl Coded {
+    /// A schema code as the file writes it: its input code(s), the cell behind a `prefix`, or
+    /// the schema code itself when the file's is not known.
+    fn file_value(&self, schema: &Schema, idx: u32) -> String {
+        if let Some(codes) = self.file_codes.get(&idx) {
+            return codes.join(" / ");
+        }
+        let code = code_name(schema, &self.dim, idx);
+        match self.prefix.as_deref().and_then(|p| code.strip_prefix(p)) {
+            Some(cell) => cell.to_string(),
+            None => code,
+        }
+    }
 }
 
 /// The record rules compiled for one input's frame.
@@ -131,7 +152,7 @@ impl RecordRules {
             age_text(frame, i),
             lfs.column
         );
-        let shown = code_name(schema, &lfs.dim, v);
+        let shown = lfs.file_value(schema, v);
         out.hit(
             frame,
             i,
@@ -199,7 +220,7 @@ impl RecordRules {
             "the person is foreign-born ({}) but the country of birth ({}) is {}, the survey country",
             cbr.column, brt.column, self.area
         );
-        let shown = code_name(schema, &brt.dim, *own);
+        let shown = brt.file_value(schema, *own);
         let rule = "foreign_born_in_country";
         out.hit(frame, i, rule, brt.field, &brt.column, shown, msg);
     }
@@ -213,10 +234,11 @@ impl RecordRules {
         if code_at(frame, cct.slot, i) != *citizen || !other {
             return;
         }
-        let shown = code_name(schema, &ctz.dim, v);
-        if shown.ends_with("_X") || shown.ends_with("_TOTAL") {
+        let code = code_name(schema, &ctz.dim, v);
+        if code.ends_with("_X") || code.ends_with("_TOTAL") {
             return;
         }
+        let shown = ctz.file_value(schema, v);
         let msg = format!(
             "the person is a citizen ({}) but the country of citizenship ({}) is not {}",
             cct.column, ctz.column, self.area
@@ -265,12 +287,22 @@ fn coded(spec: &RecordSpec, schema: &Schema, frame: &Frame, field: &'static str)
     let dim = col.dim.clone()?;
     let map = spec.fields.get(field);
     let missing = map.and_then(|m| blank_code(m, schema, &dim));
+    let mut file_codes: HashMap<u32, Vec<String>> = HashMap::new();
+    if let (Some(m), Some(d)) = (map, schema.codes.dims.get(&dim)) {
+        for (raw, code) in &m.codes {
+            if let Some(i) = code.as_str().and_then(|c| d.index_of(c)) {
+                file_codes.entry(i).or_default().push(raw.clone());
+            }
+        }
+    }
     Some(Coded {
         slot,
         field,
         column: column_of(spec, field),
         missing,
         dim,
+        file_codes,
+        prefix: map.and_then(|m| m.prefix.clone()),
     })
 }
 

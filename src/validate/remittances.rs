@@ -46,6 +46,7 @@ pub fn validate(
             "a World Bank table: rows read are its {} cells",
             loaded.cells
         )],
+        ..Default::default()
     };
     let pipeline = PipelineRef {
         id: p.id.clone(),

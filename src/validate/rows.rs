@@ -77,6 +77,8 @@ pub struct RowChecks<'a> {
     record: Option<RecordRules>,
     households: HouseholdRules,
     totals: PeriodTotals,
+    /// Rows and weighted total per period.
+    periods: std::collections::BTreeMap<String, (u64, f64)>,
 }
 
 impl<'a> RowChecks<'a> {
@@ -88,6 +90,7 @@ impl<'a> RowChecks<'a> {
             record: None,
             households: HouseholdRules::new(spec),
             totals: PeriodTotals::default(),
+            periods: Default::default(),
         }
     }
 
@@ -106,8 +109,25 @@ impl<'a> RowChecks<'a> {
             if person {
                 self.totals.add(frame, i, schema, wa);
             }
+            if let Some(t) = frame.times.get(frame.time[i] as usize) {
+                let e = self.periods.entry(t.clone()).or_default();
+                e.0 += 1;
+                e.1 += frame.weight[i];
+            }
         }
         out.quarantine
+    }
+
+    /// Rows checked per period, with their weighted total.
+    pub fn periods(&self) -> Vec<super::input::PeriodCount> {
+        self.periods
+            .iter()
+            .map(|(t, (rows, w))| super::input::PeriodCount {
+                period: t.clone(),
+                rows: *rows,
+                weighted: *w,
+            })
+            .collect()
     }
 
     /// The findings known once every row has been seen; returns notes on what could not be

@@ -1,6 +1,7 @@
-//! The rule registry: every validation rule's stable id, level, default severity and what it
-//! checks, in one list. Pipelines may change a rule's severity in `[rules]` (or per field with
+//! The rule registry: every validation rule's stable id, level and default severity, in one list
+//! (what each rule checks is in the message catalogue, `messages`). Pipelines may change a rule's severity in `[rules]` (or per field with
 //! `on_invalid`); ids never change once published (they appear in reports and pipelines).
+use super::messages::{self, Lang};
 use crate::config::pipeline::{FieldMap, Pipeline, Severity};
 
 /// Validation levels, after the ESS validation framework.
@@ -42,23 +43,21 @@ pub struct Rule {
     pub severity: Severity,
     /// Whether a finding of this rule concerns one data row (counted in the row summary).
     pub row: bool,
-    /// What the rule checks, in a sentence.
-    pub checks: &'static str,
 }
 
-const fn rule(
-    id: &'static str,
-    level: Level,
-    severity: Severity,
-    row: bool,
-    checks: &'static str,
-) -> Rule {
+impl Rule {
+    /// What the rule checks, in a sentence (`check.<id>` of the message catalogue).
+    pub fn checks(&self, lang: Lang) -> &'static str {
+        messages::text(lang, &format!("check.{}", self.id))
+    }
+}
+
+const fn rule(id: &'static str, level: Level, severity: Severity, row: bool) -> Rule {
     Rule {
         id,
         level,
         severity,
         row,
-        checks,
     }
 }
 
@@ -68,40 +67,40 @@ use Severity::{Error, Info, Warning};
 /// Every rule, in report order.
 #[rustfmt::skip]
 pub const REGISTRY: &[Rule] = &[
-    rule("empty_file", File, Error, false, "The file has a header line and at least one data row."),
-    rule("encoding", File, Error, true, "Every cell is valid text in the file's encoding (UTF-8 with or without BOM, or latin-1); UTF-16 files are refused."),
-    rule("encoding_suspect", File, Warning, false, "A file declared latin-1 whose accented letters are valid UTF-8 would be misread."),
-    rule("delimiter", File, Error, false, "The header line is split by the declared or detected delimiter."),
-    rule("line_endings", File, Info, false, "All lines end the same way (CRLF or LF)."),
-    rule("truncated_file", File, Error, true, "The last line is complete: it has all its cells or ends with a line break."),
-    rule("file_size", File, Warning, false, "The file is not larger than the pipeline's validation.max_file_mb."),
-    rule("missing_column", Structure, Error, false, "Every column the pipeline maps is in the header."),
-    rule("duplicate_header", Structure, Error, false, "No column name occurs twice in the header (compared without case)."),
-    rule("blank_header", Structure, Warning, false, "No column of the header is unnamed."),
-    rule("unexpected_column", Structure, Info, false, "Columns the pipeline does not use are listed."),
-    rule("replicate_count", Structure, Error, false, "The number of replicate-weight columns is the design's replicate_count."),
-    rule("row_width", Structure, Error, true, "Every row has as many cells as the header; no blank lines."),
-    rule("bad_number", Cell, Error, true, "Numeric cells hold numbers (whole numbers where the schema says int)."),
-    rule("unknown_code", Cell, Error, true, "Coded cells hold a code the pipeline maps."),
-    rule("missing_value", Cell, Error, true, "Required cells (sex, age, coded fields without a blank rule, the key, design columns) are filled."),
-    rule("out_of_range", Cell, Error, true, "Numbers lie within the field's min and max (age, year of arrival, amounts)."),
-    rule("weight_zero", Cell, Error, true, "The weight is not 0."),
-    rule("weight_negative", Cell, Error, true, "The weight is not negative."),
-    rule("bad_time", Cell, Error, true, "Year, quarter and month cells form a valid period."),
-    rule("duplicate_key", Cell, Error, true, "The business key (household id + person line, REC_NUM, ...) is unique."),
-    rule("employed_job_missing", Record, Warning, true, "Employed persons have an economic activity, occupation and status in employment."),
-    rule("below_working_age_lfs", Record, Warning, true, "Persons below working age have no labour-force status."),
-    rule("arrival_before_birth", Record, Error, true, "The year of arrival is not before the year of birth (survey year - age)."),
-    rule("arrival_after_survey", Record, Error, true, "The year of arrival is not after the survey year."),
-    rule("foreign_born_in_country", Record, Error, true, "Foreign-born persons have a country of birth other than the survey country."),
-    rule("citizen_foreign_country", Record, Error, true, "Citizens have the survey country as country of citizenship."),
-    rule("remittance_without_receipt", Record, Warning, true, "Households that received no remittances report no amount."),
-    rule("bad_design", Dataset, Error, true, "A PSU lies in one stratum only (unless design.nest numbers PSUs within strata)."),
-    rule("household_design", Dataset, Error, true, "Members of a household share its stratum and PSU."),
-    rule("household_weight", Dataset, Error, true, "Members of a household share its weight (design.household_weights = true)."),
-    rule("lonely_psu", Dataset, Warning, false, "Every stratum has at least 2 PSUs in each period."),
-    rule("population_change", Time, Warning, false, "The weighted working-age population changed by at most validation.population_change_pct since the previous period in the warehouse."),
-    rule("unemployment_rate_change", Time, Warning, false, "The unemployment rate moved by at most validation.unemployment_rate_change_pp points since the previous period in the warehouse."),
+    rule("empty_file", File, Error, false),
+    rule("encoding", File, Error, true),
+    rule("encoding_suspect", File, Warning, false),
+    rule("delimiter", File, Error, false),
+    rule("line_endings", File, Info, false),
+    rule("truncated_file", File, Error, true),
+    rule("file_size", File, Warning, false),
+    rule("missing_column", Structure, Error, false),
+    rule("duplicate_header", Structure, Error, false),
+    rule("blank_header", Structure, Warning, false),
+    rule("unexpected_column", Structure, Info, false),
+    rule("replicate_count", Structure, Error, false),
+    rule("row_width", Structure, Error, true),
+    rule("bad_number", Cell, Error, true),
+    rule("unknown_code", Cell, Error, true),
+    rule("missing_value", Cell, Error, true),
+    rule("out_of_range", Cell, Error, true),
+    rule("weight_zero", Cell, Error, true),
+    rule("weight_negative", Cell, Error, true),
+    rule("bad_time", Cell, Error, true),
+    rule("duplicate_key", Cell, Error, true),
+    rule("employed_job_missing", Record, Warning, true),
+    rule("below_working_age_lfs", Record, Warning, true),
+    rule("arrival_before_birth", Record, Error, true),
+    rule("arrival_after_survey", Record, Error, true),
+    rule("foreign_born_in_country", Record, Error, true),
+    rule("citizen_foreign_country", Record, Error, true),
+    rule("remittance_without_receipt", Record, Warning, true),
+    rule("bad_design", Dataset, Error, true),
+    rule("household_design", Dataset, Error, true),
+    rule("household_weight", Dataset, Error, true),
+    rule("lonely_psu", Dataset, Warning, false),
+    rule("population_change", Time, Warning, false),
+    rule("unemployment_rate_change", Time, Warning, false),
 ];
 
 /// The rule with id `id`.
@@ -154,7 +153,9 @@ mod tests {
         assert_eq!(ids.len(), REGISTRY.len());
         for r in REGISTRY {
             assert!(r.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
-            assert!(r.checks.ends_with('.'), "{}", r.id);
+            for lang in Lang::ALL {
+                assert!(r.checks(lang).ends_with('.'), "{}", r.id);
+            }
         }
     }
 

@@ -128,6 +128,7 @@ pub fn args(pipeline: &Path) -> ValidateArgs {
         schemas: None,
         limit: Vec::new(),
         color: migstat::validate::command::Colour::Never,
+        lang: migstat::validate::messages::Lang::En,
     }
 }
 
@@ -166,7 +167,7 @@ pub fn assert_found(r: &Report, rule: &str, line: Option<u64>, column: &str) {
     assert!(
         hit,
         "{rule} at line {line:?}, column {column:?} not reported:\n{}",
-        migstat::validate::report::text::render(r, false)
+        migstat::validate::report::text::render(r, false, migstat::validate::messages::Lang::En)
     );
 }
 

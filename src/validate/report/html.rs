@@ -1,9 +1,16 @@
-//! The report as one self-contained HTML page (inline style, no script, no external file): the
-//! verdict first, then rows per input, findings grouped by rule, and the rules applied.
+//! The report as one self-contained HTML page (inline style, no script, no external file), in
+//! the language asked for: the verdict first, the audit context (time, version, files and their
+//! SHA-256, periods), then per input its causes and its findings grouped by rule and column
+//! (count, lines, a table of the distinct values, the listed findings), and the rules applied.
+//! It prints on paper as it reads on screen (print style: no backgrounds, no cut rows).
 use std::fmt::Write;
 
-use super::{InputOut, Report, RuleCountOut};
+use super::text::{
+    facts_text, group_where, listed_of, rows_text, severity_name, verdict_text, where_text,
+};
+use super::{GroupOut, InputOut, Report, RuleCountOut};
 use crate::config::pipeline::Severity;
+use crate::validate::messages::{colon, grouped, plural, render as say, text, Lang};
 use crate::validate::rules;
 
 const STYLE: &str = r#"
@@ -32,6 +39,18 @@ summary{cursor:pointer;font-size:15px;padding:4px 0}
 .note{background:#f2f4f7;border-left:4px solid #98a2b3;padding:6px 12px;margin:8px 0}
 table.findings{table-layout:fixed}
 table.findings td{overflow-wrap:anywhere}
+.cause{background:#fffaeb;border-left:4px solid #f79009;padding:8px 12px;margin:10px 0}
+table.values{width:auto;min-width:40%}
+dl.audit{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:8px 0}
+dl.audit dt{color:#667085}dl.audit dd{margin:0;overflow-wrap:anywhere}
+@media print{
+body{background:#fff;font-size:11pt;color:#000}main{max-width:none;padding:0}
+.verdict,.card,section.input,details,.cause,.note{background:#fff !important;border-color:#999}
+details{break-inside:auto}tr,.card,.cause,summary{break-inside:avoid}
+h2{break-after:avoid}a{color:inherit;text-decoration:none}
+thead{display:table-header-group}
+@page{margin:15mm}
+}
 "#;
 
 /// Escapes text for HTML element content and attribute values.
@@ -50,26 +69,32 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-fn sev(s: Severity) -> String {
-    format!(r#"<span class="sev {0}">{0}</span>"#, s.as_str())
+fn sev(s: Severity, lang: Lang) -> String {
+    format!(
+        r#"<span class="sev {}">{}</span>"#,
+        s.as_str(),
+        esc(severity_name(s, lang))
+    )
 }
 
-/// The whole report as an HTML page.
-pub fn render(r: &Report) -> String {
+/// The whole report as an HTML page in `lang`.
+pub fn render(r: &Report, lang: Lang) -> String {
     let mut out = String::new();
-    let title = format!("Validation of {}", r.pipeline.name);
+    let title = say(lang, "ui.validation_of", &[("pipeline", &r.pipeline.name)]);
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{}</title><style>{STYLE}</style></head><body><main>\n",
+        lang.code(),
         esc(&title)
     );
-    verdict(&mut out, r, &title);
+    verdict(&mut out, r, &title, lang);
+    audit(&mut out, r, lang);
     for input in &r.inputs {
-        input_section(&mut out, input);
+        input_section(&mut out, input, lang);
     }
-    rules_section(&mut out, r);
+    rules_section(&mut out, r, lang);
     let _ = writeln!(
         out,
         "<p class=\"muted small\">migstat {} · report format {}</p></main></body></html>",
@@ -79,162 +104,269 @@ pub fn render(r: &Report) -> String {
     out
 }
 
-fn verdict(out: &mut String, r: &Report, title: &str) {
+fn verdict(out: &mut String, r: &Report, title: &str, lang: Lang) {
     let s = &r.summary;
-    let (class, big, line) = if r.loadable {
-        let q = if s.rows_quarantined > 0 {
-            format!(
-                "; {} rows will be set aside (quarantined)",
-                s.rows_quarantined
-            )
-        } else {
-            String::new()
-        };
-        (
-            "ok",
-            "Loadable",
-            format!("No errors, {} warnings{q}.", s.warnings),
-        )
+    let (class, big) = if r.loadable {
+        ("ok", text(lang, "ui.loadable"))
     } else {
-        (
-            "bad",
-            "Not loadable",
-            match s.rows_with_errors {
-                0 => format!(
-                    "{} errors: nothing would be loaded. Fix them and validate again.",
-                    s.errors
-                ),
-                n => format!(
-                    "{} errors in {n} rows: nothing would be loaded. Fix them and validate again.",
-                    s.errors
-                ),
-            },
-        )
+        ("bad", text(lang, "ui.not_loadable"))
     };
     let _ = writeln!(
         out,
-        "<div class=\"verdict {class}\"><h1>{}</h1><div class=\"muted\">pipeline <code>{}</code> · {} · source <code>{}</code></div>\
+        "<div class=\"verdict {class}\"><h1>{}</h1><div class=\"muted\">pipeline <code>{}</code> · {} · {} <code>{}</code></div>\
          <p><span class=\"big\">{big}</span> — {}</p></div>",
         esc(title),
         esc(&r.pipeline.id),
         esc(&r.pipeline.file),
+        esc(text(lang, "ui.source")),
         esc(&r.pipeline.source),
-        esc(&line)
+        esc(&verdict_text(r, lang))
     );
     let cards = [
-        ("rows read", s.rows_read),
-        ("valid", s.rows_valid),
-        ("with errors", s.rows_with_errors),
-        ("quarantined", s.rows_quarantined),
-        ("with warnings", s.rows_with_warnings),
+        ("ui.rows_read", s.rows_read),
+        ("ui.valid", s.rows_valid),
+        ("ui.with_errors", s.rows_with_errors),
+        ("ui.quarantined", s.rows_quarantined),
+        ("ui.with_warnings", s.rows_with_warnings),
     ];
+    let checked = r.inputs.iter().all(|i| i.rows_checked);
     out.push_str("<div class=\"cards\">");
-    for (label, n) in cards {
-        let _ = write!(out, "<div class=\"card\"><b>{n}</b>{label}</div>");
+    for (i, (label, n)) in cards.into_iter().enumerate() {
+        let shown = if checked || i == 0 {
+            grouped(lang, n)
+        } else {
+            "–".to_string()
+        };
+        let _ = write!(
+            out,
+            "<div class=\"card\"><b>{shown}</b>{}</div>",
+            esc(text(lang, label))
+        );
     }
     out.push_str("</div>\n");
 }
 
-fn input_section(out: &mut String, i: &InputOut) {
-    let f = &i.file_facts;
-    let mut facts = vec![super::text::size_text(f.size_bytes)];
-    facts.extend(f.encoding.clone());
-    if f.bom {
-        facts.push("with BOM".into());
+fn audit(out: &mut String, r: &Report, lang: Lang) {
+    let a = &r.audit;
+    let t = |k: &str| esc(text(lang, k));
+    let _ = write!(
+        out,
+        "<details class=\"audit\" open><summary><b>{}</b></summary><dl class=\"audit\">\
+         <dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd><code>{}</code> · {}</dd>",
+        t("ui.audit"),
+        t("ui.generated"),
+        esc(&a.generated_at),
+        t("ui.version"),
+        esc(&a.migstat_version),
+        t("ui.pipeline"),
+        esc(&a.pipeline_id),
+        esc(&a.pipeline_file)
+    );
+    if let Some(h) = &a.pipeline_sha256 {
+        let _ = write!(
+            out,
+            "<dt>{}</dt><dd><code>{}</code></dd>",
+            t("ui.pipeline_sha"),
+            esc(h)
+        );
     }
-    facts.extend(f.delimiter.as_ref().map(|d| format!("delimiter “{d}”")));
-    facts.extend(f.line_endings.as_ref().map(|e| format!("{e} line ends")));
-    if f.columns > 0 {
-        facts.push(format!("{} columns", f.columns));
+    for i in &a.inputs {
+        let _ = write!(
+            out,
+            "<dt>{} ({})</dt><dd><code>{}</code> · {} ({})</dd>",
+            t("ui.input"),
+            esc(&i.record),
+            esc(&i.name),
+            super::text::size_text(i.size_bytes),
+            esc(&plural(lang, "ui.bytes", i.size_bytes, &[]))
+        );
+        if let Some(h) = &i.sha256 {
+            let _ = write!(
+                out,
+                "<dt>{}</dt><dd><code>{}</code></dd>",
+                t("ui.input_sha"),
+                esc(h)
+            );
+        }
     }
+    out.push_str("</dl>");
+    if !a.periods.is_empty() {
+        let _ = write!(
+            out,
+            "<table class=\"values\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>",
+            t("ui.period"),
+            t("ui.count"),
+            t("ui.weighted")
+        );
+        for p in &a.periods {
+            let _ = write!(
+                out,
+                "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                esc(&p.period),
+                grouped(lang, p.rows),
+                grouped(lang, p.weighted.round().max(0.0) as u64)
+            );
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("</details>\n");
+}
+
+fn input_section(out: &mut String, i: &InputOut, lang: Lang) {
     let _ = writeln!(
         out,
-        "<section class=\"input\"><h2>{} file <span class=\"mono\">{}</span></h2><p class=\"muted\">{}</p>\
-         <p>{} rows read · <b>{}</b> valid · <b>{}</b> with errors · <b>{}</b> quarantined · <b>{}</b> with warnings</p>",
-        esc(&i.record),
+        "<section class=\"input\"><h2>{} <span class=\"mono\">{}</span></h2><p class=\"muted\">{}</p><p>{}</p>",
+        esc(&say(lang, "ui.input_file", &[("record", &i.record)])),
         esc(&i.file),
-        esc(&facts.join(" · ")),
-        i.rows_read, i.rows_valid, i.rows_with_errors, i.rows_quarantined, i.rows_with_warnings
+        esc(&facts_text(i, lang)),
+        esc(&rows_text(i, lang)),
     );
+    for c in &i.causes {
+        let _ = write!(
+            out,
+            "<div class=\"cause\"><b>{}{}</b> {}</div>",
+            esc(text(lang, "ui.cause")),
+            colon(lang),
+            esc(&c.render(lang))
+        );
+    }
     for n in &i.notes {
         let _ = write!(out, "<div class=\"note\">{}</div>", esc(n));
     }
     if i.counts.is_empty() {
-        out.push_str("<p>No findings.</p>");
+        let _ = write!(out, "<p>{}</p>", esc(text(lang, "ui.no_findings")));
     } else {
-        counts_table(out, &i.counts);
+        counts_table(out, &i.counts, lang);
     }
-    for c in &i.counts {
-        rule_details(out, i, c);
+    for g in &i.groups {
+        group_details(out, i, g, lang);
     }
     out.push_str("</section>\n");
 }
 
-fn counts_table(out: &mut String, counts: &[RuleCountOut]) {
-    out.push_str("<table><tr><th>Severity</th><th>Rule</th><th>What it checks</th><th>Findings</th><th>Not listed</th></tr>");
+fn counts_table(out: &mut String, counts: &[RuleCountOut], lang: Lang) {
+    let t = |k: &str| esc(text(lang, k));
+    let _ = write!(
+        out,
+        "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>",
+        t("ui.severity"),
+        t("ui.rule"),
+        t("ui.checks"),
+        t("ui.findings")
+    );
     for c in counts {
-        let checks = rules::find(&c.rule).map(|r| r.checks).unwrap_or("");
+        let checks = rules::find(&c.rule).map(|r| r.checks(lang)).unwrap_or("");
         let _ = write!(
             out,
-            "<tr><td>{}</td><td><a href=\"#{}\"><code>{}</code></a></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            sev(c.severity),
+            "<tr><td>{}</td><td><a href=\"#{}\"><code>{}</code></a></td><td>{}</td><td class=\"num\">{}</td></tr>",
+            sev(c.severity, lang),
             esc(&c.rule),
             esc(&c.rule),
             esc(checks),
-            c.count,
-            c.not_listed
+            grouped(lang, c.count),
         );
     }
     out.push_str("</table>\n");
 }
 
-fn rule_details(out: &mut String, i: &InputOut, c: &RuleCountOut) {
+fn group_details(out: &mut String, i: &InputOut, g: &GroupOut, lang: Lang) {
+    let t = |k: &str| esc(text(lang, k));
     let _ = write!(
         out,
-        "<details open id=\"{}\"><summary>{} <b><code>{}</code></b> — {} finding{}</summary>",
-        esc(&c.rule),
-        sev(c.severity),
-        esc(&c.rule),
-        c.count,
-        if c.count == 1 { "" } else { "s" }
+        "<details open id=\"{}\" class=\"group\"><summary>{} <b><code>{}</code></b> — {}</summary><p>{}</p>",
+        esc(&g.rule),
+        sev(g.severity, lang),
+        esc(&g.rule),
+        esc(&group_where(g, lang)),
+        esc(&g.message_in(lang))
     );
-    out.push_str(
-        "<table class=\"findings\"><colgroup><col style=\"width:70px\"><col style=\"width:120px\">\
-         <col style=\"width:150px\"><col style=\"width:150px\"><col></colgroup>\
-         <tr><th>Line</th><th>Key</th><th>Column</th><th>Value</th><th>What is wrong</th></tr>",
-    );
-    for f in i.findings.iter().filter(|f| f.rule == c.rule) {
+    if !g.values.is_empty() && (g.values.len() > 1 || g.count > 1) {
         let _ = write!(
             out,
-            "<tr><td class=\"num\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
-            f.line.map(|l| l.to_string()).unwrap_or_else(|| "–".into()),
-            esc(f.key.as_deref().unwrap_or("–")),
-            esc(f.column.as_deref().unwrap_or("–")),
-            esc(&f.value),
-            esc(&f.message)
+            "<table class=\"values\"><thead><tr><th>{}</th><th>{}</th></tr></thead>",
+            t("ui.value"),
+            t("ui.count")
         );
+        for v in &g.values {
+            let label = v.label.as_ref().map_or(String::new(), |l| {
+                format!(
+                    " <span class=\"muted\">({})</span>",
+                    esc(&say(lang, "ui.label", &[("label", l)]))
+                )
+            });
+            let _ = write!(
+                out,
+                "<tr><td class=\"mono\">{}{label}</td><td class=\"num\">{}</td></tr>",
+                esc(&v.value),
+                grouped(lang, v.count)
+            );
+        }
+        if g.more_values > 0 {
+            let _ = write!(
+                out,
+                "<tr><td class=\"more\" colspan=\"2\">{}</td></tr>",
+                esc(&plural(lang, "ui.more_values", g.more_values, &[]))
+            );
+        }
+        out.push_str("</table>");
     }
-    out.push_str("</table>");
-    if c.not_listed > 0 {
+    let listed: Vec<_> = listed_of(i, g).collect();
+    if !listed.is_empty() {
         let _ = write!(
             out,
-            "<p class=\"more\">{} more not listed (the report lists at most {} findings a rule).</p>",
-            c.not_listed, i.max_per_rule
+            "<table class=\"findings\"><colgroup><col style=\"width:260px\"><col style=\"width:200px\"><col></colgroup>\
+             <thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>",
+            t("ui.where"),
+            t("ui.value"),
+            t("ui.what")
+        );
+        for f in &listed {
+            let value = match &f.label {
+                Some(l) => format!("{} ({})", f.value, say(lang, "ui.label", &[("label", l)])),
+                None => f.value.clone(),
+            };
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+                esc(&where_text(f, &i.key_columns, lang)),
+                esc(&value),
+                esc(&f.message_in(lang))
+            );
+        }
+        out.push_str("</table>");
+    }
+    let not_listed = g.count - listed.len() as u64;
+    if not_listed > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"more\">… {}</p>",
+            esc(&plural(lang, "ui.not_listed", not_listed, &[]))
         );
     }
     out.push_str("</details>\n");
 }
 
-fn rules_section(out: &mut String, r: &Report) {
-    out.push_str("<h2>Rules applied</h2><p class=\"muted\">A pipeline may change a rule's severity in its <code>[rules]</code> table (or per field with <code>on_invalid</code>). Errors stop the load; quarantined rows are set aside and the rest loads; warnings and information are reported only.</p><table><tr><th>Level</th><th>Rule</th><th>Severity</th><th>What it checks</th></tr>");
+fn rules_section(out: &mut String, r: &Report, lang: Lang) {
+    let t = |k: &str| esc(text(lang, k));
+    let _ = write!(
+        out,
+        "<h2>{}</h2><p class=\"muted\">{}</p><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>",
+        t("ui.rules_applied"),
+        t("ui.rules_intro"),
+        t("ui.level"),
+        t("ui.rule"),
+        t("ui.severity"),
+        t("ui.checks")
+    );
     for rule in &r.rules {
+        let checks = rules::find(rule.id).map_or(rule.checks, |x| x.checks(lang));
         let _ = write!(
             out,
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
             rule.level.as_str(),
             esc(rule.id),
-            sev(rule.severity),
-            esc(rule.checks)
+            sev(rule.severity, lang),
+            esc(checks)
         );
     }
     out.push_str("</table>\n");

@@ -8,8 +8,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::causes::{self, Cause, ValueCount};
 use super::file::FileFacts;
-use super::input::InputReport;
+use super::findings::Group;
+use super::input::{InputReport, PeriodCount};
+use super::messages::{render, Lang};
 use super::rules::{self, Level, REGISTRY};
 use super::Finding;
 use crate::config::pipeline::{Pipeline, Severity};
@@ -17,6 +20,9 @@ use crate::error::{MigError, Result};
 
 /// The `format` of every report this version writes; bumped only on an incompatible change.
 pub const FORMAT: &str = "migstat-validation-report/1";
+
+/// Distinct values shown per group (the rest are counted in `more_values`).
+pub const GROUP_VALUES_SHOWN: usize = 10;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -31,6 +37,30 @@ pub struct Report {
     pub inputs: Vec<InputOut>,
     /// Every rule with its severity in this pipeline.
     pub rules: Vec<RuleInfo>,
+    /// When, by which version, on which pipeline and files, and the periods found.
+    pub audit: Audit,
+}
+
+/// The audit context of a report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Audit {
+    /// UTC time the report was made (`2026-12-02T06:00:00Z`).
+    pub generated_at: String,
+    pub migstat_version: String,
+    pub pipeline_id: String,
+    pub pipeline_file: String,
+    pub pipeline_sha256: Option<String>,
+    pub inputs: Vec<AuditInput>,
+    /// Rows of the person file per period and their weighted total.
+    pub periods: Vec<PeriodCount>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AuditInput {
+    pub record: String,
+    pub name: String,
+    pub size_bytes: u64,
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +103,33 @@ pub struct InputOut {
     pub findings: Vec<FindingOut>,
     pub max_per_rule: u64,
     pub notes: Vec<String>,
+    /// Every finding grouped by rule and column, in rule order.
+    pub groups: Vec<GroupOut>,
+    /// File-level causes, each named once.
+    pub causes: Vec<Cause>,
+    /// Columns of the business key (empty: the line number is the key).
+    pub key_columns: Vec<String>,
+}
+
+/// Every finding of one rule in one column.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupOut {
+    pub rule: String,
+    pub severity: Severity,
+    pub column: Option<String>,
+    pub count: u64,
+    pub first_line: Option<u64>,
+    pub last_line: Option<u64>,
+    /// The business key of the first finding (null for files without ids).
+    pub first_key: Option<String>,
+    /// The most frequent values (at most 10), with their counts and file labels.
+    pub values: Vec<ValueCount>,
+    /// Distinct values not shown in `values`.
+    pub more_values: u64,
+    /// The group's message in English (`rule.<id>` of the message catalogue).
+    pub message: String,
+    /// The `kind` of the cause in `causes` that explains the group.
+    pub cause: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,6 +151,12 @@ pub struct FindingOut {
     pub column: Option<String>,
     pub value: String,
     pub message: String,
+    /// For a duplicated key: the line the key first occurs on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<u64>,
+    /// The file's value label of `value` (SPSS, Stata).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +165,39 @@ pub struct RuleInfo {
     pub level: Level,
     pub severity: Severity,
     pub checks: &'static str,
+}
+
+impl FindingOut {
+    /// The finding's message in `lang`: its own English message, or the catalogue's text of
+    /// its rule with its column and value.
+    pub fn message_in(&self, lang: Lang) -> String {
+        if lang == Lang::En {
+            return self.message.clone();
+        }
+        let column = self.column.clone().unwrap_or_default();
+        render(
+            lang,
+            &format!("rule.{}", self.rule),
+            &[("column", &column), ("value", &self.value)],
+        )
+    }
+}
+
+impl GroupOut {
+    /// The group's message in `lang`, naming its one value or, with several, the first.
+    pub fn message_in(&self, lang: Lang) -> String {
+        let column = self.column.clone().unwrap_or_default();
+        let value = match self.values.as_slice() {
+            [one] if self.more_values == 0 => one.value.clone(),
+            [first, ..] => format!("{}, …", first.value),
+            [] => String::new(),
+        };
+        render(
+            lang,
+            &format!("rule.{}", self.rule),
+            &[("column", &column), ("value", &value)],
+        )
+    }
 }
 
 impl Report {
@@ -119,14 +215,17 @@ impl Report {
                 id: r.id,
                 level: r.level,
                 severity: rules::severity(p, r.id, None),
-                checks: r.checks,
+                checks: r.checks(Lang::En),
             })
             .collect();
-        Self::assemble(pipeline, inputs, rules)
+        let mut report = Self::assemble(pipeline, inputs, rules);
+        report.audit.pipeline_sha256 = crate::runs::hash_file(&p.file).ok().map(|h| h.sha256);
+        report
     }
 
     /// A report on `inputs` of any kind of pipeline.
     pub fn assemble(pipeline: PipelineRef, inputs: &[InputReport], rules: Vec<RuleInfo>) -> Self {
+        let raw = inputs;
         let inputs: Vec<InputOut> = inputs.iter().map(input_out).collect();
         let mut s = Summary::default();
         for i in &inputs {
@@ -145,6 +244,24 @@ impl Report {
             }
         }
         let loadable = s.errors == 0;
+        let audit = Audit {
+            generated_at: iso_time(&crate::load::warehouse::now_stamp()),
+            migstat_version: crate::VERSION.to_string(),
+            pipeline_id: pipeline.id.clone(),
+            pipeline_file: pipeline.file.clone(),
+            pipeline_sha256: None,
+            inputs: inputs
+                .iter()
+                .zip(raw)
+                .map(|(i, r)| AuditInput {
+                    record: i.record.clone(),
+                    name: i.file.clone(),
+                    size_bytes: i.file_facts.size_bytes,
+                    sha256: r.sha256.clone(),
+                })
+                .collect(),
+            periods: raw.first().map(|r| r.periods.clone()).unwrap_or_default(),
+        };
         Report {
             format: FORMAT,
             migstat_version: crate::VERSION,
@@ -154,6 +271,7 @@ impl Report {
             summary: s,
             inputs,
             rules,
+            audit,
         }
     }
 
@@ -164,14 +282,20 @@ impl Report {
     /// Writes the report to `path` in the format its extension names (`.json`, `.html`,
     /// `.htm`, `.txt`).
     pub fn write(&self, path: &Path) -> Result<()> {
+        self.write_in(path, Lang::En)
+    }
+
+    /// `write`, with the text and HTML in `lang` (the JSON keeps its English messages and
+    /// carries every parameter).
+    pub fn write_in(&self, path: &Path, lang: Lang) -> Result<()> {
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_lowercase())
             .unwrap_or_default();
         let body = match ext.as_str() {
             "json" => self.to_json(),
-            "html" | "htm" => html::render(self),
-            "txt" => text::render(self, false),
+            "html" | "htm" => html::render(self, lang),
+            "txt" => text::render(self, false, lang),
             _ => {
                 return Err(MigError::Other(format!(
                     "{}: the report's format follows its extension: use .json, .html or .txt",
@@ -184,8 +308,13 @@ impl Report {
 
     /// Writes `validation.json`, `validation.html` and `validation.txt` into a run's folder.
     pub fn write_run_files(&self, run_dir: &Path) -> Result<()> {
+        self.write_run_files_in(run_dir, Lang::En)
+    }
+
+    /// `write_run_files`, the text and HTML in `lang`.
+    pub fn write_run_files_in(&self, run_dir: &Path, lang: Lang) -> Result<()> {
         for name in ["validation.json", "validation.html", "validation.txt"] {
-            self.write(&run_dir.join(name))?;
+            self.write_in(&run_dir.join(name), lang)?;
         }
         Ok(())
     }
@@ -213,6 +342,13 @@ fn input_out(r: &InputReport) -> InputOut {
     counts.sort_by_key(|c| order(&c.rule));
     let mut listed: Vec<&Finding> = r.findings.listed.iter().collect();
     listed.sort_by_key(|f| (order(&f.rule), f.line));
+    let mut groups: Vec<GroupOut> = r
+        .findings
+        .groups
+        .iter()
+        .map(|((rule, column), g)| group_out(r, rule, column, g))
+        .collect();
+    groups.sort_by_key(|g| (order(&g.rule), g.first_line));
     InputOut {
         record: r.record.clone(),
         file: r.file.clone(),
@@ -224,14 +360,42 @@ fn input_out(r: &InputReport) -> InputOut {
         rows_quarantined: r.rows_quarantined(),
         rows_with_warnings: r.rows_with_warnings(),
         counts,
-        findings: listed.into_iter().map(finding_out).collect(),
+        findings: listed.into_iter().map(|f| finding_out(r, f)).collect(),
         max_per_rule: r.findings.cap,
         notes: r.notes.clone(),
+        groups,
+        causes: r.causes.clone(),
+        key_columns: r.key_columns.clone(),
     }
 }
 
-fn finding_out(f: &Finding) -> FindingOut {
-    let opt = |s: &str| (!s.is_empty() && s != "-").then(|| s.to_string());
+/// `20261202T061630Z` as `2026-12-02T06:16:30Z` (other text as it is).
+fn iso_time(stamp: &str) -> String {
+    let b = stamp.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || !stamp.is_ascii() {
+        return stamp.to_string();
+    }
+    format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &stamp[..4],
+        &stamp[4..6],
+        &stamp[6..8],
+        &stamp[9..11],
+        &stamp[11..13],
+        &stamp[13..15]
+    )
+}
+
+fn opt(s: &str) -> Option<String> {
+    (!s.is_empty() && s != "-").then(|| s.to_string())
+}
+
+/// The file's label of `value` in `column`, when it has one.
+fn label(r: &InputReport, column: &str, value: &str) -> Option<String> {
+    causes::label_of(r.labels.get(column)?, value).cloned()
+}
+
+fn finding_out(r: &InputReport, f: &Finding) -> FindingOut {
     FindingOut {
         rule: f.rule.clone(),
         severity: f.severity,
@@ -240,5 +404,54 @@ fn finding_out(f: &Finding) -> FindingOut {
         column: opt(&f.column),
         value: f.value.clone(),
         message: f.message.clone(),
+        duplicate_of: (f.rule == "duplicate_key")
+            .then(|| r.duplicate_of.get(&f.value).copied())
+            .flatten()
+            .filter(|&l| l != f.line),
+        label: label(r, &f.column, &f.value),
+    }
+}
+
+fn group_out(r: &InputReport, rule: &str, column: &str, g: &Group) -> GroupOut {
+    let top = g.top_values();
+    let shown = top.len().min(GROUP_VALUES_SHOWN);
+    let values: Vec<ValueCount> = top[..shown]
+        .iter()
+        .filter(|(v, _)| !v.is_empty())
+        .map(|(v, n)| ValueCount {
+            value: v.to_string(),
+            count: *n,
+            label: label(r, column, v),
+        })
+        .collect();
+    let more = (top.len() - shown) as u64 + u64::from(g.untracked > 0);
+    let cause = r
+        .causes
+        .iter()
+        .find(|c| c.rule == rule && c.column.as_deref().is_none_or(|c| c == column))
+        .map(|c| c.kind.to_string());
+    let mut out = GroupOut {
+        rule: rule.to_string(),
+        severity: g.severity.unwrap_or(Severity::Info),
+        column: opt(column),
+        count: g.count,
+        first_line: (g.first_line > 0).then_some(g.first_line),
+        last_line: (g.last_line > 0).then_some(g.last_line),
+        first_key: opt(&g.first_key).filter(|k| *k != g.first_line.to_string()),
+        values,
+        more_values: more,
+        message: String::new(),
+        cause,
+    };
+    out.message = out.message_in(Lang::En);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stamps_read_as_iso_times() {
+        assert_eq!(super::iso_time("20261202T061630Z"), "2026-12-02T06:16:30Z");
+        assert_eq!(super::iso_time("now"), "now");
     }
 }

@@ -97,10 +97,16 @@ fn terminal_text_groups_findings_and_colours_only_on_request() {
     migstat::validate::run(&a, &mut plain).expect("ran");
     let plain = String::from_utf8(plain).unwrap();
     assert!(!plain.contains('\u{1b}'));
-    assert!(plain.contains("line 5, key"), "{plain}");
-    assert!(plain.contains("4 more not listed"), "{plain}");
+    // Grouped by rule and column, each listed finding named by its business key.
+    assert!(plain.contains("line 5, HH_ID "), "{plain}");
     assert!(
-        plain.contains("rows: 4000 read · 3994 valid · 6 with errors"),
+        plain.contains("unknown_code — 5 findings · column SEX · lines 5–21"),
+        "{plain}"
+    );
+    assert!(plain.contains("Value: 9 (5 rows)"), "{plain}");
+    assert!(plain.contains("… 2 more not listed"), "{plain}");
+    assert!(
+        plain.contains("rows: 4,000 read · 3,994 valid · 6 with errors"),
         "{plain}"
     );
     a.color = migstat::validate::command::Colour::Always;
