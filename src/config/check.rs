@@ -61,7 +61,6 @@ const INPUT: &[&str] = &[
     "retries",
     "cache_dir",
     "limits",
-    "decimal",
 ];
 const TIME: &[&str] = &["year", "quarter", "month", "value"];
 const DESIGN: &[&str] = &[
@@ -571,15 +570,6 @@ fn check_input_options(path: &str, input: &super::pipeline::Input, problems: &mu
     }
     if input.header_row == Some(0) {
         problems.push(format!("{path}.header_row: rows are numbered from 1"));
-    }
-    if let Some(d) = input
-        .decimal
-        .as_deref()
-        .filter(|d| !matches!(*d, "." | ","))
-    {
-        problems.push(format!(
-            "{path}.decimal: {d:?} is not a decimal separator: expected \".\" or \",\""
-        ));
     }
     if let Some(r) = &input.range {
         if let Err(e) = crate::extract::excel::CellRange::parse(r) {

@@ -120,9 +120,6 @@ pub struct Input {
     /// `[input.limits]`: bounds on the work reading the input may cost (`docs/limits.md`).
     #[serde(default)]
     pub limits: Limits,
-    /// The decimal separator of numeric cells: `.` (default) or `,`.
-    #[serde(default)]
-    pub decimal: Option<String>,
 }
 
 /// Encodings an input may declare.

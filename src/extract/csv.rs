@@ -580,11 +580,8 @@ fn choose_encoding(declared: Option<&str>, head: &[u8]) -> std::result::Result<E
 
 fn choose_delimiter(declared: Option<&str>, head: &[u8]) -> std::result::Result<u8, String> {
     if let Some(d) = declared {
-        return match d {
-            "\\t" | "tab" | "\t" => Ok(b'\t'),
-            s if s.len() == 1 => Ok(s.as_bytes()[0]),
-            s => Err(format!("delimiter {s:?} must be one character")),
-        };
+        // The one rule `check` applies too.
+        return crate::config::pipeline::delimiter_byte(d).map_err(|e| format!("delimiter {e}"));
     }
     let first = head.split(|&b| b == b'\n').next().unwrap_or(head);
     let best = [b',', b';', b'\t', b'|']
