@@ -107,7 +107,6 @@ impl CsvSource {
         } else {
             0
         };
-        let mut head = head;
         let mut eof = head.len() < 65536;
         head.drain(..start);
         let (headers, offset) = loop {
@@ -174,12 +173,15 @@ impl CsvSource {
     }
 }
 
+/// A header's cells as bytes, and the offset where the data after it start.
+type HeaderRecord = (Vec<Vec<u8>>, usize);
+
 /// The first record of `head` (BOM removed) and the offset where the data after it start;
 /// `None` when there is no record.
 fn header_record(
     head: &[u8],
     delimiter: u8,
-) -> std::result::Result<Option<(Vec<Vec<u8>>, usize)>, ::csv::Error> {
+) -> std::result::Result<Option<HeaderRecord>, ::csv::Error> {
     let mut reader = ::csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
