@@ -12,6 +12,8 @@ pub enum Variance {
     Taylor {
         psus: Vec<u32>,
         layout: PsuLayout,
+        /// PSUs per stratum ([`PsuLayout::stratum_sizes`]).
+        sizes: Vec<usize>,
     },
     Replicate(ReplicateSpec),
 }
@@ -148,5 +150,10 @@ fn taylor(design: &Design, frame: &Frame, rows: &[u32]) -> Result<Variance> {
         stratum_names: names,
     };
     layout.check_lonely()?;
-    Ok(Variance::Taylor { psus, layout })
+    let sizes = layout.stratum_sizes();
+    Ok(Variance::Taylor {
+        psus,
+        layout,
+        sizes,
+    })
 }
