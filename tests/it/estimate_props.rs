@@ -271,6 +271,9 @@ mod merge {
     use super::Rng;
 
     const CELLS: usize = 6;
+
+    /// `(unit, total)` pairs of one cell, ascending by unit.
+    type Totals = Vec<(u32, f64)>;
     const REPS: usize = 4;
 
     struct Data {
@@ -315,7 +318,9 @@ mod merge {
             .collect();
         let entries = (0..n)
             .map(|_| {
-                let mut cells: Vec<u32> = (0..rng.below(4)).map(|_| rng.below(CELLS as u64) as u32).collect();
+                let mut cells: Vec<u32> = (0..rng.below(4))
+                    .map(|_| rng.below(CELLS as u64) as u32)
+                    .collect();
                 cells.sort_unstable();
                 cells.dedup();
                 cells.into_iter().map(|c| (c, rng.unit() * 10.0)).collect()
@@ -357,7 +362,15 @@ mod merge {
             psu: Some(&d.psu),
             stages: &stages,
         };
-        let mut s = State::new(CELLS, REPS, 1, ChunkKey { first: key, end: key + 1 });
+        let mut s = State::new(
+            CELLS,
+            REPS,
+            1,
+            ChunkKey {
+                first: key,
+                end: key + 1,
+            },
+        );
         s.update(d, &chunk, &mut InMemory(&d.reps)).expect("update");
         s
     }
@@ -372,7 +385,7 @@ mod merge {
             }
             out
         };
-        let per: Vec<(Vec<(u32, f64)>, Vec<Vec<(u32, f64)>>)> = (0..CELLS)
+        let per: Vec<(Totals, Vec<Totals>)> = (0..CELLS)
             .map(|c| (psu_of(c, &s.psus), vec![psu_of(c, &s.stages[0])]))
             .collect();
         let sums = |c: usize| Sums {
@@ -402,11 +415,21 @@ mod merge {
         let mut out = Vec::new();
         for c in 0..CELLS {
             let (t, r) = (taylor.total(&sums(c)), reps.total(&sums(c)));
-            out.push((t.est, t.var.unwrap_or(f64::NAN), r.var.unwrap_or(f64::NAN), t.n));
+            out.push((
+                t.est,
+                t.var.unwrap_or(f64::NAN),
+                r.var.unwrap_or(f64::NAN),
+                t.n,
+            ));
             let next = (c + 1) % CELLS;
             let ratio = |f: &Finish| f.ratio(&sums(c), &sums(next), ZeroReplicate::Drop);
             if let (Some(t), Some(r)) = (ratio(&taylor), ratio(&reps)) {
-                out.push((t.est, t.var.unwrap_or(f64::NAN), r.var.unwrap_or(f64::NAN), t.n));
+                out.push((
+                    t.est,
+                    t.var.unwrap_or(f64::NAN),
+                    r.var.unwrap_or(f64::NAN),
+                    t.n,
+                ));
             }
         }
         out
@@ -423,7 +446,9 @@ mod merge {
             let d = data(&mut rng);
             let n = d.weight.len();
             let whole = state_of(&d, 0, n, 0);
-            let mut cuts: Vec<usize> = (0..rng.below(6)).map(|_| rng.below(n as u64 + 1) as usize).collect();
+            let mut cuts: Vec<usize> = (0..rng.below(6))
+                .map(|_| rng.below(n as u64 + 1) as usize)
+                .collect();
             cuts.extend([0, n]);
             cuts.sort_unstable();
             let parts: Vec<State> = cuts
@@ -431,7 +456,9 @@ mod merge {
                 .enumerate()
                 .map(|(i, w)| state_of(&d, w[0], w[1], i as u32))
                 .collect();
-            let merged = merge_in_order(parts.clone()).expect("merge").expect("non-empty");
+            let merged = merge_in_order(parts.clone())
+                .expect("merge")
+                .expect("non-empty");
             let folded = parts
                 .into_iter()
                 .reduce(|a, b| a.merge(b).expect("adjacent"))
@@ -463,10 +490,16 @@ mod merge {
         let text = serde_json::to_string(&a).expect("serialise");
         let back: State = serde_json::from_str(&text).expect("deserialise");
         assert_eq!(back, a);
-        assert!(b.clone().merge(a.clone()).is_err(), "chunk 1 before chunk 0");
+        assert!(
+            b.clone().merge(a.clone()).is_err(),
+            "chunk 1 before chunk 0"
+        );
         let mut other = state_of(&d, 0, n, 1);
         other.n_reps = 0;
         assert!(a.clone().merge(other).is_err(), "shapes differ");
-        assert_eq!(a.merge(b).expect("in order").key, ChunkKey { first: 0, end: 2 });
+        assert_eq!(
+            a.merge(b).expect("in order").key,
+            ChunkKey { first: 0, end: 2 }
+        );
     }
 }

@@ -9,6 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use migstat::estimate::core::chunks::CHUNK_ROWS;
 use migstat::estimate::indicators::estimate_frame;
 use migstat::normalize::{normalize, RecordSpec};
 use migstat::pipeline::load_pipeline;
@@ -32,7 +33,12 @@ fn tables(wh: &Path) -> BTreeMap<PathBuf, Vec<RecordBatch>> {
     parquet_files(wh)
         .into_iter()
         .filter(|p| !p.starts_with(wh.join("runs")))
-        .map(|p| (p.strip_prefix(wh).expect("inside").to_path_buf(), read_batches(&p)))
+        .map(|p| {
+            (
+                p.strip_prefix(wh).expect("inside").to_path_buf(),
+                read_batches(&p),
+            )
+        })
         .collect()
 }
 
@@ -53,7 +59,12 @@ fn every_shipped_pipeline_gives_the_same_warehouse_on_1_and_2_threads() {
             let wh = temp_dir(&format!("threads-{name}-{threads}"));
             let out = migstat_threads(
                 threads,
-                &["run", p.to_str().expect("path"), "--warehouse", wh.to_str().expect("path")],
+                &[
+                    "run",
+                    p.to_str().expect("path"),
+                    "--warehouse",
+                    wh.to_str().expect("path"),
+                ],
             );
             assert!(
                 out.status.success(),
@@ -87,7 +98,7 @@ fn generated(persons: u64) -> PathBuf {
 
 #[test]
 fn the_cube_is_bit_identical_for_any_thread_count_across_many_chunks() {
-    let dir = generated(120_000);
+    let dir = generated(140_000);
     let text =
         std::fs::read_to_string(repo().join("pipelines/tha_lfs_synth.toml")).expect("pipeline");
     let text = text.replace("../sample_data/synth/", &format!("{}/", dir.display()));
@@ -102,7 +113,11 @@ fn the_cube_is_bit_identical_for_any_thread_count_across_many_chunks() {
         let (pl, schema) = load_pipeline(&path, Some(&schemas)).expect("pipeline");
         let norm = normalize(&pl, &schema, &RecordSpec::person(&pl, &schema), None, 10)
             .expect("normalise");
-        assert!(norm.frame.len() > 3 * 32_768, "{} rows", norm.frame.len());
+        // Each of the two quarters spans at least three chunks of the core.
+        for t in 0..norm.frame.times.len() as u32 {
+            let rows = norm.frame.time.iter().filter(|&&x| x == t).count();
+            assert!(rows > 2 * CHUNK_ROWS, "{rows} rows in period {t}");
+        }
         let runs: Vec<String> = [1, 2, 3]
             .iter()
             .map(|&t| {
@@ -113,7 +128,10 @@ fn the_cube_is_bit_identical_for_any_thread_count_across_many_chunks() {
                 let cube = pool
                     .install(|| estimate_frame(&norm.frame, &pl, &pl.design, &schema, None))
                     .expect("cube");
-                assert!(cube.observations.iter().any(|o| o.se.is_some_and(|s| s > 0.0)));
+                assert!(cube
+                    .observations
+                    .iter()
+                    .any(|o| o.se.is_some_and(|s| s > 0.0)));
                 format!("{:?}", cube.observations)
             })
             .collect();
@@ -185,15 +203,31 @@ fn estimate_inputs(dir: &Path) -> (PathBuf, PathBuf) {
 
 #[test]
 fn estimate_is_bit_identical_for_any_thread_count_across_many_chunks() {
-    let dir = generated(60_000);
+    let dir = generated(80_000);
     let (csv_path, pq_path) = estimate_inputs(&dir);
+    let rows = std::fs::read_to_string(&csv_path)
+        .expect("csv")
+        .lines()
+        .count()
+        - 1;
+    assert!(
+        rows > 2 * CHUNK_ROWS,
+        "{rows} rows: fewer than three chunks"
+    );
     let stats = [
         "--total", "LFS", "--mean", "AGE", "--mean", "SEX", "--ratio", "LFS/AGE", "--by", "SEX",
         "--format", "csv",
     ];
-    let taylor = ["--weight", "WEIGHT", "--strata", "STRATUM", "--psu", "EA", "--nest"];
+    let taylor = [
+        "--weight", "WEIGHT", "--strata", "STRATUM", "--psu", "EA", "--nest",
+    ];
     let reps = [
-        "--weight", "WEIGHT", "--replicates", "REPWT*", "--method", "bootstrap",
+        "--weight",
+        "WEIGHT",
+        "--replicates",
+        "REPWT*",
+        "--method",
+        "bootstrap",
     ];
     let cases: Vec<(&Path, &[&str])> = vec![
         (&csv_path, &taylor),

@@ -136,8 +136,10 @@ pub fn tree<T: Send>(
 /// Merges the states of chunks `0..n` (in chunk order) by the same tree as [`accumulate`], so
 /// states computed elsewhere finish to the same bits.
 pub fn merge_in_order(states: Vec<State>) -> Result<Option<State>, MergeError> {
-    let mut slots: Vec<std::sync::Mutex<Option<State>>> =
-        states.into_iter().map(|s| std::sync::Mutex::new(Some(s))).collect();
+    let mut slots: Vec<std::sync::Mutex<Option<State>>> = states
+        .into_iter()
+        .map(|s| std::sync::Mutex::new(Some(s)))
+        .collect();
     let take = |i: usize| -> Result<State, MergeError> {
         slots[i]
             .lock()

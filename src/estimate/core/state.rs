@@ -62,7 +62,14 @@ mod exact {
     fn from_bits(units: Vec<Bits>) -> Vec<UnitSums> {
         units
             .into_iter()
-            .map(|(u, cs)| (u, cs.into_iter().map(|(c, b)| (c, f64::from_bits(b))).collect()))
+            .map(|(u, cs)| {
+                (
+                    u,
+                    cs.into_iter()
+                        .map(|(c, b)| (c, f64::from_bits(b)))
+                        .collect(),
+                )
+            })
             .collect()
     }
 
@@ -186,7 +193,13 @@ impl State {
     }
 
     /// Sums of the sampling weight: per cell, per PSU, per later-stage unit.
-    fn add_weighted(&mut self, chunk: &Chunk, rows: &[u32], entries: &[(u32, f64)], ends: &[usize]) {
+    fn add_weighted(
+        &mut self,
+        chunk: &Chunk,
+        rows: &[u32],
+        entries: &[(u32, f64)],
+        ends: &[usize],
+    ) {
         let mut scratch = if chunk.psu.is_some() {
             vec![0.0; self.n_cells]
         } else {
@@ -200,7 +213,10 @@ impl State {
                 None => rows.len(),
                 Some(p) => {
                     let u = p[rows[i] as usize];
-                    i + rows[i..].iter().take_while(|&&r| p[r as usize] == u).count()
+                    i + rows[i..]
+                        .iter()
+                        .take_while(|&&r| p[r as usize] == u)
+                        .count()
                 }
             };
             for k in i..j {
@@ -293,7 +309,11 @@ impl State {
     pub fn check(&self) -> Result<(), MergeError> {
         let bad = |m: String| Err(MergeError(m));
         if self.wsum.len() != self.n_cells || self.count.len() != self.n_cells {
-            return bad(format!("{} cells but {} sums", self.n_cells, self.wsum.len()));
+            return bad(format!(
+                "{} cells but {} sums",
+                self.n_cells,
+                self.wsum.len()
+            ));
         }
         if Some(self.reps.len()) != self.n_cells.checked_mul(self.n_reps) {
             return bad(format!("{} replicate sums", self.reps.len()));

@@ -152,10 +152,12 @@ pub(super) fn finish_all(
 ) -> (Vec<Estimate>, Vec<String>) {
     let n_cells = state.n_cells;
     let psus = by_cell(&state.psus, n_cells);
-    let stages: Vec<Vec<Vec<(u32, f64)>>> = state.stages.iter().map(|s| by_cell(s, n_cells)).collect();
-    let per_cell_stages: Vec<Vec<Vec<(u32, f64)>>> = (0..if stages.is_empty() { 0 } else { n_cells })
-        .map(|c| stages.iter().map(|s| s[c].clone()).collect())
-        .collect();
+    let stages: Vec<Vec<Vec<(u32, f64)>>> =
+        state.stages.iter().map(|s| by_cell(s, n_cells)).collect();
+    let per_cell_stages: Vec<Vec<Vec<(u32, f64)>>> =
+        (0..if stages.is_empty() { 0 } else { n_cells })
+            .map(|c| stages.iter().map(|s| s[c].clone()).collect())
+            .collect();
     let none: Vec<Vec<(u32, f64)>> = Vec::new();
     let sums = |c: usize| Sums {
         est: state.wsum[c],

@@ -67,7 +67,11 @@ impl RepSource for GroupReps<'_> {
 
 /// Per replicate, what the earlier chunks found, else what the later ones did.
 fn first_of<T>(earlier: Vec<Option<T>>, later: Vec<Option<T>>) -> Vec<Option<T>> {
-    earlier.into_iter().zip(later).map(|(a, b)| a.or(b)).collect()
+    earlier
+        .into_iter()
+        .zip(later)
+        .map(|(a, b)| a.or(b))
+        .collect()
 }
 
 /// A row group's state with what its replicate columns showed.
@@ -159,7 +163,11 @@ pub fn estimate(
     let (state, bad, deleted) = chunks::tree(group_rows.len(), &leaf, &join)
         .unwrap_or_else(|| {
             let key = ChunkKey::default();
-            Ok((State::new(n_cells, n_reps, 0, key), vec![None; n_reps], vec![None; n_reps]))
+            Ok((
+                State::new(n_cells, n_reps, 0, key),
+                vec![None; n_reps],
+                vec![None; n_reps],
+            ))
         })
         .map_err(|e| read_error(path, e))?;
     if let Some((k, (row, x))) = bad.iter().enumerate().find_map(|(k, b)| b.map(|b| (k, b))) {
