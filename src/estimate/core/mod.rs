@@ -9,6 +9,7 @@
 //!   counts), its `update` with one chunk and its `merge`.
 //! - [`chunks`]: fixed chunk boundaries (whole PSUs, in PSU order) and the fixed merge tree, so
 //!   results are bit-identical for any number of threads.
+//! - [`layout`]: the first-stage layout (PSUs in strata) both commands' designs are built on.
 //! - [`finish`]: totals and ratios (a mean is a ratio to a count) with Taylor (strata, PSUs,
 //!   later stages with fpc, lonely-PSU rules) or replicate variance, SE, CV and bounds.
 //!
@@ -17,6 +18,7 @@
 pub mod cells;
 pub mod chunks;
 pub mod finish;
+pub mod layout;
 pub mod state;
 
 pub use cells::CellMap;
