@@ -286,17 +286,33 @@ impl State {
                 reps.count()
             ));
         }
+        // A run of consecutive rows (a row group) reads its weights as one slice.
+        let contiguous =
+            !rows.is_empty() && rows.windows(2).all(|w| w[0].checked_add(1) == Some(w[1]));
         for k in 0..n_reps {
             let (col, base) = reps.column(k)?;
+            let missing = || format!("replicate {} lacks weights for the chunk's rows", k + 1);
+            let slot = |c: u32| c as usize * n_reps + k;
             let mut from = 0;
+            if contiguous {
+                let first = (rows[0] as usize).checked_sub(base).ok_or_else(missing)?;
+                let w = col.get(first..first + rows.len()).ok_or_else(missing)?;
+                for (&b, &end) in w.iter().zip(ends) {
+                    for &(c, y) in &entries[from..end] {
+                        self.reps[slot(c)] += b * y;
+                    }
+                    from = end;
+                }
+                continue;
+            }
             for (&r, &end) in rows.iter().zip(ends) {
                 let b = (r as usize)
                     .checked_sub(base)
                     .and_then(|i| col.get(i))
                     .copied()
-                    .ok_or_else(|| format!("replicate {} has no weight for row {r}", k + 1))?;
+                    .ok_or_else(missing)?;
                 for &(c, y) in &entries[from..end] {
-                    self.reps[c as usize * n_reps + k] += b * y;
+                    self.reps[slot(c)] += b * y;
                 }
                 from = end;
             }
