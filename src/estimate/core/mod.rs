@@ -17,6 +17,7 @@
 //! its [`ChunkKey`]), and [`merge_in_order`] merges them exactly as the local engine does.
 pub mod cells;
 pub mod chunks;
+mod exact;
 pub mod finish;
 pub mod layout;
 pub mod state;
