@@ -64,8 +64,9 @@ fuzz: ## Mutation fuzzer: FUZZ_CASES mutated inputs (default 2000; FUZZ_SEED=S a
 	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --locked $(TEST_FEATURES) --test it fuzz:: -- --nocapture
 
 BENCH_PERSONS ?= 1000000
-bench: release venv ## Benchmarks: the cube kernel, then the whole CLI beside DuckDB and polars
-	MIGSTAT_BENCH_PERSONS=$(BENCH_PERSONS) $(CARGO) bench --locked --features query --bench kernel
+bench: venv ## Benchmarks: the estimation core (cube kernel), then the whole CLI beside DuckDB and polars
+	$(CARGO) build --release --locked
+	MIGSTAT_BENCH_PERSONS=$(BENCH_PERSONS) $(CARGO) bench --locked --bench kernel
 	$(VENV)/bin/python benches/compare.py $(TARGET_DIR)/release/migstat $(BENCH_PERSONS)
 
 clean: ## Remove build outputs, the virtualenv and the warehouse

@@ -2,9 +2,13 @@
 
 1. `migstat run` on a generated Thai LFS (N persons, 200 strata x 10 PSUs, 80 replicates): wall
    time and peak memory of the whole process.
-2. `migstat estimate` with 80 replicate weights by three breakdowns on a 2M-row Parquet file,
-   against a whole `python -c` process running DuckDB on only the same 81 weighted sums per cell
-   with one GROUP BY on the same file, and polars' group_by doing the same sums.
+2. `migstat estimate` with 80 replicate weights by three breakdowns on a 2M-row Parquet file
+   (a total with and without `--mse`, a mean, a ratio; on all threads and on one), against a
+   whole `python -c` process running DuckDB on only the same 81 weighted sums per cell with one
+   GROUP BY on the same file, and polars' group_by doing the same sums.
+
+Times are medians of RUNS runs (default 5, `MIGSTAT_BENCH_RUNS`); memory is the peak RSS of each
+process (GNU time), the largest over the runs.
 
 Usage: python benches/compare.py BINARY [PERSONS[,PERSONS...]]
 """
@@ -43,9 +47,14 @@ def timed(cmd, **kw):
     return secs, peak, out.stdout
 
 
-def best(cmd, runs=3, **kw):
-    results = [timed(cmd, **kw) for _ in range(runs)]
-    return min(r[0] for r in results), max(r[1] for r in results), results[0][2]
+RUNS = int(os.environ.get("MIGSTAT_BENCH_RUNS", "5"))
+
+
+def best(cmd, runs=None, **kw):
+    """Median wall seconds, largest peak MiB and the first run's stdout over `runs` runs."""
+    results = [timed(cmd, **kw) for _ in range(runs or RUNS)]
+    secs = sorted(r[0] for r in results)
+    return secs[len(secs) // 2], max(r[1] for r in results), results[0][2]
 
 
 def synth(n, out):
@@ -72,13 +81,14 @@ def run_pipeline(n):
 def make_parquet(n):
     data = os.path.join(WORK, f"tha-{n}")
     synth(n, data)
-    path = os.path.join(data, "est.parquet")
+    path = os.path.join(data, "est2.parquet")
     if not os.path.exists(path):
         import duckdb
         reps = ", ".join(f"REPWT{i}" for i in range(1, 81))
         duckdb.sql(f"""COPY (SELECT SEX, CASE WHEN AGE < 25 THEN 'Y15-24' WHEN AGE < 55 THEN 'Y25-54' ELSE 'YGE55' END AS AGEB,
                   CASE WHEN BIRTH_CTRY = 'THA' THEN 'NATIVE' ELSE 'FOREIGN' END AS CBR,
                   CASE WHEN LFS = 1 THEN 1.0 ELSE 0.0 END AS EMP,
+                  CASE WHEN LFS IN (1, 2) THEN 1.0 ELSE 0.0 END AS LF,
                   WEIGHT, {reps}
            FROM read_csv('{data}/tha_lfs_synth_persons.csv', all_varchar=false) WHERE AGE >= 15 LIMIT 2000000)
            TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 122880)""")
@@ -105,20 +115,27 @@ def estimate_vs_engines():
     path = make_parquet(max(max(PERSONS), 2_600_000))
     rows = subprocess.run([sys.executable, "-c", "import pyarrow.parquet as pq,sys;print(pq.ParquetFile(sys.argv[1]).metadata.num_rows)", path],
                           capture_output=True, text=True).stdout.strip()
-    mig = best([BIN, "estimate", path, "--weight", "WEIGHT", "--replicates", "REPWT*", "--method", "bootstrap",
-                "--scale", "0.0125", "--mse", "--total", "EMP", "--by", "SEX,AGEB,CBR", "--format", "csv"])
-    one = best([BIN, "estimate", path, "--weight", "WEIGHT", "--replicates", "REPWT*", "--method", "bootstrap",
-                "--scale", "0.0125", "--mse", "--total", "EMP", "--by", "SEX,AGEB,CBR", "--format", "csv"],
-               env={**os.environ, "RAYON_NUM_THREADS": "1"})
+    design = [BIN, "estimate", path, "--weight", "WEIGHT", "--replicates", "REPWT*", "--method", "bootstrap",
+              "--scale", "0.0125"]
+    tail = ["--by", "SEX,AGEB,CBR", "--format", "csv"]
+    one = {**os.environ, "RAYON_NUM_THREADS": "1"}
+    runs = [
+        ("total, --mse", ["--mse", "--total", "EMP"]),
+        ("total", ["--total", "EMP"]),
+        ("mean", ["--mean", "EMP"]),
+        ("ratio EMP/LF", ["--ratio", "EMP/LF"]),
+    ]
     duck = best([sys.executable, "-c", DUCK, path])
     pol = best([sys.executable, "-c", POLARS, path])
-    print(f"estimate on {rows} rows x 81 weights, 3 breakdowns:")
-    print(f"  migstat estimate (sums + SEs, CVs, bounds): {mig[0]:.2f} s, peak {mig[1]:.0f} MiB")
-    print(f"  migstat estimate on 1 thread:               {one[0]:.2f} s, peak {one[1]:.0f} MiB")
+    print(f"estimate on {rows} rows x 81 weights, 3 breakdowns (median of {RUNS}; peak RSS per process):")
     print(f"  python -c DuckDB (81 sums, one GROUP BY):   {duck[0]:.2f} s, peak {duck[1]:.0f} MiB")
     print(f"  python -c polars group_by (81 sums):        {pol[0]:.2f} s, peak {pol[1]:.0f} MiB")
-    print(f"  ratio migstat / DuckDB: {mig[0] / duck[0]:.2f}")
-
+    for label, stats in runs:
+        mig = best(design + stats + tail)
+        single = best(design + stats + tail, env=one)
+        print(f"  migstat estimate {label:<14} all threads: {mig[0]:.2f} s, peak {mig[1]:.0f} MiB;"
+              f" 1 thread: {single[0]:.2f} s, peak {single[1]:.0f} MiB;"
+              f" / DuckDB: {mig[0] / duck[0]:.2f}")
 
 if __name__ == "__main__":
     for n in PERSONS:

@@ -2,6 +2,7 @@
 //! linearisation and the replicate specification.
 use crate::config::pipeline::Design;
 use crate::error::{MigError, Result};
+use crate::estimate::core::layout::first_stage;
 use crate::estimate::variance::{LonelyPsu, PsuLayout, ReplicateMethod, ReplicateSpec};
 use crate::normalize::{Frame, NONE};
 
@@ -12,6 +13,8 @@ pub enum Variance {
     Taylor {
         psus: Vec<u32>,
         layout: PsuLayout,
+        /// PSUs per stratum ([`PsuLayout::stratum_sizes`]).
+        sizes: Vec<usize>,
     },
     Replicate(ReplicateSpec),
 }
@@ -107,46 +110,30 @@ fn taylor(design: &Design, frame: &Frame, rows: &[u32]) -> Result<Variance> {
         .filter(|&p| seen[p as usize])
         .collect();
     // Dense strata of this period (no strata: one stratum).
-    let mut strata: Vec<u32> = psus.iter().map(|&p| psu_stratum[p as usize]).collect();
-    strata.sort_unstable();
-    strata.dedup();
-    let stratum_of = |p: u32| {
-        let s = psu_stratum[p as usize];
-        strata.binary_search(&s).unwrap_or(0) as u32
-    };
-    let layout_strata: Vec<u32> = psus.iter().map(|&p| stratum_of(p)).collect();
-    let mut n_h = vec![0usize; strata.len()];
-    for &s in &layout_strata {
-        n_h[s as usize] += 1;
-    }
-    let mut fraction = vec![0.0; strata.len()];
-    for (&p, &s) in psus.iter().zip(&layout_strata) {
+    let codes: Vec<u32> = psus.iter().map(|&p| psu_stratum[p as usize]).collect();
+    let lonely = design.lonely_psu.unwrap_or(LonelyPsu::Fail);
+    let (mut layout, _) = first_stage(&codes, None, lonely, |s| {
+        frame
+            .strata
+            .get(s as usize)
+            .cloned()
+            .unwrap_or_else(|| "(all)".into())
+    });
+    let n_h = layout.stratum_sizes();
+    for (&p, &s) in psus.iter().zip(&layout.psu_stratum) {
         let f = psu_fpc[p as usize];
         if f.is_finite() {
-            fraction[s as usize] = if f <= 1.0 {
+            layout.stratum_fraction[s as usize] = if f <= 1.0 {
                 f
             } else {
                 n_h[s as usize] as f64 / f
             };
         }
     }
-    let names = strata
-        .iter()
-        .map(|&s| {
-            frame
-                .strata
-                .get(s as usize)
-                .cloned()
-                .unwrap_or_else(|| "(all)".into())
-        })
-        .collect();
-    let layout = PsuLayout {
-        psu_stratum: layout_strata,
-        n_strata: strata.len(),
-        stratum_fraction: fraction,
-        lonely: design.lonely_psu.unwrap_or(LonelyPsu::Fail),
-        stratum_names: names,
-    };
     layout.check_lonely()?;
-    Ok(Variance::Taylor { psus, layout })
+    Ok(Variance::Taylor {
+        psus,
+        layout,
+        sizes: n_h,
+    })
 }

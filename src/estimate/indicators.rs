@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::cube::{self, KernelInput, TableSpec};
+use super::core::{self, Cell, Finish, PsuTotals, Sums, ZeroReplicate};
+use super::cube::{CubeCells, TableSpec};
 use super::design::{variance_for, Variance};
 use super::dims::DimPlan;
 use super::populations;
 use super::reliability::{Profile, Status};
 use super::tables::{self, TableOut};
-use super::variance::{replicate_variance, t_quantile_975, taylor_variance};
 use super::Observation;
 use crate::config::pipeline::{Design, Pipeline};
 use crate::error::Result;
@@ -253,10 +253,14 @@ fn run_period(frame: &Frame, prep: &Prepared, rows: &[u32], variance: &Variance)
         Variance::Taylor { psus, .. } => psus,
         _ => &[],
     };
-    let input = KernelInput {
+    let cells = CubeCells {
+        masks: &prep.masks,
+        tables: &specs,
+        n_cells: offset,
+    };
+    let input = core::Input {
         rows,
         weight: &frame.weight,
-        masks: &prep.masks,
         reps: if matches!(variance, Variance::Replicate(_)) {
             &frame.reps
         } else {
@@ -267,10 +271,10 @@ fn run_period(frame: &Frame, prep: &Prepared, rows: &[u32], variance: &Variance)
         } else {
             Some(&frame.psu)
         },
-        tables: &specs,
-        n_cells: offset,
+        stages: &[],
+        cells: &cells,
     };
-    let sums = cube::aggregate(&input);
+    let sums = core::accumulate(&input);
     prep.tables
         .par_iter()
         .zip(offsets.par_iter())
@@ -279,6 +283,17 @@ fn run_period(frame: &Frame, prep: &Prepared, rows: &[u32], variance: &Variance)
             tables::build(&sums, off, &plans, psus)
         })
         .collect()
+}
+
+/// The merged sums of output cell `o` of a table.
+fn sums(t: &TableOut, o: usize) -> Sums<'_> {
+    Sums {
+        est: t.est[o],
+        n: t.n[o],
+        reps: t.reps_of(o),
+        psu: PsuTotals::Dense(t.t_of(o)),
+        stages: &[],
+    }
 }
 
 struct ObsCtx<'a> {
@@ -313,21 +328,6 @@ impl Published {
     }
 }
 
-/// Estimate and variance of one output cell.
-struct Cell {
-    est: f64,
-    var: Option<f64>,
-    n: u64,
-}
-
-impl Cell {
-    /// Coefficient of variation in percent (none without a variance or for a zero estimate).
-    fn cv(&self) -> Option<f64> {
-        self.var
-            .and_then(|v| (self.est != 0.0).then(|| v.sqrt() / self.est.abs() * 100.0))
-    }
-}
-
 impl ObsCtx<'_> {
     fn table(&self, ind: &Indicator, value: bool) -> &TableOut {
         let keys = keys_of(ind);
@@ -340,52 +340,26 @@ impl ObsCtx<'_> {
         &self.outs[i]
     }
 
-    fn total(&self, t: &TableOut, o: usize) -> Cell {
-        let var = match self.variance {
-            Variance::None => None,
-            Variance::Taylor { layout, .. } => Some(taylor_variance(layout, t.t_of(o))),
-            Variance::Replicate(spec) => Some(replicate_variance(spec, t.est[o], t.reps_of(o))),
-        };
-        Cell {
-            est: t.est[o],
-            var,
-            n: t.n[o],
+    fn finish(&self) -> Finish<'_> {
+        match self.variance {
+            Variance::None => Finish::None,
+            Variance::Taylor { layout, sizes, .. } => Finish::Taylor {
+                layout,
+                sizes,
+                stages: &[],
+            },
+            Variance::Replicate(spec) => Finish::Replicate(spec),
         }
+    }
+
+    fn total(&self, t: &TableOut, o: usize) -> Cell {
+        self.finish().total(&sums(t, o))
     }
 
     /// Ratio y/x with its linearised or replicate variance; `None` when x is 0.
     fn ratio(&self, y: &TableOut, x: &TableOut, o: usize) -> Option<Cell> {
-        let (ty, tx) = (y.est[o], x.est[o]);
-        if tx == 0.0 {
-            return None;
-        }
-        let r = ty / tx;
-        let var = match self.variance {
-            Variance::None => None,
-            Variance::Taylor { layout, .. } => {
-                let z: Vec<f64> = y
-                    .t_of(o)
-                    .iter()
-                    .zip(x.t_of(o))
-                    .map(|(a, b)| (a - r * b) / tx)
-                    .collect();
-                Some(taylor_variance(layout, &z))
-            }
-            Variance::Replicate(spec) => {
-                let reps: Vec<f64> = y
-                    .reps_of(o)
-                    .iter()
-                    .zip(x.reps_of(o))
-                    .map(|(a, b)| if *b != 0.0 { a / b } else { r })
-                    .collect();
-                Some(replicate_variance(spec, r, &reps))
-            }
-        };
-        Some(Cell {
-            est: r,
-            var,
-            n: x.n[o],
-        })
+        self.finish()
+            .ratio(&sums(y, o), &sums(x, o), ZeroReplicate::Estimate)
     }
 
     fn emit(&self, ind: &Indicator, out: &mut Vec<Observation>) {
@@ -531,15 +505,13 @@ impl ObsCtx<'_> {
 
     /// The published numbers of a cell, in the indicator's unit.
     fn values(&self, ind: &Indicator, c: &Cell, df: Option<f64>) -> Published {
-        let se = c.var.map(|v| v.sqrt());
-        let q = df.map(t_quantile_975);
-        let bound = |sign: f64| se.zip(q).map(|(s, q)| ind.in_unit(c.est + sign * q * s));
+        let bounds = c.bounds(df);
         Published {
             value: Some(ind.in_unit(c.est)),
-            se: se.map(|s| ind.in_unit(s)),
+            se: c.se().map(|s| ind.in_unit(s)),
             cv: c.cv(),
-            lo: bound(-1.0),
-            hi: bound(1.0),
+            lo: bounds.map(|b| ind.in_unit(b.0)),
+            hi: bounds.map(|b| ind.in_unit(b.1)),
         }
     }
 

@@ -1,6 +1,9 @@
-//! Estimation: the indicator cube (parallel kernel, margins, reliability) and design-based
-//! variance (Taylor linearisation, replicate weights), plus `migstat estimate` for any table.
+//! Estimation: one core (`core/`: accumulator state, update, merge, finish) serving the
+//! indicator cube of `migstat run` (`cube.rs`, `tables.rs`, `indicators.rs`: cells, margins,
+//! reliability) and `migstat estimate` for any table (`generic/`: ad-hoc domains), with
+//! design-based variance (Taylor linearisation, replicate weights).
 pub mod cli;
+pub mod core;
 pub mod cube;
 pub mod design;
 pub mod dims;

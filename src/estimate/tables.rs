@@ -1,7 +1,7 @@
 //! From the kernel's fine cells to output cells: every fine cell is added into each output cell
 //! it belongs to (its codes, their totals, the codes of other versions), for the point estimate,
-//! the count, the replicate sums and the per-PSU sums.
-use super::cube::CubeSums;
+//! the count, the replicate sums and the per-PSU sums of the core's merged [`State`].
+use super::core::State;
 use super::dims::DimPlan;
 
 /// Output cells of one table (sex × classif1 × classif2 output codes).
@@ -29,7 +29,7 @@ impl TableOut {
 
 /// Output cells of one table from the cube's sums. `psus` are the PSUs of the period's Taylor
 /// layout (empty without one).
-pub fn build(sums: &CubeSums, offset: usize, dims: &[&DimPlan], psus: &[u32]) -> TableOut {
+pub fn build(sums: &State, offset: usize, dims: &[&DimPlan], psus: &[u32]) -> TableOut {
     let n_fine: Vec<usize> = dims.iter().map(|d| d.n_fine).collect();
     let cells: usize = n_fine.iter().product();
     let mut sizes = [1usize; 3];

@@ -257,3 +257,249 @@ fn taylor_variance_ignores_psu_order_within_strata() {
         assert!(v > 0.0 && close(v, v2, 1e-12), "{v} vs {v2}");
     }
 }
+
+/// The estimation core on random data: every row in up to three of six cells, 2–4 strata of
+/// PSUs, one later stage (units nested in the PSUs) and four replicates.
+mod merge {
+    use migstat::estimate::core::state::{Chunk, InMemory};
+    use migstat::estimate::core::{
+        merge_in_order, CellMap, ChunkKey, Finish, PsuTotals, State, Sums, ZeroReplicate,
+    };
+    use migstat::estimate::generic::multistage::Stage;
+    use migstat::estimate::variance::{LonelyPsu, PsuLayout};
+
+    use super::Rng;
+
+    const CELLS: usize = 6;
+
+    /// `(unit, total)` pairs of one cell, ascending by unit.
+    type Totals = Vec<(u32, f64)>;
+    const REPS: usize = 4;
+
+    struct Data {
+        weight: Vec<f64>,
+        psu: Vec<u32>,
+        unit: Vec<u32>,
+        reps: Vec<Vec<f64>>,
+        /// Up to three (cell, y) per row.
+        entries: Vec<Vec<(u32, f64)>>,
+        layout: PsuLayout,
+        stage: Stage,
+    }
+
+    impl CellMap for Data {
+        fn n_cells(&self) -> usize {
+            CELLS
+        }
+        fn for_each(&self, row: usize, f: &mut impl FnMut(u32, f64)) {
+            for &(c, y) in &self.entries[row] {
+                f(c, y);
+            }
+        }
+    }
+
+    fn data(rng: &mut Rng) -> Data {
+        let n_strata = 2 + rng.below(3) as usize;
+        let mut psu_stratum = Vec::new();
+        for h in 0..n_strata {
+            for _ in 0..2 + rng.below(3) {
+                psu_stratum.push(h as u32);
+            }
+        }
+        let n_psu = psu_stratum.len();
+        // Two second-stage units per PSU.
+        let unit_parent: Vec<u32> = (0..2 * n_psu as u32).map(|u| u / 2).collect();
+        let n = 1 + rng.below(400) as usize;
+        let psu: Vec<u32> = (0..n).map(|_| rng.below(n_psu as u64) as u32).collect();
+        let unit: Vec<u32> = psu.iter().map(|&p| 2 * p + rng.below(2) as u32).collect();
+        let weight: Vec<f64> = (0..n).map(|_| 1.0 + 99.0 * rng.unit()).collect();
+        let reps = (0..REPS)
+            .map(|_| weight.iter().map(|w| w * 2.0 * rng.unit()).collect())
+            .collect();
+        let entries = (0..n)
+            .map(|_| {
+                let mut cells: Vec<u32> = (0..rng.below(4))
+                    .map(|_| rng.below(CELLS as u64) as u32)
+                    .collect();
+                cells.sort_unstable();
+                cells.dedup();
+                cells.into_iter().map(|c| (c, rng.unit() * 10.0)).collect()
+            })
+            .collect();
+        let layout = PsuLayout {
+            psu_stratum,
+            n_strata,
+            stratum_fraction: vec![0.1; n_strata],
+            lonely: LonelyPsu::Remove,
+            stratum_names: (0..n_strata).map(|h| h.to_string()).collect(),
+        };
+        let stage = Stage {
+            unit_of_row: unit.clone(),
+            unit_parent,
+            parent_sizes: vec![2; n_psu],
+            parent_fraction: vec![0.5; n_psu],
+            parent_multiplier: vec![0.1; n_psu],
+            lonely: LonelyPsu::Remove,
+        };
+        Data {
+            weight,
+            psu,
+            unit,
+            reps,
+            entries,
+            layout,
+            stage,
+        }
+    }
+
+    /// The state of rows `lo..hi` (file order) as chunk `key`.
+    fn state_of(d: &Data, lo: usize, hi: usize, key: u32) -> State {
+        let rows: Vec<u32> = (lo as u32..hi as u32).collect();
+        let stages = [d.unit.as_slice()];
+        let chunk = Chunk {
+            rows: &rows,
+            weight: &d.weight,
+            psu: Some(&d.psu),
+            stages: &stages,
+        };
+        let mut s = State::new(
+            CELLS,
+            REPS,
+            1,
+            ChunkKey {
+                first: key,
+                end: key + 1,
+            },
+        );
+        s.update(d, &chunk, &mut InMemory(&d.reps)).expect("update");
+        s
+    }
+
+    /// (estimate, Taylor variance, replicate variance) of every total and of the ratio of each
+    /// cell to the next.
+    fn finished(d: &Data, s: &State) -> Vec<(f64, f64, f64, u64)> {
+        let psu_of = |c: usize, units: &[migstat::estimate::core::state::UnitSums]| {
+            let mut out = Vec::new();
+            for (u, sums) in units {
+                out.extend(sums.iter().filter(|e| e.0 as usize == c).map(|e| (*u, e.1)));
+            }
+            out
+        };
+        let per: Vec<(Totals, Vec<Totals>)> = (0..CELLS)
+            .map(|c| (psu_of(c, &s.psus), vec![psu_of(c, &s.stages[0])]))
+            .collect();
+        let sums = |c: usize| Sums {
+            est: s.wsum[c],
+            n: s.count[c],
+            reps: &s.reps[c * REPS..(c + 1) * REPS],
+            psu: PsuTotals::Sparse(&per[c].0),
+            stages: &per[c].1,
+        };
+        let sizes = d.layout.stratum_sizes();
+        let stages = [d.stage.clone()];
+        let taylor = Finish::Taylor {
+            layout: &d.layout,
+            sizes: &sizes,
+            stages: &stages,
+        };
+        let spec = migstat::estimate::replicate::ReplicateSpec::new(
+            migstat::estimate::replicate::ReplicateMethod::Brr,
+            REPS,
+            None,
+            None,
+            None,
+            false,
+        )
+        .expect("spec");
+        let reps = Finish::Replicate(&spec);
+        let mut out = Vec::new();
+        for c in 0..CELLS {
+            let (t, r) = (taylor.total(&sums(c)), reps.total(&sums(c)));
+            out.push((
+                t.est,
+                t.var.unwrap_or(f64::NAN),
+                r.var.unwrap_or(f64::NAN),
+                t.n,
+            ));
+            let next = (c + 1) % CELLS;
+            let ratio = |f: &Finish| f.ratio(&sums(c), &sums(next), ZeroReplicate::Drop);
+            if let (Some(t), Some(r)) = (ratio(&taylor), ratio(&reps)) {
+                out.push((
+                    t.est,
+                    t.var.unwrap_or(f64::NAN),
+                    r.var.unwrap_or(f64::NAN),
+                    t.n,
+                ));
+            }
+        }
+        out
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-10 * a.abs().max(b.abs()).max(1e-9)
+    }
+
+    #[test]
+    fn merging_the_states_of_any_split_equals_one_chunk() {
+        let mut rng = Rng(41);
+        for case in 0..200 {
+            let d = data(&mut rng);
+            let n = d.weight.len();
+            let whole = state_of(&d, 0, n, 0);
+            let mut cuts: Vec<usize> = (0..rng.below(6))
+                .map(|_| rng.below(n as u64 + 1) as usize)
+                .collect();
+            cuts.extend([0, n]);
+            cuts.sort_unstable();
+            let parts: Vec<State> = cuts
+                .windows(2)
+                .enumerate()
+                .map(|(i, w)| state_of(&d, w[0], w[1], i as u32))
+                .collect();
+            let merged = merge_in_order(parts.clone())
+                .expect("merge")
+                .expect("non-empty");
+            let folded = parts
+                .into_iter()
+                .reduce(|a, b| a.merge(b).expect("adjacent"))
+                .expect("non-empty");
+            for m in [&merged, &folded] {
+                assert_eq!(m.count, whole.count, "case {case}");
+                assert_eq!(m.key.end as usize, cuts.len() - 1, "case {case}");
+                let units = |s: &State| s.psus.iter().map(|u| u.0).collect::<Vec<_>>();
+                assert_eq!(units(m), units(&whole), "case {case}");
+                let (a, b) = (finished(&d, m), finished(&d, &whole));
+                assert_eq!(a.len(), b.len());
+                for (x, y) in a.iter().zip(&b) {
+                    assert_eq!(x.3, y.3, "case {case}");
+                    assert!(
+                        close(x.0, y.0) && close(x.1, y.1) && close(x.2, y.2),
+                        "case {case}: {x:?} vs {y:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_state_round_trips_as_json_and_refuses_a_merge_out_of_order() {
+        let mut rng = Rng(7);
+        let d = data(&mut rng);
+        let n = d.weight.len();
+        let (a, b) = (state_of(&d, 0, n / 2, 0), state_of(&d, n / 2, n, 1));
+        let text = serde_json::to_string(&a).expect("serialise");
+        let back: State = serde_json::from_str(&text).expect("deserialise");
+        assert_eq!(back, a);
+        assert!(
+            b.clone().merge(a.clone()).is_err(),
+            "chunk 1 before chunk 0"
+        );
+        let mut other = state_of(&d, 0, n, 1);
+        other.n_reps = 0;
+        assert!(a.clone().merge(other).is_err(), "shapes differ");
+        assert_eq!(
+            a.merge(b).expect("in order").key,
+            ChunkKey { first: 0, end: 2 }
+        );
+    }
+}

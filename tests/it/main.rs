@@ -26,5 +26,6 @@ mod report;
 mod serve;
 mod statcan;
 mod synth;
+mod threads;
 mod validate;
 mod warehouse_ops;

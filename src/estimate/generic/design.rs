@@ -7,6 +7,7 @@ use std::path::Path;
 use super::multistage::Stage;
 use super::stages::{build_later_stages, first_stage, stage_fractions, FirstStage};
 use super::table::{LoadAs, Table};
+use crate::estimate::core;
 use crate::estimate::error::EstimateError;
 use crate::estimate::replicate::{ReplicateMethod, ReplicateSpec};
 use crate::estimate::variance::{LonelyPsu, PsuLayout};
@@ -153,13 +154,11 @@ fn first_layout(
     spec: &DesignSpec,
     first: &FirstStage,
 ) -> Result<PsuLayout, EstimateError> {
-    let mut layout = PsuLayout {
-        psu_stratum: first.psu_stratum.clone(),
-        n_strata: first.stratum_names.len(),
-        stratum_fraction: vec![0.0; first.stratum_names.len()],
-        lonely: spec.lonely,
-        stratum_names: first.stratum_names.clone(),
-    };
+    let n_strata = first.stratum_names.len();
+    let (mut layout, _) =
+        core::layout::first_stage(&first.psu_stratum, Some(n_strata), spec.lonely, |h| {
+            first.stratum_names[h as usize].clone()
+        });
     if let Some(col) = spec.fpc.first() {
         let sizes = layout.stratum_sizes();
         let of_row: Vec<u32> = first.stratum_of_row.clone();

@@ -1,19 +1,15 @@
-//! Totals, means and ratios per domain cell with their standard errors.
-//!
-//! Each statistic is a ratio `Ŷ/X̂` (a total has no denominator, a mean has `x = 1`; a factor
-//! column gives one indicator `y` per level). Rows outside the cell, or with a missing value,
-//! score zero — they stay in the design. Taylor scores are `w(y − R̂x)/X̂` (ratio) or `wy`
-//! (total), summed per PSU; replicate estimates re-weight the same rows.
+//! Totals, means and ratios per domain cell with their standard errors, through the estimation
+//! core: each (domain, target) is a numerator cell `Σw·y` and, for a mean or ratio, a
+//! denominator cell `Σw·x` (a mean has `x = 1`; a factor column gives one indicator `y` per
+//! level). Rows outside the domain, or with a missing value, count in neither — they stay in the
+//! design (their PSUs, strata and replicates).
 
 use rayon::prelude::*;
 
-use super::design::{Design, TaylorDesign, VarianceMethod};
+use super::design::{Design, VarianceMethod};
 use super::domains::Cells;
-use super::multistage::later_stage_variance;
 use super::targets::Target;
-use crate::estimate::replicate::{replicate_variance_detail, ReplicateSpec};
-use crate::estimate::tdist::t_quantile_975;
-use crate::estimate::variance::taylor_variance_sparse;
+use crate::estimate::core::{self, Cell, CellMap, Finish, PsuTotals, State, Sums, ZeroReplicate};
 
 /// One result row.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,19 +29,63 @@ pub struct Estimate {
     pub df: f64,
 }
 
-/// Rows of one cell that enter one statistic, with their values.
-struct Contributing {
-    rows: Vec<u32>,
-    y: Vec<f64>,
-    x: Vec<f64>,
-    n: u64,
+/// Row of no domain.
+const NO_DOMAIN: u32 = u32::MAX;
+
+/// The cells of `migstat estimate`: `(domain × target) × {numerator, denominator}`.
+pub struct DomainCells<'a> {
+    /// Domain of each row ([`NO_DOMAIN`] for none).
+    domain: Vec<u32>,
+    n_domains: usize,
+    targets: &'a [Target<'a>],
 }
 
-/// Per-thread scratch: PSU totals with the list of PSUs touched.
-struct PsuScratch {
-    acc: Vec<f64>,
-    seen: Vec<bool>,
-    touched: Vec<u32>,
+impl<'a> DomainCells<'a> {
+    pub fn new(cells: &Cells, n_rows: usize, targets: &'a [Target<'a>]) -> Self {
+        let mut domain = vec![NO_DOMAIN; n_rows];
+        for (c, rows) in cells.rows.iter().enumerate() {
+            for &r in rows {
+                domain[r as usize] = c as u32;
+            }
+        }
+        DomainCells {
+            domain,
+            n_domains: cells.rows.len(),
+            targets,
+        }
+    }
+
+    /// Numerator cell of target `t` in domain `d`; the denominator is the next one.
+    fn cell(&self, d: usize, t: usize) -> usize {
+        (d * self.targets.len() + t) * 2
+    }
+}
+
+impl CellMap for DomainCells<'_> {
+    fn n_cells(&self) -> usize {
+        self.n_domains * self.targets.len() * 2
+    }
+
+    fn for_each(&self, r: usize, f: &mut impl FnMut(u32, f64)) {
+        let d = self.domain[r];
+        if d == NO_DOMAIN {
+            return;
+        }
+        for (t, target) in self.targets.iter().enumerate() {
+            let (y, x) = (target.y.at(r), target.x.at(r));
+            if y.is_nan() || x.is_nan() {
+                continue;
+            }
+            let c = self.cell(d as usize, t) as u32;
+            // A factor level's total counts the rows at the level.
+            if !(target.counts_level_only() && y == 0.0) {
+                f(c, y);
+            }
+            if !target.is_total() {
+                f(c + 1, x);
+            }
+        }
+    }
 }
 
 /// Estimate every target in every cell (cells outer, targets inner); warnings are returned as
@@ -55,23 +95,96 @@ pub fn estimate_all(
     cells: &Cells,
     targets: &[Target<'_>],
 ) -> (Vec<Estimate>, Vec<String>) {
-    let n_psu = match &design.method {
-        VarianceMethod::Taylor(t) => t.layout.n_psu(),
-        VarianceMethod::Replicate(_) => 0,
+    let n_rows = design.weights.len();
+    let map = DomainCells::new(cells, n_rows, targets);
+    let rows: Vec<u32> = (0..n_rows as u32).collect();
+    let (state, finish) = match &design.method {
+        VarianceMethod::Taylor(t) => {
+            let stages: Vec<&[u32]> = t.later.iter().map(|s| s.unit_of_row.as_slice()).collect();
+            let input = core::Input {
+                rows: &rows,
+                weight: &design.weights,
+                reps: &[],
+                psu: Some(&t.psu_of_row),
+                stages: &stages,
+                cells: &map,
+            };
+            let finish = Finish::Taylor {
+                layout: &t.layout,
+                sizes: &t.sizes,
+                stages: &t.later,
+            };
+            (core::accumulate(&input), finish)
+        }
+        VarianceMethod::Replicate(r) => {
+            let input = core::Input {
+                rows: &rows,
+                weight: &design.weights,
+                reps: &r.weights,
+                psu: None,
+                stages: &[],
+                cells: &map,
+            };
+            (core::accumulate(&input), Finish::Replicate(&r.spec))
+        }
     };
-    let jobs: Vec<(usize, usize)> = (0..cells.rows.len())
-        .flat_map(|c| (0..targets.len()).map(move |t| (c, t)))
-        .collect();
-    let results: Vec<(Estimate, Vec<String>)> = jobs
-        .par_iter()
-        .map_init(
-            || PsuScratch {
-                acc: vec![0.0; n_psu],
-                seen: vec![false; n_psu],
-                touched: Vec::new(),
-            },
-            |scratch, &(c, t)| one_cell(design, cells, c, &targets[t], scratch),
-        )
+    finish_all(&state, &finish, design.df, cells, targets)
+}
+
+/// Per-cell unit totals of a state's PSUs or stage units, ascending by unit.
+fn by_cell(units: &[core::state::UnitSums], n_cells: usize) -> Vec<Vec<(u32, f64)>> {
+    let mut out = vec![Vec::new(); n_cells];
+    for (u, sums) in units {
+        for &(c, v) in sums {
+            out[c as usize].push((*u, v));
+        }
+    }
+    out
+}
+
+/// The result rows of a merged state.
+pub(super) fn finish_all(
+    state: &State,
+    finish: &Finish,
+    df: f64,
+    cells: &Cells,
+    targets: &[Target<'_>],
+) -> (Vec<Estimate>, Vec<String>) {
+    let n_cells = state.n_cells;
+    let psus = by_cell(&state.psus, n_cells);
+    let stages: Vec<Vec<Vec<(u32, f64)>>> =
+        state.stages.iter().map(|s| by_cell(s, n_cells)).collect();
+    let per_cell_stages: Vec<Vec<Vec<(u32, f64)>>> =
+        (0..if stages.is_empty() { 0 } else { n_cells })
+            .map(|c| stages.iter().map(|s| s[c].clone()).collect())
+            .collect();
+    let none: Vec<Vec<(u32, f64)>> = Vec::new();
+    let sums = |c: usize| Sums {
+        est: state.wsum[c],
+        n: state.count[c],
+        reps: &state.reps[c * state.n_reps..(c + 1) * state.n_reps],
+        psu: PsuTotals::Sparse(&psus[c]),
+        stages: per_cell_stages.get(c).unwrap_or(&none),
+    };
+    let n_t = targets.len();
+    let results: Vec<(Estimate, Vec<String>)> = (0..cells.rows.len() * n_t)
+        .into_par_iter()
+        .map(|j| {
+            let (d, t) = (j / n_t, j % n_t);
+            let target = &targets[t];
+            let c = (d * n_t + t) * 2;
+            let cell = if target.is_total() {
+                Some(finish.total(&sums(c)))
+            } else {
+                finish.ratio(&sums(c), &sums(c + 1), ZeroReplicate::Drop)
+            };
+            let n = if target.is_total() {
+                state.count[c]
+            } else {
+                state.count[c + 1]
+            };
+            row(cells.labels[d].clone(), target, cell, n, df)
+        })
         .collect();
     let mut rows = Vec::with_capacity(results.len());
     let mut warnings = Vec::new();
@@ -82,205 +195,43 @@ pub fn estimate_all(
     (rows, warnings)
 }
 
-fn one_cell(
-    design: &Design,
-    cells: &Cells,
-    c: usize,
-    target: &Target<'_>,
-    scratch: &mut PsuScratch,
-) -> (Estimate, Vec<String>) {
-    let by = cells.labels[c].clone();
-    let data = contributing(&cells.rows[c], target);
-    let (y_hat, x_hat) = weighted_sums(&data, &design.weights);
-    assemble(
-        by,
-        target,
-        (y_hat, x_hat),
-        data.n,
-        design.df,
-        |theta| match &design.method {
-            VarianceMethod::Taylor(t) => (
-                taylor(t, &design.weights, &data, target, theta, x_hat, scratch),
-                0,
-            ),
-            VarianceMethod::Replicate(r) => replicate_from_sums(
-                &r.spec,
-                target,
-                theta,
-                r.weights.iter().map(|wr| weighted_sums(&data, wr)),
-            ),
-        },
-    )
-}
-
-/// One result row from the cell's weighted sums `(Σwy, Σwx)`, its unweighted count and a
-/// variance function of the estimate returning `(variance, replicates left out)`.
-pub(super) fn assemble(
+/// One result row and its warnings from a finished cell (`None`: the denominator is zero).
+fn row(
     by: Vec<String>,
     target: &Target<'_>,
-    (y_hat, x_hat): (f64, f64),
+    cell: Option<Cell>,
     n: u64,
     df: f64,
-    variance: impl FnOnce(f64) -> (f64, usize),
 ) -> (Estimate, Vec<String>) {
     let mut warnings = Vec::new();
-    let theta = if target.is_total() {
-        Some(y_hat)
-    } else if x_hat != 0.0 {
-        Some(y_hat / x_hat)
-    } else {
-        warnings.push(format!(
-            "{}{}: the denominator is zero, so the estimate is left empty",
-            target.label,
-            cell_suffix(&by)
-        ));
-        None
-    };
-    let variance = theta.map(|theta| {
-        let (v, dropped) = variance(theta);
-        if dropped > 0 {
-            warnings.push(format!(
-                "{}{}: {dropped} replicate(s) gave no estimate and were left out",
-                target.label,
-                cell_suffix(&by)
-            ));
-        }
-        v
-    });
-    let est = finish(by, target.label.clone(), theta, variance, n, df);
-    (est, warnings)
-}
-
-/// Replicate variance from each replicate's sums `(Σw_r·y, Σw_r·x)`: `(variance, dropped)`.
-pub(super) fn replicate_from_sums(
-    spec: &ReplicateSpec,
-    target: &Target<'_>,
-    theta: f64,
-    sums: impl Iterator<Item = (f64, f64)>,
-) -> (f64, usize) {
-    let thetas: Vec<f64> = sums
-        .map(|(y, x)| if target.is_total() { y } else { y / x })
-        .collect();
-    let d = replicate_variance_detail(spec, theta, &thetas);
-    (d.variance, d.dropped)
-}
-
-fn cell_suffix(by: &[String]) -> String {
-    if by.is_empty() {
+    let suffix = if by.is_empty() {
         String::new()
     } else {
         format!(" in cell {}", by.join(", "))
-    }
-}
-
-fn contributing(rows: &[u32], target: &Target<'_>) -> Contributing {
-    let mut out = Contributing {
-        rows: Vec::with_capacity(rows.len()),
-        y: Vec::with_capacity(rows.len()),
-        x: Vec::with_capacity(rows.len()),
-        n: 0,
     };
-    for &r in rows {
-        let i = r as usize;
-        let (y, x) = (target.y.at(i), target.x.at(i));
-        if y.is_nan() || x.is_nan() {
-            continue;
-        }
-        if !target.counts_level_only() || y != 0.0 {
-            out.n += 1;
-        }
-        out.rows.push(r);
-        out.y.push(y);
-        out.x.push(x);
+    match &cell {
+        None => warnings.push(format!(
+            "{}{suffix}: the denominator is zero, so the estimate is left empty",
+            target.label
+        )),
+        Some(c) if c.dropped > 0 => warnings.push(format!(
+            "{}{suffix}: {} replicate(s) gave no estimate and were left out",
+            target.label, c.dropped
+        )),
+        Some(_) => {}
     }
-    out
-}
-
-fn weighted_sums(data: &Contributing, w: &[f64]) -> (f64, f64) {
-    let mut y = 0.0;
-    let mut x = 0.0;
-    for (k, &r) in data.rows.iter().enumerate() {
-        let wi = w[r as usize];
-        y += wi * data.y[k];
-        x += wi * data.x[k];
-    }
-    (y, x)
-}
-
-fn taylor(
-    design: &TaylorDesign,
-    w: &[f64],
-    data: &Contributing,
-    target: &Target<'_>,
-    theta: f64,
-    x_hat: f64,
-    scratch: &mut PsuScratch,
-) -> f64 {
-    let scores: Vec<f64> = data
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(k, &r)| {
-            let wi = w[r as usize];
-            if target.is_total() {
-                wi * data.y[k]
-            } else {
-                wi * (data.y[k] - theta * data.x[k]) / x_hat
-            }
-        })
-        .collect();
-    for (&r, &s) in data.rows.iter().zip(&scores) {
-        let p = design.psu_of_row[r as usize] as usize;
-        if !scratch.seen[p] {
-            scratch.seen[p] = true;
-            scratch.touched.push(p as u32);
-        }
-        scratch.acc[p] += s;
-    }
-    let entries: Vec<(u32, f64)> = scratch
-        .touched
-        .drain(..)
-        .map(|p| {
-            scratch.seen[p as usize] = false;
-            (p, std::mem::take(&mut scratch.acc[p as usize]))
-        })
-        .collect();
-    let mut v = taylor_variance_sparse(&design.layout, &design.sizes, &entries);
-    if !design.later.is_empty() {
-        v += later_stage_variance(&design.later, &data.rows, &scores);
-    }
-    v
-}
-
-fn finish(
-    by: Vec<String>,
-    statistic: String,
-    theta: Option<f64>,
-    variance: Option<f64>,
-    n: u64,
-    df: f64,
-) -> Estimate {
     // Values that are not finite stay so here: `estimate_table` blanks them with a warning.
-    let estimate = theta;
-    let se = variance.map(|v| v.max(0.0).sqrt());
-    let cv = match (estimate, se) {
-        (Some(t), Some(s)) if t != 0.0 => Some(100.0 * s / t.abs()),
-        _ => None,
-    };
-    let q = t_quantile_975(df);
-    let bound = |sign: f64| match (estimate, se) {
-        (Some(t), Some(s)) => Some(t + sign * q * s),
-        _ => None,
-    };
-    Estimate {
+    let bounds = cell.and_then(|c| c.bounds(Some(df)));
+    let est = Estimate {
         by,
-        statistic,
-        estimate,
-        se,
-        cv,
-        lower: bound(-1.0),
-        upper: bound(1.0),
+        statistic: target.label.clone(),
+        estimate: cell.map(|c| c.est),
+        se: cell.and_then(|c| c.se()),
+        cv: cell.and_then(|c| c.cv()),
+        lower: bounds.map(|b| b.0),
+        upper: bounds.map(|b| b.1),
         n,
         df,
-    }
+    };
+    (est, warnings)
 }

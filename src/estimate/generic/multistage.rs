@@ -52,21 +52,17 @@ impl Stage {
     }
 }
 
-/// Contribution of all later stages for the rows in `rows` with weighted scores `scores`
-/// (parallel slices; rows not listed score zero).
-pub fn later_stage_variance(stages: &[Stage], rows: &[u32], scores: &[f64]) -> f64 {
-    stages.iter().map(|s| stage_variance(s, rows, scores)).sum()
+/// Contribution of all later stages from the unit totals of the score at each stage
+/// (`totals[k]`: `(unit, total)` ascending by unit; units not listed total zero).
+pub fn later_stage_variance_totals(stages: &[Stage], totals: &[Vec<(u32, f64)>]) -> f64 {
+    stages
+        .iter()
+        .zip(totals)
+        .map(|(s, t)| stage_variance(s, t))
+        .sum()
 }
 
-fn stage_variance(stage: &Stage, rows: &[u32], scores: &[f64]) -> f64 {
-    // Unit totals, in unit order (sorting keeps the sums identical from run to run).
-    let mut by_unit: Vec<(u32, f64)> = rows
-        .iter()
-        .zip(scores)
-        .map(|(&r, &s)| (stage.unit_of_row[r as usize], s))
-        .collect();
-    by_unit.sort_by_key(|&(u, _)| u);
-    let totals = group_sum(&by_unit);
+fn stage_variance(stage: &Stage, totals: &[(u32, f64)]) -> f64 {
     let mut by_parent: Vec<(u32, f64)> = totals
         .iter()
         .map(|&(u, t)| (stage.unit_parent[u as usize], t))
@@ -81,17 +77,6 @@ fn stage_variance(stage: &Stage, rows: &[u32], scores: &[f64]) -> f64 {
         start = end;
     }
     total
-}
-
-fn group_sum(sorted: &[(u32, f64)]) -> Vec<(u32, f64)> {
-    let mut out: Vec<(u32, f64)> = Vec::new();
-    for &(k, v) in sorted {
-        match out.last_mut() {
-            Some(last) if last.0 == k => last.1 += v,
-            _ => out.push((k, v)),
-        }
-    }
-    out
 }
 
 /// Variance of the unit totals within one parent (absent units have total zero).
@@ -124,11 +109,11 @@ mod tests {
             parent_multiplier: vec![0.25, 0.1],
             lonely: LonelyPsu::Fail,
         };
-        let rows = [0, 1, 2, 3, 5];
-        let scores = [1.0, 1.0, 4.0, 3.0, 6.0];
+        // Rows 0, 1, 2, 3, 5 score 1, 1, 4, 3, 6: unit totals 2, 4, 3, 0, 6.
+        let totals = vec![(0, 2.0), (1, 4.0), (2, 3.0), (4, 6.0)];
         // parent 0: totals 2, 4 -> ss 2, * 0.25 * 0.5 * 2 = 0.5
         // parent 1: totals 3, 0, 6 -> mean 3, ss 18, * 0.1 * 1 * 1.5 = 2.7
-        let v = later_stage_variance(&[stage], &rows, &scores);
+        let v = later_stage_variance_totals(&[stage], &[totals]);
         assert!((v - 3.2).abs() < 1e-12, "{v}");
     }
 }

@@ -1,0 +1,387 @@
+//! The accumulator's state: plain data, one per chunk of rows, merged in a fixed order.
+//!
+//! Per cell: `Σ w·y` and the unweighted count; per (cell, replicate): `Σ w_r·y`; for Taylor
+//! designs, per first-stage PSU (whose stratum the design knows) the non-zero cell sums `Σ w·y`,
+//! and the same per unit of every later stage of a multistage design with fpc. A state covers the
+//! chunks `key.first..key.end` of one estimation; [`State::merge`] appends the state of the next
+//! chunks. Sums are added in the order the rows were visited, so a fixed chunking and a fixed
+//! merge order (see `chunks.rs`) give bit-identical results for any number of threads.
+use serde::{Deserialize, Serialize};
+
+use super::cells::CellMap;
+use super::exact;
+
+/// The chunks a state covers, `first..end`. Chunk numbers are fixed by the data (see
+/// `chunks::plan`), never by the thread count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkKey {
+    pub first: u32,
+    pub end: u32,
+}
+
+/// A sampling unit (PSU, or unit of a later stage) with its cells' sums, ascending by cell.
+pub type UnitSums = (u32, Vec<(u32, f64)>);
+
+/// Partial sums of one or more consecutive chunks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub key: ChunkKey,
+    pub n_cells: usize,
+    pub n_reps: usize,
+    /// `Σ w·y` per cell.
+    #[serde(with = "exact::floats")]
+    pub wsum: Vec<f64>,
+    /// Rows per cell.
+    pub count: Vec<u64>,
+    /// `reps[cell * n_reps + r] = Σ w_r·y`.
+    #[serde(with = "exact::floats")]
+    pub reps: Vec<f64>,
+    /// First-stage PSUs, ascending, with their cells' `Σ w·y` (Taylor designs only).
+    #[serde(with = "exact::units")]
+    pub psus: Vec<UnitSums>,
+    /// Units of each later stage, ascending (multistage designs with fpc only).
+    #[serde(with = "exact::stages")]
+    pub stages: Vec<Vec<UnitSums>>,
+}
+
+/// Why two states cannot be merged (they belong to different estimations, or are not adjacent).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("cannot merge estimation states: {0}")]
+pub struct MergeError(pub String);
+
+/// The rows of one chunk and the design columns they are read from (indexed by row id).
+pub struct Chunk<'a> {
+    /// Row ids, in visiting order (sorted by PSU here when the chunk is not).
+    pub rows: &'a [u32],
+    pub weight: &'a [f64],
+    /// First-stage PSU of each row (Taylor designs).
+    pub psu: Option<&'a [u32]>,
+    /// Unit of each row at each later stage.
+    pub stages: &'a [&'a [u32]],
+}
+
+/// Where the replicate weights of a chunk come from: columns in memory, or decoded from a file
+/// one column at a time.
+pub trait RepSource {
+    /// Number of replicates (0: none).
+    fn count(&self) -> usize;
+    /// Replicate `k`'s weights and the row id of their first element.
+    fn column(&mut self, k: usize) -> Result<(&[f64], usize), String>;
+}
+
+/// Replicate weight columns held in memory, indexed by row id.
+pub struct InMemory<'a>(pub &'a [Vec<f64>]);
+
+impl RepSource for InMemory<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+    fn column(&mut self, k: usize) -> Result<(&[f64], usize), String> {
+        Ok((&self.0[k], 0))
+    }
+}
+
+impl State {
+    /// The empty state of chunks `key` (the identity of [`State::merge`]).
+    pub fn new(n_cells: usize, n_reps: usize, n_stages: usize, key: ChunkKey) -> Self {
+        State {
+            key,
+            n_cells,
+            n_reps,
+            wsum: vec![0.0; n_cells],
+            count: vec![0; n_cells],
+            reps: vec![0.0; n_cells * n_reps],
+            psus: Vec::new(),
+            stages: vec![Vec::new(); n_stages],
+        }
+    }
+
+    /// Adds the rows of `chunk`. Rows are visited PSU by PSU (file order within a PSU); each
+    /// row adds `w·y` to every cell `cells` names for it, `w_r·y` per replicate.
+    pub fn update<M: CellMap, R: RepSource>(
+        &mut self,
+        cells: &M,
+        chunk: &Chunk,
+        reps: &mut R,
+    ) -> Result<(), String> {
+        let sorted;
+        let rows = match chunk.psu {
+            Some(p) if !chunk.rows.is_sorted_by_key(|&r| p[r as usize]) => {
+                let mut v = chunk.rows.to_vec();
+                v.sort_by_key(|&r| p[r as usize]);
+                sorted = v;
+                &sorted[..]
+            }
+            _ => chunk.rows,
+        };
+        let mut entries: Vec<(u32, f64)> = Vec::with_capacity(rows.len() * 2);
+        let mut ends: Vec<usize> = Vec::with_capacity(rows.len());
+        for &r in rows {
+            cells.for_each(r as usize, &mut |c, y| entries.push((c, y)));
+            ends.push(entries.len());
+        }
+        self.add_weighted(chunk, rows, &entries, &ends);
+        self.add_replicates(rows, &entries, &ends, reps)
+    }
+
+    /// Sums of the sampling weight: per cell, per PSU, per later-stage unit.
+    fn add_weighted(
+        &mut self,
+        chunk: &Chunk,
+        rows: &[u32],
+        entries: &[(u32, f64)],
+        ends: &[usize],
+    ) {
+        let mut scratch = if chunk.psu.is_some() {
+            vec![0.0; self.n_cells]
+        } else {
+            Vec::new()
+        };
+        let mut touched: Vec<u32> = Vec::new();
+        let mut unit_entries: Vec<Vec<(u32, u32, f64)>> = vec![Vec::new(); chunk.stages.len()];
+        let mut i = 0;
+        while i < rows.len() {
+            let j = match chunk.psu {
+                None => rows.len(),
+                Some(p) => {
+                    let u = p[rows[i] as usize];
+                    i + rows[i..]
+                        .iter()
+                        .take_while(|&&r| p[r as usize] == u)
+                        .count()
+                }
+            };
+            for k in i..j {
+                let r = rows[k] as usize;
+                let w = chunk.weight[r];
+                let from = if k == 0 { 0 } else { ends[k - 1] };
+                for &(c, y) in &entries[from..ends[k]] {
+                    let cell = c as usize;
+                    self.wsum[cell] += w * y;
+                    self.count[cell] += 1;
+                    if chunk.psu.is_some() {
+                        if scratch[cell] == 0.0 {
+                            touched.push(c);
+                        }
+                        scratch[cell] += w * y;
+                    }
+                    for (s, units) in chunk.stages.iter().enumerate() {
+                        unit_entries[s].push((units[r], c, w * y));
+                    }
+                }
+            }
+            if let Some(p) = chunk.psu {
+                touched.sort_unstable();
+                touched.dedup();
+                let sums = touched
+                    .iter()
+                    .map(|&c| (c, std::mem::take(&mut scratch[c as usize])))
+                    .collect();
+                touched.clear();
+                self.psus.push((p[rows[i] as usize], sums));
+            }
+            i = j;
+        }
+        for (s, mut list) in unit_entries.into_iter().enumerate() {
+            list.sort_by_key(|&(u, c, _)| (u, c));
+            let mut units: Vec<UnitSums> = Vec::new();
+            for (u, c, v) in list {
+                match units.last_mut() {
+                    Some((lu, cs)) if *lu == u => match cs.last_mut() {
+                        Some((lc, lv)) if *lc == c => *lv += v,
+                        _ => cs.push((c, v)),
+                    },
+                    _ => units.push((u, vec![(c, v)])),
+                }
+            }
+            let done = std::mem::take(&mut self.stages[s]);
+            self.stages[s] = merge_units(done, units);
+        }
+    }
+
+    /// Replicate sums, one replicate column at a time (each sum still adds its rows in
+    /// visiting order, so the result equals a row-by-row pass).
+    fn add_replicates<R: RepSource>(
+        &mut self,
+        rows: &[u32],
+        entries: &[(u32, f64)],
+        ends: &[usize],
+        reps: &mut R,
+    ) -> Result<(), String> {
+        let n_reps = self.n_reps;
+        if n_reps == 0 || entries.is_empty() {
+            return Ok(());
+        }
+        if reps.count() != n_reps {
+            return Err(format!(
+                "{} replicate weight columns for a state of {n_reps}",
+                reps.count()
+            ));
+        }
+        // A run of consecutive rows (a row group) reads its weights as one slice.
+        let contiguous =
+            !rows.is_empty() && rows.windows(2).all(|w| w[0].checked_add(1) == Some(w[1]));
+        for k in 0..n_reps {
+            let (col, base) = reps.column(k)?;
+            let missing = || format!("replicate {} lacks weights for the chunk's rows", k + 1);
+            let slot = |c: u32| c as usize * n_reps + k;
+            let mut from = 0;
+            if contiguous {
+                let first = (rows[0] as usize).checked_sub(base).ok_or_else(missing)?;
+                let w = col.get(first..first + rows.len()).ok_or_else(missing)?;
+                for (&b, &end) in w.iter().zip(ends) {
+                    for &(c, y) in &entries[from..end] {
+                        self.reps[slot(c)] += b * y;
+                    }
+                    from = end;
+                }
+                continue;
+            }
+            for (&r, &end) in rows.iter().zip(ends) {
+                let b = (r as usize)
+                    .checked_sub(base)
+                    .and_then(|i| col.get(i))
+                    .copied()
+                    .ok_or_else(missing)?;
+                for &(c, y) in &entries[from..end] {
+                    self.reps[slot(c)] += b * y;
+                }
+                from = end;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the state is well formed (a state read from elsewhere is checked before use):
+    /// one sum per cell and replicate, units ascending, cells in range and ascending.
+    pub fn check(&self) -> Result<(), MergeError> {
+        let bad = |m: String| Err(MergeError(m));
+        if self.wsum.len() != self.n_cells || self.count.len() != self.n_cells {
+            return bad(format!(
+                "{} cells but {} sums",
+                self.n_cells,
+                self.wsum.len()
+            ));
+        }
+        if Some(self.reps.len()) != self.n_cells.checked_mul(self.n_reps) {
+            return bad(format!("{} replicate sums", self.reps.len()));
+        }
+        if self.key.first > self.key.end {
+            return bad(format!("chunks {}..{}", self.key.first, self.key.end));
+        }
+        for units in std::iter::once(&self.psus).chain(&self.stages) {
+            let ascending = units.windows(2).all(|w| w[0].0 < w[1].0);
+            let cells_ok = units.iter().all(|(_, cs)| {
+                cs.windows(2).all(|w| w[0].0 < w[1].0)
+                    && cs.last().is_none_or(|c| (c.0 as usize) < self.n_cells)
+            });
+            if !(ascending && cells_ok) {
+                return bad("unit or cell sums out of order or out of range".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `later`, the state of the chunks that follow `self`'s.
+    pub fn merge(self, later: State) -> Result<State, MergeError> {
+        self.check()?;
+        later.check()?;
+        let same = self.n_cells == later.n_cells
+            && self.n_reps == later.n_reps
+            && self.stages.len() == later.stages.len();
+        if !same {
+            return Err(MergeError(format!(
+                "shapes differ ({} cells × {} replicates × {} stages, and {} × {} × {})",
+                self.n_cells,
+                self.n_reps,
+                self.stages.len(),
+                later.n_cells,
+                later.n_reps,
+                later.stages.len()
+            )));
+        }
+        if self.key.end != later.key.first {
+            return Err(MergeError(format!(
+                "chunks {}..{} are not followed by chunks {}..{}",
+                self.key.first, self.key.end, later.key.first, later.key.end
+            )));
+        }
+        Ok(self.merge_adjacent(later))
+    }
+
+    /// [`State::merge`] of two states known to have the same shape and to be adjacent.
+    pub(crate) fn merge_adjacent(mut self, later: State) -> State {
+        for (a, b) in self.wsum.iter_mut().zip(&later.wsum) {
+            *a += b;
+        }
+        for (a, b) in self.count.iter_mut().zip(&later.count) {
+            *a += b;
+        }
+        for (a, b) in self.reps.iter_mut().zip(&later.reps) {
+            *a += b;
+        }
+        self.psus = merge_units(self.psus, later.psus);
+        for (a, b) in self.stages.iter_mut().zip(later.stages) {
+            *a = merge_units(std::mem::take(a), b);
+        }
+        self.key.end = later.key.end;
+        self
+    }
+}
+
+/// Two ascending unit lists as one; a unit in both (a PSU split between chunks) gets the sums of
+/// both, earlier first. Disjoint ascending lists are simply concatenated.
+fn merge_units(a: Vec<UnitSums>, b: Vec<UnitSums>) -> Vec<UnitSums> {
+    if a.last().zip(b.first()).is_none_or(|(x, y)| x.0 < y.0) {
+        let mut a = a;
+        a.extend(b);
+        return a;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                let (u, xs) = a.next().unwrap_or_default();
+                let (_, ys) = b.next().unwrap_or_default();
+                out.push((u, merge_cells(xs, ys)));
+                continue;
+            }
+            (Some(x), Some(y)) => x.0 < y.0,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+    out
+}
+
+/// Two ascending (cell, sum) lists as one, adding the sums of a cell in both.
+fn merge_cells(a: Vec<(u32, f64)>, b: Vec<(u32, f64)>) -> Vec<(u32, f64)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                out.push((x.0, x.1 + y.1));
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x.0 < y.0 => {
+                out.push(*x);
+                i += 1;
+            }
+            (Some(x), None) => {
+                out.push(*x);
+                i += 1;
+            }
+            (_, Some(y)) => {
+                out.push(*y);
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    out
+}
