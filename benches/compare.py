@@ -63,7 +63,19 @@ def synth(n, out):
                "--psus-per-stratum", "10", "--replicates", "80", "--out", out])
 
 
+DUCK_CSV = """
+import duckdb, sys
+p = sys.argv[1]
+sums = ', '.join(['COUNT(*)', 'SUM(WEIGHT)'] + [f'SUM(REPWT{i})' for i in range(1, 81)])
+q = f\"\"\"SELECT YEAR, QTR, SEX, AGE // 5 AS AGE5, EDUC, LFS, BIRTH_CTRY <> 'THA' AS FB,
+        NATION <> 'THA' AS FC, {sums} FROM read_csv('{p}') GROUP BY ALL\"\"\"
+print(len(duckdb.sql(q).fetchall()))
+"""
+
+
 def run_pipeline(n):
+    """`migstat run` (with and without microdata) and `migstat validate` on the generated
+    survey, beside one DuckDB process reading the same CSV into the same weighted sums."""
     data = os.path.join(WORK, f"tha-{n}")
     synth(n, data)
     text = open(os.path.join(REPO, "pipelines/tha_lfs_synth.toml")).read()
@@ -72,10 +84,19 @@ def run_pipeline(n):
     pipe = os.path.join(data, "tha_bench.toml")
     open(pipe, "w").write(text)
     wh = os.path.join(data, "warehouse")
-    secs, peak, _ = timed([BIN, "run", pipe, "--warehouse", wh, "--force", "--schemas",
-                           os.path.join(REPO, "schemas")])
-    print(f"migstat run, THA {n:,} persons (Taylor SEs, full catalogue): {secs:.2f} s, "
-          f"{n / secs:,.0f} rows/s, peak {peak:.0f} MiB")
+    schemas = ["--schemas", os.path.join(REPO, "schemas")]
+    csv = os.path.join(data, "tha_lfs_synth_persons.csv")
+    duck = best([sys.executable, "-c", DUCK_CSV, csv])
+    print(f"THA {n:,} persons, 80 replicates ({os.path.getsize(csv) / 1e9:.2f} GB of CSV; median of {RUNS}):")
+    print(f"  python -c DuckDB read_csv + count and 81 sums by 8 columns: {duck[0]:.2f} s, peak {duck[1]:.0f} MiB")
+    for label, cmd in [
+        ("run --no-microdata", [BIN, "run", pipe, "--warehouse", wh, "--force", "--no-microdata"] + schemas),
+        ("run (microdata written)", [BIN, "run", pipe, "--warehouse", wh, "--force"] + schemas),
+        ("validate", [BIN, "validate", pipe] + schemas),
+    ]:
+        secs, peak, _ = best(cmd)
+        print(f"  migstat {label:<24} {secs:.2f} s, {n / secs:,.0f} rows/s, peak {peak:.0f} MiB;"
+              f" / DuckDB: {secs / duck[0]:.2f}")
 
 
 def make_parquet(n):

@@ -294,7 +294,7 @@ impl CsvSource {
 }
 
 /// The data after the header, read in blocks that end at a record boundary.
-struct Body {
+pub(crate) struct Body {
     reader: Box<dyn Read>,
     /// Bytes read; those from `pos` on are not handed out yet and start a record.
     buf: Vec<u8>,
@@ -309,18 +309,31 @@ struct Body {
 
 /// A piece of the data made of whole records, with the line it starts on.
 pub(crate) struct Block {
-    bytes: Vec<u8>,
-    line: u64,
+    pub bytes: Vec<u8>,
+    pub line: u64,
 }
 
 /// The most bytes one record may take: every column at the cell bound, within 16–256 MiB.
-fn longest_record(limits: &Limits) -> usize {
+pub(crate) fn longest_record(limits: &Limits) -> usize {
     let most = limits.max_cell_bytes.saturating_mul(limits.max_columns);
     most.clamp(16 << 20, 256 << 20) as usize
 }
 
 impl Body {
-    fn next_block(&mut self, size: BatchSize) -> Result<Option<Block>> {
+    /// The blocks of `reader` from its start (line 1).
+    pub(crate) fn new(reader: Box<dyn Read>, delimiter: u8, limits: &Limits) -> Body {
+        Body {
+            reader,
+            buf: Vec::new(),
+            pos: 0,
+            line: 1,
+            eof: false,
+            delimiter,
+            longest: longest_record(limits),
+        }
+    }
+
+    pub(crate) fn next_block(&mut self, size: BatchSize) -> Result<Option<Block>> {
         let target = size.bytes.max(1);
         loop {
             let left = &self.buf[self.pos..];

@@ -7,9 +7,9 @@ use std::path::Path;
 use super::super::{finding, Findings};
 use crate::config::pipeline::{Input, Pipeline};
 use crate::error::{MigError, Result};
-use crate::extract::csv::{record_line, LastChunk};
-use crate::extract::data::limit_of_csv;
-use crate::extract::{CsvSource, Encoding};
+use crate::extract::csv::{record_line, Block, Body, LastChunk};
+use crate::extract::{BatchSize, CsvSource, Encoding};
+use crate::validate::Finding;
 
 /// Line ends seen in the data.
 #[derive(Debug, Default)]
@@ -37,6 +37,19 @@ impl Ends {
         }
     }
 
+    /// Adds the counts of the next piece of the data (which starts after a line feed).
+    fn add(&mut self, next: &Ends) {
+        self.crlf += next.crlf;
+        self.lf += next.lf;
+        self.cr += next.cr;
+        if next.prev_cr {
+            self.cr += 1;
+        }
+        if next.last.is_some() {
+            self.last = next.last;
+        }
+    }
+
     fn finish(&mut self) {
         if self.prev_cr {
             self.cr += 1;
@@ -55,18 +68,16 @@ impl Ends {
     }
 }
 
-/// Feeds every byte handed to the CSV parser to `Ends`.
-struct Counted<'a, R> {
-    inner: R,
-    ends: &'a mut Ends,
-}
-
-impl<R: Read> Read for Counted<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.ends.feed(&buf[..n]);
-        Ok(n)
-    }
+/// What the scan of one block found.
+#[derive(Default)]
+struct Part {
+    rows: u64,
+    last: Option<(u64, usize)>,
+    bad_utf8: bool,
+    non_ascii: Option<u64>,
+    all_utf8: bool,
+    ends: Ends,
+    found: Vec<Finding>,
 }
 
 /// The row pass: cells not valid in the encoding, the last row, line ends.
@@ -77,6 +88,7 @@ pub struct RowScan<'a> {
     declared_latin1: bool,
     key_cols: Vec<usize>,
     delimiter: u8,
+    limits: crate::extract::limits::Limits,
     ends: Ends,
     pub rows: u64,
     pub bad_utf8: bool,
@@ -100,6 +112,7 @@ impl<'a> RowScan<'a> {
             declared_latin1,
             key_cols,
             delimiter: src.delimiter,
+            limits: input.limits,
             ends: Ends::default(),
             rows: 0,
             bad_utf8: false,
@@ -109,7 +122,8 @@ impl<'a> RowScan<'a> {
         }
     }
 
-    /// Reads `body` (the header and the rows, after `skip` bytes of BOM).
+    /// Reads `body` (the header and the rows, after `skip` bytes of BOM): cut into blocks of
+    /// whole records on this thread, each block scanned on the pool, the results taken in order.
     pub fn run(
         &mut self,
         mut body: Box<dyn Read>,
@@ -120,34 +134,76 @@ impl<'a> RowScan<'a> {
         let unreadable = |e: std::io::Error| MigError::io(path, e);
         std::io::copy(&mut (&mut body).take(skip as u64), &mut std::io::sink())
             .map_err(unreadable)?;
-        let mut ends = std::mem::take(&mut self.ends);
-        let counted = Counted {
-            inner: body,
-            ends: &mut ends,
-        };
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(self.delimiter)
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(LastChunk::new(counted));
-        let mut record = ::csv::ByteRecord::new();
-        let mut header = true;
-        let cannot = |e: ::csv::Error| match limit_of_csv(&e) {
-            Some(hit) => MigError::from(hit),
-            None => MigError::Unreadable {
+        let mut blocks = Body::new(body, self.delimiter, &self.limits);
+        let named = |e: MigError| match e {
+            MigError::Data {
+                path: p,
+                line,
+                column,
+                msg,
+            } if p.as_os_str().is_empty() => MigError::Data {
                 path: path.to_path_buf(),
-                msg: format!("cannot read: {e}"),
+                line,
+                column,
+                msg,
             },
+            MigError::Unreadable { path: p, msg } if p.as_os_str().is_empty() => {
+                MigError::Unreadable {
+                    path: path.to_path_buf(),
+                    msg,
+                }
+            }
+            e => e,
         };
-        while reader.read_byte_record(&mut record).map_err(cannot)? {
-            if !std::mem::take(&mut header) {
-                let line = record_line(&reader, &record);
-                self.record(&record, line, findings);
+        let window = 2 * rayon::current_num_threads().max(1);
+        let this = &*self;
+        let parts = rayon::in_place_scope(|scope| -> Result<Vec<Part>> {
+            let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Part>)>();
+            let mut pending = std::collections::BTreeMap::new();
+            let mut done = Vec::new();
+            let (mut sent, mut taken, mut end) = (0usize, 0usize, false);
+            loop {
+                while !end && sent - taken < window {
+                    let Some(block) = blocks.next_block(BatchSize::default()).map_err(named)?
+                    else {
+                        end = true;
+                        break;
+                    };
+                    let (tx, seq) = (tx.clone(), sent);
+                    sent += 1;
+                    scope.spawn(move |_| {
+                        let _ = tx.send((seq, this.scan(&block, seq == 0, path)));
+                    });
+                }
+                if taken == sent {
+                    return Ok(done);
+                }
+                let Ok((seq, part)) = rx.recv() else {
+                    return Ok(done);
+                };
+                pending.insert(seq, part);
+                while let Some(part) = pending.remove(&taken) {
+                    taken += 1;
+                    done.push(part?);
+                }
+            }
+        })?;
+        for part in parts {
+            self.rows += part.rows;
+            if let Some(last) = part.last {
+                self.last = last;
+            }
+            self.bad_utf8 |= part.bad_utf8;
+            if self.non_ascii.is_none() {
+                self.non_ascii = part.non_ascii;
+            }
+            self.all_utf8 &= part.all_utf8;
+            self.ends.add(&part.ends);
+            for f in part.found {
+                findings.push(f);
             }
         }
-        drop(reader);
-        ends.finish();
-        self.ends = ends;
+        self.ends.finish();
         Ok(())
     }
 
@@ -155,19 +211,49 @@ impl<'a> RowScan<'a> {
         self.ends.name()
     }
 
-    fn record(&mut self, record: &::csv::ByteRecord, line: u64, findings: &mut Findings) {
-        self.rows += 1;
-        self.last = (line, record.len());
+    /// Scans the records of one block (the first block starts with the header).
+    fn scan(&self, block: &Block, first: bool, path: &Path) -> Result<Part> {
+        let mut part = Part {
+            all_utf8: true,
+            ..Part::default()
+        };
+        part.ends.feed(&block.bytes);
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(LastChunk::new(&block.bytes[..]));
+        let mut record = ::csv::ByteRecord::new();
+        let mut header = first;
+        let cannot = |e: ::csv::Error| MigError::Unreadable {
+            path: path.to_path_buf(),
+            msg: format!("cannot read: {e}"),
+        };
+        while reader.read_byte_record(&mut record).map_err(cannot)? {
+            if !std::mem::take(&mut header) {
+                let line = block.line + record_line(&reader, &record) - 1;
+                self.record(&record, line, &mut part);
+            }
+        }
+        Ok(part)
+    }
+
+    fn record(&self, record: &::csv::ByteRecord, line: u64, part: &mut Part) {
+        part.rows += 1;
+        part.last = Some((line, record.len()));
+        if record.as_slice().is_ascii() {
+            return;
+        }
         for (i, cell) in record.iter().enumerate() {
             if cell.is_ascii() {
                 continue;
             }
             let valid = std::str::from_utf8(cell).is_ok();
             if self.declared_latin1 {
-                self.non_ascii.get_or_insert(line);
-                self.all_utf8 &= valid;
+                part.non_ascii.get_or_insert(line);
+                part.all_utf8 &= valid;
             } else if self.utf8 && !valid {
-                self.bad_utf8 = true;
+                part.bad_utf8 = true;
                 let column = self
                     .headers
                     .get(i)
@@ -176,7 +262,7 @@ impl<'a> RowScan<'a> {
                 let key = self.key(record, line);
                 let value = String::from_utf8_lossy(cell).to_string();
                 let msg = "the cell is not valid UTF-8 (the file is read as UTF-8): it was probably saved as latin-1 or Windows-1252; save the file as UTF-8, or set input.encoding = \"latin-1\"";
-                findings.push(finding(
+                part.found.push(finding(
                     self.p,
                     "encoding",
                     line,
