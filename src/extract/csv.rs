@@ -146,6 +146,7 @@ impl CsvSource {
         head.drain(..offset);
         let body = Body {
             reader: raw,
+            display: display.clone(),
             buf: head,
             pos: 0,
             line,
@@ -259,7 +260,7 @@ impl super::RowSource for CsvSource {
     /// The next block of whole records, cut here (record boundaries found with quotes and
     /// embedded line breaks taken into account), parsed and decoded by the job on any thread.
     fn next_job(&mut self, size: BatchSize) -> Result<Option<super::ReadJob>> {
-        let Some(block) = self.body.next_block(size).map_err(|e| self.named(e))? else {
+        let Some(block) = self.body.next_block(size)? else {
             return Ok(None);
         };
         let shared = self.shared.clone();
@@ -267,35 +268,11 @@ impl super::RowSource for CsvSource {
     }
 }
 
-impl CsvSource {
-    /// An error of the body's reader, with the file's name.
-    fn named(&self, e: MigError) -> MigError {
-        match e {
-            MigError::Data {
-                path,
-                line,
-                column,
-                msg,
-            } if path.as_os_str().is_empty() => MigError::Data {
-                path: self.display.clone(),
-                line,
-                column,
-                msg,
-            },
-            MigError::Unreadable { path, msg } if path.as_os_str().is_empty() => {
-                MigError::Unreadable {
-                    path: self.display.clone(),
-                    msg,
-                }
-            }
-            e => e,
-        }
-    }
-}
-
 /// The data after the header, read in blocks that end at a record boundary.
 pub(crate) struct Body {
     reader: Box<dyn Read>,
+    /// What errors call the data.
+    display: PathBuf,
     /// Bytes read; those from `pos` on are not handed out yet and start a record.
     buf: Vec<u8>,
     pos: usize,
@@ -320,10 +297,16 @@ pub(crate) fn longest_record(limits: &Limits) -> usize {
 }
 
 impl Body {
-    /// The blocks of `reader` from its start (line 1).
-    pub(crate) fn new(reader: Box<dyn Read>, delimiter: u8, limits: &Limits) -> Body {
+    /// The blocks of `reader` (the data of `display`) from its start (line 1).
+    pub(crate) fn new(
+        reader: Box<dyn Read>,
+        display: &Path,
+        delimiter: u8,
+        limits: &Limits,
+    ) -> Body {
         Body {
             reader,
+            display: display.to_path_buf(),
             buf: Vec::new(),
             pos: 0,
             line: 1,
@@ -351,7 +334,7 @@ impl Body {
                 None => {
                     if left.len() > self.longest {
                         return Err(MigError::Data {
-                            path: PathBuf::new(),
+                            path: self.display.clone(),
                             line: self.line,
                             column: "-".into(),
                             msg: format!(
@@ -381,7 +364,7 @@ impl Body {
         let got = (&mut self.reader)
             .take(want as u64)
             .read_to_end(&mut self.buf)
-            .map_err(|e| read_error(Path::new(""), e))?;
+            .map_err(|e| read_error(&self.display, e))?;
         if got < want {
             self.eof = true;
         }
@@ -447,12 +430,7 @@ fn split(buf: &[u8], delimiter: u8, rows: usize, target: usize) -> Option<usize>
 impl Shared {
     /// Parses and decodes one block's records.
     fn parse(&self, block: &Block) -> Result<TextBatch> {
-        let bytes = &block.bytes[..];
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(self.delimiter)
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(bytes);
+        let mut reader = block.reader(self.delimiter);
         let mut record = ::csv::ByteRecord::new();
         let mut batch = TextBatch::default();
         loop {
@@ -467,9 +445,7 @@ impl Shared {
             if !got {
                 return Ok(batch);
             }
-            let end = reader.position();
-            let own_lf = end.byte() > 0 && bytes.get(end.byte() as usize - 1) == Some(&b'\n');
-            let line = block.line + line_of(end.line(), &record, own_lf) - 1;
+            let line = block.record_line(&reader, &record);
             batch.begin_row(line);
             if self.encoding == Encoding::Utf8 && batch.push_utf8_record(&record) {
                 continue;
@@ -492,68 +468,31 @@ impl Shared {
     }
 }
 
-/// The physical line the record just read starts on. The parser's line count after a record
-/// includes the line break of an LF line but not yet the `\n` of a CRLF line (it takes that when
-/// it reads on), counts skipped blank lines, and counts line breaks inside quoted cells; so:
-/// lines counted after the record, less the breaks inside it, less its own `\n` when that was
-/// taken already.
-pub(crate) fn record_line<R: Read>(
-    reader: &::csv::Reader<LastChunk<R>>,
-    record: &::csv::ByteRecord,
-) -> u64 {
-    let end = reader.position();
-    let own_lf = end.byte() > 0 && reader.get_ref().byte_at(end.byte() - 1) == Some(b'\n');
-    line_of(end.line(), record, own_lf)
-}
-
-/// The line a record starts on from the parser's line count after it (see [`record_line`]).
-fn line_of(counted: u64, record: &::csv::ByteRecord, own_lf: bool) -> u64 {
-    let inside = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
-    counted.saturating_sub(inside + u64::from(own_lf)).max(1)
-}
-
-/// A reader that keeps a copy of the chunk it last handed to the CSV parser (whose buffer only
-/// ever holds that chunk), so that the byte ending a record can be looked at.
-pub(crate) struct LastChunk<R> {
-    inner: R,
-    chunk: Vec<u8>,
-    /// Offset of `chunk[0]` in the stream.
-    start: u64,
-    /// The byte before `chunk[0]`.
-    before: Option<u8>,
-}
-
-impl<R> LastChunk<R> {
-    pub(crate) fn new(inner: R) -> Self {
-        LastChunk {
-            inner,
-            chunk: Vec::new(),
-            start: 0,
-            before: None,
-        }
+impl Block {
+    /// The parser over this block's bytes (no header; rows of any width).
+    pub(crate) fn reader(&self, delimiter: u8) -> ::csv::Reader<&[u8]> {
+        ::csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(&self.bytes[..])
     }
 
-    fn byte_at(&self, pos: u64) -> Option<u8> {
-        if pos >= self.start {
-            self.chunk.get((pos - self.start) as usize).copied()
-        } else if pos + 1 == self.start {
-            self.before
-        } else {
-            None
-        }
-    }
-}
-
-impl<R: Read> Read for LastChunk<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n > 0 {
-            self.before = self.chunk.last().copied().or(self.before);
-            self.start += self.chunk.len() as u64;
-            self.chunk.clear();
-            self.chunk.extend_from_slice(&buf[..n]);
-        }
-        Ok(n)
+    /// The physical line the record `reader` just read starts on. The parser's line count after
+    /// a record includes the line break of an LF line but not yet the `\n` of a CRLF line (it
+    /// takes that when it reads on), counts skipped blank lines, and counts line breaks inside
+    /// quoted cells; so: the block's first line, plus the lines counted after the record, less
+    /// the breaks inside it, less its own `\n` when that was taken already.
+    pub(crate) fn record_line(
+        &self,
+        reader: &::csv::Reader<&[u8]>,
+        record: &::csv::ByteRecord,
+    ) -> u64 {
+        let end = reader.position();
+        let own_lf = end.byte() > 0 && self.bytes.get(end.byte() as usize - 1) == Some(&b'\n');
+        let inside = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
+        let counted = end.line().saturating_sub(inside + u64::from(own_lf)).max(1);
+        self.line + counted - 1
     }
 }
 

@@ -10,6 +10,7 @@ pub mod excel;
 pub mod guard;
 pub mod http;
 pub mod limits;
+pub mod ordered;
 pub mod parquet;
 pub mod spss;
 pub mod stata;

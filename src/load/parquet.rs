@@ -14,7 +14,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{MigError, Result};
-use crate::schema::fnv_hex;
+use crate::schema::{fnv_hex, Fnv};
 
 /// The metadata every Parquet file of the warehouse carries.
 pub struct FileMeta<'a> {
@@ -37,13 +37,20 @@ impl Encoded {
 /// Bytes between the leading magic and the footer (`<footer><u32 len>PAR1`).
 fn data_region(bytes: &[u8]) -> &[u8] {
     let n = bytes.len();
-    if n < 12 || &bytes[n - 4..] != b"PAR1" {
-        return bytes;
+    let (start, end) = region(n as u64, &bytes[n.saturating_sub(8)..]);
+    &bytes[start as usize..end as usize]
+}
+
+/// Where the data region of `len` bytes ending in `tail` (their last 8 bytes, or all of them
+/// when fewer) starts and ends: the whole when it is not a Parquet file.
+fn region(len: u64, tail: &[u8]) -> (u64, u64) {
+    match tail {
+        [a, b, c, d, b'P', b'A', b'R', b'1'] if len >= 12 => {
+            let meta = u32::from_le_bytes([*a, *b, *c, *d]) as u64;
+            (4, len.saturating_sub(8 + meta).max(4))
+        }
+        _ => (0, len),
     }
-    let meta =
-        u32::from_le_bytes([bytes[n - 8], bytes[n - 7], bytes[n - 6], bytes[n - 5]]) as usize;
-    let end = n.saturating_sub(8 + meta).max(4);
-    &bytes[4..end]
 }
 
 /// Encodes a batch with migstat's metadata.
@@ -122,19 +129,10 @@ pub fn existing_hash(path: &Path) -> Option<String> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = std::fs::File::open(path).ok()?;
     let n = f.metadata().ok()?.len();
-    let mut tail = [0u8; 8];
-    let (start, end) = if n >= 12 {
-        f.seek(SeekFrom::Start(n - 8)).ok()?;
-        f.read_exact(&mut tail).ok()?;
-        if &tail[4..] == b"PAR1" {
-            let meta = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
-            (4, n.saturating_sub(8 + meta).max(4))
-        } else {
-            (0, n)
-        }
-    } else {
-        (0, n)
-    };
+    let mut tail = vec![0u8; n.min(8) as usize];
+    f.seek(SeekFrom::Start(n - tail.len() as u64)).ok()?;
+    f.read_exact(&mut tail).ok()?;
+    let (start, end) = region(n, &tail);
     f.seek(SeekFrom::Start(start)).ok()?;
     let mut h = Fnv::default();
     let mut left = end - start;
@@ -145,30 +143,8 @@ pub fn existing_hash(path: &Path) -> Option<String> {
         h.add(&buf[..k]);
         left -= k as u64;
     }
-    Some(h.finish())
-}
-
-/// [`fnv_hex`] of one part, fed in pieces.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf29ce484222325)
-    }
-}
-
-impl Fnv {
-    fn add(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= b as u64;
-            self.0 = self.0.wrapping_mul(0x100000001b3);
-        }
-    }
-
-    fn finish(mut self) -> String {
-        self.add(&[0xff]);
-        format!("{:016x}", self.0)
-    }
+    h.end_part();
+    Some(h.hex())
 }
 
 /// Writes encoded bytes to `path`, fsynced.

@@ -232,8 +232,8 @@ fn new_frame(p: &Pipeline, schema: &Schema, spec: &RecordSpec) -> Frame {
     }
 }
 
-/// The row loop: batches are read on this thread, mapped on the worker pool (several at a
-/// time, at most `2 × threads` in flight) and merged here in input order.
+/// The row loop: batches are read on this thread, mapped on the worker pool and merged here in
+/// input order (`extract::ordered`).
 fn read_rows(
     ctx: &Ctx,
     src: &mut dyn RowSource,
@@ -245,7 +245,6 @@ fn read_rows(
 ) -> Result<()> {
     let width = src.headers().len();
     let weight_col = ctx.spec.design.weight.as_deref().unwrap_or("weight");
-    let window = 2 * rayon::current_num_threads().max(1);
     let mut merge = Merge {
         ctx,
         plans: plans.len(),
@@ -255,58 +254,14 @@ fn read_rows(
         index: DesignIndex::default(),
         slots: plans.iter().map(|p| p.slot).collect(),
     };
-    rayon::in_place_scope(|scope| -> Result<()> {
-        type Done = (usize, Result<chunk::Mapped>);
-        let (tx, rx) = std::sync::mpsc::channel::<Done>();
-        let mut pending = std::collections::BTreeMap::new();
-        let (mut sent, mut merged, mut done) = (0usize, 0usize, false);
-        loop {
-            while !done && sent - merged < window {
-                let Some(job) = src.next_job(size)? else {
-                    done = true;
-                    break;
-                };
-                let tx = tx.clone();
-                let seq = sent;
-                sent += 1;
-                scope.spawn(move |_| {
-                    let mapped = job().map(|b| chunk::map_batch(sys, plans, weight_col, width, b));
-                    let _ = tx.send((seq, mapped));
-                });
-            }
-            if merged == sent {
-                return Ok(());
-            }
-            let Some((seq, mapped)) = next_done(&rx) else {
-                return Ok(());
-            };
-            pending.insert(seq, mapped);
-            while let Some(m) = pending.remove(&merged) {
-                merged += 1;
-                merge.batch(&m?, out, chunks);
-            }
-        }
-    })
-}
-
-/// The next mapped batch. A thread of the pool (a pipeline of a parallel batch, or a caller
-/// under `ThreadPool::install`) runs queued work while it waits instead of blocking, which
-/// would leave no thread for the batches it queued.
-fn next_done<T>(rx: &std::sync::mpsc::Receiver<T>) -> Option<T> {
-    use std::sync::mpsc::TryRecvError;
-    loop {
-        match rx.try_recv() {
-            Ok(v) => return Some(v),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) => match rayon::yield_now() {
-                None => return rx.recv().ok(),
-                Some(rayon::Yield::Executed) => {}
-                Some(rayon::Yield::Idle) => {
-                    std::thread::sleep(std::time::Duration::from_micros(50))
-                }
-            },
-        }
-    }
+    extract::ordered::in_order(
+        || src.next_job(size),
+        |_, job| job().map(|b| chunk::map_batch(sys, plans, weight_col, width, b)),
+        |mapped| {
+            merge.batch(&mapped?, out, chunks);
+            Ok(())
+        },
+    )
 }
 
 /// What the merge of batches keeps from one batch to the next.

@@ -142,12 +142,37 @@ fn parse_notes(text: &str) -> Result<Vec<Note>> {
 
 /// 64-bit FNV-1a over several byte strings (each followed by a separator), as hex.
 pub fn fnv_hex<'a>(parts: impl Iterator<Item = &'a [u8]>) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
+    let mut h = Fnv::default();
     for p in parts {
-        for &b in p.iter().chain(std::iter::once(&0xffu8)) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100000001b3);
+        h.add(p);
+        h.end_part();
+    }
+    h.hex()
+}
+
+/// [`fnv_hex`] fed in pieces: `add` the bytes of a part in any number of calls, then
+/// `end_part`.
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf29ce484222325)
+    }
+}
+
+impl Fnv {
+    pub fn add(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x100000001b3);
         }
     }
-    format!("{h:016x}")
+
+    pub fn end_part(&mut self) {
+        self.add(&[0xff]);
+    }
+
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
 }

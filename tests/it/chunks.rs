@@ -3,7 +3,7 @@
 //! CRLF line ends, blank lines, quoted cells holding line breaks, delimiters and quotes,
 //! latin-1 text, a short row, a bad code and a duplicate key, cut at every record boundary.
 use migstat::extract::BatchSize;
-use migstat::normalize::{normalize_in, RecordSpec};
+use migstat::normalize::{normalize_in, Normalized, RecordSpec};
 use migstat::pipeline::load_pipeline;
 
 use crate::common::{pipeline_for, statcan_head, temp_dir};
@@ -49,24 +49,25 @@ fn awkward_file() -> (Vec<u8>, Vec<u64>) {
     (out, physical)
 }
 
-fn read_all(size: BatchSize, threads: usize, pipeline: &std::path::Path) -> String {
+/// The person file of `pipeline` normalised in batches of `size` on a pool of `threads`.
+fn normalized(
+    pipeline: &std::path::Path,
+    size: BatchSize,
+    threads: usize,
+) -> migstat::error::Result<Normalized> {
     let (p, schema) = load_pipeline(pipeline, None).expect("pipeline");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .expect("pool");
-    let n = pool.install(|| {
-        normalize_in(
-            &p,
-            &schema,
-            &RecordSpec::person(&p, &schema),
-            None,
-            1_000,
-            None,
-            size,
-        )
-        .expect("normalize")
-    });
+    pool.install(|| {
+        let spec = RecordSpec::person(&p, &schema);
+        normalize_in(&p, &schema, &spec, None, 1_000, None, size)
+    })
+}
+
+fn read_all(size: BatchSize, threads: usize, pipeline: &std::path::Path) -> String {
+    let n = normalized(pipeline, size, threads).expect("normalize");
     format!(
         "rows read {}\n{:?}\n{:?}\n{:?}",
         n.rows_read, n.frame, n.findings, n.quarantined
@@ -89,17 +90,7 @@ fn every_batch_size_and_thread_count_reads_the_same() {
         &pipeline,
     );
     // The short row and the blank lines are set aside at their physical lines.
-    let (p, schema) = load_pipeline(&pipeline, None).expect("pipeline");
-    let n = normalize_in(
-        &p,
-        &schema,
-        &RecordSpec::person(&p, &schema),
-        None,
-        1_000,
-        None,
-        BatchSize::default(),
-    )
-    .expect("normalize");
+    let n = normalized(&pipeline, BatchSize::default(), 2).expect("normalize");
     // The short row is reported at its physical line; blank lines are skipped, not rows.
     let short = n.findings.listed.iter().find(|f| f.rule == "row_width");
     assert_eq!(
@@ -151,18 +142,9 @@ fn a_quote_never_closed_is_an_error_naming_its_line_not_a_whole_file_in_memory()
     std::fs::write(&csv, text).expect("csv");
     // Cells of at most 1,000 bytes: a record may span 16 MiB before the reader gives up.
     let pipeline = pipeline_for(&dir, &csv, "\n[input.limits]\nmax_cell_bytes = 1000\n");
-    let (p, schema) = load_pipeline(&pipeline, None).expect("pipeline");
-    let err = normalize_in(
-        &p,
-        &schema,
-        &RecordSpec::person(&p, &schema),
-        None,
-        1_000,
-        None,
-        BatchSize::default(),
-    )
-    .err()
-    .expect("an error");
+    let err = normalized(&pipeline, BatchSize::default(), 2)
+        .err()
+        .expect("an error");
     let msg = err.to_string();
     assert!(msg.contains("pub.csv"), "{msg}");
     assert!(msg.contains(":7") || msg.contains("line 7"), "{msg}");

@@ -146,6 +146,18 @@ pub fn statcan_head(n: usize) -> String {
         .collect()
 }
 
+/// Every pipeline file shipped in `pipelines/`, sorted.
+pub fn shipped_pipelines() -> Vec<PathBuf> {
+    let mut pipelines: Vec<PathBuf> = std::fs::read_dir(repo().join("pipelines"))
+        .expect("pipelines")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    pipelines.sort();
+    pipelines
+}
+
 /// The StatCan pipeline pointed at `csv`, with `extra` appended.
 pub fn pipeline_for(dir: &Path, csv: &Path, extra: &str) -> PathBuf {
     let text =

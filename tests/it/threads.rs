@@ -17,7 +17,7 @@ use migstat::synth::{CountryArg, Format, SynthArgs};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
-use crate::common::{parquet_files, read_batches, repo, temp_dir};
+use crate::common::{parquet_files, read_batches, repo, shipped_pipelines, temp_dir};
 
 fn migstat_threads(threads: usize, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_migstat"))
@@ -44,13 +44,7 @@ fn tables(wh: &Path) -> BTreeMap<PathBuf, Vec<RecordBatch>> {
 
 #[test]
 fn every_shipped_pipeline_gives_the_same_warehouse_on_1_and_2_threads() {
-    let mut pipelines: Vec<PathBuf> = std::fs::read_dir(repo().join("pipelines"))
-        .expect("pipelines")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    pipelines.sort();
+    let pipelines = shipped_pipelines();
     assert!(pipelines.len() >= 6);
     for p in pipelines {
         let name = p.file_stem().expect("name").to_string_lossy().to_string();

@@ -7,7 +7,8 @@ use std::path::Path;
 use super::super::{finding, Findings};
 use crate::config::pipeline::{Input, Pipeline};
 use crate::error::{MigError, Result};
-use crate::extract::csv::{record_line, Block, Body, LastChunk};
+use crate::extract::csv::{Block, Body};
+use crate::extract::ordered::in_order;
 use crate::extract::{BatchSize, CsvSource, Encoding};
 use crate::validate::Finding;
 
@@ -80,6 +81,25 @@ struct Part {
     found: Vec<Finding>,
 }
 
+impl Part {
+    /// Takes in the part of the next block; its findings go to `findings` at once.
+    fn add(&mut self, next: Part, findings: &mut Findings) {
+        self.rows += next.rows;
+        if next.last.is_some() {
+            self.last = next.last;
+        }
+        self.bad_utf8 |= next.bad_utf8;
+        if self.non_ascii.is_none() {
+            self.non_ascii = next.non_ascii;
+        }
+        self.all_utf8 &= next.all_utf8;
+        self.ends.add(&next.ends);
+        for f in next.found {
+            findings.push(f);
+        }
+    }
+}
+
 /// The row pass: cells not valid in the encoding, the last row, line ends.
 pub struct RowScan<'a> {
     p: &'a Pipeline,
@@ -134,75 +154,28 @@ impl<'a> RowScan<'a> {
         let unreadable = |e: std::io::Error| MigError::io(path, e);
         std::io::copy(&mut (&mut body).take(skip as u64), &mut std::io::sink())
             .map_err(unreadable)?;
-        let mut blocks = Body::new(body, self.delimiter, &self.limits);
-        let named = |e: MigError| match e {
-            MigError::Data {
-                path: p,
-                line,
-                column,
-                msg,
-            } if p.as_os_str().is_empty() => MigError::Data {
-                path: path.to_path_buf(),
-                line,
-                column,
-                msg,
-            },
-            MigError::Unreadable { path: p, msg } if p.as_os_str().is_empty() => {
-                MigError::Unreadable {
-                    path: path.to_path_buf(),
-                    msg,
-                }
-            }
-            e => e,
-        };
-        let window = 2 * rayon::current_num_threads().max(1);
+        let mut blocks = Body::new(body, path, self.delimiter, &self.limits);
         let this = &*self;
-        let parts = rayon::in_place_scope(|scope| -> Result<Vec<Part>> {
-            let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Part>)>();
-            let mut pending = std::collections::BTreeMap::new();
-            let mut done = Vec::new();
-            let (mut sent, mut taken, mut end) = (0usize, 0usize, false);
-            loop {
-                while !end && sent - taken < window {
-                    let Some(block) = blocks.next_block(BatchSize::default()).map_err(named)?
-                    else {
-                        end = true;
-                        break;
-                    };
-                    let (tx, seq) = (tx.clone(), sent);
-                    sent += 1;
-                    scope.spawn(move |_| {
-                        let _ = tx.send((seq, this.scan(&block, seq == 0, path)));
-                    });
-                }
-                if taken == sent {
-                    return Ok(done);
-                }
-                let Ok((seq, part)) = rx.recv() else {
-                    return Ok(done);
-                };
-                pending.insert(seq, part);
-                while let Some(part) = pending.remove(&taken) {
-                    taken += 1;
-                    done.push(part?);
-                }
-            }
-        })?;
-        for part in parts {
-            self.rows += part.rows;
-            if let Some(last) = part.last {
-                self.last = last;
-            }
-            self.bad_utf8 |= part.bad_utf8;
-            if self.non_ascii.is_none() {
-                self.non_ascii = part.non_ascii;
-            }
-            self.all_utf8 &= part.all_utf8;
-            self.ends.add(&part.ends);
-            for f in part.found {
-                findings.push(f);
-            }
+        let mut seen = Part {
+            all_utf8: true,
+            ..Part::default()
+        };
+        in_order(
+            || blocks.next_block(BatchSize::default()),
+            |seq, block| this.scan(&block, seq == 0, path),
+            |part| {
+                seen.add(part?, findings);
+                Ok(())
+            },
+        )?;
+        self.rows = seen.rows;
+        if let Some(last) = seen.last {
+            self.last = last;
         }
+        self.bad_utf8 = seen.bad_utf8;
+        self.non_ascii = seen.non_ascii;
+        self.all_utf8 = seen.all_utf8;
+        self.ends = seen.ends;
         self.ends.finish();
         Ok(())
     }
@@ -218,11 +191,7 @@ impl<'a> RowScan<'a> {
             ..Part::default()
         };
         part.ends.feed(&block.bytes);
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(self.delimiter)
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(LastChunk::new(&block.bytes[..]));
+        let mut reader = block.reader(self.delimiter);
         let mut record = ::csv::ByteRecord::new();
         let mut header = first;
         let cannot = |e: ::csv::Error| MigError::Unreadable {
@@ -231,7 +200,7 @@ impl<'a> RowScan<'a> {
         };
         while reader.read_byte_record(&mut record).map_err(cannot)? {
             if !std::mem::take(&mut header) {
-                let line = block.line + record_line(&reader, &record) - 1;
+                let line = block.record_line(&reader, &record);
                 self.record(&record, line, &mut part);
             }
         }

@@ -1,17 +1,11 @@
 //! The shipped samples: every pipeline's sample is loadable, and the real StatCan month is clean
 //! (CRLF line ends, blank cells meaning "not applicable", upper-case headers).
 use super::{args, of_rule};
-use crate::common::repo;
+use crate::common::{repo, shipped_pipelines};
 
 #[test]
 fn every_shipped_pipeline_validates_with_exit_0() {
-    let mut pipelines: Vec<_> = std::fs::read_dir(repo().join("pipelines"))
-        .expect("pipelines")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    pipelines.sort();
+    let pipelines = shipped_pipelines();
     assert!(pipelines.len() >= 6);
     for p in pipelines {
         let mut out = Vec::new();
