@@ -7,17 +7,18 @@ WAREHOUSE ?= warehouse
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 PIPELINES := $(sort $(wildcard pipelines/*.toml))
 
-.PHONY: help run serve build release test venv tools ci fmt clippy bench fuzz clean
+.PHONY: help run serve build release test test-cluster venv tools ci fmt clippy bench bench-cluster fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-# `make run` builds the lean default (no SQL engine); tests, CI and releases add `query` (polars,
-# for `migstat query`); tests also add `failpoints` (fault injection of the commit tests).
-TEST_FEATURES := --features query,failpoints
+# `make run` builds the lean default (no SQL engine); tests, CI and releases add `query`
+# (DataFusion, for `migstat query`) and `ballista` (`migstat cluster`, `--engine`: on the same
+# DataFusion); tests also add `failpoints` (fault injection of the commit and cluster tests).
+TEST_FEATURES := --features query,failpoints,ballista
 
-release: ## Build the optimised binary (with `migstat query`'s SQL engine)
-	$(CARGO) build --release --locked --features query
+release: ## Build the optimised binary (with `migstat query` and `migstat cluster`)
+	$(CARGO) build --release --locked --features query,ballista
 
 build: ## Build the binary (dependencies optimised; shared with `make test`)
 	$(CARGO) build --locked
@@ -48,8 +49,11 @@ tools: ## Debian's readstat (SPSS/Stata test oracle), chromium and chromium-driv
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; }
 
-test: venv tools ## Build and run every test
-	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --locked $(TEST_FEATURES)
+test: venv tools ## Build and run every test (the cluster's in `make test-cluster`)
+	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --locked $(TEST_FEATURES) -- --skip cluster::
+
+test-cluster: ## The Ballista tests: a scheduler and two executors on 127.0.0.1 (same build as `make test`)
+	$(CARGO) test --locked $(TEST_FEATURES) --test it cluster:: -- --test-threads 1
 
 fmt: ## Check formatting
 	$(CARGO) fmt --all -- --check
@@ -57,7 +61,7 @@ fmt: ## Check formatting
 clippy: ## Lint, warnings are errors
 	$(CARGO) clippy --locked --all-targets $(TEST_FEATURES) -- -D warnings
 
-ci: fmt clippy test ## What CI runs: fmt check, clippy, tests
+ci: fmt clippy test test-cluster ## What CI runs: fmt check, clippy, tests, cluster tests
 
 FUZZ_CASES ?= 2000
 fuzz: ## Mutation fuzzer: FUZZ_CASES mutated inputs (default 2000; FUZZ_SEED=S another round)
@@ -68,6 +72,11 @@ bench: venv ## Benchmarks: the estimation core (cube kernel), then the whole CLI
 	$(CARGO) build --release --locked
 	MIGSTAT_BENCH_PERSONS=$(BENCH_PERSONS) $(CARGO) bench --locked --bench kernel
 	$(VENV)/bin/python benches/compare.py $(TARGET_DIR)/release/migstat $(BENCH_PERSONS)
+
+CLUSTER_PERSONS ?= 20000000
+bench-cluster: ## 20M generated persons × 80 replicates: embedded vs a local cluster of 1 and 2 executors
+	$(CARGO) build --release --locked --features query,ballista
+	benches/cluster.sh $(TARGET_DIR)/release/migstat $(CLUSTER_PERSONS)
 
 clean: ## Remove build outputs, the virtualenv and the warehouse
 	rm -rf target $(VENV) $(WAREHOUSE)

@@ -54,6 +54,7 @@ fn main() {
         let dir = std::env::temp_dir().join(format!("migstat-bench-{n}"));
         if !dir.join("tha_lfs_synth_persons.csv").is_file() {
             let args = SynthArgs {
+                parts: None,
                 country: CountryArg::Tha,
                 persons: n as u64,
                 seed: 1,

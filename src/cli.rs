@@ -50,6 +50,8 @@ pub enum Command {
     Report(crate::report::ReportArgs),
     /// Design-based estimates for any table (CSV or Parquet), with SEs, CVs and bounds.
     Estimate(crate::estimate::cli::EstimateArgs),
+    /// Start a Ballista scheduler or executor that knows migstat's aggregate (`--engine`).
+    Cluster(crate::cluster::ClusterArgs),
     /// Generate synthetic pilot labour force surveys (ARM, EGY, ECU, THA) with the migration module.
     Synth(crate::synth::SynthArgs),
     /// List the runs recorded in a warehouse.
@@ -222,6 +224,9 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<i3
         }
         Command::Estimate(a) => {
             crate::estimate::cli::run(&a, out, err).map_err(|e| MigError::Other(format!("{e:#}")))
+        }
+        Command::Cluster(a) => {
+            crate::cluster::run(&a, err).map_err(|e| MigError::Other(format!("{e:#}")))
         }
         Command::Synth(a) => {
             crate::synth::run(&a, out).map_err(|e| MigError::Other(format!("{e:#}")))?;

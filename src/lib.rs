@@ -6,6 +6,7 @@
 //! that steer them.
 pub mod batch;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod estimate;

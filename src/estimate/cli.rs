@@ -10,7 +10,7 @@ use super::generic::design::{DesignSpec, ReplicateRequest, WeightSource};
 use super::generic::output::{self, Format};
 use super::generic::table::Table;
 use super::generic::targets::Statistic;
-use super::generic::{estimate_file, Request};
+use super::generic::{estimate_file, partial, Outcome, Request};
 use super::replicate::{parse_rscales_arg, parse_scale_arg, ReplicateMethod};
 use super::variance::LonelyPsu;
 
@@ -26,9 +26,17 @@ use super::variance::LonelyPsu;
 /// order totals, means, ratios. Errors exit with code 2 and say why on stderr.
 #[derive(clap::Args, Clone, Debug)]
 pub struct EstimateArgs {
-    /// CSV or Parquet file (Parquet is recognised by its content).
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    /// CSV or Parquet file (Parquet is recognised by its content); or one table split over
+    /// several Parquet files: several files, a folder (its `*.parquet` files) or a quoted glob
+    /// (`'parts/*.parquet'`), taken in name order.
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+
+    /// Compute the partial states on a Ballista cluster (`ballista://HOST:PORT`, the
+    /// scheduler): every executor must read the files at the same paths. Builds with the
+    /// `ballista` feature.
+    #[arg(long, value_name = "ballista://HOST:PORT")]
+    pub engine: Option<String>,
 
     /// Sampling weight column; `1` (when no column is named so) weighs every row 1, for
     /// designs declared by replicate weights alone.
@@ -133,7 +141,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, anyhow::Error> {
-    let outcome = request(args).and_then(|req| estimate_file(&args.file, &req));
+    let outcome = outcome(args);
     match outcome {
         Ok(o) => {
             for w in &o.warnings {
@@ -149,15 +157,73 @@ pub fn run(
     }
 }
 
-/// Translate the flags into a request, resolving names against the file's header.
-pub fn request(args: &EstimateArgs) -> Result<Request, EstimateError> {
-    let header = Table::header(&args.file)?;
+/// One file on this machine: the single-file engine. Several files, or `--engine`: a partial
+/// state per file, merged in file order (`generic::partial`).
+fn outcome(args: &EstimateArgs) -> Result<Outcome, EstimateError> {
+    let files = partial::resolve_inputs(&args.files)?;
+    let engine = args.engine.as_deref().map(Engine::parse).transpose()?;
+    if engine.is_none() && files.len() == 1 {
+        return estimate_file(&files[0], &request(args, &files[0])?);
+    }
+    for f in &files {
+        if !Table::is_parquet(f)? {
+            return Err(EstimateError::Usage(format!(
+                "{} is not a Parquet file: several inputs, or --engine, take Parquet files only",
+                f.display()
+            )));
+        }
+    }
+    let req = request(args, &files[0])?;
+    match engine {
+        None => partial::estimate_files(&files, &req),
+        Some(Engine::Ballista(address)) => ballista(&address, &files, &req),
+    }
+}
+
+/// Where the partial states are computed.
+enum Engine {
+    /// A Ballista scheduler, `HOST:PORT`.
+    Ballista(String),
+}
+
+impl Engine {
+    fn parse(s: &str) -> Result<Engine, EstimateError> {
+        let bad = || {
+            EstimateError::Usage(format!(
+                "--engine `{s}`: expected ballista://HOST:PORT (the scheduler's address)"
+            ))
+        };
+        let rest = s.strip_prefix("ballista://").ok_or_else(bad)?;
+        let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+        if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) || rest.contains('/') {
+            return Err(bad());
+        }
+        Ok(Engine::Ballista(rest.to_string()))
+    }
+}
+
+#[cfg(feature = "ballista")]
+fn ballista(address: &str, files: &[PathBuf], req: &Request) -> Result<Outcome, EstimateError> {
+    crate::cluster::estimate(address, files, req)
+}
+
+#[cfg(not(feature = "ballista"))]
+fn ballista(address: &str, _: &[PathBuf], _: &Request) -> Result<Outcome, EstimateError> {
+    Err(EstimateError::Usage(format!(
+        "--engine ballista://{address}: this migstat was built without the `ballista` feature \
+         (cargo build --release --features ballista)"
+    )))
+}
+
+/// Translate the flags into a request, resolving names against the header of `file`.
+pub fn request(args: &EstimateArgs, file: &Path) -> Result<Request, EstimateError> {
+    let header = Table::header(file)?;
     let weight = if args.weight == "1" && !header.iter().any(|h| h == "1") {
         WeightSource::One
     } else {
         WeightSource::Column(args.weight.clone())
     };
-    let replicates = replicate_request(args, &header)?;
+    let replicates = replicate_request(args, &header, file)?;
     if let Some(r) = &replicates {
         check_replicate_flags(args, r)?;
     }
@@ -205,6 +271,7 @@ fn check_replicate_flags(args: &EstimateArgs, r: &ReplicateRequest) -> Result<()
 fn replicate_request(
     args: &EstimateArgs,
     header: &[String],
+    file: &Path,
 ) -> Result<Option<ReplicateRequest>, EstimateError> {
     let Some(spec) = &args.replicates else {
         let stray = [
@@ -226,7 +293,7 @@ fn replicate_request(
         ))
     })?;
     Ok(Some(ReplicateRequest {
-        columns: replicate_columns(spec, header, &args.weight, &args.file)?,
+        columns: replicate_columns(spec, header, &args.weight, file)?,
         method,
         rho: args.rho,
         scale: args.scale.as_deref().map(parse_scale_arg).transpose()?,

@@ -1,7 +1,8 @@
 //! Test-only fault injection at named steps of the commit (cargo feature `failpoints`; a no-op
 //! otherwise). `MIGSTAT_FAILPOINT=PREFIX:N:ACTION` fails the Nth step whose name starts with
 //! `PREFIX` (counted from 1 in this process): `kill` aborts the process on the spot (no cleanup,
-//! as `kill -9` would), `enospc`, `erofs` and `eio` make the step return that I/O error.
+//! as `kill -9` would), `enospc`, `erofs` and `eio` make the step return that I/O error, and
+//! `pause` holds the step for 3 seconds (a test changes the world meanwhile).
 //! `MIGSTAT_FAILPOINT_LOG=FILE` appends the name of every step reached, one a line, so a test
 //! can learn how many steps there are.
 use std::io;
@@ -36,6 +37,10 @@ pub fn hit(name: &str) -> io::Result<()> {
     }
     let errno = match action {
         "kill" => std::process::abort(),
+        "pause" => {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            return Ok(());
+        }
         "enospc" => 28,
         "erofs" => 30,
         _ => 5,

@@ -1,6 +1,6 @@
 //! `migstat query`: SQL over the warehouse's tables, by their folder names (`observations`,
-//! `microdata`, `catalog_indicators`, …), with polars' SQL engine (`engine.rs`, `output.rs`). Each
-//! table is a lazy scan of its Parquet files, so a query reads only the columns and row groups it
+//! `microdata`, `catalog_indicators`, …), with DataFusion's SQL engine (`engine.rs`, `output.rs`).
+//! Each table is a lazy scan of its Parquet files, so a query reads only the columns and row groups it
 //! needs. The engine is the cargo feature `query` (`make test`, CI and `make release` build it;
 //! `make run` does not need it): without it `migstat query` says how to get it. `tables.rs` (the
 //! warehouse's tables and files) serves export, mirror and report in every build.
@@ -74,16 +74,16 @@ fn answer(_: &QueryArgs, _: &[Table], _: &mut dyn Write) -> Result<i32> {
 
 #[cfg(feature = "query")]
 fn answer(args: &QueryArgs, tables: &[Table], out: &mut dyn Write) -> Result<i32> {
-    let mut df = execute(tables, &args.sql, &args.warehouse)?;
+    let df = execute(tables, &args.sql, &args.warehouse)?;
     match &args.out {
         Some(path) => {
-            output::write_file(&mut df, args.format, path)?;
-            writeln!(out, "{} rows written to {}", df.height(), path.display())
+            output::write_file(&df, args.format, path)?;
+            writeln!(out, "{} rows written to {}", df.rows(), path.display())
                 .map_err(|e| MigError::Other(format!("writing to standard output: {e}")))?;
         }
         None => {
             let limit = (args.limit > 0).then_some(args.limit);
-            output::write(&mut df, args.format, limit, out)?
+            output::write(&df, args.format, limit, out)?
         }
     }
     Ok(0)

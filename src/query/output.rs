@@ -4,15 +4,18 @@
 use std::io::Write;
 use std::path::Path;
 
-use polars::prelude::{AnyValue, DataFrame, ParquetCompression, ParquetWriter};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
 
+use super::engine::Answer;
 use super::QueryFormat;
 use crate::error::{MigError, Result};
 
 /// Writes `df` to `out` in `format` (Parquet needs a file: see [`write_file`]); the table shows at
 /// most `limit` rows (`None`: all). A closed pipe is not an error: the output just ends.
 pub fn write(
-    df: &mut DataFrame,
+    df: &Answer,
     format: QueryFormat,
     limit: Option<usize>,
     out: &mut dyn Write,
@@ -35,27 +38,11 @@ pub fn write(
 
 /// An aligned table: header, rule, the first `limit` rows (numbers right-aligned), then a line
 /// that says how many rows there are and, when cut, how many were left out.
-fn write_table(
-    df: &mut DataFrame,
-    limit: Option<usize>,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
-    df.rechunk_mut();
-    let shown = limit.map_or(df.height(), |l| l.min(df.height()));
-    let names: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    let mut rows: Vec<Vec<Cell>> = Vec::with_capacity(shown);
-    for row in 0..shown {
-        let cells = df.columns().iter().map(|c| cell(c.get(row)));
-        rows.push(
-            cells
-                .collect::<Result<_>>()
-                .map_err(std::io::Error::other)?,
-        );
-    }
+fn write_table(df: &Answer, limit: Option<usize>, out: &mut dyn Write) -> std::io::Result<()> {
+    let height = df.rows();
+    let shown = limit.map_or(height, |l| l.min(height));
+    let names = names(df);
+    let rows: Vec<Vec<Cell>> = cells(df).take(shown).collect();
     let text: Vec<Vec<String>> = rows
         .iter()
         .map(|r| r.iter().map(table_cell).collect())
@@ -87,7 +74,7 @@ fn write_table(
             line(t, &|i| matches!(r[i], Cell::Number(_) | Cell::NonFinite(_)))
         )?;
     }
-    footer(out, df.height(), shown)
+    footer(out, height, shown)
 }
 
 fn footer(out: &mut dyn Write, total: usize, shown: usize) -> std::io::Result<()> {
@@ -111,32 +98,55 @@ fn table_cell(c: &Cell) -> String {
 }
 
 /// Writes `df` to `path` in `format`; the file appears whole or not at all.
-pub fn write_file(df: &mut DataFrame, format: QueryFormat, path: &Path) -> Result<()> {
+pub fn write_file(df: &Answer, format: QueryFormat, path: &Path) -> Result<()> {
     crate::export::atomic::write_file(path, |w| match format {
         // Snappy, like the warehouse: every Parquet reader has it.
-        QueryFormat::Parquet => ParquetWriter::new(w)
-            .with_compression(ParquetCompression::Snappy)
-            .finish(df)
-            .map(|_| ())
+        QueryFormat::Parquet => write_parquet(df, w)
             .map_err(|e| MigError::Other(format!("{}: writing Parquet: {e}", path.display()))),
         _ => write(df, format, None, w),
     })
 }
 
-fn write_csv(df: &mut DataFrame, out: &mut dyn Write) -> std::io::Result<()> {
-    df.rechunk_mut();
+fn write_parquet(
+    df: &Answer,
+    w: &mut dyn Write,
+) -> std::result::Result<(), parquet::errors::ParquetError> {
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut buf = Vec::new();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(&mut buf, df.schema.clone(), Some(props))?;
+    for b in &df.batches {
+        writer.write(b)?;
+    }
+    writer.close()?;
+    w.write_all(&buf)
+        .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+}
+
+fn names(df: &Answer) -> Vec<String> {
+    df.schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+/// The result's rows as cells, in order.
+fn cells(df: &Answer) -> impl Iterator<Item = Vec<Cell>> + '_ {
+    df.batches.iter().flat_map(|b| {
+        (0..b.num_rows()).map(move |r| b.columns().iter().map(|c| cell(c, r)).collect())
+    })
+}
+
+fn write_csv(df: &Answer, out: &mut dyn Write) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(df.get_column_names().iter().map(|n| n.as_str()))
-        .map_err(io_error)?;
-    let mut record: Vec<String> = Vec::with_capacity(df.width());
-    for row in 0..df.height() {
-        record.clear();
-        for col in df.columns() {
-            record.push(csv_cell(
-                &cell(col.get(row)).map_err(std::io::Error::other)?,
-            ));
-        }
-        w.write_record(&record).map_err(io_error)?;
+    w.write_record(names(df)).map_err(io_error)?;
+    for row in cells(df) {
+        w.write_record(row.iter().map(csv_cell)).map_err(io_error)?;
     }
     w.flush()
 }
@@ -150,23 +160,17 @@ fn io_error(e: csv::Error) -> std::io::Error {
 }
 
 /// A JSON array with one object per row, keys in column order.
-fn write_json(df: &mut DataFrame, out: &mut dyn Write) -> std::io::Result<()> {
-    df.rechunk_mut();
-    let keys: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|n| json_string(n.as_str()))
-        .collect();
+fn write_json(df: &Answer, out: &mut dyn Write) -> std::io::Result<()> {
+    let keys: Vec<String> = names(df).iter().map(|n| json_string(n)).collect();
     write!(out, "[")?;
-    for row in 0..df.height() {
+    for (row, values) in cells(df).enumerate() {
         write!(out, "{}\n  {{", if row == 0 { "" } else { "," })?;
-        for (i, (key, col)) in keys.iter().zip(df.columns()).enumerate() {
-            let v = cell(col.get(row)).map_err(std::io::Error::other)?;
+        for (i, (key, v)) in keys.iter().zip(&values).enumerate() {
             write!(out, "{}{key}: {}", if i == 0 { "" } else { ", " }, v.json())?;
         }
         write!(out, "}}")?;
     }
-    writeln!(out, "{}]", if df.height() == 0 { "" } else { "\n" })
+    writeln!(out, "{}]", if df.rows() == 0 { "" } else { "\n" })
 }
 
 /// One value of a result, in the forms the text outputs need.
@@ -218,52 +222,82 @@ fn float(x: f64) -> Cell {
     }
 }
 
-fn cell(v: polars::prelude::PolarsResult<AnyValue<'_>>) -> Result<Cell> {
-    let v = v.map_err(|e| MigError::Other(format!("reading the result: {e}")))?;
-    Ok(match v {
-        AnyValue::Null => Cell::Null,
-        AnyValue::Boolean(b) => Cell::Bool(b),
-        AnyValue::String(s) => Cell::Text(s.to_string()),
-        AnyValue::StringOwned(s) => Cell::Text(s.to_string()),
-        AnyValue::Float64(x) => float(x),
-        AnyValue::Float32(x) => float(f64::from(x)),
-        AnyValue::Int8(_)
-        | AnyValue::Int16(_)
-        | AnyValue::Int32(_)
-        | AnyValue::Int64(_)
-        | AnyValue::Int128(_)
-        | AnyValue::UInt8(_)
-        | AnyValue::UInt16(_)
-        | AnyValue::UInt32(_)
-        | AnyValue::UInt64(_)
-        | AnyValue::UInt128(_) => Cell::Number(v.to_string()),
-        AnyValue::List(s) => {
-            let items: Vec<Cell> = (0..s.len())
-                .map(|i| cell(s.get(i)))
-                .collect::<Result<_>>()?;
-            Cell::List(items)
+/// Row `r` of column `a`.
+fn cell(a: &ArrayRef, r: usize) -> Cell {
+    use arrow_array::types::*;
+    if a.is_null(r) {
+        return Cell::Null;
+    }
+    macro_rules! int {
+        ($t:ty) => {
+            Cell::Number(a.as_primitive::<$t>().value(r).to_string())
+        };
+    }
+    match a.data_type() {
+        DataType::Boolean => Cell::Bool(a.as_boolean().value(r)),
+        DataType::Utf8 => Cell::Text(a.as_string::<i32>().value(r).to_string()),
+        DataType::LargeUtf8 => Cell::Text(a.as_string::<i64>().value(r).to_string()),
+        DataType::Utf8View => Cell::Text(a.as_string_view().value(r).to_string()),
+        DataType::Float64 => float(a.as_primitive::<Float64Type>().value(r)),
+        DataType::Float32 => float(f64::from(a.as_primitive::<Float32Type>().value(r))),
+        DataType::Int8 => int!(Int8Type),
+        DataType::Int16 => int!(Int16Type),
+        DataType::Int32 => int!(Int32Type),
+        DataType::Int64 => int!(Int64Type),
+        DataType::UInt8 => int!(UInt8Type),
+        DataType::UInt16 => int!(UInt16Type),
+        DataType::UInt32 => int!(UInt32Type),
+        DataType::UInt64 => int!(UInt64Type),
+        DataType::List(_) | DataType::LargeList(_) => {
+            let items = match a.data_type() {
+                DataType::List(_) => a.as_list::<i32>().value(r),
+                _ => a.as_list::<i64>().value(r),
+            };
+            Cell::List((0..items.len()).map(|i| cell(&items, i)).collect())
         }
-        other => Cell::Text(other.to_string()),
-    })
+        DataType::Decimal128(..) | DataType::Decimal256(..) => Cell::Number(display(a, r)),
+        _ => Cell::Text(display(a, r)),
+    }
+}
+
+/// Arrow's own rendering of a value (dates, times, decimals, …).
+fn display(a: &ArrayRef, r: usize) -> String {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    ArrayFormatter::try_new(a.as_ref(), &FormatOptions::default())
+        .map(|f| f.value(r).to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polars::prelude::Column;
+    use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
 
-    fn frame() -> DataFrame {
-        let a = Column::new("indicator".into(), ["A,B", "C\"D"]);
-        let b = Column::new("obs_value".into(), [Some(0.1 + 0.2), None]);
-        let c = Column::new("n".into(), [1i64, 2]);
-        let d = Column::new("x".into(), [f64::NAN, 1e-9]);
-        DataFrame::new_infer_height(vec![a, b, c, d]).expect("frame")
+    fn frame() -> Answer {
+        let batch = RecordBatch::try_from_iter([
+            (
+                "indicator",
+                Arc::new(StringArray::from(vec!["A,B", "C\"D"])) as ArrayRef,
+            ),
+            (
+                "obs_value",
+                Arc::new(Float64Array::from(vec![Some(0.1 + 0.2), None])),
+            ),
+            ("n", Arc::new(Int64Array::from(vec![1i64, 2]))),
+            ("x", Arc::new(Float64Array::from(vec![f64::NAN, 1e-9]))),
+        ])
+        .expect("batch");
+        Answer {
+            schema: batch.schema(),
+            batches: vec![batch],
+        }
     }
 
     #[test]
     fn csv_quotes_text_and_keeps_every_digit() {
         let mut out = Vec::new();
-        write(&mut frame(), QueryFormat::Csv, None, &mut out).expect("csv");
+        write(&frame(), QueryFormat::Csv, None, &mut out).expect("csv");
         assert_eq!(
             String::from_utf8(out).expect("utf8"),
             "indicator,obs_value,n,x\n\"A,B\",0.30000000000000004,1,NaN\n\"C\"\"D\",,2,0.000000001\n"
@@ -273,7 +307,7 @@ mod tests {
     #[test]
     fn json_is_an_array_of_objects_in_column_order() {
         let mut out = Vec::new();
-        write(&mut frame(), QueryFormat::Json, None, &mut out).expect("json");
+        write(&frame(), QueryFormat::Json, None, &mut out).expect("json");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("valid json");
         assert_eq!(v[0]["indicator"], "A,B");
         assert_eq!(v[0]["obs_value"], 0.30000000000000004);
@@ -287,7 +321,7 @@ mod tests {
     #[test]
     fn the_table_states_its_limit() {
         let mut out = Vec::new();
-        write(&mut frame(), QueryFormat::Table, Some(1), &mut out).expect("table");
+        write(&frame(), QueryFormat::Table, Some(1), &mut out).expect("table");
         let text = String::from_utf8(out).expect("utf8");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
@@ -295,7 +329,7 @@ mod tests {
         assert!(lines[2].contains("0.30000000000000004"), "{text}");
         assert!(lines[3].contains("1 more row; use --limit"), "{text}");
         let mut all = Vec::new();
-        write(&mut frame(), QueryFormat::Table, None, &mut all).expect("table");
+        write(&frame(), QueryFormat::Table, None, &mut all).expect("table");
         let all = String::from_utf8(all).expect("utf8");
         assert!(all.contains("null") && all.ends_with("(2 rows)\n"), "{all}");
     }
@@ -314,14 +348,14 @@ mod tests {
     #[test]
     fn a_closed_pipe_ends_the_output_quietly() {
         for f in [QueryFormat::Table, QueryFormat::Csv, QueryFormat::Json] {
-            write(&mut frame(), f, None, &mut ClosedPipe).expect("quiet");
+            write(&frame(), f, None, &mut ClosedPipe).expect("quiet");
         }
     }
 
     #[test]
     fn parquet_needs_a_file() {
         let mut out = Vec::new();
-        let err = write(&mut frame(), QueryFormat::Parquet, None, &mut out).expect_err("no file");
+        let err = write(&frame(), QueryFormat::Parquet, None, &mut out).expect_err("no file");
         assert!(err.to_string().contains("--out"), "{err}");
     }
 }

@@ -16,7 +16,7 @@ pub mod rng;
 mod tha;
 pub mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use csv::ByteRecord;
 
@@ -82,6 +82,11 @@ pub struct SynthArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
+    /// With `--format parquet`: write the persons table as N Parquet files (consecutive rows,
+    /// in a folder `<iso3>_lfs_synth_persons/`, `part-000.parquet` …), one table split over
+    /// files as `migstat estimate FOLDER` reads it.
+    #[arg(long, value_name = "N")]
+    pub parts: Option<u32>,
 }
 
 impl SynthArgs {
@@ -97,6 +102,11 @@ impl SynthArgs {
                 .unwrap_or(if self.persons >= 100_000 { 80 } else { 20 }),
             persons: self.persons,
         };
+        if let Some(n) = self.parts {
+            if self.format != Format::Parquet || n == 0 || n > 10_000 {
+                anyhow::bail!("--parts needs --format parquet and a count from 1 to 10000");
+            }
+        }
         if spec.replicates > 1000 {
             anyhow::bail!("--replicates {} is more than 1000", spec.replicates);
         }
@@ -119,7 +129,7 @@ pub fn run(args: &SynthArgs, log: &mut dyn std::io::Write) -> anyhow::Result<Vec
     let results: Vec<anyhow::Result<Summary>> = std::thread::scope(|s| {
         let handles: Vec<_> = countries
             .iter()
-            .map(|&c| s.spawn(move || generate(c, &spec, args.seed, &args.out, args.format)))
+            .map(|&c| s.spawn(move || generate(c, &spec, args, args.format)))
             .collect();
         handles
             .into_iter()
@@ -171,10 +181,10 @@ impl Summary {
 fn generate(
     c: Country,
     spec: &DesignSpec,
-    seed: u64,
-    out: &Path,
+    args: &SynthArgs,
     format: Format,
 ) -> anyhow::Result<Summary> {
+    let (seed, out) = (args.seed, args.out.as_path());
     let layout = c.layout();
     let r = spec.replicates;
     // Every format is generated as CSV first, then rewritten (`writer::convert`).
@@ -207,7 +217,10 @@ fn generate(
         persons: persons.rows,
         households: g.households,
         abroad: roster.rows,
-        persons_path: writer::convert(&persons.finish()?, format)?,
+        persons_path: match args.parts {
+            Some(n) => writer::split_parquet(&writer::convert(&persons.finish()?, format)?, n)?,
+            None => writer::convert(&persons.finish()?, format)?,
+        },
         roster_path: writer::convert(&roster.finish()?, format)?,
     })
 }

@@ -81,6 +81,58 @@ pub fn convert(csv_path: &Path, format: Format) -> anyhow::Result<PathBuf> {
     Ok(out)
 }
 
+/// Splits the Parquet file `path` into `n` files of consecutive rows (as even as the rows
+/// allow) in a folder named after its stem, removes it, and returns the folder.
+pub fn split_parquet(path: &Path, n: u32) -> anyhow::Result<PathBuf> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::ArrowWriter;
+    let dir = path.with_extension("");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?)?;
+    let total = builder.metadata().file_metadata().num_rows().max(0) as u64;
+    let schema = builder.schema().clone();
+    let reader = builder.with_batch_size(8192).build()?;
+    let n = u64::from(n);
+    // Part k holds rows [k·total/n, (k+1)·total/n).
+    let bound = |k: u64| k * total / n;
+    let mut part = 0u64;
+    let mut seen = 0u64;
+    let open = |k: u64| -> anyhow::Result<ArrowWriter<File>> {
+        let f = File::create(dir.join(format!("part-{k:03}.parquet")))?;
+        Ok(ArrowWriter::try_new(f, schema.clone(), None)?)
+    };
+    let mut writer = open(0)?;
+    for batch in reader {
+        let batch = batch?;
+        let mut from = 0usize;
+        while from < batch.num_rows() {
+            while part + 1 < n && seen >= bound(part + 1) {
+                part += 1;
+                std::mem::replace(&mut writer, open(part)?).close()?;
+            }
+            let end = if part + 1 < n {
+                bound(part + 1)
+            } else {
+                u64::MAX
+            };
+            let take = ((end - seen) as usize).min(batch.num_rows() - from);
+            writer.write(&batch.slice(from, take))?;
+            from += take;
+            seen += take as u64;
+        }
+    }
+    writer.close()?;
+    while part + 1 < n {
+        part += 1;
+        open(part)?.close()?;
+    }
+    std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    Ok(dir)
+}
+
 /// A table being written: rows go to `<path>.part`, renamed to `path` by `finish`.
 pub struct TableWriter {
     path: PathBuf,

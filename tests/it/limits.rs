@@ -386,11 +386,11 @@ fn estimate_refuses_duplicate_column_names() {
 }
 
 #[test]
-fn estimate_refuses_directories_fifos_and_devices_as_not_regular_files() {
+fn estimate_refuses_fifos_devices_and_folders_without_parquet_files() {
     let dir = temp_dir("limits-est-not-regular");
     let fifo = dir.join("pipe.csv");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-    let mut files = vec![dir.clone(), PathBuf::from("/dev/zero")];
+    let mut files = vec![PathBuf::from("/dev/zero")];
     if made.is_ok_and(|s| s.success()) {
         files.push(fifo);
     }
@@ -399,6 +399,10 @@ fn estimate_refuses_directories_fifos_and_devices_as_not_regular_files() {
         assert_eq!(code, 2, "{}: {out}", f.display());
         assert!(out.contains("not a regular file"), "{}: {out}", f.display());
     }
+    // A folder is a table split over its Parquet files; this one has none (only the fifo).
+    let (code, out) = estimate(&dir, &["--total", "y"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("holds no .parquet files"), "{out}");
 }
 
 #[test]

@@ -2,10 +2,13 @@
 mod bad_input;
 mod batch;
 mod chunks;
+#[cfg(feature = "ballista")]
+mod cluster;
 mod commit;
 mod common;
 mod crosscheck;
 mod cube;
+mod estimate_files;
 mod estimate_oracle;
 mod estimate_props;
 mod export;

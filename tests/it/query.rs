@@ -149,14 +149,14 @@ fn assert_same_as_duckdb(sql: &str) -> usize {
             let (gv, wv) = (&g[c.as_str()], &w[c.as_str()]);
             assert!(
                 same(gv, wv),
-                "{sql}\nrow {i}, column {c}: polars {gv} vs duckdb {wv}"
+                "{sql}\nrow {i}, column {c}: migstat {gv} vs duckdb {wv}"
             );
         }
     }
     want.len()
 }
 
-const QUERIES: [&str; 14] = [
+const QUERIES: [&str; 16] = [
     // Aggregation over every observation file.
     "SELECT ref_area, indicator, count(*) AS n, sum(obs_value) AS total, min(time) AS first, \
      max(time) AS last FROM observations GROUP BY ref_area, indicator ORDER BY ref_area, indicator",
@@ -211,6 +211,16 @@ const QUERIES: [&str; 14] = [
      AND s.counterpart_area = b.ref_area AND s.time = b.time \
      WHERE b.ref_area IN ('MEX', 'PHL', 'ARM') AND b.counterpart_area_kind = 'country' \
      AND b.obs_value > 0 ORDER BY b.ref_area, b.obs_value DESC, b.counterpart_area",
+    // rank() and dense_rank(), EXISTS.
+    "SELECT ref_area, time, sex, obs_value, \
+     rank() OVER (PARTITION BY ref_area ORDER BY obs_value DESC) AS r, \
+     dense_rank() OVER (PARTITION BY ref_area ORDER BY obs_value DESC) AS d \
+     FROM observations o WHERE indicator = 'MST_TEAP_SEX_AGE_CBR_NB' AND obs_value IS NOT NULL \
+     AND EXISTS (SELECT 1 FROM microdata m WHERE m.ref_area = o.ref_area) \
+     ORDER BY ref_area, r, d, time, sex, classif1, classif2",
+    // INTERSECT and EXCEPT.
+    "SELECT ref_area FROM observations INTERSECT SELECT ref_area FROM microdata \
+     EXCEPT SELECT ref_area FROM emigrants ORDER BY ref_area",
     // docs/warehouse.md, worked query 5, as printed there.
     "SELECT ref_area, obs_value / 1000000000 AS usd_billions FROM remittances \
      WHERE indicator = 'BX.TRF.PWKR.CD.DT' AND time = '2020' AND ref_area_kind = 'country' \
@@ -270,7 +280,7 @@ fn an_unknown_table_is_named_with_the_tables_there_are() {
 
 #[test]
 #[cfg_attr(not(feature = "query"), ignore = "needs --features query")]
-fn a_sql_error_exits_2_with_polars_message() {
+fn a_sql_error_exits_2_with_the_engine_message() {
     let mut out = Vec::new();
     for sql in ["SELEC 1", "SELECT no_such_column FROM observations"] {
         let err =

@@ -23,6 +23,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 fn args(country: CountryArg, persons: u64, seed: u64, out: &Path) -> SynthArgs {
     SynthArgs {
+        parts: None,
         country,
         persons,
         seed,

@@ -77,6 +77,7 @@ fn every_shipped_pipeline_gives_the_same_warehouse_on_1_and_2_threads() {
 fn generated(persons: u64) -> PathBuf {
     let dir = temp_dir(&format!("threads-synth-{persons}"));
     let args = SynthArgs {
+        parts: None,
         country: CountryArg::Tha,
         persons,
         seed: 3,

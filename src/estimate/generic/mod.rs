@@ -11,6 +11,7 @@ pub mod estimators;
 pub mod multistage;
 pub mod output;
 pub mod parquet;
+pub mod partial;
 pub mod stages;
 pub mod stream;
 pub mod table;

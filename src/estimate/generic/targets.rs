@@ -80,6 +80,20 @@ pub struct Target<'a> {
     level: bool,
 }
 
+impl Target<'static> {
+    /// A target known by its label and kind alone, for finishing states computed elsewhere
+    /// (its values are not read).
+    pub fn described(label: String, total: bool, level: bool) -> Self {
+        Target {
+            label,
+            y: Values::One,
+            x: Values::One,
+            total,
+            level,
+        }
+    }
+}
+
 impl Target<'_> {
     /// A total (no denominator).
     pub fn is_total(&self) -> bool {

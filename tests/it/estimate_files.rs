@@ -1,0 +1,208 @@
+//! `migstat estimate` over one table split into several Parquet files (`synth --parts`): the
+//! files, their folder and a glob give the same bits; against the same rows in one file, every
+//! estimate and SE agrees within 1e-12 relative (the chunks differ, so the additions' order
+//! does); bad values name the part file and its row. `pub` helpers serve `cluster.rs`.
+use std::path::{Path, PathBuf};
+
+use crate::common::{migstat, temp_dir};
+
+/// Generated Thai persons (24,000 rows, 12 strata × 6 PSUs, 80 bootstrap replicates) in one
+/// Parquet file and as `parts` files: `(single file, folder of parts)`.
+pub fn split_survey(name: &str, persons: u64, parts: u32) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    let synth = |out: &Path, parts: Option<u32>| {
+        let persons = persons.to_string();
+        let mut args = vec![
+            "synth",
+            "--country",
+            "THA",
+            "--persons",
+            &persons,
+            "--strata",
+            "12",
+            "--psus-per-stratum",
+            "6",
+            "--replicates",
+            "80",
+            "--format",
+            "parquet",
+            "--out",
+            out.to_str().expect("path"),
+        ];
+        let n = parts.map(|p| p.to_string());
+        if let Some(n) = &n {
+            args.extend(["--parts", n]);
+        }
+        let o = migstat(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    synth(&dir.join("one"), None);
+    synth(&dir.join("parts"), Some(parts));
+    (
+        dir.clone(),
+        dir.join("one/tha_lfs_synth_persons.parquet"),
+        dir.join("parts/tha_lfs_synth_persons"),
+    )
+}
+
+/// The Taylor and the replicate request the tests run, as `estimate` flags after the input.
+pub fn designs() -> Vec<(&'static str, Vec<&'static str>)> {
+    let common = ["--weight", "WEIGHT", "--by", "SEX", "--format", "csv"];
+    let stats = ["--mean", "AGE", "--total", "REMIT", "--mean", "BIRTH_CTRY"];
+    let mut taylor: Vec<&str> = vec!["--strata", "STRATUM", "--psu", "EA", "--nest"];
+    taylor.extend(common);
+    taylor.extend(stats);
+    taylor.extend(["--ratio", "REMIT_AMT/WEIGHT"]);
+    let mut reps: Vec<&str> = vec!["--replicates", "REPWT*", "--method", "bootstrap"];
+    reps.extend(common);
+    reps.extend(stats);
+    vec![("taylor", taylor), ("replicate", reps)]
+}
+
+/// `migstat estimate INPUTS… FLAGS…` → stdout, asserting success.
+pub fn estimate(inputs: &[&Path], flags: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_migstat"));
+    cmd.arg("estimate");
+    cmd.args(inputs);
+    cmd.args(flags);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().expect("run migstat");
+    assert!(
+        o.status.success(),
+        "estimate {inputs:?} {flags:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).expect("utf-8")
+}
+
+/// Every cell of two CSV outputs: labels and counts equal, numbers within `rel` relative.
+pub fn assert_close(a: &str, b: &str, rel: f64, what: &str) {
+    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    assert_eq!(la.len(), lb.len(), "{what}: row counts differ\n{a}\n{b}");
+    assert!(la.len() > 4, "{what}: too few rows\n{a}");
+    let mut compared = 0;
+    for (ra, rb) in la.iter().zip(&lb) {
+        for (x, y) in ra.split(',').zip(rb.split(',')) {
+            match (x.parse::<f64>(), y.parse::<f64>()) {
+                (Ok(p), Ok(q)) => {
+                    let scale = p.abs().max(q.abs()).max(f64::MIN_POSITIVE);
+                    assert!(
+                        (p - q).abs() / scale <= rel,
+                        "{what}: {p} and {q} differ by more than {rel} relative\n{ra}\n{rb}"
+                    );
+                    compared += 1;
+                }
+                _ => assert_eq!(x, y, "{what}: labels differ\n{ra}\n{rb}"),
+            }
+        }
+    }
+    assert!(compared > 20, "{what}: only {compared} numbers compared");
+}
+
+#[test]
+fn a_table_split_over_parquet_files_gives_the_one_file_results() {
+    let (dir, one, parts) = split_survey("files", 24_000, 8);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&parts)
+        .expect("parts")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 8, "{files:?}");
+    let glob = parts.join("part-*.parquet");
+    for (name, flags) in designs() {
+        let single = estimate(&[&one], &flags, &[]);
+        let folder = estimate(&[&parts], &flags, &[]);
+        assert!(folder.contains("mean:BIRTH_CTRY="), "{name}: {folder}");
+        assert!(folder.lines().count() > 8, "{name}: {folder}");
+        let listed: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        assert_eq!(
+            estimate(&listed, &flags, &[]),
+            folder,
+            "{name}: files vs folder"
+        );
+        assert_eq!(
+            estimate(&[&glob], &flags, &[]),
+            folder,
+            "{name}: glob vs folder"
+        );
+        assert_close(&single, &folder, 1e-12, name);
+        // SEs are there and not zero.
+        assert!(
+            folder.lines().skip(1).all(|l| l
+                .split(',')
+                .nth(3)
+                .is_some_and(|se| se.parse::<f64>().is_ok_and(|x| x > 0.0))),
+            "{name}: {folder}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_bad_weight_in_one_part_names_that_file_and_row() {
+    use arrow_array::{ArrayRef, Float64Array, RecordBatch};
+    use std::sync::Arc;
+    let dir = temp_dir("files-bad");
+    let write = |name: &str, w: Vec<f64>| {
+        let n = w.len();
+        let batch = RecordBatch::try_from_iter([
+            ("W", Arc::new(Float64Array::from(w)) as ArrayRef),
+            (
+                "Y",
+                Arc::new(Float64Array::from(
+                    (0..n).map(|i| i as f64).collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "P",
+                Arc::new(Float64Array::from(
+                    (0..n).map(|i| (i % 3) as f64).collect::<Vec<_>>(),
+                )),
+            ),
+        ])
+        .expect("batch");
+        let f = std::fs::File::create(dir.join(name)).expect("create");
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).expect("writer");
+        w.write(&batch).expect("write");
+        w.close().expect("close");
+    };
+    write("a.parquet", vec![1.0; 10]);
+    let mut bad = vec![2.0; 10];
+    bad[6] = -1.0;
+    write("b.parquet", bad);
+    let o = migstat(&[
+        "estimate",
+        dir.to_str().expect("path"),
+        "--weight",
+        "W",
+        "--psu",
+        "P",
+        "--total",
+        "Y",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("b.parquet") && err.contains("row 7") && err.contains("`W`"),
+        "{err}"
+    );
+    // A CSV among several inputs is refused by name.
+    let csv = dir.join("c.csv");
+    std::fs::write(&csv, "W,Y,P\n1,2,3\n").expect("csv");
+    let o = migstat(&[
+        "estimate",
+        dir.join("a.parquet").to_str().expect("path"),
+        csv.to_str().expect("path"),
+        "--weight",
+        "W",
+        "--psu",
+        "P",
+        "--total",
+        "Y",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("c.csv"));
+    let _ = std::fs::remove_dir_all(dir);
+}
