@@ -81,7 +81,7 @@ fn main() {
                     .expect("pool");
                 let t1 = Instant::now();
                 let cube = pool
-                    .install(|| estimate_frame(&norm.frame, &pl, &pl.design, &schema, None))
+                    .install(|| estimate_frame(&norm.frame, &pl, &pl.design, &schema, None, None))
                     .expect("cube");
                 let secs = t1.elapsed().as_secs_f64();
                 assert!(!cube.observations.is_empty());

@@ -162,6 +162,14 @@ pub struct RunArgs {
     /// Language of the run's text and HTML validation reports: en, fr or es.
     #[arg(long, value_enum, default_value_t = crate::validate::messages::Lang::En)]
     pub lang: crate::validate::messages::Lang,
+    /// Compute the indicator cube's sums on a Ballista cluster (`ballista://HOST:PORT`, the
+    /// scheduler); the results are the same bits. Builds with the `ballista` feature.
+    #[arg(long, value_name = "ballista://HOST:PORT")]
+    pub engine: Option<String>,
+    /// With --engine: folder for the cube's chunk files, read by every executor at the same
+    /// path [default: <warehouse>/.migstat/engine].
+    #[arg(long, value_name = "DIR", requires = "engine")]
+    pub engine_dir: Option<PathBuf>,
     /// Run even when inputs, pipeline, schemas and version are unchanged since the last run.
     #[arg(long)]
     pub force: bool,
@@ -280,6 +288,13 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32> {
         jobs: a.jobs,
         limits: a.limit,
         lang: a.lang,
+        engine: a
+            .engine
+            .as_deref()
+            .map(crate::cluster::parse_engine)
+            .transpose()
+            .map_err(MigError::Other)?,
+        engine_dir: a.engine_dir,
         ..RunOptions::new(a.warehouse)
     };
     if let Some(dir) = &a.inbox {

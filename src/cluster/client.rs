@@ -20,12 +20,29 @@ use crate::estimate::generic::partial::{combine, FileAccumulator, Partial, Spec}
 use crate::estimate::generic::{Outcome, Request};
 
 /// How long a job may run before the client gives up (`MIGSTAT_ENGINE_TIMEOUT`, seconds).
-fn job_timeout() -> Duration {
+pub(super) fn job_timeout() -> Duration {
     let secs = std::env::var("MIGSTAT_ENGINE_TIMEOUT")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or(24 * 3600);
     Duration::from_secs(secs.max(1))
+}
+
+/// A session whose jobs run on the cluster at `address`, with migstat's aggregates registered.
+/// A file's scan is never split (one task folds its rows in order).
+pub(super) fn session(address: &str) -> Result<SessionContext, datafusion::error::DataFusionError> {
+    let config = SessionConfig::new_with_ballista()
+        .with_target_partitions(1)
+        .with_round_robin_repartition(false)
+        .with_repartition_file_scans(false);
+    let mut state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    state.register_udaf(udaf::partial_state())?;
+    state.register_udaf(super::cube::cube_state())?;
+    let state = state.upgrade_for_ballista(format!("http://{address}"))?;
+    Ok(SessionContext::new_with_state(state))
 }
 
 /// Estimate `request` over `files` with the partial states computed on the cluster whose
@@ -83,19 +100,7 @@ async fn partials(
     let failed = |e: datafusion::error::DataFusionError| engine_error(address, e);
     // One scan per file, never split into ranges, so each file's rows reach one accumulator
     // in file order.
-    let config = SessionConfig::new_with_ballista()
-        .with_target_partitions(1)
-        .with_round_robin_repartition(false)
-        .with_repartition_file_scans(false);
-    let mut state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_default_features()
-        .build();
-    state.register_udaf(udaf::partial_state()).map_err(failed)?;
-    let state = state
-        .upgrade_for_ballista(format!("http://{address}"))
-        .map_err(failed)?;
-    let ctx = SessionContext::new_with_state(state);
+    let ctx = session(address).map_err(failed)?;
     let spec_json =
         serde_json::to_string(spec).map_err(|e| EstimateError::Usage(format!("spec: {e}")))?;
     let expected = row_counts(files)?;

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 #[cfg(feature = "ballista")]
 mod client;
 #[cfg(feature = "ballista")]
+mod cube;
+#[cfg(feature = "ballista")]
 mod process;
 #[cfg(feature = "ballista")]
 mod udaf;
@@ -64,6 +66,42 @@ pub struct ExecutorArgs {
     /// Seconds between heartbeats to the scheduler.
     #[arg(long, value_name = "S", default_value_t = 5)]
     pub heartbeat: u64,
+}
+
+/// The scheduler's `HOST:PORT` of `--engine ballista://HOST:PORT`, or a message naming the value.
+pub fn parse_engine(s: &str) -> Result<String, String> {
+    let bad = || format!("--engine `{s}`: expected ballista://HOST:PORT (the scheduler's address)");
+    let rest = s.strip_prefix("ballista://").ok_or_else(bad)?;
+    let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) || rest.contains('/') {
+        return Err(bad());
+    }
+    Ok(rest.to_string())
+}
+
+/// The cube engine of `migstat run --engine`: the cluster at `address` (`HOST:PORT`), chunk
+/// files under `dir` (a folder every executor reads at the same path).
+#[cfg(feature = "ballista")]
+pub fn cube_engine(
+    address: &str,
+    dir: &std::path::Path,
+) -> Result<Box<dyn crate::estimate::cube::CubeEngine>, String> {
+    let dir = std::path::absolute(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(Box::new(cube::Cluster {
+        address: address.to_string(),
+        dir,
+    }))
+}
+
+#[cfg(not(feature = "ballista"))]
+pub fn cube_engine(
+    address: &str,
+    _: &std::path::Path,
+) -> Result<Box<dyn crate::estimate::cube::CubeEngine>, String> {
+    Err(format!(
+        "--engine ballista://{address}: this migstat was built without the `ballista` feature \
+         (cargo build --release --features ballista)"
+    ))
 }
 
 /// `HOST:PORT` split, with a message naming the flag when it is not one.

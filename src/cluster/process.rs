@@ -68,6 +68,7 @@ pub fn scheduler(args: &SchedulerArgs) -> Result<(), String> {
             .with_repartition_file_scans(false);
         let mut state = ballista_core::utils::default_session_builder(config)?;
         state.register_udaf(udaf::partial_state())?;
+        state.register_udaf(super::cube::cube_state())?;
         Ok(state)
     });
     let config = SchedulerConfig {
@@ -109,8 +110,9 @@ pub fn executor(args: &ExecutorArgs) -> Result<(), String> {
         .to_string();
     log_to_stderr();
     let mut registry = BallistaFunctionRegistry::default();
-    let f = udaf::partial_state();
-    registry.aggregate_functions.insert(f.name().to_string(), f);
+    for f in [udaf::partial_state(), super::cube::cube_state()] {
+        registry.aggregate_functions.insert(f.name().to_string(), f);
+    }
     let mut config = ExecutorProcessConfig {
         bind_host: host.clone(),
         external_host: Some(host),

@@ -188,17 +188,9 @@ enum Engine {
 
 impl Engine {
     fn parse(s: &str) -> Result<Engine, EstimateError> {
-        let bad = || {
-            EstimateError::Usage(format!(
-                "--engine `{s}`: expected ballista://HOST:PORT (the scheduler's address)"
-            ))
-        };
-        let rest = s.strip_prefix("ballista://").ok_or_else(bad)?;
-        let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
-        if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) || rest.contains('/') {
-            return Err(bad());
-        }
-        Ok(Engine::Ballista(rest.to_string()))
+        crate::cluster::parse_engine(s)
+            .map(Engine::Ballista)
+            .map_err(EstimateError::Usage)
     }
 }
 

@@ -2,7 +2,7 @@
 //! breakdowns) owns a block of fine cells, one per combination of the breakdowns' fine codes; a
 //! row counts in one fine cell of each table whose population it belongs to (with its value, or
 //! 1 for a count of persons). Margins and code versions are formed afterwards (`tables.rs`).
-use super::core::CellMap;
+use super::core::{CellMap, Input, State};
 
 /// One table of the cube: a population, an optional value column, and its breakdowns.
 pub struct TableSpec<'a> {
@@ -45,4 +45,11 @@ impl CellMap for CubeCells<'_> {
             f(cell as u32, y);
         }
     }
+}
+
+/// Where the cube's state is computed when not here: a distributed engine is handed the rows of
+/// one period (with their cells) and returns the state `core::accumulate` would, from the same
+/// chunks merged by the same tree (`--engine` of `migstat run`, `cluster::cube`).
+pub trait CubeEngine: Sync {
+    fn accumulate(&self, input: &Input<CubeCells>) -> Result<State, String>;
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::core::{self, Cell, Finish, PsuTotals, Sums, ZeroReplicate};
-use super::cube::{CubeCells, TableSpec};
+use super::cube::{CubeCells, CubeEngine, TableSpec};
 use super::design::{variance_for, Variance};
 use super::dims::DimPlan;
 use super::populations;
@@ -13,7 +13,7 @@ use super::reliability::{Profile, Status};
 use super::tables::{self, TableOut};
 use super::Observation;
 use crate::config::pipeline::{Design, Pipeline};
-use crate::error::Result;
+use crate::error::{MigError, Result};
 use crate::normalize::{ColData, Frame};
 use crate::schema::{Indicator, Kind, Schema};
 
@@ -49,6 +49,7 @@ pub fn estimate_frame(
     design: &Design,
     schema: &Schema,
     universe: Option<&Frame>,
+    engine: Option<&dyn CubeEngine>,
 ) -> Result<CubeResult> {
     let prep = prepare(frame, p, schema);
     let profile = Profile::from_config(p.pipeline.reliability.as_ref());
@@ -70,7 +71,7 @@ pub fn estimate_frame(
             &rows,
             universe.map(|u| (u, urows.as_slice())),
         )?;
-        let outs = run_period(frame, &prep, &rows, &variance);
+        let outs = run_period(frame, &prep, &rows, &variance, engine)?;
         let ctx = ObsCtx {
             frame,
             p,
@@ -223,7 +224,13 @@ fn support(
     Ok(())
 }
 
-fn run_period(frame: &Frame, prep: &Prepared, rows: &[u32], variance: &Variance) -> Vec<TableOut> {
+fn run_period(
+    frame: &Frame,
+    prep: &Prepared,
+    rows: &[u32],
+    variance: &Variance,
+    engine: Option<&dyn CubeEngine>,
+) -> Result<Vec<TableOut>> {
     let mut specs = Vec::new();
     let mut offset = 0;
     let mut offsets = Vec::new();
@@ -274,15 +281,19 @@ fn run_period(frame: &Frame, prep: &Prepared, rows: &[u32], variance: &Variance)
         stages: &[],
         cells: &cells,
     };
-    let sums = core::accumulate(&input);
-    prep.tables
+    let sums = match engine {
+        None => core::accumulate(&input),
+        Some(e) => e.accumulate(&input).map_err(MigError::Other)?,
+    };
+    Ok(prep
+        .tables
         .par_iter()
         .zip(offsets.par_iter())
         .map(|(k, &off)| {
             let plans: Vec<&DimPlan> = k.dims.iter().map(|d| &prep.dims[d]).collect();
             tables::build(&sums, off, &plans, psus)
         })
-        .collect()
+        .collect())
 }
 
 /// The merged sums of output cell `o` of a table.

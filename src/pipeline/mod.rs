@@ -47,6 +47,10 @@ pub struct RunOptions {
     pub limits: Vec<String>,
     /// Language of the run's text and HTML validation reports.
     pub lang: crate::validate::messages::Lang,
+    /// The cube's state computed on a Ballista cluster (`HOST:PORT` of its scheduler).
+    pub engine: Option<String>,
+    /// Where the cube's chunk files go for the cluster (default `<warehouse>/.migstat/engine`).
+    pub engine_dir: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -65,6 +69,8 @@ impl RunOptions {
             jobs: None,
             limits: Vec::new(),
             lang: crate::validate::messages::Lang::En,
+            engine: None,
+            engine_dir: None,
         }
     }
 

@@ -272,8 +272,18 @@ fn stage_all(
             .as_ref()
             .map(|f| (f, roster_design, Some(&person.frame))),
     );
+    let engine = match &opts.engine {
+        Some(address) => {
+            let dir = opts
+                .engine_dir
+                .clone()
+                .unwrap_or_else(|| opts.warehouse.join(".migstat").join("engine"));
+            Some(crate::cluster::cube_engine(address, &dir).map_err(MigError::Other)?)
+        }
+        None => None,
+    };
     for (frame, design, universe) in frames {
-        let cube = estimate_frame(frame, p, design, schema, universe)?;
+        let cube = estimate_frame(frame, p, design, schema, universe, engine.as_deref())?;
         for o in cube.observations {
             by_time.entry(o.time.clone()).or_default().push(o);
         }

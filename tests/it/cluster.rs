@@ -268,3 +268,102 @@ fn bad_addresses_missing_schedulers_and_unreadable_files_are_exit_2() {
     drop(procs);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The observations of `warehouse`, every column, as CSV in a fixed order.
+fn observations(warehouse: &Path) -> String {
+    let sql = "SELECT * FROM observations \
+               ORDER BY ref_area, source, indicator, time, sex, classif1, classif2";
+    let wh = warehouse.to_str().expect("path");
+    let o = migstat(&["query", sql, "--warehouse", wh, "--format", "csv"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).expect("utf-8")
+}
+
+#[test]
+fn run_with_the_engine_writes_the_embedded_observations_bit_for_bit() {
+    let dir = crate::common::temp_dir("cluster-run");
+    // The Thai pipeline as shipped (Taylor, persons and roster), and with replicate variance.
+    let repo = crate::common::repo();
+    let text = std::fs::read_to_string(repo.join("pipelines/tha_lfs_synth.toml"))
+        .expect("pipeline")
+        .replace(
+            "\"../sample_data/",
+            &format!("\"{}/sample_data/", repo.display()),
+        );
+    let replicate = dir.join("tha_replicate.toml");
+    std::fs::write(
+        &replicate,
+        text.replace("variance = \"taylor\"", "variance = \"replicate\""),
+    )
+    .expect("write");
+    assert!(std::fs::read_to_string(&replicate)
+        .expect("read")
+        .contains("variance = \"replicate\""));
+    let (procs, url, logs) = cluster(&dir, 2);
+    for (name, pipeline) in [
+        ("taylor", repo.join("pipelines/tha_lfs_synth.toml")),
+        ("replicate", replicate),
+    ] {
+        let p = pipeline.to_str().expect("path").to_string();
+        let embedded = dir.join(format!("{name}-embedded"));
+        let clustered = dir.join(format!("{name}-cluster"));
+        let chunks = dir.join(format!("{name}-chunks"));
+        let o = migstat(&["run", &p, "--warehouse", embedded.to_str().expect("path")]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = migstat(&[
+            "run",
+            &p,
+            "--warehouse",
+            clustered.to_str().expect("path"),
+            "--engine",
+            &url,
+            "--engine-dir",
+            chunks.to_str().expect("path"),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (a, b) = (observations(&embedded), observations(&clustered));
+        assert!(a.lines().count() > 1000, "{name}: {a}");
+        assert_eq!(a, b, "{name}: the cluster's observations differ");
+        // The chunk files are gone once the states are back.
+        let left: Vec<_> = std::fs::read_dir(&chunks).expect("chunks").collect();
+        assert!(left.is_empty(), "{name}: {left:?}");
+    }
+    let chunks: usize = logs
+        .iter()
+        .map(|l| read(l).matches("migstat_cube: state of chunk").count())
+        .sum();
+    assert!(chunks > 0, "no chunk state was computed on the executors");
+    drop(procs);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn run_with_an_engine_that_is_not_there_fails_and_changes_nothing() {
+    let dir = crate::common::temp_dir("cluster-run-bad");
+    let wh = dir.join("wh");
+    let nobody = format!("127.0.0.1:{}", free_port());
+    let o = migstat(&[
+        "run",
+        "pipelines/tha_lfs_synth.toml",
+        "--warehouse",
+        wh.to_str().expect("path"),
+        "--engine",
+        &format!("ballista://{nobody}"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&nobody), "{err}");
+    assert!(
+        !wh.join("observations").exists(),
+        "a failed run published observations"
+    );
+    let o = migstat(&[
+        "run",
+        "pipelines/tha_lfs_synth.toml",
+        "--engine",
+        "ballista://nohostport",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ballista://nohostport"));
+    let _ = std::fs::remove_dir_all(dir);
+}

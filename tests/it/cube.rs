@@ -41,7 +41,7 @@ fn cube_with(pipeline: &str, threads: usize, reliability: Option<Reliability>) -
             migstat::normalize::household::derive(&mut n.frame, Some(&r.frame), &schema.codes);
         }
         out.extend(
-            estimate_frame(&n.frame, &p, &p.design, &schema, None)
+            estimate_frame(&n.frame, &p, &p.design, &schema, None, None)
                 .expect("cube")
                 .observations,
         );
@@ -55,7 +55,7 @@ fn cube_with(pipeline: &str, threads: usize, reliability: Option<Reliability>) -
                 .and_then(|r| r.design.as_ref())
                 .unwrap_or(&p.design);
             out.extend(
-                estimate_frame(&f, &p, d, &schema, Some(&n.frame))
+                estimate_frame(&f, &p, d, &schema, Some(&n.frame), None)
                     .expect("cube")
                     .observations,
             );

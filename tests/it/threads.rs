@@ -121,7 +121,7 @@ fn the_cube_is_bit_identical_for_any_thread_count_across_many_chunks() {
                     .build()
                     .expect("pool");
                 let cube = pool
-                    .install(|| estimate_frame(&norm.frame, &pl, &pl.design, &schema, None))
+                    .install(|| estimate_frame(&norm.frame, &pl, &pl.design, &schema, None, None))
                     .expect("cube");
                 assert!(cube
                     .observations
