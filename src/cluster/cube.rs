@@ -21,7 +21,6 @@ use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
-use datafusion::physical_expr::expressions::Literal;
 use datafusion::prelude::{ident, lit, DataFrame, ParquetReadOptions};
 use serde::{Deserialize, Serialize};
 
@@ -319,16 +318,7 @@ impl AggregateUDFImpl for CubeState {
         Ok(DataType::Binary)
     }
     fn accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
-        let spec = args
-            .exprs
-            .first()
-            .and_then(|e| e.downcast_ref::<Literal>())
-            .and_then(|l| match l.value() {
-                ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => Some(s.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| failed("its first argument must be the spec, a text literal"))?;
-        let spec: CubeSpec = serde_json::from_str(&spec).map_err(failed)?;
+        let spec: CubeSpec = super::udaf::spec_argument(&args, NAME)?;
         let n_cols = spec.columns().len();
         Ok(Box::new(ChunkAccumulator {
             spec,
@@ -508,17 +498,8 @@ impl Accumulator for ChunkAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
-        let Some(a) = states.first() else {
-            return Ok(());
-        };
-        let bin = a
-            .as_any()
-            .downcast_ref::<BinaryArray>()
-            .ok_or_else(|| failed("state is not binary"))?;
-        for i in 0..bin.len() {
-            if !bin.is_null(i) {
-                self.states.push(bin.value(i).to_vec());
-            }
+        for bytes in super::udaf::binary_states(states, NAME)? {
+            self.states.push(bytes.to_vec());
         }
         Ok(())
     }

@@ -43,17 +43,7 @@ impl AggregateUDFImpl for PartialState {
         Ok(DataType::Binary)
     }
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let spec = args
-            .exprs
-            .first()
-            .and_then(|e| e.downcast_ref::<Literal>())
-            .and_then(|l| match l.value() {
-                ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => Some(s.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| plan("its first argument must be the spec, a text literal"))?;
-        let spec: Spec =
-            serde_json::from_str(&spec).map_err(|e| plan(&format!("bad spec: {e}")))?;
+        let spec: Spec = spec_argument(&args, NAME)?;
         Ok(Box::new(PartialAccumulator {
             spec,
             current: None,
@@ -62,8 +52,40 @@ impl AggregateUDFImpl for PartialState {
     }
 }
 
-fn plan(m: &str) -> DataFusionError {
-    DataFusionError::Plan(format!("{NAME}: {m}"))
+/// The spec an aggregate of migstat's takes as its first argument: a JSON text literal.
+pub(super) fn spec_argument<T: serde::de::DeserializeOwned>(
+    args: &AccumulatorArgs,
+    name: &str,
+) -> Result<T> {
+    let text = args
+        .exprs
+        .first()
+        .and_then(|e| e.downcast_ref::<Literal>())
+        .and_then(|l| match l.value() {
+            ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) => Some(s.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            DataFusionError::Plan(format!(
+                "{name}: its first argument must be the spec, a text literal"
+            ))
+        })?;
+    serde_json::from_str(&text).map_err(|e| DataFusionError::Plan(format!("{name}: bad spec: {e}")))
+}
+
+/// The non-null values of a binary state column (what `merge_batch` is given).
+pub(super) fn binary_states<'a>(states: &'a [ArrayRef], name: &str) -> Result<Vec<&'a [u8]>> {
+    let Some(a) = states.first() else {
+        return Ok(Vec::new());
+    };
+    let bin = a
+        .as_any()
+        .downcast_ref::<BinaryArray>()
+        .ok_or_else(|| DataFusionError::Plan(format!("{name}: state is not binary")))?;
+    Ok((0..bin.len())
+        .filter(|&i| !bin.is_null(i))
+        .map(|i| bin.value(i))
+        .collect())
 }
 
 #[derive(Debug)]
@@ -125,18 +147,8 @@ impl Accumulator for PartialAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let Some(a) = states.first() else {
-            return Ok(());
-        };
-        let bin = a
-            .as_any()
-            .downcast_ref::<BinaryArray>()
-            .ok_or_else(|| plan("state is not binary"))?;
-        for i in 0..bin.len() {
-            if bin.is_null(i) {
-                continue;
-            }
-            let list: Vec<Partial> = serde_json::from_slice(bin.value(i))
+        for bytes in binary_states(states, NAME)? {
+            let list: Vec<Partial> = serde_json::from_slice(bytes)
                 .map_err(|e| DataFusionError::Execution(format!("{NAME}: state: {e}")))?;
             self.done.extend(list);
         }

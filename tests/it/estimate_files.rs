@@ -172,16 +172,9 @@ fn a_bad_weight_in_one_part_names_that_file_and_row() {
     let mut bad = vec![2.0; 10];
     bad[6] = -1.0;
     write("b.parquet", bad);
-    let o = migstat(&[
-        "estimate",
-        dir.to_str().expect("path"),
-        "--weight",
-        "W",
-        "--psu",
-        "P",
-        "--total",
-        "Y",
-    ]);
+    let flags = ["--weight", "W", "--psu", "P", "--total", "Y"];
+    let d = dir.to_str().expect("path");
+    let o = migstat(&[&["estimate", d][..], &flags].concat());
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -191,17 +184,9 @@ fn a_bad_weight_in_one_part_names_that_file_and_row() {
     // A CSV among several inputs is refused by name.
     let csv = dir.join("c.csv");
     std::fs::write(&csv, "W,Y,P\n1,2,3\n").expect("csv");
-    let o = migstat(&[
-        "estimate",
-        dir.join("a.parquet").to_str().expect("path"),
-        csv.to_str().expect("path"),
-        "--weight",
-        "W",
-        "--psu",
-        "P",
-        "--total",
-        "Y",
-    ]);
+    let a = dir.join("a.parquet");
+    let inputs = [a.to_str().expect("path"), csv.to_str().expect("path")];
+    let o = migstat(&[&["estimate"][..], &inputs, &flags].concat());
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("c.csv"));
     let _ = std::fs::remove_dir_all(dir);
