@@ -10,7 +10,7 @@ PIPELINES := $(sort $(wildcard pipelines/*.toml))
 .PHONY: help run serve build release test test-cluster venv tools ci fmt clippy bench bench-cluster fuzz clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 # `make run` builds the lean default (no SQL engine); tests, CI and releases add `query`
 # (DataFusion, for `migstat query`) and `ballista` (`migstat cluster`, `--engine`: on the same
@@ -49,10 +49,11 @@ tools: ## Debian's readstat (SPSS/Stata test oracle), chromium and chromium-driv
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; }
 
-test: venv tools ## Build and run every test (the cluster's in `make test-cluster`)
+test: venv tools ## Build and run every test, then the cluster's (one at a time)
 	MIGSTAT_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --locked $(TEST_FEATURES) -- --skip cluster::
+	$(MAKE) test-cluster
 
-test-cluster: ## The Ballista tests: a scheduler and two executors on 127.0.0.1 (same build as `make test`)
+test-cluster: ## The Ballista tests alone: a scheduler and two executors on 127.0.0.1 (same build as `make test`)
 	$(CARGO) test --locked $(TEST_FEATURES) --test it cluster:: -- --test-threads 1
 
 fmt: ## Check formatting
@@ -61,7 +62,7 @@ fmt: ## Check formatting
 clippy: ## Lint, warnings are errors
 	$(CARGO) clippy --locked --all-targets $(TEST_FEATURES) -- -D warnings
 
-ci: fmt clippy test test-cluster ## What CI runs: fmt check, clippy, tests, cluster tests
+ci: fmt clippy test ## What CI runs: fmt check, clippy, tests (the cluster's included)
 
 FUZZ_CASES ?= 2000
 fuzz: ## Mutation fuzzer: FUZZ_CASES mutated inputs (default 2000; FUZZ_SEED=S another round)
