@@ -12,8 +12,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow_array::types::{Float64Type, UInt32Type, UInt64Type};
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, Float64Array, RecordBatch, UInt32Array, UInt64Array,
+    Array, ArrayRef, ArrowPrimitiveType, BinaryArray, Float64Array, PrimitiveArray, RecordBatch,
+    UInt32Array, UInt64Array,
 };
 use arrow_schema::DataType;
 use datafusion::common::{DataFusionError, Result as DfResult, ScalarValue};
@@ -350,21 +352,24 @@ impl ChunkAccumulator {
         let cols = std::mem::take(&mut self.columns);
         let mut it = cols.into_iter();
         let mut next = || it.next().unwrap_or_default();
-        let w = floats(next())?;
+        let w = primitive::<Float64Type>(next(), "a weight column")?;
         let psu = if self.spec.taylor {
-            Some(u32s(next())?)
+            Some(primitive::<UInt32Type>(next(), "the PSU column")?)
         } else {
             None
         };
-        let masks = u64s(next())?;
-        let dims: Vec<Vec<u32>> = (0..self.spec.n_dims)
-            .map(|_| u32s(next()))
+        let masks = primitive::<UInt64Type>(next(), "the mask column")?;
+        let dims: Vec<UInt32Array> = (0..self.spec.n_dims)
+            .map(|_| primitive::<UInt32Type>(next(), "a code column"))
             .collect::<DfResult<_>>()?;
         let values: Vec<Vec<Option<f64>>> = (0..self.spec.n_values)
-            .map(|_| optional_floats(next()))
+            .map(|_| primitive::<Float64Type>(next(), "a value column").map(|a| a.iter().collect()))
             .collect::<DfResult<_>>()?;
+        // In memory as the core's replicate source takes them: one vector per replicate.
         let reps: Vec<Vec<f64>> = (0..self.spec.n_reps)
-            .map(|_| floats(next()))
+            .map(|_| {
+                primitive::<Float64Type>(next(), "a weight column").map(|a| a.values().to_vec())
+            })
             .collect::<DfResult<_>>()?;
         let tables: Vec<TableSpec> = self
             .spec
@@ -376,13 +381,13 @@ impl ChunkAccumulator {
                 dims: t
                     .dims
                     .iter()
-                    .map(|&(j, s)| (dims[j].as_slice(), s))
+                    .map(|&(j, s)| (&dims[j].values()[..], s))
                     .collect(),
                 offset: t.offset,
             })
             .collect();
         let cells = CubeCells {
-            masks: &masks,
+            masks: masks.values(),
             tables: &tables,
             n_cells: self.spec.n_cells,
         };
@@ -394,8 +399,8 @@ impl ChunkAccumulator {
         let ids: Vec<u32> = (0..rows as u32).collect();
         let chunk = Chunk {
             rows: &ids,
-            weight: &w,
-            psu: psu.as_deref(),
+            weight: w.values(),
+            psu: psu.as_ref().map(|p| &p.values()[..]),
             stages: &[],
         };
         state
@@ -424,40 +429,16 @@ fn concat(parts: Vec<ArrayRef>) -> DfResult<ArrayRef> {
     datafusion::arrow::compute::concat(&refs).map_err(failed)
 }
 
-fn floats(parts: Vec<ArrayRef>) -> DfResult<Vec<f64>> {
+/// The chunk's batches of one column as one array of type `T` (`what` names it in the error).
+fn primitive<T: ArrowPrimitiveType>(
+    parts: Vec<ArrayRef>,
+    what: &str,
+) -> DfResult<PrimitiveArray<T>> {
     let a = concat(parts)?;
-    let a = a
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .ok_or_else(|| failed("a weight column is not Float64"))?;
-    Ok(a.values().to_vec())
-}
-
-fn optional_floats(parts: Vec<ArrayRef>) -> DfResult<Vec<Option<f64>>> {
-    let a = concat(parts)?;
-    let a = a
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .ok_or_else(|| failed("a value column is not Float64"))?;
-    Ok(a.iter().collect())
-}
-
-fn u32s(parts: Vec<ArrayRef>) -> DfResult<Vec<u32>> {
-    let a = concat(parts)?;
-    let a = a
-        .as_any()
-        .downcast_ref::<UInt32Array>()
-        .ok_or_else(|| failed("a code column is not UInt32"))?;
-    Ok(a.values().to_vec())
-}
-
-fn u64s(parts: Vec<ArrayRef>) -> DfResult<Vec<u64>> {
-    let a = concat(parts)?;
-    let a = a
-        .as_any()
-        .downcast_ref::<UInt64Array>()
-        .ok_or_else(|| failed("the mask column is not UInt64"))?;
-    Ok(a.values().to_vec())
+    a.as_any()
+        .downcast_ref::<PrimitiveArray<T>>()
+        .cloned()
+        .ok_or_else(|| failed(format!("{what} is not {}", T::DATA_TYPE)))
 }
 
 impl Accumulator for ChunkAccumulator {

@@ -113,6 +113,12 @@ fn group_hashed(columns: &[Categorical], n_rows: usize) -> (Vec<Vec<u32>>, Vec<V
 /// Cell indices sorted by their levels' ranks, column by column.
 fn sorted_cells(keys: &[Vec<u32>], columns: &[Categorical]) -> Vec<usize> {
     let ranks: Vec<Vec<usize>> = columns.iter().map(level_ranks).collect();
+    sort_by_ranks(keys, &ranks)
+}
+
+/// Indices of `keys` (codes per column) sorted by `ranks[column][code]`, column by column: the
+/// order of `migstat estimate`'s domains, for one file and for partials merged from several.
+pub fn sort_by_ranks(keys: &[Vec<u32>], ranks: &[Vec<usize>]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by(|&a, &b| {
         let ka = keys[a]

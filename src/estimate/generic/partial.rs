@@ -23,7 +23,7 @@ use arrow_schema::DataType;
 use serde::{Deserialize, Serialize};
 
 use super::design::WeightSource;
-use super::domains::{level_ranks, Cells};
+use super::domains::{level_ranks, sort_by_ranks, Cells};
 use super::estimators::finish_all;
 use super::table::{Categorical, MISSING};
 use super::targets::{Statistic, Target};
@@ -1024,18 +1024,7 @@ pub fn combine(
     if spec.by.is_empty() && domain_keys.is_empty() {
         domain_keys.push(Vec::new());
     }
-    let mut order: Vec<usize> = (0..domain_keys.len()).collect();
-    order.sort_by(|&a, &b| {
-        let ka = domain_keys[a]
-            .iter()
-            .enumerate()
-            .map(|(j, &c)| by_ranks[j][c as usize]);
-        let kb = domain_keys[b]
-            .iter()
-            .enumerate()
-            .map(|(j, &c)| by_ranks[j][c as usize]);
-        ka.cmp(kb)
-    });
+    let order = sort_by_ranks(&domain_keys, &by_ranks);
     let mut domain_pos = vec![0u32; domain_keys.len()];
     for (pos, &d) in order.iter().enumerate() {
         domain_pos[d] = pos as u32;
