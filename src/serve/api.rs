@@ -15,9 +15,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::pages::lang_of;
 use super::store::Record;
 use super::upload::{receive, Refusal};
 use super::{Server, Who};
+use crate::validate::messages::{text, Lang};
 
 type S = State<Arc<Server>>;
 
@@ -50,15 +52,13 @@ pub fn error(code: u16, msg: &str) -> Response {
 
 /// The caller, or the 401 answer (audited).
 fn caller(s: &Server, headers: &HeaderMap, what: &str) -> Result<Who, Response> {
+    let lang = lang_of(headers);
     s.bearer(headers).ok_or_else(|| {
         s.audit.log(
             "refused",
             json!({ "reason": "no valid token", "request": what }),
         );
-        let mut r = error(
-            401,
-            "a valid token is required: Authorization: Bearer TOKEN",
-        );
+        let mut r = error(401, text(lang, "ui.refuse.token"));
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Bearer"),
@@ -67,13 +67,13 @@ fn caller(s: &Server, headers: &HeaderMap, what: &str) -> Result<Who, Response> 
     })
 }
 
-fn refused(s: &Server, who: &Who, what: &str, e: &Refusal) -> Response {
-    let msg = e.message(s.max_mb);
+fn refused(s: &Server, headers: &HeaderMap, who: &Who, what: &str, e: &Refusal) -> Response {
     s.audit.log(
         "refused",
         json!({ "country": who.country, "token_id": who.token_id, "request": what,
-                "status": e.code(), "reason": msg }),
+                "status": e.code(), "reason": e.message(s.max_mb, Lang::En) }),
     );
+    let msg = e.message(s.max_mb, lang_of(headers));
     match e {
         Refusal::TooLarge => {
             let body = json!({ "error": msg, "limit_mb": s.max_mb });
@@ -104,6 +104,7 @@ async fn create(
         Err(e) => {
             return refused(
                 &s,
+                &headers,
                 &who,
                 "POST /api/uploads",
                 &Refusal::Malformed(e.body_text()),
@@ -112,7 +113,7 @@ async fn create(
     };
     match receive(&s, &who, mp, None).await {
         Ok(r) => (StatusCode::CREATED, Json(view(&r))).into_response(),
-        Err(e) => refused(&s, &who, "POST /api/uploads", &e),
+        Err(e) => refused(&s, &headers, &who, "POST /api/uploads", &e),
     }
 }
 
@@ -141,7 +142,7 @@ fn upload(
     let who = caller(s, headers, what)?;
     match s.upload_of(&who, id) {
         Some(r) => Ok((who, r)),
-        None => Err(refused(s, &who, what, &Refusal::NotFound)),
+        None => Err(refused(s, headers, &who, what, &Refusal::NotFound)),
     }
 }
 
@@ -149,7 +150,7 @@ async fn report_json(State(s): S, headers: HeaderMap, Path(id): Path<String>) ->
     match upload(&s, &headers, &id, "GET /api/uploads/ID") {
         Ok((_, r)) => match std::fs::read(s.store.root.join(&r.id).join("validation.json")) {
             Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-            Err(_) => error(409, "this upload has not been validated yet"),
+            Err(_) => error(409, text(lang_of(&headers), "ui.refuse.not_validated")),
         },
         Err(resp) => resp,
     }
@@ -169,11 +170,14 @@ async fn accept(State(s): S, headers: HeaderMap, Path(id): Path<String>) -> Resp
     };
     match s.accept(&who, &id) {
         Ok(r) => Json(view(&r)).into_response(),
-        Err(404) => refused(&s, &who, "POST /api/uploads/ID/accept", &Refusal::NotFound),
-        Err(409) => error(
-            409,
-            "this upload is not loadable: only an upload without errors can be accepted",
+        Err(404) => refused(
+            &s,
+            &headers,
+            &who,
+            "POST /api/uploads/ID/accept",
+            &Refusal::NotFound,
         ),
-        Err(c) => error(c, "the upload's record could not be written"),
+        Err(409) => error(409, text(lang_of(&headers), "ui.refuse.not_loadable")),
+        Err(c) => error(c, text(lang_of(&headers), "ui.refuse.record")),
     }
 }

@@ -1,8 +1,11 @@
 //! `migstat run --inbox DIR`: loads every accepted upload of the service's uploads folder that
 //! has not been run yet, oldest accepted first, each with the pipeline its record names and the
 //! stored file as `--input`, through the one driver (`pipeline::run_job`) under the warehouse
-//! lock. The outcome (run id, status, exit code) is written on the upload's record, so an upload
-//! is never run twice.
+//! lock. The outcome (run id, status, exit code, attempts) is written on the upload's record, so
+//! an upload that loaded is never run twice. A run that failed for a reason other than its data
+//! (exit 2: a full disk, an unreadable file; exit 75: the warehouse busy) is tried again by the
+//! next `run --inbox`, up to `ATTEMPTS` runs in all; one rejected by its validation (exit 1) is
+//! not, since the same file would be rejected again.
 use std::io::Write;
 use std::path::Path;
 
@@ -10,6 +13,9 @@ use crate::error::{MigError, Result};
 use crate::pipeline::{run_job, Job, Outcome, RunOptions};
 
 use super::store::{RunRecord, Status, Store};
+
+/// Runs tried at most for one upload.
+pub const ATTEMPTS: u32 = 3;
 
 /// Runs the inbox; returns the exit code (the highest of its runs', 0 when none were due).
 pub fn run(dir: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<i32> {
@@ -23,7 +29,7 @@ pub fn run(dir: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<i32> {
     let mut due: Vec<_> = store
         .all()
         .into_iter()
-        .filter(|r| r.status == Status::Loadable && r.run.is_none())
+        .filter(|r| r.status == Status::Loadable && r.run.as_ref().is_none_or(RunRecord::retry_due))
         .filter_map(|r| r.accepted.clone().map(|a| (a.time, r.id.clone(), r)))
         .collect();
     due.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
@@ -48,17 +54,28 @@ pub fn run(dir: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<i32> {
         if opts.dry_run {
             continue;
         }
-        let rec = record(&outcome, &opts.warehouse);
+        let mut rec = record(&outcome, &opts.warehouse);
+        rec.attempts = r.run.as_ref().map_or(0, |p| p.attempts) + 1;
         code = code.max(rec.exit_code);
         let _ = writeln!(
             log,
-            "upload {id} ({}): {}{}",
+            "upload {id} ({}): {}{}{}",
             r.pipeline,
             rec.status,
             rec.run_id
                 .as_deref()
                 .map(|i| format!(", run {i}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            match (rec.retry_due(), rec.status.as_str()) {
+                (true, _) => format!(
+                    " (attempt {} of {ATTEMPTS}; the next run --inbox tries again)",
+                    rec.attempts
+                ),
+                (false, "failed") if rec.exit_code != 1 => {
+                    format!(" (attempt {} of {ATTEMPTS}; not tried again)", rec.attempts)
+                }
+                _ => String::new(),
+            }
         );
         let _guard = store.lock()?;
         // The records lock is held: `Store::update` would take it again.
@@ -96,5 +113,6 @@ fn record(outcome: &Result<Outcome>, warehouse: &Path) -> RunRecord {
         finished: crate::batch::summary::iso_now(),
         warehouse: warehouse.display().to_string(),
         error,
+        attempts: 1,
     }
 }

@@ -211,13 +211,14 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     );
     let requeued = pool.requeue(&store);
     let max_mb = args.max_upload_mb.max(1);
+    let sessions = session::Sessions::open(args.uploads.join(".sessions.json"))?;
     let server = Arc::new(Server {
         pipelines,
         tokens: args.tokens.clone(),
         store,
         audit,
         pool,
-        sessions: session::Sessions::default(),
+        sessions,
         max_bytes: max_mb * 1024 * 1024,
         max_mb,
         warehouse: args.warehouse.clone(),

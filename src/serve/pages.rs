@@ -228,7 +228,7 @@ struct TokenForm {
 async fn signin(State(s): S, headers: HeaderMap, Form(f): Form<TokenForm>) -> Response {
     let lang = lang_of(&headers);
     if cross_site(&headers) {
-        return forbidden(&s, None, "POST /signin");
+        return forbidden(&s, &headers, None, "POST /signin");
     }
     match s.who(&f.token) {
         Some(who) => match s.sessions.start(&who.token_id, &who.country) {
@@ -270,14 +270,25 @@ struct CsrfForm {
     csrf: Option<String>,
 }
 
-fn forbidden(s: &Server, who: Option<&Who>, what: &str) -> Response {
+fn forbidden(s: &Server, headers: &HeaderMap, who: Option<&Who>, what: &str) -> Response {
     s.audit.log(
         "refused",
         json!({ "request": what, "reason": "cross-site or expired form", "status": 403,
                 "country": who.map(|w| &w.country), "token_id": who.map(|w| &w.token_id) }),
     );
-    let body = "<p>This form has expired or came from another site. <a href=/>Reload the page</a> and send it again.</p>";
-    page(StatusCode::FORBIDDEN, Lang::En, "Form refused", None, body)
+    let lang = lang_of(headers);
+    let body = format!(
+        "<p>{} <a href=/>{}</a></p>",
+        t(lang, "ui.form_expired"),
+        t(lang, "ui.reload")
+    );
+    page(
+        StatusCode::FORBIDDEN,
+        lang,
+        text(lang, "ui.form_refused"),
+        None,
+        &body,
+    )
 }
 
 /// The session of a form post whose CSRF token is right, or the answer refusing it.
@@ -291,7 +302,7 @@ fn form_session(
         return Err(Redirect::to("/signin").into_response());
     };
     if cross_site(headers) || csrf.is_some_and(|c| !csrf_ok(&session, Some(c))) {
-        return Err(forbidden(s, Some(&who), what));
+        return Err(forbidden(s, headers, Some(&who), what));
     }
     Ok((session, who))
 }
@@ -320,16 +331,16 @@ async fn upload_form(
     };
     match result {
         Ok(r) => Redirect::to(&format!("/uploads/{}", r.id)).into_response(),
-        Err(Refusal::BadCsrf) => forbidden(&s, Some(&who), "POST /uploads"),
+        Err(Refusal::BadCsrf) => forbidden(&s, &headers, Some(&who), "POST /uploads"),
         Err(e) => {
-            let msg = e.message(s.max_mb);
             s.audit.log(
                 "refused",
                 json!({ "country": who.country, "token_id": who.token_id, "request": "POST /uploads",
-                        "status": e.code(), "reason": msg }),
+                        "status": e.code(), "reason": e.message(s.max_mb, Lang::En) }),
             );
             let code = StatusCode::from_u16(e.code()).unwrap_or(StatusCode::BAD_REQUEST);
             let lang = lang_of(&headers);
+            let msg = e.message(s.max_mb, lang);
             let title = match e {
                 Refusal::TooLarge => text(lang, "ui.too_large"),
                 _ => text(lang, "ui.refused"),

@@ -3,11 +3,17 @@
 //! itself never goes into a cookie (a leaked cookie dies with its session: eight hours, sign-out,
 //! or the token's revocation). Each session has its own CSRF token, put in every form and
 //! checked, in constant time, on every form post.
+//!
+//! The sessions are kept in a file of the uploads folder (`.sessions.json`, written whole under a
+//! temporary name and renamed, readable by its owner only), so a restart of the service does not
+//! sign anyone out. The file holds the hashes, never a cookie: reading it does not give a session.
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -15,25 +21,69 @@ use super::tokens::{hex, random_hex};
 
 pub const COOKIE: &str = "migstat_session";
 const LIFETIME: Duration = Duration::from_secs(8 * 3600);
+/// Sessions kept at most; past it the oldest are dropped (sign-ins are by token, so this bounds
+/// the file whatever a token holder does).
+const MAX_SESSIONS: usize = 10_000;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
     pub token_id: String,
     pub country: String,
     pub csrf: String,
-    started: Instant,
+    /// Seconds since the Unix epoch.
+    started: u64,
+}
+
+impl Session {
+    fn live(&self, now: u64) -> bool {
+        now >= self.started && now - self.started < LIFETIME.as_secs()
+    }
 }
 
 #[derive(Default)]
 pub struct Sessions {
     by_hash: Mutex<HashMap<String, Session>>,
+    file: Option<PathBuf>,
 }
 
 fn hash(id: &str) -> String {
     hex(&Sha256::digest(id.as_bytes()))
 }
 
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl Sessions {
+    /// The sessions kept in `file` (none yet when it does not exist; an unreadable or damaged
+    /// file is an error naming it, never silently a fresh start).
+    pub fn open(file: PathBuf) -> crate::error::Result<Sessions> {
+        let by_hash = match std::fs::read(&file) {
+            Ok(body) => serde_json::from_slice::<HashMap<String, Session>>(&body).map_err(|e| {
+                crate::error::MigError::Other(format!(
+                    "{}: not a sessions file ({e}); remove it to sign everyone out",
+                    file.display()
+                ))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+            Err(e) => return Err(crate::error::MigError::io(&file, e)),
+        };
+        Ok(Sessions {
+            by_hash: Mutex::new(by_hash),
+            file: Some(file),
+        })
+    }
+
+    fn save(&self, m: &HashMap<String, Session>) -> crate::error::Result<()> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let body = serde_json::to_vec(m).unwrap_or_default();
+        super::store::write_private(file, &body)
+    }
+
     /// Starts a session; returns the `Set-Cookie` value.
     pub fn start(&self, token_id: &str, country: &str) -> crate::error::Result<String> {
         let id = random_hex(32)?;
@@ -41,12 +91,26 @@ impl Sessions {
             token_id: token_id.to_string(),
             country: country.to_string(),
             csrf: random_hex(32)?,
-            started: Instant::now(),
+            started: now(),
         };
-        if let Ok(mut m) = self.by_hash.lock() {
-            m.retain(|_, s| s.started.elapsed() < LIFETIME);
-            m.insert(hash(&id), s);
+        let mut m = self
+            .by_hash
+            .lock()
+            .map_err(|_| crate::error::MigError::Other("sessions lock poisoned".into()))?;
+        let t = now();
+        m.retain(|_, s| s.live(t));
+        while m.len() >= MAX_SESSIONS {
+            let oldest = m
+                .iter()
+                .min_by_key(|(_, s)| s.started)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => m.remove(&k),
+                None => break,
+            };
         }
+        m.insert(hash(&id), s);
+        self.save(&m)?;
         Ok(format!(
             "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
             LIFETIME.as_secs()
@@ -57,15 +121,19 @@ impl Sessions {
     pub fn get(&self, headers: &HeaderMap) -> Option<Session> {
         let id = cookie(headers)?;
         let m = self.by_hash.lock().ok()?;
-        m.get(&hash(&id))
-            .filter(|s| s.started.elapsed() < LIFETIME)
-            .cloned()
+        m.get(&hash(&id)).filter(|s| s.live(now())).cloned()
     }
 
     /// Ends the request's session; returns the `Set-Cookie` value that clears the cookie.
     pub fn end(&self, headers: &HeaderMap) -> String {
         if let (Some(id), Ok(mut m)) = (cookie(headers), self.by_hash.lock()) {
-            m.remove(&hash(&id));
+            if m.remove(&hash(&id)).is_some() {
+                // A session that outlives its sign-out in the file would come back on a restart:
+                // the cookie is cleared either way, and the failure is in the service's log.
+                if let Err(e) = self.save(&m) {
+                    eprintln!("migstat serve: sign-out not saved: {e}");
+                }
+            }
         }
         format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
     }

@@ -49,6 +49,23 @@ pub struct RunRecord {
     pub finished: String,
     pub warehouse: String,
     pub error: Option<String>,
+    /// Runs tried so far (a failure that may pass on a later night, such as a full disk, is
+    /// tried again by the next `run --inbox`, up to `inbox::ATTEMPTS` times).
+    #[serde(default = "one")]
+    pub attempts: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl RunRecord {
+    /// Whether the next `run --inbox` runs the upload again: its run failed for a reason the
+    /// data do not decide (not exit 1, "rejected by its validation"), fewer than `ATTEMPTS`
+    /// times.
+    pub fn retry_due(&self) -> bool {
+        self.status == "failed" && self.exit_code != 1 && self.attempts < super::inbox::ATTEMPTS
+    }
 }
 
 /// `record.json` of one upload.
@@ -192,6 +209,16 @@ pub fn stored_name(original: &str) -> String {
 
 /// Writes `path` whole or not at all: a temporary file beside it, synced, renamed over it.
 pub fn write_atomic(path: &Path, body: &[u8]) -> Result<()> {
+    write_mode(path, body, 0o644)
+}
+
+/// `write_atomic` for a file only its owner may read.
+pub fn write_private(path: &Path, body: &[u8]) -> Result<()> {
+    write_mode(path, body, 0o600)
+}
+
+fn write_mode(path: &Path, body: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| MigError::io(dir, e))?;
     let name = path
@@ -199,7 +226,12 @@ pub fn write_atomic(path: &Path, body: &[u8]) -> Result<()> {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", super::tokens::random_hex(4)?));
-    let mut f = File::create(&tmp).map_err(|e| MigError::io(&tmp, e))?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(|e| MigError::io(&tmp, e))?;
     f.write_all(body)
         .and_then(|()| f.sync_all())
         .map_err(|e| MigError::io(&tmp, e))?;

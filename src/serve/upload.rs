@@ -12,6 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::store::{stored_name, Record, Status};
 use super::{Server, Who};
+use crate::validate::messages::{render as say, Lang};
 
 /// Why an upload was refused.
 #[derive(Debug)]
@@ -29,15 +30,21 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn message(&self, limit_mb: u64) -> String {
+    /// What is wrong, in `lang` (the audit log keeps the English text).
+    pub fn message(&self, limit_mb: u64, lang: Lang) -> String {
+        let mb = limit_mb.to_string();
         match self {
-            Refusal::Missing(f) => format!("the form has no `{f}` field"),
-            Refusal::UnknownPipeline(p) => format!("no pipeline {p:?}: GET / lists yours"),
-            Refusal::NotFound => "not found".into(),
-            Refusal::TooLarge => format!("the file is larger than the limit of {limit_mb} MB"),
-            Refusal::BadCsrf => "the form has expired: reload the page and send it again".into(),
-            Refusal::Malformed(m) => format!("the upload is not a readable multipart form: {m}"),
-            Refusal::Internal(m) => format!("the upload could not be stored: {m}"),
+            Refusal::Missing(f) => say(lang, "ui.refuse.missing", &[("field", f)]),
+            Refusal::UnknownPipeline(p) => say(
+                lang,
+                "ui.refuse.pipeline",
+                &[("pipeline", &format!("{p:?}"))],
+            ),
+            Refusal::NotFound => say(lang, "ui.refuse.not_found", &[]),
+            Refusal::TooLarge => say(lang, "ui.refuse.too_large", &[("mb", &mb)]),
+            Refusal::BadCsrf => say(lang, "ui.refuse.expired", &[]),
+            Refusal::Malformed(m) => say(lang, "ui.refuse.malformed", &[("detail", m)]),
+            Refusal::Internal(m) => say(lang, "ui.refuse.internal", &[("detail", m)]),
         }
     }
 

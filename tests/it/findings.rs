@@ -396,7 +396,11 @@ fn an_unreadable_input_is_exit_2_for_run_and_validate() {
     let r = migstat::pipeline::run_file(&p, &opts, &mut Vec::new());
     let v_code = v.unwrap_or_else(|e| e.exit_code());
     let r_code = r.map_or_else(|e| e.exit_code(), |_| 0);
-    assert_eq!(v_code, r_code, "validate and run differ");
+    assert_eq!(
+        (v_code, r_code),
+        (2, 2),
+        "validate and run: unreadable is exit 2 for both"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -31,7 +31,17 @@ impl Served {
     }
 
     fn start_with(name: &str, max_mb: u64, extra: &[&str]) -> Served {
-        let dir = temp_dir(name);
+        Served::spawn(temp_dir(name), max_mb, extra)
+    }
+
+    /// Stops the server and starts it again on the same folders (a new port).
+    fn restart(self, max_mb: u64) -> Served {
+        let dir = self.dir.clone();
+        drop(self);
+        Served::spawn(dir, max_mb, &[])
+    }
+
+    fn spawn(dir: PathBuf, max_mb: u64, extra: &[&str]) -> Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_migstat"))
             .arg("serve")
             .arg("--pipelines")
@@ -343,6 +353,25 @@ fn serve_api_isolates_countries_refuses_what_it_must_and_the_inbox_loads_once() 
     assert!(accepted["accepted"]["time"].is_string());
     let wh = s.dir.join("warehouse");
     let inbox = s.uploads().display().to_string();
+    // A full disk at the run's commit: the failure is recorded and the next night tries again.
+    let full = Command::new(env!("CARGO_BIN_EXE_migstat"))
+        .args(["run", "--inbox", &inbox, "--warehouse"])
+        .arg(&wh)
+        .env("MIGSTAT_FAILPOINT", "stage:1:enospc")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&full.stdout).to_string();
+    assert_eq!(full.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("failed")
+            && said.contains("attempt 1 of 3; the next run --inbox tries again"),
+        "{said}"
+    );
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(s.uploads().join(&id).join("record.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["run"]["status"], "failed", "{record}");
+    assert_eq!(record["run"]["attempts"], 1, "{record}");
     let first = migstat(&[
         "run",
         "--inbox",
@@ -367,6 +396,7 @@ fn serve_api_isolates_countries_refuses_what_it_must_and_the_inbox_loads_once() 
         serde_json::from_slice(&std::fs::read(s.uploads().join(&id).join("record.json")).unwrap())
             .unwrap();
     assert_eq!(record["run"]["status"], "ok", "{record}");
+    assert_eq!(record["run"]["attempts"], 2, "{record}");
     let run_id = record["run"]["run_id"].as_str().unwrap().to_string();
     assert!(wh
         .join("runs")
@@ -386,8 +416,22 @@ fn serve_api_isolates_countries_refuses_what_it_must_and_the_inbox_loads_once() 
         serde_json::from_slice(&std::fs::read(s.uploads().join(&id).join("record.json")).unwrap())
             .unwrap();
     assert_eq!(again["run"]["run_id"], run_id.as_str());
-    let runs = std::fs::read_dir(wh.join("runs")).unwrap().count();
-    assert_eq!(runs, 1, "one run in the warehouse");
+    let mut statuses: Vec<String> = std::fs::read_dir(wh.join("runs"))
+        .unwrap()
+        .map(|e| {
+            let m: Value = serde_json::from_slice(
+                &std::fs::read(e.unwrap().path().join("manifest.json")).unwrap(),
+            )
+            .unwrap();
+            m["status"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        ["failed", "ok"],
+        "the failed attempt and the one that loaded"
+    );
 
     // Every action is in the audit log.
     let audit = std::fs::read_to_string(s.uploads().join("audit.jsonl")).unwrap();
@@ -407,6 +451,121 @@ fn serve_api_isolates_countries_refuses_what_it_must_and_the_inbox_loads_once() 
             "no {e} event in\n{audit}"
         );
     }
+}
+
+#[test]
+fn refusals_speak_the_callers_language_and_sessions_survive_a_restart() {
+    let s = Served::start("serve-lang", 1);
+    let tha = s.token("THA");
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // 401 in French, 413 in Spanish, 404 in English (no Accept-Language).
+    let r = client
+        .get(format!("{}/api/uploads", s.base))
+        .header("accept-language", "fr-FR,fr;q=0.9")
+        .send()
+        .unwrap();
+    let (code, v) = json(r);
+    assert_eq!(code, 401);
+    assert_eq!(
+        v["error"],
+        "un jeton valide est requis : Authorization: Bearer JETON"
+    );
+    let (ctype, body) = multipart(
+        &[("pipeline", "tha_lfs_synth")],
+        Some((
+            "big.csv",
+            Box::new(Cursor::new(vec![b'1'; 2 << 20])),
+            2 << 20,
+        )),
+    );
+    let r = client
+        .post(format!("{}/api/uploads", s.base))
+        .bearer_auth(&tha)
+        .header("accept-language", "es")
+        .header("content-type", ctype)
+        .body(body)
+        .send()
+        .unwrap();
+    let (code, v) = json(r);
+    assert_eq!(code, 413);
+    assert_eq!(v["error"], "el archivo supera el límite de 1 MB", "{v}");
+    let (code, v) = json(s.get(&tha, "/api/uploads/20990101T000000Z-0000"));
+    assert_eq!((code, v["error"].as_str()), (404, Some("not found")));
+    // The audit log keeps the English reason whatever the caller's language.
+    let audit = std::fs::read_to_string(s.uploads().join("audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("the file is larger than the limit of 1 MB"),
+        "{audit}"
+    );
+
+    // Sign in with the form; a form with a wrong CSRF token gets the French refusal page.
+    let r = client
+        .post(format!("{}/signin", s.base))
+        .form(&[("token", tha.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303, "sign-in redirects home");
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let home = |base: &str| {
+        client
+            .get(format!("{base}/"))
+            .header("cookie", &cookie)
+            .send()
+            .unwrap()
+    };
+    let page = home(&s.base);
+    assert_eq!(page.status(), 200);
+    assert!(page.text().unwrap().contains("Uploads for THA"));
+    let r = client
+        .post(format!("{}/signout", s.base))
+        .header("cookie", &cookie)
+        .header("accept-language", "fr")
+        .form(&[("csrf", "0000")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("Formulaire refusé") && text.contains("Ce formulaire a expiré"),
+        "{text}"
+    );
+
+    // A restart keeps the session; the file holds its hash, never the cookie, for its owner only.
+    let sessions = s.uploads().join(".sessions.json");
+    let s = s.restart(1);
+    let page = home(&s.base);
+    assert_eq!(page.status(), 200, "still signed in after a restart");
+    assert!(page.text().unwrap().contains("Uploads for THA"));
+    let kept = std::fs::read_to_string(&sessions).unwrap();
+    let id = cookie.split_once('=').unwrap().1;
+    assert!(!kept.contains(id), "the cookie is not in {kept}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&sessions).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The upload list did not take the sessions file for an upload.
+    let (_, all) = json(s.get(&tha, "/api/uploads"));
+    assert_eq!(all.as_array().map(Vec::len), Some(0), "{all}");
+    // Revoking the token ends the kept session too.
+    let list = migstat(&["token", "list", "--tokens", &s.tokens()]);
+    let listed = String::from_utf8_lossy(&list.stdout).to_string();
+    let token_id = listed
+        .lines()
+        .find(|l| l.contains("THA"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let o = migstat(&["token", "revoke", &token_id, "--tokens", &s.tokens()]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(home(&s.base).status(), 303, "signed out by the revocation");
 }
 
 #[test]
@@ -463,10 +622,13 @@ impl Read for Generated {
         use sha2::Digest;
         let mut n = 0;
         while n < buf.len() && self.left > 0 {
-            buf[n] = self.line[self.pos];
-            self.pos = (self.pos + 1) % self.line.len();
-            self.left -= 1;
-            n += 1;
+            let take = (self.line.len() - self.pos)
+                .min(buf.len() - n)
+                .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+            buf[n..n + take].copy_from_slice(&self.line[self.pos..self.pos + take]);
+            self.pos = (self.pos + take) % self.line.len();
+            self.left -= take as u64;
+            n += take;
         }
         if let Ok(mut h) = self.hash.lock() {
             h.update(&buf[..n]);
@@ -485,7 +647,7 @@ fn serve_memory_stays_flat_during_a_large_streamed_upload() {
     assert_eq!(warm.0, 201, "{}", warm.1);
     let before = vm_hwm_kib(s.pid());
     let header = b"A,B,C,D,E,F,G,H\n".to_vec();
-    let size: u64 = 300 << 20;
+    let size: u64 = 1 << 30;
     let mut start = sha2::Sha256::new();
     start.update(&header);
     let hash = std::sync::Arc::new(std::sync::Mutex::new(start));
@@ -505,7 +667,7 @@ fn serve_memory_stays_flat_during_a_large_streamed_upload() {
     ));
     let after = vm_hwm_kib(s.pid());
     eprintln!(
-        "300 MB upload: {code} in {:.1} s; server VmHWM {} MiB before, {} MiB after",
+        "1 GiB upload: {code} in {:.1} s; server VmHWM {} MiB before, {} MiB after",
         started.elapsed().as_secs_f64(),
         before / 1024,
         after / 1024
