@@ -22,6 +22,7 @@ use super::upload::{receive, Refusal};
 use super::{Server, Who};
 use crate::validate::messages::{plural, render as say, text, Lang};
 use crate::validate::report::html::esc;
+use crate::validate::report::text::size_text;
 
 type S = State<Arc<Server>>;
 
@@ -144,7 +145,7 @@ async fn home(State(s): S, headers: HeaderMap) -> Response {
                 "<tr><td><a href=\"/uploads/{id}\">{id}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&r.original_name),
                 esc(&r.pipeline),
-                human(r.size),
+                size_text(r.size),
                 status_badge(r, lang),
                 id = esc(&r.id)
             )
@@ -192,14 +193,6 @@ async fn home(State(s): S, headers: HeaderMap) -> Response {
         Some((&session, &who)),
         &body,
     )
-}
-
-fn human(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} kB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
 }
 
 fn signin_form(msg: &str, lang: Lang) -> String {
@@ -409,7 +402,7 @@ async fn upload_page(State(s): S, headers: HeaderMap, Path(id): Path<String>) ->
          <tr><th>SHA-256</th><td><code>{}</code></td></tr><tr><th>{}</th><td>{}</td></tr></table>{action}</section>\
          <iframe title=\"{}\" sandbox src=\"/uploads/{id}/report.html\"></iframe>",
         t(lang, "ui.file"), esc(&r.original_name), t(lang, "ui.pipeline"), esc(&r.pipeline),
-        t(lang, "ui.received"), esc(&r.received), t(lang, "ui.size"), human(r.size),
+        t(lang, "ui.received"), esc(&r.received), t(lang, "ui.size"), size_text(r.size),
         plural(lang, "ui.bytes", r.size, &[]),
         esc(&r.sha256), t(lang, "ui.status"), status_badge(&r, lang), t(lang, "ui.report_frame"),
         id = esc(&r.id)
