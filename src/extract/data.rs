@@ -163,18 +163,18 @@ impl Meter {
     /// that long (chunks are a few KiB: the bound is 1 MiB by default).
     fn lines(&mut self, chunk: &[u8]) -> std::result::Result<(), LimitHit> {
         let max = self.limits.max_line_bytes;
-        let Some(first) = chunk.iter().position(|&b| b == b'\n') else {
+        let Some(first) = memchr::memchr(b'\n', chunk) else {
             self.line_len += chunk.len() as u64;
             return self.line_fits(self.line, self.line_len);
         };
         self.line_fits(self.line, self.line_len + first as u64)?;
-        let last = chunk.iter().rposition(|&b| b == b'\n').unwrap_or(first);
+        let last = memchr::memrchr(b'\n', chunk).unwrap_or(first);
         if (last - first) as u64 > max {
             for (k, seg) in chunk[first + 1..last].split(|&b| b == b'\n').enumerate() {
                 self.line_fits(self.line + 1 + k as u64, seg.len() as u64)?;
             }
         }
-        self.line += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.line += memchr::memchr_iter(b'\n', chunk).count() as u64;
         self.line_len = (chunk.len() - last - 1) as u64;
         self.line_fits(self.line, self.line_len)
     }

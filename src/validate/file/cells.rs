@@ -23,19 +23,32 @@ struct Ends {
 }
 
 impl Ends {
+    /// Counts the line ends of the next bytes (a `\r` at the end of one piece and a `\n` at
+    /// the start of the next are one CRLF). Only the line-end bytes are visited.
     fn feed(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            match b {
-                b'\n' if self.prev_cr => self.crlf += 1,
+        let Some(&end) = bytes.last() else {
+            return;
+        };
+        let mut prev = 0usize;
+        for i in memchr::memchr2_iter(b'\r', b'\n', bytes) {
+            // A `\r` pending from before this byte ends as CR unless this byte is its `\n`.
+            let crlf = self.prev_cr && i == prev && bytes[i] == b'\n';
+            if self.prev_cr && !crlf {
+                self.cr += 1;
+            }
+            match bytes[i] {
+                b'\n' if crlf => self.crlf += 1,
                 b'\n' => self.lf += 1,
-                _ if self.prev_cr => self.cr += 1,
                 _ => {}
             }
-            self.prev_cr = b == b'\r';
+            self.prev_cr = bytes[i] == b'\r';
+            prev = i + 1;
         }
-        if let Some(&b) = bytes.last() {
-            self.last = Some(b);
+        if self.prev_cr && prev < bytes.len() {
+            self.cr += 1;
+            self.prev_cr = false;
         }
+        self.last = Some(end);
     }
 
     /// Adds the counts of the next piece of the data (which starts after a line feed).
@@ -301,6 +314,41 @@ impl<'a> RowScan<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-by-byte rule `feed` must agree with, whatever the pieces.
+    fn by_bytes(pieces: &[&[u8]]) -> (u64, u64, u64) {
+        let (mut crlf, mut lf, mut cr, mut prev_cr) = (0, 0, 0, false);
+        for &b in pieces.concat().iter() {
+            match b {
+                b'\n' if prev_cr => crlf += 1,
+                b'\n' => lf += 1,
+                _ if prev_cr => cr += 1,
+                _ => {}
+            }
+            prev_cr = b == b'\r';
+        }
+        (crlf, lf, cr + u64::from(prev_cr))
+    }
+
+    #[test]
+    fn line_ends_agree_with_a_byte_by_byte_count_at_every_cut() {
+        let text: &[u8] = b"a\r\nb\rc\n\r\r\n\n\rx\r\r\ny\n\r";
+        for cut in 0..=text.len() {
+            for cut2 in cut..=text.len() {
+                let pieces = [&text[..cut], &text[cut..cut2], &text[cut2..]];
+                let mut e = Ends::default();
+                for p in pieces {
+                    e.feed(p);
+                }
+                e.finish();
+                assert_eq!(
+                    (e.crlf, e.lf, e.cr),
+                    by_bytes(&pieces),
+                    "cuts {cut}, {cut2}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn line_ends_are_named() {
