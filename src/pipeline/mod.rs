@@ -337,42 +337,74 @@ pub fn run_one(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<Ou
 }
 
 /// Plans, runs and commits one loaded pipeline (the caller holds the warehouse lock).
+///
+/// The inputs are hashed before the run only as far as the decision needs: when the run will
+/// happen whatever their hashes say (`--force`, a first run, a changed build, pipeline file,
+/// schemas or options, an input whose size changed), the rest are hashed on a thread of their
+/// own beside the run and written into the manifest before the commit. A new month's file is
+/// then not read once for its hash and once more for its rows, one after the other.
 pub fn run_job(job: &Job, opts: &RunOptions, log: &mut dyn Write) -> Result<Outcome> {
     let path = job.path.as_path();
     let files = job.inputs(opts)?;
-    let inputs = files
-        .iter()
-        .map(|f| runs::hash_file(f))
-        .collect::<Result<Vec<_>>>()?;
-    let fp = Fingerprint {
+    let mut fp = Fingerprint {
         pipeline_sha: runs::hash_file(path)?.sha256,
         schema_hash: job.schema_hash().to_string(),
-        inputs,
+        inputs: Vec::new(),
         build: runs::build_id(),
         options: opts.output_options(),
     };
-    let digest = fp.digest();
     let id = job.id().to_string();
     let last = runs::last_run(&opts.warehouse, &id);
-    let fresh = runs::unchanged_since(&opts.warehouse, &id, &digest);
-    let reason = match (&fresh, opts.force) {
-        (_, true) => "forced (--force)".to_string(),
-        (Some(_), false) => String::new(),
-        (None, false) => match last.as_ref().filter(|m| m.fingerprint == digest) {
-            Some(_) => "files of the last run are missing".into(),
-            None => fp
-                .changed_since(last.as_ref().filter(|m| m.status == "ok"))
-                .unwrap_or_else(|| "last run was rolled back".into()),
-        },
+    let last_ok = last.as_ref().filter(|m| m.status == "ok");
+    let defer_from = match opts.dry_run {
+        true => None,
+        false => deferrable(&fp, &files, last_ok, opts.force)?,
     };
-    if let (Some(m), false) = (&fresh, opts.force) {
-        let _ = writeln!(log, "{id}: skipped: unchanged since run {}", m.run_id);
-        return Ok(Outcome::Skipped {
-            pipeline: id,
-            since_run: m.run_id.clone(),
-            reason: "unchanged".into(),
-        });
-    }
+    let hashed_now = defer_from.unwrap_or(files.len());
+    fp.inputs = files[..hashed_now]
+        .iter()
+        .map(|f| runs::hash_file(f))
+        .collect::<Result<Vec<_>>>()?;
+    let (reason, deferred) = match defer_from {
+        Some(k) => {
+            let reason = match (opts.force, fp.changed_since(last_ok)) {
+                (true, _) => "forced (--force)".to_string(),
+                // The first `k` inputs equal the last run's in size; one may differ in content.
+                (false, Some(r)) if !r.starts_with("inputs changed") => r,
+                _ => format!("input changed: {}", files[k].display()),
+            };
+            let rest: Vec<PathBuf> = files[k..].to_vec();
+            let handle = std::thread::spawn(move || {
+                rest.iter()
+                    .map(|f| runs::hash_file(f))
+                    .collect::<Result<Vec<_>>>()
+            });
+            (reason, Some(Deferred { handle }))
+        }
+        None => {
+            let digest = fp.digest();
+            let fresh = runs::unchanged_since(&opts.warehouse, &id, &digest);
+            let reason = match (&fresh, opts.force) {
+                (_, true) => "forced (--force)".to_string(),
+                (Some(_), false) => String::new(),
+                (None, false) => match last.as_ref().filter(|m| m.fingerprint == digest) {
+                    Some(_) => "files of the last run are missing".into(),
+                    None => fp
+                        .changed_since(last_ok)
+                        .unwrap_or_else(|| "last run was rolled back".into()),
+                },
+            };
+            if let (Some(m), false) = (&fresh, opts.force) {
+                let _ = writeln!(log, "{id}: skipped: unchanged since run {}", m.run_id);
+                return Ok(Outcome::Skipped {
+                    pipeline: id,
+                    since_run: m.run_id.clone(),
+                    reason: "unchanged".into(),
+                });
+            }
+            (reason, None)
+        }
+    };
     if opts.dry_run {
         let _ = writeln!(log, "{id}: would run ({reason})");
         return Ok(Outcome::WouldRun {
@@ -387,7 +419,7 @@ pub fn run_job(job: &Job, opts: &RunOptions, log: &mut dyn Write) -> Result<Outc
         schema_hash: fp.schema_hash.clone(),
         options: fp.options.clone(),
         build: fp.build.clone(),
-        fingerprint: digest,
+        fingerprint: fp.digest(),
         inputs: fp.inputs.clone(),
         reason,
         migstat_version: crate::VERSION.to_string(),
@@ -395,12 +427,74 @@ pub fn run_job(job: &Job, opts: &RunOptions, log: &mut dyn Write) -> Result<Outc
         ..Default::default()
     };
     let run_id = new_run_id(&job.path.to_string_lossy());
-    execute(job, manifest, &run_id, opts, log)
+    let hashes = Hashes { fp, deferred };
+    execute(job, manifest, hashes, &run_id, opts, log)
         .map(Outcome::Ran)
         .map_err(|e| MigError::InRun {
             run_id,
             source: Box::new(e),
         })
+}
+
+/// From which input on the hashes cannot change whether the pipeline runs or why (`None`: all
+/// are needed, to tell whether it is unchanged). Sizes are read from the file system; a size
+/// that differs from the last successful run's means a different file.
+fn deferrable(
+    fp: &Fingerprint,
+    files: &[PathBuf],
+    last_ok: Option<&Manifest>,
+    force: bool,
+) -> Result<Option<usize>> {
+    let Some(m) = last_ok.filter(|_| !force) else {
+        return Ok(Some(0));
+    };
+    if m.build != fp.build
+        || m.pipeline_sha256 != fp.pipeline_sha
+        || m.schema_hash != fp.schema_hash
+        || m.options != fp.options
+        || m.inputs.len() != files.len()
+    {
+        return Ok(Some(0));
+    }
+    for (k, f) in files.iter().enumerate() {
+        let size = std::fs::metadata(f)
+            .map_err(|e| MigError::Unreadable {
+                path: f.clone(),
+                msg: format!("cannot open: {e}"),
+            })?
+            .len();
+        if m.inputs[k].size != size {
+            return Ok(Some(k));
+        }
+    }
+    Ok(None)
+}
+
+/// Input hashes still being computed beside the run.
+struct Deferred {
+    handle: std::thread::JoinHandle<Result<Vec<runs::InputFile>>>,
+}
+
+/// The run's fingerprint, and the input hashes it still waits for.
+struct Hashes {
+    fp: Fingerprint,
+    deferred: Option<Deferred>,
+}
+
+impl Hashes {
+    /// Writes every input's hash and the fingerprint into `m` (waiting for the deferred ones).
+    fn complete(&mut self, m: &mut Manifest) -> Result<()> {
+        if let Some(d) = self.deferred.take() {
+            let rest = d
+                .handle
+                .join()
+                .map_err(|_| MigError::Other("hashing the inputs stopped".into()))??;
+            self.fp.inputs.extend(rest);
+        }
+        m.inputs = self.fp.inputs.clone();
+        m.fingerprint = self.fp.digest();
+        Ok(())
+    }
 }
 
 /// Runs one pipeline file whatever its fingerprint (the caller holds the lock; for tests and
@@ -421,6 +515,7 @@ pub fn run_file(path: &Path, opts: &RunOptions, log: &mut dyn Write) -> Result<R
 fn execute(
     job: &Job,
     mut m: Manifest,
+    mut hashes: Hashes,
     run_id: &str,
     opts: &RunOptions,
     log: &mut dyn Write,
@@ -453,10 +548,12 @@ fn execute(
         Kind::Survey(p, schema) => survey::execute(p, schema, &mut ctx, &mut staged),
         Kind::Remittance(p, areas) => crate::remit::execute(p, areas, &mut ctx, &mut staged),
     };
-    let produced = match produced {
+    let produced = match produced.and_then(|p| hashes.complete(&mut m).map(|()| p)) {
         Ok(p) => p,
         Err(e) => {
             staged.abandon();
+            // The failure's record names every input's hash that could be taken.
+            let _ = hashes.complete(&mut m);
             record_failure(opts, m, &e);
             return Err(e);
         }

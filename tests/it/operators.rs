@@ -193,6 +193,78 @@ fn dry_runs_say_why_each_pipeline_would_run() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A run whose decision does not need the inputs' hashes (first run, `--force`, a file of
+/// another size) hashes them beside the run; what it records must be what hashing first gives,
+/// so that the next unchanged run is skipped.
+#[test]
+fn inputs_hashed_beside_the_run_are_recorded_as_hashed_before() {
+    use sha2::Digest;
+    let dir = temp_dir("ops-hash-beside");
+    let wh = dir.join("wh");
+    let p = survey(&dir, "beside", &|s| s);
+    let csv = dir.join("beside/pub.csv");
+    let ran = |extra: &[&str]| {
+        let o = batch(&wh, &[&p], &[&["--json"], extra].concat());
+        assert!(o.status.success(), "{}", text(&o));
+        let s = summary_of(&o)["pipelines"][0].clone();
+        let outcome = s["outcome"].as_str().unwrap_or("").to_string();
+        let reason = s["reason"].as_str().unwrap_or("").to_string();
+        let manifest: Option<Value> = s["run_id"].as_str().map(|id| {
+            serde_json::from_slice(
+                &std::fs::read(wh.join("runs").join(id).join("manifest.json")).unwrap(),
+            )
+            .unwrap()
+        });
+        (outcome, reason, manifest)
+    };
+    let sha = |path: &Path| {
+        let d = sha2::Sha256::digest(std::fs::read(path).unwrap());
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let check = |m: &Value| {
+        let input = &m["inputs"][0];
+        assert_eq!(input["sha256"].as_str(), Some(sha(&csv).as_str()), "{m}");
+        assert_eq!(
+            input["size"].as_u64(),
+            Some(std::fs::metadata(&csv).unwrap().len())
+        );
+    };
+    // First run (hashed beside it), then skipped: the recorded fingerprint is the real one.
+    let (outcome, reason, m) = ran(&[]);
+    assert_eq!((outcome.as_str(), reason.as_str()), ("ran", "first run"));
+    check(&m.unwrap());
+    assert!(ran(&[]).0.starts_with("skipped"));
+    // A file of another size: run at once, the reason names it, and the next run skips.
+    std::fs::write(&csv, statcan_head(81)).unwrap();
+    let (outcome, reason, m) = ran(&[]);
+    assert_eq!(outcome, "ran");
+    assert_eq!(reason, format!("input changed: {}", csv.display()));
+    check(&m.unwrap());
+    assert!(ran(&[]).0.starts_with("skipped"));
+    // The same size, another content: hashed first, the same reason.
+    let mut bytes = std::fs::read(&csv).unwrap();
+    let last_digit = bytes.iter().rposition(u8::is_ascii_digit).unwrap();
+    bytes[last_digit] = if bytes[last_digit] == b'1' {
+        b'2'
+    } else {
+        b'1'
+    };
+    std::fs::write(&csv, &bytes).unwrap();
+    let (outcome, reason, m) = ran(&[]);
+    assert_eq!(outcome, "ran");
+    assert_eq!(reason, format!("input changed: {}", csv.display()));
+    check(&m.unwrap());
+    // Forced: hashed beside the run, and recorded the same.
+    let (outcome, reason, m) = ran(&["--force"]);
+    assert_eq!(
+        (outcome.as_str(), reason.as_str()),
+        ("ran", "forced (--force)")
+    );
+    check(&m.unwrap());
+    assert!(ran(&[]).0.starts_with("skipped"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn settings_come_from_the_environment_and_a_flag_wins() {
     let dir = temp_dir("ops-env");
