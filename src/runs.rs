@@ -104,8 +104,56 @@ pub fn manifest_rel(run_id: &str) -> PathBuf {
     Path::new("runs").join(run_id).join("manifest.json")
 }
 
-/// sha256 and size of a file, streamed.
+/// What identifies one version of a file on this machine: device, inode, size and modification
+/// time to the nanosecond.
+type Version = (u64, u64, u64, i64, i64);
+
+fn version(m: &std::fs::Metadata) -> Version {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec())
+}
+
+/// Hashes this process already took, by path and file version: a run hashes its input for the
+/// fingerprint and its validation report names the same hash, from one read of the file.
+static HASHED: std::sync::Mutex<BTreeMap<PathBuf, (Version, String)>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// sha256 and size of a file, streamed (once per version of the file in a process: a file that
+/// has not changed since this process hashed it is not read again).
 pub fn hash_file(path: &Path) -> Result<InputFile> {
+    let unreadable = |e: std::io::Error| MigError::Unreadable {
+        path: path.to_path_buf(),
+        msg: format!("cannot open: {e}"),
+    };
+    let before = version(&std::fs::metadata(path).map_err(unreadable)?);
+    let known = HASHED.lock().ok().and_then(|m| {
+        m.get(path)
+            .filter(|(v, _)| *v == before)
+            .map(|(_, h)| h.clone())
+    });
+    if let Some(sha256) = known {
+        return Ok(InputFile {
+            path: path.display().to_string(),
+            size: before.2,
+            sha256,
+        });
+    }
+    let hashed = hash_read(path)?;
+    // Kept only when the file did not change while it was read.
+    let after = std::fs::metadata(path).map(|m| version(&m));
+    if let (Ok(after), Ok(mut m)) = (after, HASHED.lock()) {
+        if after == before && hashed.size == before.2 {
+            // A long-lived process (`serve`) hashes a new file per upload: the memo stays small.
+            if m.len() >= 4096 {
+                m.clear();
+            }
+            m.insert(path.to_path_buf(), (after, hashed.sha256.clone()));
+        }
+    }
+    Ok(hashed)
+}
+
+fn hash_read(path: &Path) -> Result<InputFile> {
     let mut f = std::fs::File::open(path).map_err(|e| MigError::Unreadable {
         path: path.to_path_buf(),
         msg: format!("cannot open: {e}"),
@@ -567,4 +615,34 @@ fn gc_downloads(o: &GcOptions, log: &mut dyn Write) -> usize {
         removed += 1;
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_hashed_again_once_it_changed_and_not_before() {
+        let dir = std::env::temp_dir().join(format!("migstat-hash-memo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("input.csv");
+        let real = |p: &Path| sha256_hex(&std::fs::read(p).unwrap());
+        std::fs::write(&f, b"A,B\n1,2\n").unwrap();
+        let first = hash_file(&f).unwrap();
+        assert_eq!(first.sha256, real(&f));
+        assert_eq!(hash_file(&f).unwrap().sha256, first.sha256);
+        // Another size, then the same size with other bytes (a later modification time).
+        std::fs::write(&f, b"A,B\n1,2\n3,4\n").unwrap();
+        assert_eq!(hash_file(&f).unwrap().sha256, real(&f));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::fs::write(&f, b"A,B\n1,2\n5,6\n").unwrap();
+        let last = hash_file(&f).unwrap();
+        assert_eq!((last.sha256, last.size), (real(&f), 12));
+        // A file replaced by a rename (another inode) is hashed again too.
+        let other = dir.join("other.csv");
+        std::fs::write(&other, b"A,B\n1,2\n7,8\n").unwrap();
+        std::fs::rename(&other, &f).unwrap();
+        assert_eq!(hash_file(&f).unwrap().sha256, real(&f));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

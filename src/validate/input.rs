@@ -101,6 +101,11 @@ pub fn validate_stream(
         Some(path) => path.to_path_buf(),
         None => extract::locate(spec.input, &p.dir)?,
     };
+    // The SHA-256 the report names is taken on a thread of its own while the rows are read.
+    let hashing = {
+        let path = path.clone();
+        std::thread::spawn(move || crate::runs::hash_file(&path).is_ok())
+    };
     let mut findings = Findings::with_cap(cap);
     let scan = file::scan(p, spec.input, &path, &mut findings)?;
     let mut report = InputReport {
@@ -117,11 +122,13 @@ pub fn validate_stream(
             "the rows were not checked: the file cannot be read as it is (see the file findings)"
                 .into(),
         );
+        let _ = hashing.join();
         super::context::enrich(&mut report, spec, &path);
         return Ok(report);
     }
     let n = map_and_check(p, schema, spec, &path, &scan, &mut report, warehouse)?;
     finish_report(&mut report, n);
+    let _ = hashing.join();
     super::context::enrich(&mut report, spec, &path);
     Ok(report)
 }
