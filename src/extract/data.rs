@@ -160,7 +160,7 @@ impl Meter {
 
     /// Follows line breaks; a line longer than the bound is a hit naming its number. Lines
     /// between a chunk's first and last break are measured only when the chunk could hold one
-    /// that long (chunks are a few KiB: the bound is 1 MiB by default).
+    /// that long (the bound is 1 MiB by default), from one line break to the next.
     fn lines(&mut self, chunk: &[u8]) -> std::result::Result<(), LimitHit> {
         let max = self.limits.max_line_bytes;
         let Some(first) = memchr::memchr(b'\n', chunk) else {
@@ -170,8 +170,11 @@ impl Meter {
         self.line_fits(self.line, self.line_len + first as u64)?;
         let last = memchr::memrchr(b'\n', chunk).unwrap_or(first);
         if (last - first) as u64 > max {
-            for (k, seg) in chunk[first + 1..last].split(|&b| b == b'\n').enumerate() {
-                self.line_fits(self.line + 1 + k as u64, seg.len() as u64)?;
+            let mut prev = first;
+            let breaks = memchr::memchr_iter(b'\n', &chunk[first + 1..=last]);
+            for (k, at) in breaks.map(|i| first + 1 + i).enumerate() {
+                self.line_fits(self.line + 1 + k as u64, (at - prev - 1) as u64)?;
+                prev = at;
             }
         }
         self.line += memchr::memchr_iter(b'\n', chunk).count() as u64;
@@ -384,6 +387,25 @@ mod tests {
         m.check(b"ccc\ndd").expect("still short");
         let hit = m.check(b"ddddddddd\n").expect_err("line 3 is 15 bytes");
         assert_eq!((hit.key, hit.at.as_str()), ("max_line_bytes", ":3"));
+    }
+
+    #[test]
+    fn a_long_line_inside_one_chunk_is_named_with_its_number() {
+        let limits = Limits {
+            max_line_bytes: 10,
+            ..Limits::default()
+        };
+        // Lines 2–5 lie between the chunk's first and last break; line 4 has 11 bytes.
+        let mut m = meter(limits);
+        m.check(b"a\nbb\n0123456789\n01234567890\nc\n")
+            .map(|()| panic!("line 4 is too long"))
+            .unwrap_or_else(|hit| assert_eq!(hit.at.as_str(), ":4"));
+        // Exactly at the bound everywhere: no hit, and the line count goes on.
+        let mut m = meter(limits);
+        m.check(b"0123456789\n0123456789\n0123456789\n0123456789\nx")
+            .expect("at the bound");
+        let hit = m.check(b"yyyyyyyyyy\n").expect_err("line 5 has 11 bytes");
+        assert_eq!(hit.at.as_str(), ":5");
     }
 
     #[test]
