@@ -105,7 +105,8 @@ fn check(store: &Store, audit: &Audit, id: &str) -> Option<Record> {
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| validate(&args)))
         .unwrap_or_else(|_| Err(crate::error::MigError::Other("the validator failed".into())));
     let (status, summary) = match outcome {
-        Ok(report) => {
+        Ok(mut report) => {
+            report.without_server_paths(&dir.join(&r.file), &r.original_name);
             let written = report.write(&dir.join("validation.json")).and_then(|()| {
                 Lang::ALL.into_iter().try_for_each(|lang| {
                     report.write_in(&dir.join(super::pages::report_file(lang)), lang)

@@ -297,7 +297,26 @@ fn serve_api_isolates_countries_refuses_what_it_must_and_the_inbox_loads_once() 
     assert_eq!(report["loadable"], false);
     let html = s.get(&tha, &format!("/api/uploads/{id}/report.html"));
     assert_eq!(html.status(), 200);
-    assert!(html.text().unwrap().contains("<html"));
+    let page = html.text().unwrap();
+    assert!(page.contains("<html"));
+    // The reports name files as the statistician knows them, never where the server keeps them.
+    let (_, good_report) = json(s.get(&tha, &format!("/api/uploads/{id}")));
+    assert_eq!(
+        good_report["inputs"][0]["file"], "../../x.csv",
+        "{good_report}"
+    );
+    assert_eq!(good_report["pipeline"]["file"], "tha_lfs_synth.toml");
+    for text in [good_report.to_string(), page] {
+        for server_path in [
+            s.uploads().display().to_string(),
+            repo().display().to_string(),
+        ] {
+            assert!(
+                !text.contains(&server_path),
+                "{server_path} shown in {text}"
+            );
+        }
+    }
 
     // Another country sees none of it: 404 on every upload URL, and for the pipeline.
     for path in [

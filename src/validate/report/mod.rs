@@ -41,6 +41,37 @@ pub struct Report {
     pub audit: Audit,
 }
 
+impl Report {
+    /// The report as the upload service shows it to a statistician: files named by their names,
+    /// never by where the server keeps them (`upload` is shown as `shown_as`, the name the file
+    /// had on the statistician's computer; other files by their last path component).
+    pub fn without_server_paths(&mut self, upload: &std::path::Path, shown_as: &str) {
+        let upload = upload.display().to_string();
+        let name = |path: &str| -> String {
+            if path == upload {
+                return shown_as.to_string();
+            }
+            std::path::Path::new(path)
+                .file_name()
+                .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned())
+        };
+        self.pipeline.file = name(&self.pipeline.file);
+        self.audit.pipeline_file = name(&self.audit.pipeline_file);
+        for i in &mut self.audit.inputs {
+            i.name = name(&i.name);
+        }
+        for i in &mut self.inputs {
+            i.file = name(&i.file);
+            for n in &mut i.notes {
+                *n = n.replace(&upload, shown_as);
+            }
+            for f in &mut i.findings {
+                f.message = f.message.replace(&upload, shown_as);
+            }
+        }
+    }
+}
+
 /// The audit context of a report.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Audit {
