@@ -121,43 +121,48 @@ static HASHED: std::sync::Mutex<BTreeMap<PathBuf, (Version, String)>> =
 /// sha256 and size of a file, streamed (once per version of the file in a process: a file that
 /// has not changed since this process hashed it is not read again).
 pub fn hash_file(path: &Path) -> Result<InputFile> {
-    let unreadable = |e: std::io::Error| MigError::Unreadable {
+    let mut f = std::fs::File::open(path).map_err(|e| MigError::Unreadable {
         path: path.to_path_buf(),
         msg: format!("cannot open: {e}"),
+    })?;
+    let stat = |f: &std::fs::File| {
+        f.metadata()
+            .map(|m| version(&m))
+            .map_err(|e| MigError::io(path, e))
     };
-    let before = version(&std::fs::metadata(path).map_err(unreadable)?);
+    let before = stat(&f)?;
     let known = HASHED.lock().ok().and_then(|m| {
         m.get(path)
             .filter(|(v, _)| *v == before)
             .map(|(_, h)| h.clone())
     });
-    if let Some(sha256) = known {
-        return Ok(InputFile {
-            path: path.display().to_string(),
-            size: before.2,
-            sha256,
-        });
-    }
-    let hashed = hash_read(path)?;
-    // Kept only when the file did not change while it was read.
-    let after = std::fs::metadata(path).map(|m| version(&m));
-    if let (Ok(after), Ok(mut m)) = (after, HASHED.lock()) {
-        if after == before && hashed.size == before.2 {
-            // A long-lived process (`serve`) hashes a new file per upload: the memo stays small.
-            if m.len() >= 4096 {
-                m.clear();
+    let (size, sha256) = match known {
+        Some(h) => (before.2, h),
+        None => {
+            let (size, sha256) = hash_read(&mut f, path)?;
+            // Kept only when the file did not change while it was read.
+            if let (Ok(after), Ok(mut m)) = (stat(&f), HASHED.lock()) {
+                if after == before && size == before.2 {
+                    // A long-lived process (`serve`) hashes a new file per upload: the memo
+                    // stays small.
+                    if m.len() >= 4096 {
+                        m.clear();
+                    }
+                    m.insert(path.to_path_buf(), (after, sha256.clone()));
+                }
             }
-            m.insert(path.to_path_buf(), (after, hashed.sha256.clone()));
+            (size, sha256)
         }
-    }
-    Ok(hashed)
+    };
+    Ok(InputFile {
+        path: path.display().to_string(),
+        size,
+        sha256,
+    })
 }
 
-fn hash_read(path: &Path) -> Result<InputFile> {
-    let mut f = std::fs::File::open(path).map_err(|e| MigError::Unreadable {
-        path: path.to_path_buf(),
-        msg: format!("cannot open: {e}"),
-    })?;
+/// Size and SHA-256 of what is left to read of `f`.
+fn hash_read(f: &mut std::fs::File, path: &Path) -> Result<(u64, String)> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut size = 0u64;
@@ -169,11 +174,7 @@ fn hash_read(path: &Path) -> Result<InputFile> {
         size += n as u64;
         h.update(&buf[..n]);
     }
-    Ok(InputFile {
-        path: path.display().to_string(),
-        size,
-        sha256: hex(&h.finalize()),
-    })
+    Ok((size, hex(&h.finalize())))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -224,25 +225,41 @@ impl Fingerprint {
         if m.fingerprint == self.digest() {
             return None;
         }
-        let reason = if m.build != self.build {
-            format!("build changed ({} → {})", m.build, self.build)
+        let reason = self.settings_changed(m).unwrap_or_else(|| {
+            self.input_changed(m).map_or_else(
+                || "inputs changed".into(),
+                |i| format!("input changed: {}", i.path),
+            )
+        });
+        Some(reason)
+    }
+
+    /// What besides the inputs differs from run `m`: the build, the pipeline file, the schemas
+    /// or the output options, in that order.
+    pub fn settings_changed(&self, m: &Manifest) -> Option<String> {
+        if m.build != self.build {
+            Some(format!("build changed ({} → {})", m.build, self.build))
         } else if m.pipeline_sha256 != self.pipeline_sha {
-            "pipeline file changed".into()
+            Some("pipeline file changed".into())
         } else if m.schema_hash != self.schema_hash {
-            "schemas changed".into()
+            Some("schemas changed".into())
         } else if m.options != self.options {
-            format!("options changed ({} → {})", m.options, self.options)
-        } else if let Some(i) = self
-            .inputs
+            Some(format!(
+                "options changed ({} → {})",
+                m.options, self.options
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// The first of this fingerprint's inputs that run `m` did not read as it is.
+    pub fn input_changed(&self, m: &Manifest) -> Option<&InputFile> {
+        self.inputs
             .iter()
             .enumerate()
             .find(|(k, i)| m.inputs.get(*k).is_none_or(|o| o.sha256 != i.sha256))
-        {
-            format!("input changed: {}", i.1.path)
-        } else {
-            "inputs changed".into()
-        };
-        Some(reason)
+            .map(|(_, i)| i)
     }
 }
 

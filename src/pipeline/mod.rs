@@ -367,11 +367,17 @@ pub fn run_job(job: &Job, opts: &RunOptions, log: &mut dyn Write) -> Result<Outc
         .collect::<Result<Vec<_>>>()?;
     let (reason, deferred) = match defer_from {
         Some(k) => {
-            let reason = match (opts.force, fp.changed_since(last_ok)) {
+            // `deferrable` gives `k` only when the reason does not hang on inputs `k..`: a
+            // forced or first run, other settings, or input `k`'s new size (after the first
+            // `k`, hashed, which may differ in content at the same size).
+            let reason = match (opts.force, last_ok) {
                 (true, _) => "forced (--force)".to_string(),
-                // The first `k` inputs equal the last run's in size; one may differ in content.
-                (false, Some(r)) if !r.starts_with("inputs changed") => r,
-                _ => format!("input changed: {}", files[k].display()),
+                (false, None) => "first run".to_string(),
+                (false, Some(m)) => fp.settings_changed(m).unwrap_or_else(|| {
+                    let path = fp.input_changed(m).map(|i| i.path.clone());
+                    let path = path.unwrap_or_else(|| files[k].display().to_string());
+                    format!("input changed: {path}")
+                }),
             };
             let rest: Vec<PathBuf> = files[k..].to_vec();
             let handle = std::thread::spawn(move || {
@@ -448,13 +454,12 @@ fn deferrable(
     let Some(m) = last_ok.filter(|_| !force) else {
         return Ok(Some(0));
     };
-    if m.build != fp.build
-        || m.pipeline_sha256 != fp.pipeline_sha
-        || m.schema_hash != fp.schema_hash
-        || m.options != fp.options
-        || m.inputs.len() != files.len()
-    {
+    if fp.settings_changed(m).is_some() {
         return Ok(Some(0));
+    }
+    if m.inputs.len() != files.len() {
+        // Which input the reason names then hangs on every hash: take them all first.
+        return Ok(None);
     }
     for (k, f) in files.iter().enumerate() {
         let size = std::fs::metadata(f)

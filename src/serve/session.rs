@@ -40,10 +40,9 @@ impl Session {
     }
 }
 
-#[derive(Default)]
 pub struct Sessions {
     by_hash: Mutex<HashMap<String, Session>>,
-    file: Option<PathBuf>,
+    file: PathBuf,
 }
 
 fn hash(id: &str) -> String {
@@ -72,16 +71,13 @@ impl Sessions {
         };
         Ok(Sessions {
             by_hash: Mutex::new(by_hash),
-            file: Some(file),
+            file,
         })
     }
 
     fn save(&self, m: &HashMap<String, Session>) -> crate::error::Result<()> {
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
         let body = serde_json::to_vec(m).unwrap_or_default();
-        super::store::write_private(file, &body)
+        super::store::write_private(&self.file, &body)
     }
 
     /// Starts a session; returns the `Set-Cookie` value.
