@@ -106,7 +106,7 @@ impl Cluster {
     fn run(&self, input: &Input<CubeCells>, dir: &Path) -> Result<State, String> {
         let (order, chunks) = plan(input.rows, input.psu);
         let cells = input.cells;
-        let n_reps = input.reps.len();
+        let n_reps = input.reps.map_or(0, |r| r.count());
         // The distinct breakdown and value columns the tables read (tables share them).
         let mut dim_cols: Vec<&[u32]> = Vec::new();
         let mut value_cols: Vec<&[Option<f64>]> = Vec::new();
@@ -203,8 +203,12 @@ fn write_chunk(
             Arc::new(Float64Array::from_iter(rows.iter().map(|&r| v[r as usize]))),
         ));
     }
-    for (k, rep) in input.reps.iter().enumerate() {
-        cols.push((format!("r{k}"), pick(rep)));
+    if let Some(reps) = input.reps {
+        let mut gathered = Vec::new();
+        reps.gather(rows, &mut gathered)?;
+        for (k, rep) in gathered.into_iter().enumerate() {
+            cols.push((format!("r{k}"), Arc::new(Float64Array::from(rep))));
+        }
     }
     let batch = RecordBatch::try_from_iter(cols).map_err(|e| e.to_string())?;
     let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -39,7 +39,7 @@ pub fn variance_for(
     universe: Option<(&Frame, &[u32])>,
 ) -> Result<Variance> {
     let method = design.variance.clone().unwrap_or_else(|| {
-        if !frame.reps.is_empty() {
+        if frame.reps.count() > 0 {
             "replicate".into()
         } else if !frame.psus.is_empty() {
             "taylor".into()
@@ -48,11 +48,11 @@ pub fn variance_for(
         }
     });
     match method.as_str() {
-        "replicate" if !frame.reps.is_empty() => {
+        "replicate" if frame.reps.count() > 0 => {
             let m = design.method.unwrap_or(ReplicateMethod::Bootstrap);
             let spec = ReplicateSpec::new(
                 m,
-                frame.reps.len(),
+                frame.reps.count(),
                 design.rho,
                 design.scale,
                 design.rscales.clone(),

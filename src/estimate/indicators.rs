@@ -268,10 +268,9 @@ fn run_period(
     let input = core::Input {
         rows,
         weight: &frame.weight,
-        reps: if matches!(variance, Variance::Replicate(_)) {
-            &frame.reps
-        } else {
-            &[]
+        reps: match variance {
+            Variance::Replicate(_) => Some(&frame.reps),
+            _ => None,
         },
         psu: if psus.is_empty() {
             None
@@ -282,7 +281,7 @@ fn run_period(
         cells: &cells,
     };
     let sums = match engine {
-        None => core::accumulate(&input),
+        None => core::accumulate(&input).map_err(MigError::Other)?,
         Some(e) => e.accumulate(&input).map_err(MigError::Other)?,
     };
     Ok(prep
@@ -450,13 +449,17 @@ impl ObsCtx<'_> {
     }
 
     fn judge_level(&self, c: &Cell) -> Status {
-        self.profile
-            .judge_level(c.n, c.est, c.cv(), self.variance.df(self.frame.reps.len()))
+        self.profile.judge_level(
+            c.n,
+            c.est,
+            c.cv(),
+            self.variance.df(self.frame.reps.count()),
+        )
     }
 
     fn judge(&self, c: &Cell) -> Status {
         self.profile
-            .judge(c.n, c.cv(), self.variance.df(self.frame.reps.len()))
+            .judge(c.n, c.cv(), self.variance.df(self.frame.reps.count()))
     }
 
     fn observation(
@@ -480,7 +483,7 @@ impl ObsCtx<'_> {
             i.checked_sub(shift)
                 .and_then(|j| dims.get(j).map(|d| d.out_codes[idx[j]].clone()))
         };
-        let df = self.variance.df(self.frame.reps.len());
+        let df = self.variance.df(self.frame.reps.count());
         let n = cell.as_ref().map(|c| c.n).unwrap_or(0);
         let values = cell
             .filter(|_| !matches!(status, Status::Suppressed(_)))

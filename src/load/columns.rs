@@ -242,7 +242,7 @@ pub fn microdata(frame: &Frame, rows: &[u32], schema: &Schema) -> Result<RecordB
             "key" => (
                 s(name, false),
                 Arc::new(StringArray::from_iter_values(
-                    rows.iter().map(|r| frame.key[idx(r)].as_str()),
+                    rows.iter().map(|r| frame.key.str(idx(r))),
                 )),
             ),
             "line" => (
@@ -254,7 +254,7 @@ pub fn microdata(frame: &Frame, rows: &[u32], schema: &Schema) -> Result<RecordB
             "hh_id" => (
                 s(name, true),
                 Arc::new(StringArray::from_iter(
-                    rows.iter().map(|r| frame.hh_id[idx(r)].as_deref()),
+                    rows.iter().map(|r| frame.hh_id.get(idx(r))),
                 )),
             ),
             "weight" => (
@@ -296,13 +296,17 @@ pub fn microdata(frame: &Frame, rows: &[u32], schema: &Schema) -> Result<RecordB
     // Replicate weights as one list column, so every microdata file has the same schema.
     let item = Arc::new(Field::new("item", DataType::Float64, false));
     let mut lists = ListBuilder::new(Float64Builder::new()).with_field(Arc::clone(&item));
-    for r in rows {
-        if frame.reps.is_empty() {
-            lists.append_null();
-        } else {
-            for rep in &frame.reps {
-                lists.values().append_value(rep[idx(r)]);
-            }
+    let n_reps = frame.reps.count();
+    if n_reps == 0 {
+        rows.iter().for_each(|_| lists.append_null());
+    } else {
+        let mut weights = Vec::new();
+        frame
+            .reps
+            .rows_into(rows, &mut weights)
+            .map_err(|e| MigError::Other(format!("cannot read back the replicate weights: {e}")))?;
+        for row in weights.chunks_exact(n_reps) {
+            lists.values().append_slice(row);
             lists.append(true);
         }
     }

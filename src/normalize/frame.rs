@@ -1,5 +1,6 @@
 //! The harmonised records of one input, held as contiguous column buffers: what estimation reads
 //! and what the microdata tables are written from.
+pub use super::reps::Replicates;
 use crate::schema::FieldType;
 
 /// Marks a missing code or index.
@@ -51,7 +52,7 @@ pub enum Val {
     Code(u32),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Frame {
     /// `person` or `emigrant`.
     pub record: String,
@@ -59,9 +60,10 @@ pub struct Frame {
     pub source: String,
     pub times: Vec<String>,
     pub time: Vec<u32>,
-    pub key: Vec<String>,
+    /// Business key of each row (never missing).
+    pub key: Texts,
     pub line: Vec<u64>,
-    pub hh_id: Vec<Option<String>>,
+    pub hh_id: Texts,
     pub weight: Vec<f64>,
     /// Interned stratum names; `stratum` holds indexes (`NONE` without strata).
     pub strata: Vec<String>,
@@ -71,8 +73,8 @@ pub struct Frame {
     pub psu: Vec<u32>,
     pub fpc: Option<Vec<f64>>,
     pub rep_names: Vec<String>,
-    /// Replicate weights, one buffer per replicate.
-    pub reps: Vec<Vec<f64>>,
+    /// Replicate weights (in memory up to a bound, then in a file: see `Replicates`).
+    pub reps: Replicates,
     pub fields: Vec<FieldCol>,
     /// Age interval of each row (from exact age or a band), `None` when unknown.
     pub age_lo: Vec<Option<i64>>,
@@ -117,27 +119,32 @@ impl Frame {
     /// names (times, strata, PSUs) stay as they are.
     pub fn retain(&mut self, keep: &[bool]) {
         self.for_each_row_buffer(|b| b.retain(keep));
+        self.reps.retain(keep);
+    }
+
+    /// Gives back what the buffers hold beyond their rows (a frame grows by doubling).
+    pub fn shrink_to_fit(&mut self) {
+        self.for_each_row_buffer(|b| b.shrink());
+        self.reps.shrink_to_fit();
     }
 
     /// Drops every row but keeps the interned names and field definitions, so that rows pushed
     /// afterwards use the same indexes (streaming validation clears the frame chunk by chunk).
     pub fn clear_rows(&mut self) {
         self.for_each_row_buffer(|b| b.clear());
+        self.reps.clear();
     }
 
     fn for_each_row_buffer(&mut self, mut f: impl FnMut(RowBuffer<'_>)) {
         f(RowBuffer::U32(&mut self.time));
-        f(RowBuffer::Str(&mut self.key));
+        f(RowBuffer::Texts(&mut self.key));
         f(RowBuffer::U64(&mut self.line));
-        f(RowBuffer::OptStr(&mut self.hh_id));
+        f(RowBuffer::Texts(&mut self.hh_id));
         f(RowBuffer::F64(&mut self.weight));
         f(RowBuffer::U32(&mut self.stratum));
         f(RowBuffer::U32(&mut self.psu));
         if let Some(fpc) = &mut self.fpc {
             f(RowBuffer::F64(fpc));
-        }
-        for r in &mut self.reps {
-            f(RowBuffer::F64(r));
         }
         for col in &mut self.fields {
             match &mut col.data {
@@ -163,7 +170,7 @@ enum RowBuffer<'a> {
     U32(&'a mut Vec<u32>),
     U64(&'a mut Vec<u64>),
     F64(&'a mut Vec<f64>),
-    Str(&'a mut Vec<String>),
+    Texts(&'a mut Texts),
     OptStr(&'a mut Vec<Option<String>>),
     OptI64(&'a mut Vec<Option<i64>>),
     OptF64(&'a mut Vec<Option<f64>>),
@@ -185,7 +192,7 @@ impl RowBuffer<'_> {
             RowBuffer::U32(v) => sieve(v, keep),
             RowBuffer::U64(v) => sieve(v, keep),
             RowBuffer::F64(v) => sieve(v, keep),
-            RowBuffer::Str(v) => sieve(v, keep),
+            RowBuffer::Texts(v) => v.retain(keep),
             RowBuffer::OptStr(v) => sieve(v, keep),
             RowBuffer::OptI64(v) => sieve(v, keep),
             RowBuffer::OptF64(v) => sieve(v, keep),
@@ -198,12 +205,99 @@ impl RowBuffer<'_> {
             RowBuffer::U32(v) => v.clear(),
             RowBuffer::U64(v) => v.clear(),
             RowBuffer::F64(v) => v.clear(),
-            RowBuffer::Str(v) => v.clear(),
+            RowBuffer::Texts(v) => v.clear(),
             RowBuffer::OptStr(v) => v.clear(),
             RowBuffer::OptI64(v) => v.clear(),
             RowBuffer::OptF64(v) => v.clear(),
             RowBuffer::OptBool(v) => v.clear(),
         }
+    }
+
+    fn shrink(self) {
+        match self {
+            RowBuffer::U32(v) => v.shrink_to_fit(),
+            RowBuffer::U64(v) => v.shrink_to_fit(),
+            RowBuffer::F64(v) => v.shrink_to_fit(),
+            RowBuffer::Texts(v) => v.shrink_to_fit(),
+            RowBuffer::OptStr(v) => v.shrink_to_fit(),
+            RowBuffer::OptI64(v) => v.shrink_to_fit(),
+            RowBuffer::OptF64(v) => v.shrink_to_fit(),
+            RowBuffer::OptBool(v) => v.shrink_to_fit(),
+        }
+    }
+}
+
+/// A column of short texts, each present or missing, kept end to end in one buffer (a
+/// `String` per row would cost 24 bytes and an allocation beside its text).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Texts {
+    text: String,
+    /// End of each row's text in `text`; the top bit marks a missing value.
+    ends: Vec<u64>,
+}
+
+const MISSING: u64 = 1 << 63;
+
+impl Texts {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn push(&mut self, v: Option<&str>) {
+        if let Some(v) = v {
+            self.text.push_str(v);
+        }
+        let end = self.text.len() as u64;
+        self.ends
+            .push(if v.is_some() { end } else { end | MISSING });
+    }
+
+    /// Row `i`'s text, `None` when missing or past the end.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        if end & MISSING != 0 {
+            return None;
+        }
+        let start = i.checked_sub(1).map_or(0, |p| self.ends[p] & !MISSING) as usize;
+        self.text.get(start..end as usize)
+    }
+
+    /// Row `i`'s text, empty when missing.
+    pub fn str(&self, i: usize) -> &str {
+        self.get(i).unwrap_or("")
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Option<&str>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Whether every row is missing (true when there are none).
+    pub fn all_missing(&self) -> bool {
+        self.ends.iter().all(|e| e & MISSING != 0)
+    }
+
+    fn retain(&mut self, keep: &[bool]) {
+        let mut kept = Texts::default();
+        for (i, v) in self.iter().enumerate() {
+            if keep.get(i).copied().unwrap_or(true) {
+                kept.push(v);
+            }
+        }
+        *self = kept;
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
     }
 }
 
@@ -221,7 +315,6 @@ pub fn intern(list: &mut Vec<String>, s: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::FieldType;
 
     fn frame(n: usize) -> Frame {
         let mut f = Frame {
@@ -233,19 +326,19 @@ mod tests {
                 note: None,
                 data: ColData::new(FieldType::Int),
             }],
-            reps: vec![Vec::new()],
+            reps: Replicates::new(1, None, 8),
             strata: vec!["s1".into()],
             ..Default::default()
         };
         for i in 0..n {
             f.time.push(0);
-            f.key.push(format!("k{i}"));
+            f.key.push(Some(&format!("k{i}")));
             f.line.push(i as u64 + 2);
             f.hh_id.push(None);
             f.weight.push(i as f64);
             f.stratum.push(0);
             f.psu.push(NONE);
-            f.reps[0].push(i as f64 * 2.0);
+            f.reps.push(&[i as f64 * 2.0]).expect("push");
             f.push_value(0, Val::Int(i as i64));
             f.age_lo.push(Some(i as i64));
             f.age_hi.push(Some(i as i64));
@@ -258,9 +351,11 @@ mod tests {
         let mut f = frame(4);
         f.retain(&[true, false, true, false]);
         assert_eq!(f.len(), 2);
-        assert_eq!(f.key, ["k0", "k2"]);
+        assert_eq!(f.key.iter().collect::<Vec<_>>(), [Some("k0"), Some("k2")]);
         assert_eq!(f.line, [2, 4]);
-        assert_eq!(f.reps[0], [0.0, 4.0]);
+        let mut reps = Vec::new();
+        f.reps.rows_into(&[0, 1], &mut reps).expect("read");
+        assert_eq!(reps, [0.0, 4.0]);
         assert_eq!(f.age_hi, [Some(0), Some(2)]);
         let ColData::Int(ages) = &f.fields[0].data else {
             panic!("int column")
@@ -269,11 +364,31 @@ mod tests {
     }
 
     #[test]
+    fn texts_keep_each_value_missing_or_not() {
+        let vals = [Some("a"), None, Some(""), Some("héllo"), None, Some("z")];
+        let mut t = Texts::default();
+        for v in vals {
+            t.push(v);
+        }
+        assert_eq!(t.iter().collect::<Vec<_>>(), vals);
+        assert_eq!((t.str(1), t.str(3), t.get(6)), ("", "héllo", None));
+        assert!(!t.all_missing() && Texts::default().all_missing());
+        t.retain(&[false, true, true, false]);
+        assert_eq!(
+            t.iter().collect::<Vec<_>>(),
+            [None, Some(""), None, Some("z")]
+        );
+        t.clear();
+        t.push(None);
+        assert!(t.all_missing() && t.len() == 1);
+    }
+
+    #[test]
     fn clear_rows_keeps_interned_names() {
         let mut f = frame(3);
         f.clear_rows();
         assert!(f.is_empty());
-        assert!(f.key.is_empty() && f.reps[0].is_empty() && f.age_lo.is_empty());
+        assert!(f.key.is_empty() && f.reps.is_empty() && f.age_lo.is_empty());
         assert_eq!(f.strata, ["s1"]);
         assert_eq!(f.fields.len(), 1);
     }

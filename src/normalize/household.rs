@@ -8,13 +8,13 @@ use crate::schema::CodeLists;
 
 /// Fills `hh_head` (when the survey has household ids) and `hhm` (when it also has a roster).
 pub fn derive(person: &mut Frame, roster: Option<&Frame>, codes: &CodeLists) {
-    if person.hh_id.iter().all(Option::is_none) {
+    if person.hh_id.all_missing() {
         return;
     }
     let key = |f: &Frame, r: usize| {
-        f.hh_id[r]
-            .as_ref()
-            .map(|h| (f.times[f.time[r] as usize].clone(), h.clone()))
+        f.hh_id
+            .get(r)
+            .map(|h| (f.times[f.time[r] as usize].clone(), h.to_string()))
     };
     let mut seen = HashSet::new();
     let heads: Vec<Option<bool>> = (0..person.len())

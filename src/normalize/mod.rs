@@ -6,6 +6,7 @@ pub mod design;
 pub mod frame;
 pub mod household;
 pub mod mapper;
+pub mod reps;
 pub mod value;
 
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub use frame::{ColData, FieldCol, Frame, Val, NONE};
 
 use crate::config::pipeline::{Design, FieldMap, Input, Pipeline, Severity, TimeSpec};
-use crate::error::Result;
+use crate::error::{MigError, Result};
 use crate::extract::{self, BatchSize, RowSource};
 use crate::schema::{RecordSchema, Schema};
 use crate::validate::{Finding, Findings};
@@ -56,6 +57,9 @@ pub struct RecordSpec<'a> {
     pub time: &'a TimeSpec,
     pub design: &'a Design,
     pub fields: &'a std::collections::BTreeMap<String, FieldMap>,
+    /// Where replicate weights beyond `reps::MEMORY_BYTES` are kept (`None`: the system's
+    /// temporary folder); a run names its staging area, on the warehouse's disk.
+    pub spill: Option<&'a Path>,
 }
 
 impl<'a> RecordSpec<'a> {
@@ -66,6 +70,7 @@ impl<'a> RecordSpec<'a> {
             time: &p.time,
             design: &p.design,
             fields: &p.fields,
+            spill: None,
         }
     }
 
@@ -78,7 +83,16 @@ impl<'a> RecordSpec<'a> {
             time: r.time.as_ref().unwrap_or(&p.time),
             design: r.design.as_ref().unwrap_or(&p.design),
             fields: &r.fields,
+            spill: None,
         })
+    }
+
+    /// The same record, its replicate weights spilled to `dir` past the memory bound.
+    pub fn spill_in(self, dir: &'a Path) -> Self {
+        RecordSpec {
+            spill: Some(dir),
+            ..self
+        }
     }
 }
 
@@ -151,7 +165,7 @@ pub fn normalize_in(
         }
     }
     frame.rep_names = sys.reps.iter().map(|r| r.1.clone()).collect();
-    frame.reps = vec![Vec::new(); sys.reps.len()];
+    frame.reps = reps::Replicates::new(sys.reps.len(), spec.spill, reps::memory_bound());
     let ctx = Ctx { p, spec };
     for prob in problems {
         findings.push(ctx.finding(&prob, 1, "-"));
@@ -181,6 +195,7 @@ pub fn normalize_in(
     if let Some(c) = chunks.as_mut() {
         (c.sink)(&mut out);
     }
+    out.frame.shrink_to_fit();
     Ok(out)
 }
 
@@ -257,10 +272,7 @@ fn read_rows(
     extract::ordered::in_order(
         || src.next_job(size),
         |_, job| job().map(|b| chunk::map_batch(sys, plans, weight_col, width, b)),
-        |mapped| {
-            merge.batch(&mapped?, out, chunks);
-            Ok(())
-        },
+        |mapped| merge.batch(&mapped?, out, chunks),
     )
 }
 
@@ -277,7 +289,12 @@ struct Merge<'a> {
 
 impl Merge<'_> {
     /// Takes one mapped batch's rows into the frame, the quarantine and the findings.
-    fn batch(&mut self, m: &chunk::Mapped, out: &mut Normalized, chunks: &mut Option<Chunks>) {
+    fn batch(
+        &mut self,
+        m: &chunk::Mapped,
+        out: &mut Normalized,
+        chunks: &mut Option<Chunks>,
+    ) -> Result<()> {
         let ctx = self.ctx;
         for (r, row) in m.rows.iter().enumerate() {
             if let Some(c) = chunks.as_mut() {
@@ -356,20 +373,26 @@ impl Merge<'_> {
             }
             let Some(s) = &row.sys else { continue };
             let vals = m.vals(r, self.plans);
-            if let Err(mut p) = push_row(
+            match push_row(
                 &mut out.frame,
                 s,
                 line,
                 self.slots.iter().copied().zip(vals),
                 m.ages[r],
-                m.reps(r, self.reps),
                 &mut self.index,
                 ctx.spec.design.nest,
             ) {
-                p.column = ctx.spec.design.psu.clone().unwrap_or(p.column);
-                out.findings.push(ctx.finding(&p, line, &key));
+                Ok(()) => out.frame.reps.push(m.reps(r, self.reps)).map_err(|e| {
+                    let dir = ctx.spec.spill.map(Path::to_path_buf);
+                    MigError::io(dir.unwrap_or_else(std::env::temp_dir), e)
+                })?,
+                Err(mut p) => {
+                    p.column = ctx.spec.design.psu.clone().unwrap_or(p.column);
+                    out.findings.push(ctx.finding(&p, line, &key));
+                }
             }
         }
+        Ok(())
     }
 }
 
@@ -439,7 +462,6 @@ fn push_row<'v>(
     line: u64,
     vals: impl Iterator<Item = (usize, &'v Val)>,
     age: Option<(i64, i64)>,
-    reps: &[f64],
     index: &mut DesignIndex,
     nest: bool,
 ) -> std::result::Result<(), Problem> {
@@ -478,17 +500,14 @@ fn push_row<'v>(
     };
     let t = frame.intern_time(&r.time);
     frame.time.push(t);
-    frame.key.push(r.key.clone());
+    frame.key.push(Some(&r.key));
     frame.line.push(line);
-    frame.hh_id.push(r.hh_id.clone());
+    frame.hh_id.push(r.hh_id.as_deref());
     frame.weight.push(r.weight);
     frame.stratum.push(stratum);
     frame.psu.push(psu);
     if let Some(f) = r.fpc {
         frame.fpc.get_or_insert_with(Vec::new).push(f);
-    }
-    for (i, x) in reps.iter().enumerate() {
-        frame.reps[i].push(*x);
     }
     let mut vi = vals.peekable();
     for slot in 0..frame.fields.len() {

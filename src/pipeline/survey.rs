@@ -37,10 +37,13 @@ pub(super) fn execute(
         tracing::warn!(event = "warning", pipeline = %p.pipeline.id, "{msg}");
     }
     // A file the mapping cannot read through gets the verdict `validate` gives it.
+    // Replicate weights beyond the memory bound wait in the staging area, on the warehouse's
+    // disk, and go with it.
+    let spill = staged.scratch("spill")?;
     let person = normalize(
         p,
         schema,
-        &RecordSpec::person(p, schema),
+        &RecordSpec::person(p, schema).spill_in(&spill),
         opts.input.as_deref(),
         opts.cap,
     );
@@ -49,7 +52,7 @@ pub(super) fn execute(
         Err(e) => return verdict_of_validate(p, schema, ctx, staged, e),
     };
     let mut roster = match RecordSpec::roster(p, schema) {
-        Some(spec) => match normalize(p, schema, &spec, None, opts.cap) {
+        Some(spec) => match normalize(p, schema, &spec.spill_in(&spill), None, opts.cap) {
             Ok(n) => Some(n),
             Err(e) => return verdict_of_validate(p, schema, ctx, staged, e),
         },
@@ -97,6 +100,10 @@ pub(super) fn execute(
             opts.warehouse.join(report).display()
         ));
         return Ok(produced);
+    }
+    // The roster's strata and PSUs are numbered as the person file's (one design).
+    if let Some(r) = roster.as_mut() {
+        align(&mut r.frame, &person.frame);
     }
     let (obs_counts, skipped) = stage_all(
         p,
@@ -262,16 +269,8 @@ fn stage_all(
         .as_ref()
         .and_then(|r| r.design.as_ref())
         .unwrap_or(&p.design);
-    let aligned = roster.map(|r| {
-        let mut f = r.frame.clone();
-        align(&mut f, &person.frame);
-        f
-    });
-    let frames = std::iter::once((&person.frame, &p.design, None)).chain(
-        aligned
-            .as_ref()
-            .map(|f| (f, roster_design, Some(&person.frame))),
-    );
+    let frames = std::iter::once((&person.frame, &p.design, None))
+        .chain(roster.map(|r| (&r.frame, roster_design, Some(&person.frame))));
     let engine = match &opts.engine {
         Some(address) => {
             let dir = opts

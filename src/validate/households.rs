@@ -62,7 +62,7 @@ impl HouseholdRules {
         if self.lonely && self.has_psu && frame.psu[i] != NONE {
             self.note_psu(frame, i);
         }
-        let Some(hh) = frame.hh_id[i].as_deref().filter(|h| !h.is_empty()) else {
+        let Some(hh) = frame.hh_id.get(i).filter(|h| !h.is_empty()) else {
             return;
         };
         if !self.households {
@@ -89,7 +89,7 @@ impl HouseholdRules {
             .or_insert_with(|| Stratum {
                 psu: frame.psu[i],
                 line: frame.line[i],
-                key: frame.key[i].clone(),
+                key: frame.key.str(i).to_string(),
                 several: false,
             });
         s.several |= s.psu != frame.psu[i];

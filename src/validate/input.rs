@@ -238,7 +238,7 @@ fn set_aside(spec: &RecordSpec, n: &mut Normalized, hits: &[Quarantine]) -> Resu
             n.quarantined.push(QuarantinedRow {
                 cells: cells.clone(),
                 line,
-                key: n.frame.key[q.row].clone(),
+                key: n.frame.key.str(q.row).to_string(),
                 rule: q.rule.to_string(),
                 message: q.message.clone(),
             });

@@ -61,7 +61,7 @@ impl<'a> RowReporter<'a> {
             rule: rule.to_string(),
             severity,
             line: frame.line[i],
-            key: frame.key[i].clone(),
+            key: frame.key.str(i).to_string(),
             column: column.to_string(),
             value,
             message,

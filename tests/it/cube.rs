@@ -46,8 +46,9 @@ fn cube_with(pipeline: &str, threads: usize, reliability: Option<Reliability>) -
                 .observations,
         );
         if let Some(spec) = RecordSpec::roster(&p, &schema) {
-            let r = normalize(&p, &schema, &spec, None, 10).expect("normalize roster");
-            let mut f = r.frame.clone();
+            let mut f = normalize(&p, &schema, &spec, None, 10)
+                .expect("normalize roster")
+                .frame;
             migstat::estimate::design::align(&mut f, &n.frame);
             let d = p
                 .roster

@@ -409,7 +409,7 @@ fn synthetic_pipelines_map_every_row_without_findings() {
             assert_eq!(worst, [0, 0, 0], "{c}: {:?}", n.findings.listed);
             assert_eq!(n.rows_loaded(), n.rows_read, "{c}: rows lost");
             assert_eq!(n.frame.times.len(), 2, "{c}: two quarters");
-            assert_eq!(n.frame.reps.len(), 20, "{c}: replicate weights");
+            assert_eq!(n.frame.reps.count(), 20, "{c}: replicate weights");
         }
     }
 }

@@ -252,3 +252,73 @@ fn estimate_is_bit_identical_for_any_thread_count_across_many_chunks() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Replicate weights kept in a file (here every row spills at once) give the same warehouse as
+/// weights kept in memory; a full disk while they are written fails the run (exit 2) and leaves
+/// the warehouse as it was.
+#[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
+fn replicate_weights_spilled_to_a_file_give_the_same_warehouse() {
+    let p = repo().join("pipelines/tha_lfs_synth.toml");
+    let p = p.to_str().expect("path");
+    let run = |wh: &Path, env: &[(&str, &str)], extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_migstat"));
+        cmd.args(["run", p, "--warehouse", wh.to_str().expect("path")])
+            .args(extra)
+            .current_dir(repo());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run migstat")
+    };
+    let dir = temp_dir("spill");
+    let (memory, spilled) = (dir.join("memory"), dir.join("spilled"));
+    let out = run(&memory, &[], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = dir.join("steps.log");
+    let out = run(
+        &spilled,
+        &[
+            ("MIGSTAT_SPILL_BYTES", "1"),
+            ("MIGSTAT_FAILPOINT_LOG", log.to_str().expect("path")),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let spills = std::fs::read_to_string(&log)
+        .expect("steps")
+        .lines()
+        .filter(|l| *l == "spill")
+        .count();
+    assert!(spills > 1000, "only {spills} spills");
+    let want = tables(&memory);
+    assert!(want.keys().any(|k| k.starts_with("microdata")), "{want:?}");
+    assert_eq!(
+        tables(&spilled),
+        want,
+        "spilled and in-memory weights differ"
+    );
+    // A full disk at the 5th spill: exit 2, the warehouse as the first run left it.
+    let out = run(
+        &spilled,
+        &[
+            ("MIGSTAT_SPILL_BYTES", "1"),
+            ("MIGSTAT_FAILPOINT", "spill:5:enospc"),
+        ],
+        &["--force"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(tables(&spilled), want);
+    assert!(crate::common::no_staging(&spilled));
+    let _ = std::fs::remove_dir_all(dir);
+}

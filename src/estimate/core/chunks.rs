@@ -7,7 +7,7 @@
 use std::ops::Range;
 
 use super::cells::CellMap;
-use super::state::{Chunk, ChunkKey, InMemory, MergeError, State};
+use super::state::{Chunk, ChunkKey, InMemory, InOrder, MergeError, State};
 
 /// Rows per chunk of work: the unit of parallelism (fixed, so results do not depend on threads).
 pub const CHUNK_ROWS: usize = 32_768;
@@ -20,13 +20,48 @@ pub struct Input<'a, M: CellMap> {
     /// Rows to aggregate, in file order.
     pub rows: &'a [u32],
     pub weight: &'a [f64],
-    /// Replicate weights, one column per replicate (may be empty).
-    pub reps: &'a [Vec<f64>],
+    /// Replicate weights (`None`: no replicate sums).
+    pub reps: Option<&'a dyn RepRows>,
     /// First-stage PSU of each row (`None`: no Taylor sums).
     pub psu: Option<&'a [u32]>,
     /// Unit of each row at each later stage.
     pub stages: &'a [&'a [u32]],
     pub cells: &'a M,
+}
+
+/// Replicate weights by row id, however they are kept: the input of [`accumulate`].
+pub trait RepRows: Sync {
+    /// Number of replicates.
+    fn count(&self) -> usize;
+    /// The columns, indexed by row id, when they are held in memory (read without a copy).
+    fn in_memory(&self) -> Option<&[Vec<f64>]> {
+        None
+    }
+    /// Replicate by replicate, the weights of `rows` in their order: `cols[k][i]` is replicate
+    /// `k` of `rows[i]`.
+    fn gather(&self, rows: &[u32], cols: &mut Vec<Vec<f64>>) -> Result<(), String>;
+}
+
+impl RepRows for Vec<Vec<f64>> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn in_memory(&self) -> Option<&[Vec<f64>]> {
+        Some(self)
+    }
+    fn gather(&self, rows: &[u32], cols: &mut Vec<Vec<f64>>) -> Result<(), String> {
+        cols.resize_with(self.len(), Vec::new);
+        for (col, rep) in cols.iter_mut().zip(self) {
+            col.clear();
+            for &r in rows {
+                col.push(
+                    *rep.get(r as usize)
+                        .ok_or("a row without replicate weights")?,
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The rows in visiting order and the chunks, as ranges of that order.
@@ -85,12 +120,14 @@ fn group(units: &[Range<usize>]) -> Vec<Range<usize>> {
     out
 }
 
-/// The state of every row of `input`: chunks updated in parallel, merged by [`tree`].
-pub fn accumulate<M: CellMap>(input: &Input<M>) -> State {
+/// The state of every row of `input`: chunks updated in parallel, merged by [`tree`]. Fails
+/// only when replicate weights kept in a file cannot be read back.
+pub fn accumulate<M: CellMap>(input: &Input<M>) -> Result<State, String> {
     let (order, chunks) = plan(input.rows, input.psu);
     let n_cells = input.cells.n_cells();
-    let (n_reps, n_stages) = (input.reps.len(), input.stages.len());
-    let leaf = |i: usize| {
+    let n_reps = input.reps.map_or(0, |r| r.count());
+    let n_stages = input.stages.len();
+    let leaf = |i: usize| -> Result<State, String> {
         let key = ChunkKey {
             first: i as u32,
             end: i as u32 + 1,
@@ -102,12 +139,22 @@ pub fn accumulate<M: CellMap>(input: &Input<M>) -> State {
             psu: input.psu,
             stages: input.stages,
         };
-        // In-memory columns hold every row, so the update cannot fail.
-        let _ = state.update(input.cells, &chunk, &mut InMemory(input.reps));
-        state
+        match input.reps {
+            None => state.update(input.cells, &chunk, &mut InMemory(&[])),
+            Some(reps) => match reps.in_memory() {
+                Some(cols) => state.update(input.cells, &chunk, &mut InMemory(cols)),
+                None => {
+                    let mut cols = Vec::new();
+                    reps.gather(chunk.rows, &mut cols)?;
+                    state.update(input.cells, &chunk, &mut InOrder(&cols))
+                }
+            },
+        }?;
+        Ok(state)
     };
-    tree(chunks.len(), &leaf, &State::merge_adjacent)
-        .unwrap_or_else(|| State::new(n_cells, n_reps, n_stages, ChunkKey::default()))
+    let join = |a: Result<State, String>, b: Result<State, String>| Ok(a?.merge_adjacent(b?));
+    tree(chunks.len(), &leaf, &join)
+        .unwrap_or_else(|| Ok(State::new(n_cells, n_reps, n_stages, ChunkKey::default())))
 }
 
 /// Fixed-shape binary tree over `0..n` (leaves computed in parallel): the same additions in

@@ -60,13 +60,21 @@ pub struct Chunk<'a> {
     pub stages: &'a [&'a [u32]],
 }
 
-/// Where the replicate weights of a chunk come from: columns in memory, or decoded from a file
-/// one column at a time.
+/// Where the replicate weights of a chunk come from: columns in memory, decoded from a file one
+/// column at a time, or gathered for the chunk's rows.
 pub trait RepSource {
     /// Number of replicates (0: none).
     fn count(&self) -> usize;
-    /// Replicate `k`'s weights and the row id of their first element.
-    fn column(&mut self, k: usize) -> Result<(&[f64], usize), String>;
+    /// Replicate `k`'s weights for the chunk.
+    fn column(&mut self, k: usize) -> Result<RepCol<'_>, String>;
+}
+
+/// One replicate's weights as a [`RepSource`] gives them.
+pub enum RepCol<'a> {
+    /// Indexed by row id: row `r`'s weight is `col[r - base]`.
+    ById(&'a [f64], usize),
+    /// In the chunk's visiting order: `col[i]` is the weight of `rows[i]`.
+    InOrder(&'a [f64]),
 }
 
 /// Replicate weight columns held in memory, indexed by row id.
@@ -76,8 +84,20 @@ impl RepSource for InMemory<'_> {
     fn count(&self) -> usize {
         self.0.len()
     }
-    fn column(&mut self, k: usize) -> Result<(&[f64], usize), String> {
-        Ok((&self.0[k], 0))
+    fn column(&mut self, k: usize) -> Result<RepCol<'_>, String> {
+        Ok(RepCol::ById(&self.0[k], 0))
+    }
+}
+
+/// Replicate weight columns gathered for one chunk, in its visiting order.
+pub struct InOrder<'a>(pub &'a [Vec<f64>]);
+
+impl RepSource for InOrder<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+    fn column(&mut self, k: usize) -> Result<RepCol<'_>, String> {
+        Ok(RepCol::InOrder(&self.0[k]))
     }
 }
 
@@ -104,15 +124,24 @@ impl State {
         chunk: &Chunk,
         reps: &mut R,
     ) -> Result<(), String> {
-        let sorted;
+        // Rows not in PSU order are sorted (stably); `perm[i]` is the position in `chunk.rows`
+        // of the i-th row visited, for weights given in the chunk's order.
+        let (sorted, perm);
         let rows = match chunk.psu {
             Some(p) if !chunk.rows.is_sorted_by_key(|&r| p[r as usize]) => {
-                let mut v = chunk.rows.to_vec();
-                v.sort_by_key(|&r| p[r as usize]);
-                sorted = v;
+                let mut idx: Vec<u32> = (0..chunk.rows.len() as u32).collect();
+                idx.sort_by_key(|&i| p[chunk.rows[i as usize] as usize]);
+                sorted = idx
+                    .iter()
+                    .map(|&i| chunk.rows[i as usize])
+                    .collect::<Vec<u32>>();
+                perm = Some(idx);
                 &sorted[..]
             }
-            _ => chunk.rows,
+            _ => {
+                perm = None;
+                chunk.rows
+            }
         };
         let mut entries: Vec<(u32, f64)> = Vec::with_capacity(rows.len() * 2);
         let mut ends: Vec<usize> = Vec::with_capacity(rows.len());
@@ -121,7 +150,7 @@ impl State {
             ends.push(entries.len());
         }
         self.add_weighted(chunk, rows, &entries, &ends);
-        self.add_replicates(rows, &entries, &ends, reps)
+        self.add_replicates(rows, perm.as_deref(), &entries, &ends, reps)
     }
 
     /// Sums of the sampling weight: per cell, per PSU, per later-stage unit.
@@ -204,6 +233,7 @@ impl State {
     fn add_replicates<R: RepSource>(
         &mut self,
         rows: &[u32],
+        perm: Option<&[u32]>,
         entries: &[(u32, f64)],
         ends: &[usize],
         reps: &mut R,
@@ -222,21 +252,29 @@ impl State {
         let contiguous =
             !rows.is_empty() && rows.windows(2).all(|w| w[0].checked_add(1) == Some(w[1]));
         for k in 0..n_reps {
-            let (col, base) = reps.column(k)?;
             let missing = || format!("replicate {} lacks weights for the chunk's rows", k + 1);
             let slot = |c: u32| c as usize * n_reps + k;
-            let mut from = 0;
+            let (col, base) = match reps.column(k)? {
+                RepCol::InOrder(w) => {
+                    let w = w.get(..rows.len()).ok_or_else(missing)?;
+                    match perm {
+                        None => self.add_in_order(w, entries, ends, k),
+                        Some(perm) => {
+                            let w: Vec<f64> = perm.iter().map(|&i| w[i as usize]).collect();
+                            self.add_in_order(&w, entries, ends, k)
+                        }
+                    }
+                    continue;
+                }
+                RepCol::ById(col, base) => (col, base),
+            };
             if contiguous {
                 let first = (rows[0] as usize).checked_sub(base).ok_or_else(missing)?;
                 let w = col.get(first..first + rows.len()).ok_or_else(missing)?;
-                for (&b, &end) in w.iter().zip(ends) {
-                    for &(c, y) in &entries[from..end] {
-                        self.reps[slot(c)] += b * y;
-                    }
-                    from = end;
-                }
+                self.add_in_order(w, entries, ends, k);
                 continue;
             }
+            let mut from = 0;
             for (&r, &end) in rows.iter().zip(ends) {
                 let b = (r as usize)
                     .checked_sub(base)
@@ -250,6 +288,18 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// Replicate `k`'s sums from its weights in visiting order (`w[i]` for the i-th row).
+    fn add_in_order(&mut self, w: &[f64], entries: &[(u32, f64)], ends: &[usize], k: usize) {
+        let n_reps = self.n_reps;
+        let mut from = 0;
+        for (&b, &end) in w.iter().zip(ends) {
+            for &(c, y) in &entries[from..end] {
+                self.reps[c as usize * n_reps + k] += b * y;
+            }
+            from = end;
+        }
     }
 
     /// Whether the state is well formed (a state read from elsewhere is checked before use):

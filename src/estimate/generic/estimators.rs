@@ -104,7 +104,7 @@ pub fn estimate_all(
             let input = core::Input {
                 rows: &rows,
                 weight: &design.weights,
-                reps: &[],
+                reps: None,
                 psu: Some(&t.psu_of_row),
                 stages: &stages,
                 cells: &map,
@@ -114,24 +114,32 @@ pub fn estimate_all(
                 sizes: &t.sizes,
                 stages: &t.later,
             };
-            (core::accumulate(&input), finish)
+            (in_memory(core::accumulate(&input)), finish)
         }
         VarianceMethod::Replicate(r) => {
             let input = core::Input {
                 rows: &rows,
                 weight: &design.weights,
-                reps: &r.weights,
+                reps: Some(&r.weights),
                 psu: None,
                 stages: &[],
                 cells: &map,
             };
-            (core::accumulate(&input), Finish::Replicate(&r.spec))
+            (
+                in_memory(core::accumulate(&input)),
+                Finish::Replicate(&r.spec),
+            )
         }
     };
     finish_all(&state, &finish, design.df, cells, targets)
 }
 
 /// Per-cell unit totals of a state's PSUs or stage units, ascending by unit.
+/// The state of columns held in memory: every row has its weights, so nothing can fail.
+fn in_memory(state: Result<State, String>) -> State {
+    state.unwrap_or_else(|e| unreachable!("in-memory replicate weights: {e}"))
+}
+
 fn by_cell(units: &[core::state::UnitSums], n_cells: usize) -> Vec<Vec<(u32, f64)>> {
     let mut out = vec![Vec::new(); n_cells];
     for (u, sums) in units {

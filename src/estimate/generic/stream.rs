@@ -17,7 +17,7 @@ use super::parquet::{read_numbers, ParquetFile};
 use super::table::{missing_column, read_error, Table};
 use super::targets;
 use super::{Outcome, Request};
-use crate::estimate::core::state::{Chunk, RepSource};
+use crate::estimate::core::state::{Chunk, RepCol, RepSource};
 use crate::estimate::core::{chunks, ChunkKey, Finish, State};
 use crate::estimate::error::EstimateError;
 
@@ -44,7 +44,7 @@ impl RepSource for GroupReps<'_> {
         self.leaves.len()
     }
 
-    fn column(&mut self, k: usize) -> Result<(&[f64], usize), String> {
+    fn column(&mut self, k: usize) -> Result<RepCol<'_>, String> {
         let (col, descr) = self.file.column(self.group, self.leaves[k])?;
         read_numbers(col, &descr, self.rows, &mut self.defs, &mut self.values)?;
         let (w, start) = (&self.values, self.start);
@@ -61,7 +61,7 @@ impl RepSource for GroupReps<'_> {
                 .find(|&i| w[i] == 0.0 && self.weights[start + i] > 0.0)
                 .map(|i| start + i);
         }
-        Ok((&self.values, self.start))
+        Ok(RepCol::ById(&self.values, self.start))
     }
 }
 

@@ -1,0 +1,317 @@
+//! The replicate weights of a frame: row by row (all of a row's replicates side by side), in
+//! memory up to a bound, then in a file of their own. With 80 replicates they are 640 bytes a
+//! row — more than the rest of the frame — and nothing reads them but the estimation's chunks and
+//! the microdata writer, each a block of rows at a time, so they need not stay in memory.
+//!
+//! Rows are stored in the order they are pushed; `index` maps each frame row to its stored row,
+//! so that `retain` (rows dropped by validation) moves no weight. The file is created in the
+//! folder the caller names (a run's staging area, on the warehouse's disk) and unlinked at once:
+//! it disappears with the process, however that ends.
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Bytes of replicate weights kept in memory before they go to a file.
+pub const MEMORY_BYTES: usize = 32 << 20;
+
+/// [`MEMORY_BYTES`], or in a build with the `failpoints` feature `MIGSTAT_SPILL_BYTES` (tests
+/// spill every row with `1`).
+pub fn memory_bound() -> usize {
+    #[cfg(feature = "failpoints")]
+    if let Some(b) = std::env::var("MIGSTAT_SPILL_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return b;
+    }
+    MEMORY_BYTES
+}
+
+#[derive(Debug, Default)]
+pub struct Replicates {
+    /// Replicates per row (0: the design has none).
+    n: usize,
+    /// Stored row of each frame row.
+    index: Vec<u32>,
+    /// Rows stored (in the file, then in `tail`).
+    stored: usize,
+    /// Rows `spilled..stored`, `n` weights each (all rows while nothing is spilled).
+    tail: Vec<f64>,
+    /// Rows `0..spilled` live in `file`, at `row * n * 8`.
+    spilled: usize,
+    file: Option<File>,
+    /// Where the file goes (`None`: the system's temporary folder).
+    dir: Option<PathBuf>,
+    /// Bytes kept in `tail` before it is written out.
+    bound: usize,
+}
+
+impl Replicates {
+    /// A store for `n` replicates per row that spills to `dir` past `bound` bytes.
+    pub fn new(n: usize, dir: Option<&Path>, bound: usize) -> Self {
+        Replicates {
+            n,
+            dir: dir.map(Path::to_path_buf),
+            bound: bound.max(8),
+            ..Default::default()
+        }
+    }
+
+    /// Replicates per row.
+    pub fn count(&self) -> usize {
+        self.n
+    }
+
+    /// Frame rows.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Whether some rows are kept in a file.
+    pub fn spilled(&self) -> bool {
+        self.spilled > 0
+    }
+
+    /// Appends one frame row's weights (`count()` of them).
+    pub fn push(&mut self, w: &[f64]) -> std::io::Result<()> {
+        debug_assert_eq!(w.len(), self.n);
+        if self.n == 0 {
+            return Ok(());
+        }
+        let row = u32::try_from(self.stored).map_err(|_| {
+            std::io::Error::other("more than 4,294,967,295 rows of replicate weights")
+        })?;
+        self.index.push(row);
+        self.tail.extend_from_slice(w);
+        self.stored += 1;
+        if self.tail.len() * 8 >= self.bound {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows held in memory to the file (created on first use).
+    fn spill(&mut self) -> std::io::Result<()> {
+        crate::load::failpoint::hit("spill")?;
+        if self.file.is_none() {
+            self.file = Some(unlinked_file(self.dir.as_deref())?);
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        let mut bytes = Vec::with_capacity(self.tail.len() * 8);
+        for x in &self.tail {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        file.write_all_at(&bytes, (self.spilled * self.n * 8) as u64)?;
+        self.spilled = self.stored;
+        self.tail.clear();
+        Ok(())
+    }
+
+    /// Keeps the frame rows whose `keep` entry is true (rows past `keep`'s end are kept).
+    pub fn retain(&mut self, keep: &[bool]) {
+        let mut i = 0;
+        self.index.retain(|_| {
+            let k = keep.get(i).copied().unwrap_or(true);
+            i += 1;
+            k
+        });
+    }
+
+    /// Gives back what the buffers hold beyond their rows.
+    pub fn shrink_to_fit(&mut self) {
+        self.index.shrink_to_fit();
+        self.tail.shrink_to_fit();
+    }
+
+    /// Drops every row (the file, if any, is reused from its start).
+    pub fn clear(&mut self) {
+        self.index.clear();
+        self.tail.clear();
+        self.stored = 0;
+        self.spilled = 0;
+    }
+
+    /// The weights of frame rows `rows`, row by row: `out` gets `count()` values per row.
+    pub fn rows_into(&self, rows: &[u32], out: &mut Vec<f64>) -> std::io::Result<()> {
+        out.clear();
+        let n = self.n;
+        if n == 0 {
+            return Ok(());
+        }
+        out.reserve(rows.len() * n);
+        let mut bytes = Vec::new();
+        let mut i = 0;
+        while i < rows.len() {
+            let s = self.stored_row(rows[i])?;
+            if s >= self.spilled {
+                let at = (s - self.spilled) * n;
+                out.extend_from_slice(&self.tail[at..at + n]);
+                i += 1;
+                continue;
+            }
+            // A run of consecutive stored rows in the file is one read.
+            let mut j = i + 1;
+            while j < rows.len() {
+                match self.stored_row(rows[j]) {
+                    Ok(t) if t == s + (j - i) && t < self.spilled => j += 1,
+                    _ => break,
+                }
+            }
+            bytes.resize((j - i) * n * 8, 0);
+            let file = self.file.as_ref().ok_or_else(|| missing(s))?;
+            file.read_exact_at(&mut bytes, (s * n * 8) as u64)?;
+            out.extend(
+                bytes
+                    .chunks_exact(8)
+                    .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default())),
+            );
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// The weights of frame rows `rows`, replicate by replicate: `cols[k][i]` is replicate `k`
+    /// of `rows[i]`.
+    pub fn columns_into(&self, rows: &[u32], cols: &mut Vec<Vec<f64>>) -> std::io::Result<()> {
+        let mut flat = Vec::new();
+        self.rows_into(rows, &mut flat)?;
+        cols.resize_with(self.n, Vec::new);
+        for (k, col) in cols.iter_mut().enumerate() {
+            col.clear();
+            col.extend(flat.iter().skip(k).step_by(self.n.max(1)));
+        }
+        Ok(())
+    }
+
+    fn stored_row(&self, row: u32) -> std::io::Result<usize> {
+        self.index
+            .get(row as usize)
+            .map(|&s| s as usize)
+            .ok_or_else(|| missing(row as usize))
+    }
+}
+
+impl crate::estimate::core::chunks::RepRows for Replicates {
+    fn count(&self) -> usize {
+        self.n
+    }
+    fn gather(&self, rows: &[u32], cols: &mut Vec<Vec<f64>>) -> Result<(), String> {
+        self.columns_into(rows, cols)
+            .map_err(|e| format!("cannot read back the replicate weights: {e}"))
+    }
+}
+
+fn missing(row: usize) -> std::io::Error {
+    std::io::Error::other(format!("no replicate weights for row {row}"))
+}
+
+/// A new file in `dir` (or the temporary folder) that is unlinked as soon as it is open.
+fn unlinked_file(dir: Option<&Path>) -> std::io::Result<File> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let mut last = None;
+    for _ in 0..100 {
+        let name = dir.join(format!(
+            ".replicates-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&name)
+        {
+            Ok(f) => {
+                std::fs::remove_file(&name)?;
+                return Ok(f);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", name.display()),
+                ))
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free file name")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weights(row: usize, n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|k| row as f64 * 1000.0 + k as f64 + 0.25)
+            .collect()
+    }
+
+    /// Every bound (all in memory, spilled every row, spilled in blocks) gives the same rows
+    /// back, by row and by column, after a retain, whatever the order asked.
+    #[test]
+    fn spilled_rows_read_back_as_pushed() {
+        let n = 3;
+        for bound in [usize::MAX, 8, 5 * 3 * 8, 7 * 3 * 8 + 1] {
+            let mut r = Replicates::new(n, None, bound);
+            for row in 0..50 {
+                r.push(&weights(row, n)).expect("push");
+            }
+            assert_eq!(r.spilled(), bound != usize::MAX, "bound {bound}");
+            // Drop every third row: frame row i is now pushed row kept[i].
+            let keep: Vec<bool> = (0..50).map(|i| i % 3 != 1).collect();
+            r.retain(&keep);
+            let kept: Vec<usize> = (0..50).filter(|i| i % 3 != 1).collect();
+            assert_eq!(r.len(), kept.len());
+            let ask: Vec<u32> = (0..kept.len() as u32).rev().chain(0..5).collect();
+            let mut out = Vec::new();
+            r.rows_into(&ask, &mut out).expect("rows");
+            let want: Vec<f64> = ask
+                .iter()
+                .flat_map(|&i| weights(kept[i as usize], n))
+                .collect();
+            assert_eq!(out, want, "bound {bound}");
+            let mut cols = Vec::new();
+            r.columns_into(&ask, &mut cols).expect("columns");
+            for (k, col) in cols.iter().enumerate() {
+                let want: Vec<f64> = ask
+                    .iter()
+                    .map(|&i| weights(kept[i as usize], n)[k])
+                    .collect();
+                assert_eq!(col, &want, "bound {bound}, replicate {k}");
+            }
+            assert!(r.rows_into(&[kept.len() as u32], &mut out).is_err());
+            // Cleared, the store takes new rows from the start of its file.
+            r.clear();
+            for row in 100..110 {
+                r.push(&weights(row, n)).expect("push again");
+            }
+            r.rows_into(&[9, 0], &mut out).expect("rows again");
+            assert_eq!(out, [weights(109, n), weights(100, n)].concat());
+        }
+    }
+
+    #[test]
+    fn the_file_is_gone_from_its_folder() {
+        let dir = std::env::temp_dir().join(format!("migstat-reps-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut r = Replicates::new(2, Some(&dir), 8);
+        r.push(&[1.0, 2.0]).expect("push");
+        assert!(r.spilled());
+        assert_eq!(std::fs::read_dir(&dir).expect("list").count(), 0);
+        let mut out = Vec::new();
+        r.rows_into(&[0], &mut out).expect("read");
+        assert_eq!(out, [1.0, 2.0]);
+        std::fs::remove_dir_all(&dir).expect("remove");
+    }
+}
