@@ -354,6 +354,7 @@ mod tests {
         assert_eq!(f.key.iter().collect::<Vec<_>>(), [Some("k0"), Some("k2")]);
         assert_eq!(f.line, [2, 4]);
         let mut reps = Vec::new();
+        f.reps.seal().expect("seal");
         f.reps.rows_into(&[0, 1], &mut reps).expect("read");
         assert_eq!(reps, [0.0, 4.0]);
         assert_eq!(f.age_hi, [Some(0), Some(2)]);

@@ -195,6 +195,10 @@ pub fn normalize_in(
     if let Some(c) = chunks.as_mut() {
         (c.sink)(&mut out);
     }
+    out.frame
+        .reps
+        .seal()
+        .map_err(|e| spill_error(spec.spill, e))?;
     out.frame.shrink_to_fit();
     Ok(out)
 }
@@ -382,10 +386,11 @@ impl Merge<'_> {
                 &mut self.index,
                 ctx.spec.design.nest,
             ) {
-                Ok(()) => out.frame.reps.push(m.reps(r, self.reps)).map_err(|e| {
-                    let dir = ctx.spec.spill.map(Path::to_path_buf);
-                    MigError::io(dir.unwrap_or_else(std::env::temp_dir), e)
-                })?,
+                Ok(()) => out
+                    .frame
+                    .reps
+                    .push(m.reps(r, self.reps))
+                    .map_err(|e| spill_error(ctx.spec.spill, e))?,
                 Err(mut p) => {
                     p.column = ctx.spec.design.psu.clone().unwrap_or(p.column);
                     out.findings.push(ctx.finding(&p, line, &key));
@@ -394,6 +399,14 @@ impl Merge<'_> {
         }
         Ok(())
     }
+}
+
+/// A failure to keep replicate weights in their file, named by its folder.
+fn spill_error(dir: Option<&Path>, e: std::io::Error) -> MigError {
+    let dir = dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    MigError::io(dir, e)
 }
 
 /// The columns of the business key as findings name them (`HH_ID+MEMBER`; `line` without ids).

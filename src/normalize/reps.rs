@@ -6,11 +6,15 @@
 //! Rows are stored in the order they are pushed; `index` maps each frame row to its stored row,
 //! so that `retain` (rows dropped by validation) moves no weight. The file is created in the
 //! folder the caller names (a run's staging area, on the warehouse's disk) and unlinked at once:
-//! it disappears with the process, however that ends.
+//! it disappears with the process, however that ends. Each block is written by a thread of its
+//! own while the next one fills (one write in flight), so the copy into the page cache stays off
+//! the thread that merges the rows; [`Replicates::seal`] waits for the last one before any read.
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 /// Bytes of replicate weights kept in memory before they go to a file.
 pub const MEMORY_BYTES: usize = 32 << 20;
@@ -40,7 +44,9 @@ pub struct Replicates {
     tail: Vec<f64>,
     /// Rows `0..spilled` live in `file`, at `row * n * 8`.
     spilled: usize,
-    file: Option<File>,
+    file: Option<Arc<File>>,
+    /// The block being written, which hands its buffer back for the next one.
+    writing: Option<JoinHandle<std::io::Result<Vec<f64>>>>,
     /// Where the file goes (`None`: the system's temporary folder).
     dir: Option<PathBuf>,
     /// Bytes kept in `tail` before it is written out.
@@ -95,23 +101,47 @@ impl Replicates {
         Ok(())
     }
 
-    /// Writes the rows held in memory to the file (created on first use).
+    /// Hands the rows held in memory to a thread that writes them to the file (created on first
+    /// use), once the block before them is written.
     fn spill(&mut self) -> std::io::Result<()> {
         crate::load::failpoint::hit("spill")?;
+        let mut next = self.wait()?.unwrap_or_default();
         if self.file.is_none() {
-            self.file = Some(unlinked_file(self.dir.as_deref())?);
+            self.file = Some(Arc::new(unlinked_file(self.dir.as_deref())?));
         }
-        let Some(file) = self.file.as_mut() else {
+        let Some(file) = self.file.clone() else {
             return Ok(());
         };
-        let mut bytes = Vec::with_capacity(self.tail.len() * 8);
-        for x in &self.tail {
-            bytes.extend_from_slice(&x.to_le_bytes());
-        }
-        file.write_all_at(&bytes, (self.spilled * self.n * 8) as u64)?;
+        next.clear();
+        let block = std::mem::replace(&mut self.tail, next);
+        let at = (self.spilled * self.n * 8) as u64;
+        self.writing = Some(std::thread::spawn(move || {
+            crate::load::failpoint::hit("spill.write")?;
+            let mut bytes = Vec::with_capacity(block.len() * 8);
+            for x in &block {
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+            file.write_all_at(&bytes, at).map(|()| block)
+        }));
         self.spilled = self.stored;
-        self.tail.clear();
         Ok(())
+    }
+
+    /// Waits for the block being written; its buffer, when there was one.
+    fn wait(&mut self) -> std::io::Result<Option<Vec<f64>>> {
+        match self.writing.take() {
+            None => Ok(None),
+            Some(h) => h
+                .join()
+                .map_err(|_| std::io::Error::other("the thread writing replicate weights failed"))?
+                .map(Some),
+        }
+    }
+
+    /// Waits until every spilled row is in the file: called once the rows are all pushed, before
+    /// they are read (a read before it fails rather than see a block still being written).
+    pub fn seal(&mut self) -> std::io::Result<()> {
+        self.wait().map(|_| ())
     }
 
     /// Keeps the frame rows whose `keep` entry is true (rows past `keep`'s end are kept).
@@ -132,6 +162,8 @@ impl Replicates {
 
     /// Drops every row (the file, if any, is reused from its start).
     pub fn clear(&mut self) {
+        // A write still in flight would land where the next rows go.
+        let _ = self.wait();
         self.index.clear();
         self.tail.clear();
         self.stored = 0;
@@ -144,6 +176,11 @@ impl Replicates {
         let n = self.n;
         if n == 0 {
             return Ok(());
+        }
+        if self.writing.is_some() {
+            return Err(std::io::Error::other(
+                "replicate weights read before they were sealed",
+            ));
         }
         out.reserve(rows.len() * n);
         let mut bytes = Vec::new();
@@ -267,6 +304,11 @@ mod tests {
             for row in 0..50 {
                 r.push(&weights(row, n)).expect("push");
             }
+            if bound != usize::MAX {
+                let mut out = Vec::new();
+                assert!(r.rows_into(&[0], &mut out).is_err(), "read before seal");
+            }
+            r.seal().expect("seal");
             assert_eq!(r.spilled(), bound != usize::MAX, "bound {bound}");
             // Drop every third row: frame row i is now pushed row kept[i].
             let keep: Vec<bool> = (0..50).map(|i| i % 3 != 1).collect();
@@ -296,6 +338,7 @@ mod tests {
             for row in 100..110 {
                 r.push(&weights(row, n)).expect("push again");
             }
+            r.seal().expect("seal again");
             r.rows_into(&[9, 0], &mut out).expect("rows again");
             assert_eq!(out, [weights(109, n), weights(100, n)].concat());
         }
@@ -307,6 +350,7 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let mut r = Replicates::new(2, Some(&dir), 8);
         r.push(&[1.0, 2.0]).expect("push");
+        r.seal().expect("seal");
         assert!(r.spilled());
         assert_eq!(std::fs::read_dir(&dir).expect("list").count(), 0);
         let mut out = Vec::new();

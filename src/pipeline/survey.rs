@@ -324,7 +324,7 @@ fn stage_all(
 }
 
 /// Rows of microdata turned into Arrow columns at a time.
-const MICRODATA_SLICE: usize = 65_536;
+const MICRODATA_SLICE: usize = 32_768;
 
 /// Where one record's microdata go.
 struct Files<'a> {
@@ -349,16 +349,24 @@ fn stage_microdata(
             .join(&p.pipeline.ref_area)
             .join(time)
             .join(f.src_file);
-        // Written in slices of rows: memory holds one slice and the row group being encoded.
+        // Written in slices of rows: a thread builds the next slice while this one encodes the
+        // last, so memory holds two slices and the row group being encoded.
         let shape = columns::microdata(&n.frame, &[], schema)?.schema();
-        let mut slices = rows.chunks(MICRODATA_SLICE);
-        let mut next = || {
-            slices
-                .next()
-                .map(|rows| columns::microdata(&n.frame, rows, schema))
-                .transpose()
-        };
-        staged.parquet_stream(f.area, &rel, shape, meta, &mut next)?;
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                for rows in rows.chunks(MICRODATA_SLICE) {
+                    let slice = columns::microdata(&n.frame, rows, schema);
+                    let failed = slice.is_err();
+                    // A closed channel: the writer stopped; so does the builder.
+                    if tx.send(slice).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            let mut next = || rx.recv().ok().transpose();
+            staged.parquet_stream(f.area, &rel, shape, meta, &mut next)
+        })?;
     }
     Ok(())
 }
