@@ -31,6 +31,7 @@ use crate::estimate::core::chunks::plan;
 use crate::estimate::core::state::{Chunk, InMemory};
 use crate::estimate::core::{merge_in_order, ChunkKey, Input, State};
 use crate::estimate::cube::{CubeCells, CubeEngine, TableSpec};
+use crate::normalize::frame::Nullable;
 
 /// The aggregate's name in plans.
 pub const NAME: &str = "migstat_cube";
@@ -109,7 +110,7 @@ impl Cluster {
         let n_reps = input.reps.map_or(0, |r| r.count());
         // The distinct breakdown and value columns the tables read (tables share them).
         let mut dim_cols: Vec<&[u32]> = Vec::new();
-        let mut value_cols: Vec<&[Option<f64>]> = Vec::new();
+        let mut value_cols: Vec<&Nullable<f64>> = Vec::new();
         let tables: Vec<TableDesc> = cells
             .tables
             .iter()
@@ -151,7 +152,7 @@ impl Cluster {
 }
 
 /// Index of `col` among `cols` (by address), added when new.
-fn position<'a, T>(cols: &mut Vec<&'a [T]>, col: &'a [T]) -> usize {
+fn position<'a, T: ?Sized>(cols: &mut Vec<&'a T>, col: &'a T) -> usize {
     match cols.iter().position(|c| std::ptr::eq(*c, col)) {
         Some(i) => i,
         None => {
@@ -166,7 +167,7 @@ fn write_chunk(
     rows: &[u32],
     input: &Input<CubeCells>,
     dims: &[&[u32]],
-    values: &[&[Option<f64>]],
+    values: &[&Nullable<f64>],
 ) -> Result<(), String> {
     let pick = |c: &[f64]| -> ArrayRef {
         Arc::new(Float64Array::from_iter_values(
@@ -200,7 +201,7 @@ fn write_chunk(
     for (k, v) in values.iter().enumerate() {
         cols.push((
             format!("v{k}"),
-            Arc::new(Float64Array::from_iter(rows.iter().map(|&r| v[r as usize]))),
+            Arc::new(Float64Array::from_iter(rows.iter().map(|&r| v.get(r as usize)))),
         ));
     }
     if let Some(reps) = input.reps {
@@ -366,7 +367,7 @@ impl ChunkAccumulator {
         let dims: Vec<UInt32Array> = (0..self.spec.n_dims)
             .map(|_| primitive::<UInt32Type>(next(), "a code column"))
             .collect::<DfResult<_>>()?;
-        let values: Vec<Vec<Option<f64>>> = (0..self.spec.n_values)
+        let values: Vec<Nullable<f64>> = (0..self.spec.n_values)
             .map(|_| primitive::<Float64Type>(next(), "a value column").map(|a| a.iter().collect()))
             .collect::<DfResult<_>>()?;
         // In memory as the core's replicate source takes them: one vector per replicate.
@@ -381,7 +382,7 @@ impl ChunkAccumulator {
             .iter()
             .map(|t| TableSpec {
                 pop_bit: t.pop_bit,
-                value: t.value.map(|k| values[k].as_slice()),
+                value: t.value.map(|k| &values[k]),
                 dims: t
                     .dims
                     .iter()

@@ -3,13 +3,14 @@
 //! row counts in one fine cell of each table whose population it belongs to (with its value, or
 //! 1 for a count of persons). Margins and code versions are formed afterwards (`tables.rs`).
 use super::core::{CellMap, Input, State};
+use crate::normalize::frame::Nullable;
 
 /// One table of the cube: a population, an optional value column, and its breakdowns.
 pub struct TableSpec<'a> {
     /// Bit of the table's population in the row masks.
     pub pop_bit: u64,
     /// Value summed (`None`: count persons); a missing value keeps the row out of the table.
-    pub value: Option<&'a [Option<f64>]>,
+    pub value: Option<&'a Nullable<f64>>,
     /// Fine index per row for each breakdown, with its stride in the table's cell space.
     pub dims: Vec<(&'a [u32], usize)>,
     /// First cell of this table in the cube's cell space.
@@ -35,7 +36,7 @@ impl CellMap for CubeCells<'_> {
                 continue;
             }
             let y = match t.value {
-                Some(v) => match v[r] {
+                Some(v) => match v.get(r) {
                     Some(y) => y,
                     None => continue,
                 },

@@ -88,9 +88,9 @@ impl DimPlan {
         let mut intervals: Vec<(i64, i64)> = Vec::new();
         let mut index: std::collections::HashMap<(i64, i64), u32> = Default::default();
         let mut fine = Vec::with_capacity(frame.len());
-        for (lo, hi) in frame.age_lo.iter().zip(&frame.age_hi) {
+        for (lo, hi) in frame.age_lo.iter().zip(frame.age_hi.iter()) {
             let iv = match (lo, hi) {
-                (Some(l), Some(h)) => (*l, *h),
+                (Some(l), Some(h)) => (l, h),
                 _ => (-1, -1),
             };
             let idx = *index.entry(iv).or_insert_with(|| {

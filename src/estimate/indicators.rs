@@ -244,7 +244,7 @@ fn run_period(
         }
         dims.reverse();
         let value = k.value.as_ref().and_then(|v| match frame.mapped(v) {
-            Some(ColData::Float(c)) => Some(c.as_slice()),
+            Some(ColData::Float(c)) => Some(c),
             _ => None,
         });
         specs.push(TableSpec {

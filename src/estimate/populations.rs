@@ -28,7 +28,7 @@ fn apply(
     keep: &mut [bool],
 ) -> Result<(), Unavailable> {
     if cond.working_age == Some(true) {
-        for (k, lo) in keep.iter_mut().zip(&frame.age_lo) {
+        for (k, lo) in keep.iter_mut().zip(frame.age_lo.iter()) {
             *k &= lo.is_some_and(|a| a >= working_age);
         }
         return Ok(());
@@ -67,8 +67,8 @@ fn test(col: &ColData, i: usize, cond: &Condition, allowed: &[u32], year: i64) -
     }
     if let Some(p) = cond.present {
         let present = match col {
-            ColData::Float(v) => v[i].is_some(),
-            ColData::Int(v) => v[i].is_some(),
+            ColData::Float(v) => v.get(i).is_some(),
+            ColData::Int(v) => v.get(i).is_some(),
             ColData::Bool(v) => v[i].is_some(),
             ColData::Str(v) => v[i].is_some(),
             ColData::Code(v) => v[i] != NONE,
@@ -77,7 +77,7 @@ fn test(col: &ColData, i: usize, cond: &Condition, allowed: &[u32], year: i64) -
     }
     if let Some(n) = cond.within_years {
         let ColData::Int(v) = col else { return false };
-        return v[i].is_some_and(|y| y >= year - n && y <= year);
+        return v.get(i).is_some_and(|y| y >= year - n && y <= year);
     }
     true
 }

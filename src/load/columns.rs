@@ -279,13 +279,13 @@ pub fn microdata(frame: &Frame, rows: &[u32], schema: &Schema) -> Result<RecordB
             "age_lo" => (
                 Field::new(name, DataType::Int64, true),
                 Arc::new(Int64Array::from_iter(
-                    rows.iter().map(|r| frame.age_lo[idx(r)]),
+                    rows.iter().map(|r| frame.age_lo.get(idx(r))),
                 )),
             ),
             "age_hi" => (
                 Field::new(name, DataType::Int64, true),
                 Arc::new(Int64Array::from_iter(
-                    rows.iter().map(|r| frame.age_hi[idx(r)]),
+                    rows.iter().map(|r| frame.age_hi.get(idx(r))),
                 )),
             ),
             _ => field_column(frame, rows, name, schema)?,
@@ -344,11 +344,11 @@ fn field_column(
         ),
         ColData::Int(v) => (
             Field::new(name, DataType::Int64, true),
-            Arc::new(Int64Array::from_iter(rows.iter().map(|r| v[at(r)]))),
+            Arc::new(Int64Array::from_iter(rows.iter().map(|r| v.get(at(r))))),
         ),
         ColData::Float(v) => (
             f(name),
-            Arc::new(Float64Array::from_iter(rows.iter().map(|r| v[at(r)]))),
+            Arc::new(Float64Array::from_iter(rows.iter().map(|r| v.get(at(r))))),
         ),
         ColData::Bool(v) => (
             Field::new(name, DataType::Boolean, true),

@@ -38,7 +38,7 @@ pub struct PeriodTotals {
 impl PeriodTotals {
     /// Adds row `i` of a person frame.
     pub fn add(&mut self, frame: &Frame, i: usize, schema: &Schema, working_age: i64) {
-        if frame.age_lo[i].is_none_or(|a| a < working_age) {
+        if frame.age_lo.get(i).is_none_or(|a| a < working_age) {
             return;
         }
         let time = &frame.times[frame.time[i] as usize];

@@ -141,7 +141,7 @@ impl RecordRules {
 
     fn below_working_age(&self, frame: &Frame, i: usize, schema: &Schema, out: &mut RowReporter) {
         let Some(lfs) = &self.lfs else { return };
-        let Some(hi) = frame.age_hi[i] else { return };
+        let Some(hi) = frame.age_hi.get(i) else { return };
         let v = code_at(frame, lfs.slot, i);
         if hi >= self.working_age || v == NONE || Some(v) == self.lfs_x || Some(v) == lfs.missing {
             return;
@@ -188,7 +188,7 @@ impl RecordRules {
             );
             return;
         }
-        let Some(hi) = frame.age_hi[i].filter(|&a| a < 999) else {
+        let Some(hi) = frame.age_hi.get(i).filter(|&a| a < 999) else {
             return;
         };
         let born = survey - hi - 1;
@@ -255,8 +255,8 @@ impl RecordRules {
             return;
         };
         let amount = match &frame.fields[*a].data {
-            ColData::Float(v) => v[i],
-            ColData::Int(v) => v[i].map(|x| x as f64),
+            ColData::Float(v) => v.get(i),
+            ColData::Int(v) => v.get(i).map(|x| x as f64),
             _ => None,
         };
         if let (Some(false), Some(x)) = (receipt[i], amount) {
@@ -324,8 +324,8 @@ fn code_at(frame: &Frame, slot: usize, i: usize) -> u32 {
 
 fn int_at(frame: &Frame, slot: usize, i: usize) -> Option<i64> {
     match &frame.fields[slot].data {
-        ColData::Int(v) => v.get(i).copied().flatten(),
-        ColData::Float(v) => v.get(i).copied().flatten().map(|x| x as i64),
+        ColData::Int(v) => v.get(i),
+        ColData::Float(v) => v.get(i).map(|x| x as i64),
         _ => None,
     }
 }
@@ -344,7 +344,7 @@ fn code_name(schema: &Schema, dim: &str, idx: u32) -> String {
 }
 
 fn age_text(frame: &Frame, i: usize) -> String {
-    match (frame.age_lo[i], frame.age_hi[i]) {
+    match (frame.age_lo.get(i), frame.age_hi.get(i)) {
         (Some(lo), Some(hi)) if lo == hi => format!("{lo} years old"),
         (Some(lo), Some(hi)) if hi >= 999 => format!("aged {lo} or more"),
         (Some(lo), Some(hi)) => format!("aged {lo}-{hi}"),
