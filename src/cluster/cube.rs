@@ -201,7 +201,9 @@ fn write_chunk(
     for (k, v) in values.iter().enumerate() {
         cols.push((
             format!("v{k}"),
-            Arc::new(Float64Array::from_iter(rows.iter().map(|&r| v.get(r as usize)))),
+            Arc::new(Float64Array::from_iter(
+                rows.iter().map(|&r| v.get(r as usize)),
+            )),
         ));
     }
     if let Some(reps) = input.reps {

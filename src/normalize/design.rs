@@ -22,6 +22,9 @@ pub struct SystemPlan {
 /// The system values of one row.
 pub struct SystemRow {
     pub key: String,
+    /// The key's fingerprint (`validate::keys`), taken here on the pool so that the merge's
+    /// duplicate check only looks it up.
+    pub key_fp: u64,
     pub hh_id: Option<String>,
     pub time: String,
     pub weight: f64,
@@ -154,6 +157,7 @@ impl SystemPlan {
             }
         }
         Ok(SystemRow {
+            key_fp: crate::validate::keys::fingerprint([key.as_str()]),
             key,
             hh_id: self
                 .household

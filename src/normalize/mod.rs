@@ -342,7 +342,7 @@ impl Merge<'_> {
             };
             let mut dup = None;
             if let Some(s) = &row.sys {
-                if !self.seen_keys.insert(&s.key) {
+                if !self.seen_keys.insert_fingerprint(s.key_fp) {
                     dup = Some(Problem {
                         rule: "duplicate_key",
                         field: "key".into(),

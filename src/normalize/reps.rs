@@ -16,6 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+/// Rows read from the file at a time (with 80 replicates, 640 kB: the buffer stays in cache).
+const READ_ROWS: usize = 1024;
+
 /// Bytes of replicate weights kept in memory before they go to a file.
 pub const MEMORY_BYTES: usize = 32 << 20;
 
@@ -173,6 +176,29 @@ impl Replicates {
     /// The weights of frame rows `rows`, row by row: `out` gets `count()` values per row.
     pub fn rows_into(&self, rows: &[u32], out: &mut Vec<f64>) -> std::io::Result<()> {
         out.clear();
+        out.reserve(rows.len() * self.n);
+        self.for_each_row(rows, |w| out.extend_from_slice(w))
+    }
+
+    /// The weights of frame rows `rows`, replicate by replicate: `cols[k][i]` is replicate `k`
+    /// of `rows[i]`.
+    pub fn columns_into(&self, rows: &[u32], cols: &mut Vec<Vec<f64>>) -> std::io::Result<()> {
+        cols.resize_with(self.n, Vec::new);
+        for col in cols.iter_mut() {
+            col.clear();
+            col.reserve(rows.len());
+        }
+        self.for_each_row(rows, |w| {
+            for (col, &x) in cols.iter_mut().zip(w) {
+                col.push(x);
+            }
+        })
+    }
+
+    /// Calls `f` with the weights of each of `rows` in turn. Rows in the file are read a run of
+    /// consecutive stored rows at a time, in pieces of at most [`READ_ROWS`] rows into one
+    /// reused buffer, so a chunk's weights pass through memory once.
+    fn for_each_row(&self, rows: &[u32], mut f: impl FnMut(&[f64])) -> std::io::Result<()> {
         let n = self.n;
         if n == 0 {
             return Ok(());
@@ -182,20 +208,20 @@ impl Replicates {
                 "replicate weights read before they were sealed",
             ));
         }
-        out.reserve(rows.len() * n);
         let mut bytes = Vec::new();
+        let mut row = vec![0.0; n];
         let mut i = 0;
         while i < rows.len() {
             let s = self.stored_row(rows[i])?;
             if s >= self.spilled {
                 let at = (s - self.spilled) * n;
-                out.extend_from_slice(&self.tail[at..at + n]);
+                f(&self.tail[at..at + n]);
                 i += 1;
                 continue;
             }
-            // A run of consecutive stored rows in the file is one read.
+            // A run of consecutive stored rows in the file, up to READ_ROWS, is one read.
             let mut j = i + 1;
-            while j < rows.len() {
+            while j < rows.len() && j - i < READ_ROWS {
                 match self.stored_row(rows[j]) {
                     Ok(t) if t == s + (j - i) && t < self.spilled => j += 1,
                     _ => break,
@@ -204,25 +230,13 @@ impl Replicates {
             bytes.resize((j - i) * n * 8, 0);
             let file = self.file.as_ref().ok_or_else(|| missing(s))?;
             file.read_exact_at(&mut bytes, (s * n * 8) as u64)?;
-            out.extend(
-                bytes
-                    .chunks_exact(8)
-                    .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default())),
-            );
+            for one in bytes.chunks_exact(n * 8) {
+                for (x, b) in row.iter_mut().zip(one.chunks_exact(8)) {
+                    *x = f64::from_le_bytes(b.try_into().unwrap_or_default());
+                }
+                f(&row);
+            }
             i = j;
-        }
-        Ok(())
-    }
-
-    /// The weights of frame rows `rows`, replicate by replicate: `cols[k][i]` is replicate `k`
-    /// of `rows[i]`.
-    pub fn columns_into(&self, rows: &[u32], cols: &mut Vec<Vec<f64>>) -> std::io::Result<()> {
-        let mut flat = Vec::new();
-        self.rows_into(rows, &mut flat)?;
-        cols.resize_with(self.n, Vec::new);
-        for (k, col) in cols.iter_mut().enumerate() {
-            col.clear();
-            col.extend(flat.iter().skip(k).step_by(self.n.max(1)));
         }
         Ok(())
     }
@@ -342,6 +356,25 @@ mod tests {
             r.rows_into(&[9, 0], &mut out).expect("rows again");
             assert_eq!(out, [weights(109, n), weights(100, n)].concat());
         }
+    }
+
+    /// Runs longer than one read are read in pieces; a run broken by a row still in memory.
+    #[test]
+    fn long_runs_are_read_in_pieces() {
+        let n = 2;
+        let mut r = Replicates::new(n, None, 100 * n * 8);
+        let total = READ_ROWS * 3 + 57;
+        for row in 0..total {
+            r.push(&weights(row, n)).expect("push");
+        }
+        r.seal().expect("seal");
+        let ask: Vec<u32> = (0..total as u32)
+            .chain([5, (total - 1) as u32, 6])
+            .collect();
+        let mut out = Vec::new();
+        r.rows_into(&ask, &mut out).expect("rows");
+        let want: Vec<f64> = ask.iter().flat_map(|&i| weights(i as usize, n)).collect();
+        assert_eq!(out, want);
     }
 
     #[test]

@@ -46,7 +46,12 @@ pub struct KeySet {
 impl KeySet {
     /// Adds `key`; false when it was already there.
     pub fn insert(&mut self, key: &str) -> bool {
-        self.seen.insert(fingerprint([key]))
+        self.insert_fingerprint(fingerprint([key]))
+    }
+
+    /// Adds a key by its [`fingerprint`]; false when it was already there.
+    pub fn insert_fingerprint(&mut self, fp: u64) -> bool {
+        self.seen.insert(fp)
     }
 
     pub fn len(&self) -> usize {

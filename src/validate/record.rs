@@ -141,7 +141,9 @@ impl RecordRules {
 
     fn below_working_age(&self, frame: &Frame, i: usize, schema: &Schema, out: &mut RowReporter) {
         let Some(lfs) = &self.lfs else { return };
-        let Some(hi) = frame.age_hi.get(i) else { return };
+        let Some(hi) = frame.age_hi.get(i) else {
+            return;
+        };
         let v = code_at(frame, lfs.slot, i);
         if hi >= self.working_age || v == NONE || Some(v) == self.lfs_x || Some(v) == lfs.missing {
             return;
