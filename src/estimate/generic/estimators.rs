@@ -89,12 +89,12 @@ impl CellMap for DomainCells<'_> {
 }
 
 /// Estimate every target in every cell (cells outer, targets inner); warnings are returned as
-/// sentences.
+/// sentences. Fails only when a replicate column lacks some row's weight.
 pub fn estimate_all(
     design: &Design,
     cells: &Cells,
     targets: &[Target<'_>],
-) -> (Vec<Estimate>, Vec<String>) {
+) -> Result<(Vec<Estimate>, Vec<String>), String> {
     let n_rows = design.weights.len();
     let map = DomainCells::new(cells, n_rows, targets);
     let rows: Vec<u32> = (0..n_rows as u32).collect();
@@ -114,7 +114,7 @@ pub fn estimate_all(
                 sizes: &t.sizes,
                 stages: &t.later,
             };
-            (in_memory(core::accumulate(&input)), finish)
+            (core::accumulate(&input)?, finish)
         }
         VarianceMethod::Replicate(r) => {
             let input = core::Input {
@@ -125,21 +125,13 @@ pub fn estimate_all(
                 stages: &[],
                 cells: &map,
             };
-            (
-                in_memory(core::accumulate(&input)),
-                Finish::Replicate(&r.spec),
-            )
+            (core::accumulate(&input)?, Finish::Replicate(&r.spec))
         }
     };
-    finish_all(&state, &finish, design.df, cells, targets)
+    Ok(finish_all(&state, &finish, design.df, cells, targets))
 }
 
 /// Per-cell unit totals of a state's PSUs or stage units, ascending by unit.
-/// The state of columns held in memory: every row has its weights, so nothing can fail.
-fn in_memory(state: Result<State, String>) -> State {
-    state.unwrap_or_else(|e| unreachable!("in-memory replicate weights: {e}"))
-}
-
 fn by_cell(units: &[core::state::UnitSums], n_cells: usize) -> Vec<Vec<(u32, f64)>> {
     let mut out = vec![Vec::new(); n_cells];
     for (u, sums) in units {

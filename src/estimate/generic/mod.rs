@@ -134,7 +134,8 @@ pub fn estimate_table(table: &Table, request: &Request) -> Result<Outcome, Estim
     let cells = domains::cells(table, &request.by)?;
     let columns = targets::analysis_columns(table, &request.statistics)?;
     let targets = targets::targets(&request.statistics, &columns)?;
-    let (rows, warnings) = estimators::estimate_all(&design, &cells, &targets);
+    let (rows, warnings) =
+        estimators::estimate_all(&design, &cells, &targets).map_err(EstimateError::Replicates)?;
     let mut outcome = Outcome { rows, warnings };
     blank_non_finite(&mut outcome);
     Ok(outcome)
