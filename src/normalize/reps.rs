@@ -48,6 +48,8 @@ pub struct Replicates {
     /// Rows `0..spilled` live in `file`, at `row * n * 8`.
     spilled: usize,
     file: Option<Arc<File>>,
+    /// A write that failed while the rows were cleared, reported by the next spill or seal.
+    failed: Option<std::io::Error>,
     /// The block being written, which hands its buffer back for the next one.
     writing: Option<JoinHandle<std::io::Result<Vec<f64>>>>,
     /// Where the file goes (`None`: the system's temporary folder).
@@ -108,6 +110,9 @@ impl Replicates {
     /// use), once the block before them is written.
     fn spill(&mut self) -> std::io::Result<()> {
         crate::load::failpoint::hit("spill")?;
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         let mut next = self.wait()?.unwrap_or_default();
         if self.file.is_none() {
             self.file = Some(Arc::new(unlinked_file(self.dir.as_deref())?));
@@ -144,6 +149,9 @@ impl Replicates {
     /// Waits until every spilled row is in the file: called once the rows are all pushed, before
     /// they are read (a read before it fails rather than see a block still being written).
     pub fn seal(&mut self) -> std::io::Result<()> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         self.wait().map(|_| ())
     }
 
@@ -165,8 +173,10 @@ impl Replicates {
 
     /// Drops every row (the file, if any, is reused from its start).
     pub fn clear(&mut self) {
-        // A write still in flight would land where the next rows go.
-        let _ = self.wait();
+        // A write still in flight would land where the next rows go; its failure is kept.
+        if let Err(e) = self.wait() {
+            self.failed.get_or_insert(e);
+        }
         self.index.clear();
         self.tail.clear();
         self.stored = 0;

@@ -352,19 +352,29 @@ fn stage_microdata(
         // Written in slices of rows: a thread builds the next slice while this one encodes the
         // last, so memory holds two slices and the row group being encoded.
         let shape = columns::microdata(&n.frame, &[], schema)?.schema();
+        // The builder ends with `Ok(None)`; a builder gone without it (a panic) fails the file
+        // instead of ending it short.
         std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let (tx, rx) = std::sync::mpsc::sync_channel(0);
             scope.spawn(move || {
                 for rows in rows.chunks(MICRODATA_SLICE) {
                     let slice = columns::microdata(&n.frame, rows, schema);
                     let failed = slice.is_err();
                     // A closed channel: the writer stopped; so does the builder.
-                    if tx.send(slice).is_err() || failed {
-                        break;
+                    if tx.send(slice.map(Some)).is_err() || failed {
+                        return;
                     }
                 }
+                let _ = tx.send(Ok(None));
             });
-            let mut next = || rx.recv().ok().transpose();
+            let mut next = || {
+                rx.recv().unwrap_or_else(|_| {
+                    Err(MigError::Other(format!(
+                        "{}: the microdata slices stopped before the end",
+                        rel.display()
+                    )))
+                })
+            };
             staged.parquet_stream(f.area, &rel, shape, meta, &mut next)
         })?;
     }
