@@ -60,6 +60,9 @@ pub struct RecordSpec<'a> {
     /// Where replicate weights beyond `reps::MEMORY_BYTES` are kept (`None`: the system's
     /// temporary folder); a run names its staging area, on the warehouse's disk.
     pub spill: Option<&'a Path>,
+    /// Whether the frame keeps the replicate weights (they are still read and checked);
+    /// `validate`, which estimates nothing, keeps none.
+    pub keep_replicates: bool,
 }
 
 impl<'a> RecordSpec<'a> {
@@ -71,6 +74,7 @@ impl<'a> RecordSpec<'a> {
             design: &p.design,
             fields: &p.fields,
             spill: None,
+            keep_replicates: true,
         }
     }
 
@@ -84,6 +88,7 @@ impl<'a> RecordSpec<'a> {
             design: r.design.as_ref().unwrap_or(&p.design),
             fields: &r.fields,
             spill: None,
+            keep_replicates: true,
         })
     }
 
@@ -165,7 +170,12 @@ pub fn normalize_in(
         }
     }
     frame.rep_names = sys.reps.iter().map(|r| r.1.clone()).collect();
-    frame.reps = reps::Replicates::new(sys.reps.len(), spec.spill, reps::memory_bound());
+    let kept = if spec.keep_replicates {
+        sys.reps.len()
+    } else {
+        0
+    };
+    frame.reps = reps::Replicates::new(kept, spec.spill, reps::memory_bound());
     let ctx = Ctx { p, spec };
     for prob in problems {
         findings.push(ctx.finding(&prob, 1, "-"));
@@ -386,6 +396,7 @@ impl Merge<'_> {
                 &mut self.index,
                 ctx.spec.design.nest,
             ) {
+                Ok(()) if out.frame.reps.count() == 0 => {}
                 Ok(()) => out
                     .frame
                     .reps

@@ -149,8 +149,11 @@ fn map_and_check(
         input.encoding = Some("latin-1".into());
         report.notes.push("cells that are not valid UTF-8 were found: the rows were checked reading the file as latin-1".into());
     }
+    // The rows are checked and dropped chunk by chunk; their replicate weights are checked as
+    // they are mapped and not kept.
     let spec = RecordSpec {
         input: &input,
+        keep_replicates: false,
         ..*spec
     };
     let mut checks = RowChecks::new(p, &spec, schema);
