@@ -119,20 +119,17 @@ impl Frame {
     /// names (times, strata, PSUs) stay as they are.
     pub fn retain(&mut self, keep: &[bool]) {
         self.for_each_row_buffer(|b| b.retain(keep));
-        self.reps.retain(keep);
     }
 
     /// Gives back what the buffers hold beyond their rows (a frame grows by doubling).
     pub fn shrink_to_fit(&mut self) {
         self.for_each_row_buffer(|b| b.shrink());
-        self.reps.shrink_to_fit();
     }
 
     /// Drops every row but keeps the interned names and field definitions, so that rows pushed
     /// afterwards use the same indexes (streaming validation clears the frame chunk by chunk).
     pub fn clear_rows(&mut self) {
         self.for_each_row_buffer(|b| b.clear());
-        self.reps.clear();
     }
 
     fn for_each_row_buffer(&mut self, mut f: impl FnMut(RowBuffer<'_>)) {
@@ -146,6 +143,7 @@ impl Frame {
         if let Some(fpc) = &mut self.fpc {
             f(RowBuffer::F64(fpc));
         }
+        f(RowBuffer::Reps(&mut self.reps));
         for col in &mut self.fields {
             match &mut col.data {
                 ColData::Str(c) => f(RowBuffer::OptStr(c)),
@@ -175,9 +173,11 @@ enum RowBuffer<'a> {
     NullI64(&'a mut Nullable<i64>),
     NullF64(&'a mut Nullable<f64>),
     OptBool(&'a mut Vec<Option<bool>>),
+    Reps(&'a mut Replicates),
 }
 
-fn sieve<T>(v: &mut Vec<T>, keep: &[bool]) {
+/// Keeps the elements whose `keep` entry is true (those past `keep`'s end are kept).
+pub(super) fn sieve<T>(v: &mut Vec<T>, keep: &[bool]) {
     let mut i = 0;
     v.retain(|_| {
         let k = keep.get(i).copied().unwrap_or(true);
@@ -197,6 +197,7 @@ impl RowBuffer<'_> {
             RowBuffer::NullI64(v) => v.retain(keep),
             RowBuffer::NullF64(v) => v.retain(keep),
             RowBuffer::OptBool(v) => sieve(v, keep),
+            RowBuffer::Reps(v) => v.retain(keep),
         }
     }
 
@@ -210,6 +211,7 @@ impl RowBuffer<'_> {
             RowBuffer::NullI64(v) => v.clear(),
             RowBuffer::NullF64(v) => v.clear(),
             RowBuffer::OptBool(v) => v.clear(),
+            RowBuffer::Reps(v) => v.clear(),
         }
     }
 
@@ -223,6 +225,7 @@ impl RowBuffer<'_> {
             RowBuffer::NullI64(v) => v.shrink_to_fit(),
             RowBuffer::NullF64(v) => v.shrink_to_fit(),
             RowBuffer::OptBool(v) => v.shrink_to_fit(),
+            RowBuffer::Reps(v) => v.shrink_to_fit(),
         }
     }
 }

@@ -208,7 +208,7 @@ pub fn normalize_in(
     out.frame
         .reps
         .seal()
-        .map_err(|e| spill_error(spec.spill, e))?;
+        .map_err(|e| MigError::io(out.frame.reps.folder(), e))?;
     out.frame.shrink_to_fit();
     Ok(out)
 }
@@ -396,12 +396,11 @@ impl Merge<'_> {
                 &mut self.index,
                 ctx.spec.design.nest,
             ) {
-                Ok(()) if out.frame.reps.count() == 0 => {}
                 Ok(()) => out
                     .frame
                     .reps
                     .push(m.reps(r, self.reps))
-                    .map_err(|e| spill_error(ctx.spec.spill, e))?,
+                    .map_err(|e| MigError::io(out.frame.reps.folder(), e))?,
                 Err(mut p) => {
                     p.column = ctx.spec.design.psu.clone().unwrap_or(p.column);
                     out.findings.push(ctx.finding(&p, line, &key));
@@ -410,14 +409,6 @@ impl Merge<'_> {
         }
         Ok(())
     }
-}
-
-/// A failure to keep replicate weights in their file, named by its folder.
-fn spill_error(dir: Option<&Path>, e: std::io::Error) -> MigError {
-    let dir = dir
-        .map(Path::to_path_buf)
-        .unwrap_or_else(std::env::temp_dir);
-    MigError::io(dir, e)
 }
 
 /// The columns of the business key as findings name them (`HH_ID+MEMBER`; `line` without ids).

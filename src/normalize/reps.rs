@@ -52,18 +52,19 @@ pub struct Replicates {
     failed: Option<std::io::Error>,
     /// The block being written, which hands its buffer back for the next one.
     writing: Option<JoinHandle<std::io::Result<Vec<f64>>>>,
-    /// Where the file goes (`None`: the system's temporary folder).
-    dir: Option<PathBuf>,
+    /// Where the file goes.
+    dir: PathBuf,
     /// Bytes kept in `tail` before it is written out.
     bound: usize,
 }
 
 impl Replicates {
-    /// A store for `n` replicates per row that spills to `dir` past `bound` bytes.
+    /// A store for `n` replicates per row that spills to `dir` (`None`: the system's temporary
+    /// folder) past `bound` bytes.
     pub fn new(n: usize, dir: Option<&Path>, bound: usize) -> Self {
         Replicates {
             n,
-            dir: dir.map(Path::to_path_buf),
+            dir: dir.map_or_else(std::env::temp_dir, Path::to_path_buf),
             bound: bound.max(8),
             ..Default::default()
         }
@@ -83,17 +84,23 @@ impl Replicates {
         self.index.is_empty()
     }
 
+    /// The folder the file goes to (what an error of the store is about).
+    pub fn folder(&self) -> &Path {
+        &self.dir
+    }
+
     /// Whether some rows are kept in a file.
     pub fn spilled(&self) -> bool {
         self.spilled > 0
     }
 
-    /// Appends one frame row's weights (`count()` of them).
+    /// Appends one frame row's weights (`count()` of them); a store of no replicates keeps
+    /// nothing, whatever it is given.
     pub fn push(&mut self, w: &[f64]) -> std::io::Result<()> {
-        debug_assert_eq!(w.len(), self.n);
         if self.n == 0 {
             return Ok(());
         }
+        debug_assert_eq!(w.len(), self.n);
         let row = u32::try_from(self.stored).map_err(|_| {
             std::io::Error::other("more than 4,294,967,295 rows of replicate weights")
         })?;
@@ -114,11 +121,9 @@ impl Replicates {
             return Err(e);
         }
         let mut next = self.wait()?.unwrap_or_default();
-        if self.file.is_none() {
-            self.file = Some(Arc::new(unlinked_file(self.dir.as_deref())?));
-        }
-        let Some(file) = self.file.clone() else {
-            return Ok(());
+        let file = match &self.file {
+            Some(file) => Arc::clone(file),
+            None => Arc::clone(self.file.insert(Arc::new(unlinked_file(&self.dir)?))),
         };
         next.clear();
         let block = std::mem::replace(&mut self.tail, next);
@@ -157,12 +162,7 @@ impl Replicates {
 
     /// Keeps the frame rows whose `keep` entry is true (rows past `keep`'s end are kept).
     pub fn retain(&mut self, keep: &[bool]) {
-        let mut i = 0;
-        self.index.retain(|_| {
-            let k = keep.get(i).copied().unwrap_or(true);
-            i += 1;
-            k
-        });
+        super::frame::sieve(&mut self.index, keep);
     }
 
     /// Gives back what the buffers hold beyond their rows.
@@ -274,11 +274,8 @@ fn missing(row: usize) -> std::io::Error {
 }
 
 /// A new file in `dir` (or the temporary folder) that is unlinked as soon as it is open.
-fn unlinked_file(dir: Option<&Path>) -> std::io::Result<File> {
+fn unlinked_file(dir: &Path) -> std::io::Result<File> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = dir
-        .map(Path::to_path_buf)
-        .unwrap_or_else(std::env::temp_dir);
     let mut last = None;
     for _ in 0..100 {
         let name = dir.join(format!(
