@@ -7,7 +7,7 @@ WAREHOUSE ?= warehouse
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 PIPELINES := $(sort $(wildcard pipelines/*.toml))
 
-.PHONY: help run serve build release test test-cluster venv tools ci fmt clippy bench bench-cluster fuzz clean
+.PHONY: help run serve build release test test-cluster venv tools ci fmt clippy bench bench-svy bench-cluster fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -73,6 +73,12 @@ bench: venv ## Benchmarks: the estimation core (cube kernel), then the whole CLI
 	$(CARGO) build --release --locked
 	MIGSTAT_BENCH_PERSONS=$(BENCH_PERSONS) $(CARGO) bench --locked --bench kernel
 	$(VENV)/bin/python benches/compare.py $(TARGET_DIR)/release/migstat $(BENCH_PERSONS)
+	$(MAKE) bench-svy
+
+bench-svy: venv ## `migstat estimate` beside the survey package svy on 2M rows (installs svy into the virtualenv)
+	$(CARGO) build --release --locked
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check svy
+	$(VENV)/bin/python benches/svy.py $(TARGET_DIR)/release/migstat
 
 CLUSTER_PERSONS ?= 20000000
 bench-cluster: ## 20M generated persons × 80 replicates: embedded vs a local cluster of 1 and 2 executors

@@ -11,15 +11,19 @@ pub fn derive(person: &mut Frame, roster: Option<&Frame>, codes: &CodeLists) {
     if person.hh_id.all_missing() {
         return;
     }
-    let key = |f: &Frame, r: usize| {
-        f.hh_id
-            .get(r)
-            .map(|h| (f.times[f.time[r] as usize].clone(), h.to_string()))
-    };
-    let mut seen = HashSet::new();
+    // A household is its period (the frame's interned index) and its id; members usually follow
+    // each other, so a row with the last row's household needs no lookup.
+    let mut seen: HashSet<(u32, &str)> = HashSet::new();
+    let mut last = None;
     let heads: Vec<Option<bool>> = (0..person.len())
-        .map(|r| key(person, r).map(|k| seen.insert(k)))
+        .map(|r| {
+            let k = (person.time[r], person.hh_id.get(r)?);
+            let head = last != Some(k) && seen.insert(k);
+            last = Some(k);
+            Some(head)
+        })
         .collect();
+    drop(seen);
     set(person, "hh_head", ColData::Bool(heads));
     let Some(roster) = roster else { return };
     let Ok(dim) = codes.dim("hhm") else { return };
@@ -27,13 +31,30 @@ pub fn derive(person: &mut Frame, roster: Option<&Frame>, codes: &CodeLists) {
     else {
         return;
     };
-    let away: HashSet<(String, String)> =
-        (0..roster.len()).filter_map(|r| key(roster, r)).collect();
+    // The roster's periods by the person file's index (a period the person file lacks matches
+    // no person).
+    let period: Vec<Option<u32>> = roster
+        .times
+        .iter()
+        .map(|t| person.times.iter().position(|p| p == t).map(|i| i as u32))
+        .collect();
+    let away: HashSet<(u32, &str)> = (0..roster.len())
+        .filter_map(|r| Some((period[roster.time[r] as usize]?, roster.hh_id.get(r)?)))
+        .collect();
+    let mut last = None;
     let hhm: Vec<u32> = (0..person.len())
-        .map(|r| match key(person, r) {
-            Some(k) if away.contains(&k) => abroad,
-            Some(_) => none,
-            None => super::NONE,
+        .map(|r| {
+            let Some(k) = person.hh_id.get(r).map(|h| (person.time[r], h)) else {
+                return super::NONE;
+            };
+            match last {
+                Some((l, code)) if l == k => code,
+                _ => {
+                    let code = if away.contains(&k) { abroad } else { none };
+                    last = Some((k, code));
+                    code
+                }
+            }
         })
         .collect();
     set(person, "hhm", ColData::Code(hhm));

@@ -346,9 +346,9 @@ impl Merge<'_> {
                 );
                 continue;
             }
-            let key = match &row.sys {
-                Some(s) => s.key.clone(),
-                None => line.to_string(),
+            let key: std::borrow::Cow<str> = match &row.sys {
+                Some(s) => s.key.as_str().into(),
+                None => line.to_string().into(),
             };
             let mut dup = None;
             if let Some(s) = &row.sys {
@@ -448,12 +448,29 @@ fn set_aside(
     }
 }
 
-/// Hash indexes of the interned strata and PSUs, and each PSU's stratum.
+/// Hash indexes of the interned strata and PSUs, and each PSU's stratum; with the last row's
+/// stratum and PSU as the file names them (rows of a PSU usually follow each other, and then
+/// are interned without a lookup).
 #[derive(Default)]
 struct DesignIndex {
     strata: std::collections::HashMap<String, u32>,
     psus: std::collections::HashMap<String, u32>,
     psu_stratum: Vec<u32>,
+    last_stratum: Option<(String, u32)>,
+    last_psu: Option<(u32, String, u32)>,
+}
+
+impl DesignIndex {
+    fn stratum(&mut self, list: &mut Vec<String>, s: &str) -> u32 {
+        match &mut self.last_stratum {
+            Some((name, i)) if name == s => *i,
+            last => {
+                let i = intern_fast(list, &mut self.strata, s);
+                *last = Some((s.to_string(), i));
+                i
+            }
+        }
+    }
 }
 
 fn intern_fast(
@@ -483,9 +500,12 @@ fn push_row<'v>(
     let stratum = r
         .stratum
         .as_deref()
-        .map(|s| intern_fast(&mut frame.strata, &mut index.strata, s))
+        .map(|s| index.stratum(&mut frame.strata, s))
         .unwrap_or(NONE);
     let psu = match &r.psu {
+        Some(p) if matches!(&index.last_psu, Some((s, name, _)) if *s == stratum && name == p) => {
+            index.last_psu.as_ref().map_or(NONE, |l| l.2)
+        }
         Some(p) => {
             let name = if nest && stratum != NONE {
                 format!("{}/{p}", frame.strata[stratum as usize])
@@ -509,6 +529,7 @@ fn push_row<'v>(
                     ),
                 });
             }
+            index.last_psu = Some((stratum, p.clone(), idx));
             idx
         }
         None => NONE,

@@ -38,6 +38,9 @@ pub struct HouseholdRules {
     psu_col: String,
     weight_col: String,
     first: FpMap<Member>,
+    /// The period and household of the last row checked, with its first member: members of
+    /// a household usually follow each other, and then are compared without a lookup.
+    last: Option<(String, String, Member)>,
     strata: BTreeMap<(u32, u32), Stratum>,
 }
 
@@ -75,8 +78,23 @@ impl HouseholdRules {
             weight: frame.weight[i],
             line: frame.line[i],
         };
-        let key = fingerprint([time.as_str(), hh]);
-        let first = *self.first.entry(key).or_insert(me);
+        let first = match &mut self.last {
+            Some((t, h, first)) if t == time && h == hh => *first,
+            last => {
+                let key = fingerprint([time.as_str(), hh]);
+                let first = *self.first.entry(key).or_insert(me);
+                match last {
+                    Some((t, h, f)) => {
+                        t.clone_from(time);
+                        h.clear();
+                        h.push_str(hh);
+                        *f = first;
+                    }
+                    None => *last = Some((time.clone(), hh.to_string(), first)),
+                }
+                first
+            }
+        };
         if first.line != me.line {
             self.compare(frame, i, hh, &first, &me, out);
         }

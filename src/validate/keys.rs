@@ -1,14 +1,20 @@
 //! Compact sets of business keys: a 64-bit fingerprint per key instead of the key's text, so
 //! that checking uniqueness costs about 9-18 bytes a row whatever the key's length. Two
 //! different keys share a fingerprint with probability about n²/2⁶⁵ (7·10⁻⁷ for 5 million
-//! rows, 7·10⁻¹¹ for 50 000): a duplicate reported is a duplicate in practice.
+//! rows, 7·10⁻¹¹ for 50 000): a duplicate reported is a duplicate in practice. The hash is
+//! SipHash under keys drawn at random once per process, so no file can be made to collide on
+//! purpose, and a chance collision does not repeat on the next run. Fingerprints never leave
+//! the process.
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::sync::OnceLock;
 
 /// The fingerprint of a sequence of strings (parts are separated, so `("a","bc")` and
-/// `("ab","c")` differ).
+/// `("ab","c")` differ); the same in every thread of the process.
 pub fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a str>) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    let mut h = KEYS.get_or_init(RandomState::new).build_hasher();
     for p in parts {
         p.hash(&mut h);
     }
@@ -80,6 +86,17 @@ mod tests {
     fn parts_are_separated() {
         assert_ne!(fingerprint(["a", "bc"]), fingerprint(["ab", "c"]));
         assert_eq!(fingerprint(["2024Q1", "17"]), fingerprint(["2024Q1", "17"]));
+    }
+
+    #[test]
+    fn the_hash_is_keyed_not_the_public_default() {
+        // With the fixed keys of `DefaultHasher::new`, anyone can compute a fingerprint
+        // offline and craft two keys that collide.
+        let mut public = std::hash::DefaultHasher::new();
+        "1-1".hash(&mut public);
+        assert_ne!(fingerprint(["1-1"]), public.finish());
+        let other = std::thread::spawn(|| fingerprint(["1-1"])).join().unwrap();
+        assert_eq!(fingerprint(["1-1"]), other);
     }
 
     #[test]

@@ -35,31 +35,70 @@ pub struct PeriodTotals {
     by_time: BTreeMap<String, Totals>,
 }
 
-impl PeriodTotals {
-    /// Adds row `i` of a person frame.
-    pub fn add(&mut self, frame: &Frame, i: usize, schema: &Schema, working_age: i64) {
-        if frame.age_lo.get(i).is_none_or(|a| a < working_age) {
+/// One frame's periods' totals while its rows are added (see [`PeriodTotals::for_frame`]).
+pub struct FrameTotals {
+    working_age: i64,
+    /// The frame's `lfs` column (mapped, coded, with its code list in the schema).
+    lfs: Option<usize>,
+    employed: Option<u32>,
+    unemployed: Option<u32>,
+    /// Per interned period of the frame: its name and its totals (`None` until a working-age
+    /// row is met).
+    times: Vec<(String, Option<Totals>)>,
+}
+
+impl FrameTotals {
+    /// Adds row `i` of the frame these totals were made for.
+    pub fn add(&mut self, frame: &Frame, i: usize) {
+        if frame.age_lo.get(i).is_none_or(|a| a < self.working_age) {
             return;
         }
-        let time = &frame.times[frame.time[i] as usize];
-        let t = match self.by_time.get_mut(time) {
-            Some(t) => t,
-            None => self.by_time.entry(time.clone()).or_default(),
+        let Some((_, slot)) = self.times.get_mut(frame.time[i] as usize) else {
+            return;
         };
+        let t = slot.get_or_insert_with(Totals::default);
         let w = frame.weight[i];
         t.working_age += w;
-        let lfs = frame.field("lfs").filter(|f| f.mapped).map(|f| &f.data);
-        let Some(ColData::Code(lfs)) = lfs else {
+        let Some(ColData::Code(lfs)) = self.lfs.map(|s| &frame.fields[s].data) else {
             return;
         };
-        let Ok(dim) = schema.codes.dim("lfs") else {
-            return;
-        };
-        let code = lfs[i];
-        if Some(code) == dim.index_of("LFS_EMP") {
+        let code = Some(lfs[i]);
+        if code == self.employed {
             t.employed += w;
-        } else if Some(code) == dim.index_of("LFS_UNE") {
+        } else if code == self.unemployed {
             t.unemployed += w;
+        }
+    }
+}
+
+impl PeriodTotals {
+    /// The running totals of `frame`'s periods, to add its rows to (`FrameTotals::add`) and
+    /// give back (`take`): the columns and codes are looked up once, not per row.
+    pub fn for_frame(&self, frame: &Frame, schema: &Schema, working_age: i64) -> FrameTotals {
+        let lfs = frame
+            .fields
+            .iter()
+            .position(|f| f.name == "lfs" && f.mapped && matches!(f.data, ColData::Code(_)));
+        let dim = schema.codes.dim("lfs").ok();
+        FrameTotals {
+            working_age,
+            lfs: lfs.filter(|_| dim.is_some()),
+            employed: dim.and_then(|d| d.index_of("LFS_EMP")),
+            unemployed: dim.and_then(|d| d.index_of("LFS_UNE")),
+            times: frame
+                .times
+                .iter()
+                .map(|t| (t.clone(), self.by_time.get(t).copied()))
+                .collect(),
+        }
+    }
+
+    /// Takes back what [`PeriodTotals::for_frame`] lent.
+    pub fn take(&mut self, t: FrameTotals) {
+        for (name, totals) in t.times {
+            if let Some(totals) = totals {
+                self.by_time.insert(name, totals);
+            }
         }
     }
 

@@ -103,17 +103,35 @@ impl<'a> RowChecks<'a> {
             .get_or_insert_with(|| RecordRules::new(spec, schema, frame, wa));
         let person = frame.record == "person";
         let mut out = RowReporter::new(self.p, spec, findings);
+        // Per period of this frame (by its interned index), the running counts: taken from the
+        // totals so far and given back after the rows, so every sum is added in row order.
+        let mut periods: Vec<(u64, f64)> = frame
+            .times
+            .iter()
+            .map(|t| self.periods.get(t).copied().unwrap_or_default())
+            .collect();
+        let mut seen = vec![false; frame.times.len()];
+        let mut totals = person.then(|| self.totals.for_frame(frame, schema, wa));
         for i in 0..frame.len() {
             record.check(frame, i, schema, &mut out);
             self.households.check(frame, i, &mut out);
-            if person {
-                self.totals.add(frame, i, schema, wa);
+            if let Some(t) = totals.as_mut() {
+                t.add(frame, i);
             }
-            if let Some(t) = frame.times.get(frame.time[i] as usize) {
-                let e = self.periods.entry(t.clone()).or_default();
+            let t = frame.time[i] as usize;
+            if let Some(e) = periods.get_mut(t) {
+                seen[t] = true;
                 e.0 += 1;
                 e.1 += frame.weight[i];
             }
+        }
+        for ((name, e), seen) in frame.times.iter().zip(periods).zip(seen) {
+            if seen {
+                self.periods.insert(name.clone(), e);
+            }
+        }
+        if let Some(t) = totals {
+            self.totals.take(t);
         }
         out.quarantine
     }
