@@ -36,56 +36,25 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 BIN = sys.argv[1]
 ROWS = int(sys.argv[2]) if len(sys.argv) > 2 else 2_000_000
 PERSONS = 2_600_000
 WORK = os.path.join(tempfile.gettempdir(), "migstat-bench-cli")
 os.makedirs(WORK, exist_ok=True)
-RUNS = int(os.environ.get("MIGSTAT_BENCH_RUNS", "5"))
-GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
 TOL = 1e-9
 BY = ["SEX", "AGEB", "CBR"]
 NREPS = 80
 
-
-def timed(cmd, **kw):
-    """Wall seconds, peak RSS (MiB) and stdout of one child process. The peak comes from GNU
-    time when it is installed: a child forked from this Python process would otherwise count the
-    parent's memory it had before exec."""
-    with tempfile.NamedTemporaryFile("w+") as mem:
-        full = [GNU_TIME, "-f", "%M", "-o", mem.name] + cmd if GNU_TIME else cmd
-        t = time.perf_counter()
-        out = subprocess.run(full, capture_output=True, text=True, **kw)
-        secs = time.perf_counter() - t
-        if out.returncode != 0:
-            sys.exit(f"{cmd[0]} failed:\n{out.stdout}\n{out.stderr}")
-        if GNU_TIME:
-            peak = float(mem.read().strip().splitlines()[-1]) / 1024.0
-        else:
-            import resource
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    return secs, peak, out.stdout
-
-
-def best(cmd, runs=None, **kw):
-    """Median wall seconds, largest peak MiB and the first run's stdout over `runs` runs."""
-    results = [timed(cmd, **kw) for _ in range(runs or RUNS)]
-    secs = sorted(r[0] for r in results)
-    return secs[len(secs) // 2], max(r[1] for r in results), results[0][2]
-
-
-def synth(out):
-    if not os.path.exists(os.path.join(out, "tha_lfs_synth_persons.csv")):
-        timed([BIN, "synth", "--country", "THA", "--persons", str(PERSONS), "--strata", "200",
-               "--psus-per-stratum", "10", "--replicates", str(NREPS), "--out", out])
+# Timing and peak memory per process, as `make bench` measures them.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import RUNS, best, synth  # noqa: E402
 
 
 def make_parquet(rows):
     """The first `rows` persons aged 15+ with the design columns, built once."""
     data = os.path.join(WORK, f"tha-{PERSONS}")
-    synth(data)
+    synth(PERSONS, data)
     name = "svy.parquet" if rows == 2_000_000 else f"svy-{rows}.parquet"
     path = os.path.join(data, name)
     if not os.path.exists(path):

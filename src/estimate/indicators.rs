@@ -82,9 +82,18 @@ pub fn estimate_frame(
             profile: &profile,
             time,
         };
-        for ind in &prep.indicators {
-            ctx.emit(ind, &mut observations);
-        }
+        // Indicators are finished in parallel (each cell's variance is independent of the
+        // others) and listed in catalogue order.
+        let per: Vec<Vec<Observation>> = prep
+            .indicators
+            .par_iter()
+            .map(|ind| {
+                let mut out = Vec::new();
+                ctx.emit(ind, &mut out);
+                out
+            })
+            .collect();
+        observations.extend(per.into_iter().flatten());
     }
     Ok(CubeResult {
         observations,

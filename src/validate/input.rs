@@ -202,11 +202,23 @@ pub fn validate_normalized(
     n: &mut Normalized,
     warehouse: Option<&Path>,
 ) -> Result<InputReport> {
-    let mut findings = Findings::with_cap(n.findings.cap);
-    let scan = file::scan(p, spec.input, &n.path, &mut findings)?;
-    header::check(p, spec, &n.headers, &mut findings);
+    // The file's bytes are scanned on a thread of its own while the row rules read the frame;
+    // their findings are listed in the order of one pass: file, header, rows.
+    let cap = n.findings.cap;
+    let mut findings = Findings::with_cap(cap);
+    let mut rows = Findings::with_cap(cap);
     let mut checks = RowChecks::new(p, spec, schema);
-    let hits = checks.check(&n.frame, &mut findings);
+    let (scan, hits) = std::thread::scope(|s| {
+        let scan = s.spawn(|| file::scan(p, spec.input, &n.path, &mut findings));
+        let hits = checks.check(&n.frame, &mut rows);
+        let scan = scan
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (scan, hits)
+    });
+    let scan = scan?;
+    header::check(p, spec, &n.headers, &mut findings);
+    findings.merge(rows);
     let notes = checks.finish(&n.frame, &mut findings, warehouse);
     set_aside(spec, n, &hits)?;
     n.findings.merge(findings);
