@@ -27,6 +27,11 @@ pub struct TextBatch {
     ends: Vec<usize>,
     /// Index in `ends` of each row's first cell; one more entry than rows.
     starts: Vec<usize>,
+    /// Offset in `text` where each row's first cell starts.
+    firsts: Vec<usize>,
+    /// Bytes between two cells of a row: 0 when cells are appended end to end, 1 when `text`
+    /// is a block of delimited records as read ([`TextBatch::from_unquoted`]).
+    gap: usize,
     lines: Vec<u64>,
 }
 
@@ -35,7 +40,45 @@ impl TextBatch {
         self.text.clear();
         self.ends.clear();
         self.starts.clear();
+        self.firsts.clear();
+        self.gap = 0;
         self.lines.clear();
+    }
+
+    /// The records of `text`, delimited text without any quote character, as the CSV parser
+    /// reads them: `\n`, `\r\n` and a lone `\r` end a record, an empty line is no record,
+    /// and `delimiter` separates cells. `text` becomes the batch's buffer as it is (no copy):
+    /// cells are located by offsets. Lines are counted by line feeds from `first_line`.
+    pub fn from_unquoted(text: String, first_line: u64, delimiter: u8) -> TextBatch {
+        let mut b = TextBatch {
+            gap: 1,
+            starts: vec![0],
+            ..TextBatch::default()
+        };
+        let bytes = text.as_bytes();
+        let (mut pos, mut line) = (0, first_line);
+        while pos < bytes.len() {
+            let end = memchr::memchr2(b'\n', b'\r', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+            if end > pos {
+                b.lines.push(line);
+                b.firsts.push(pos);
+                b.ends
+                    .extend(memchr::memchr_iter(delimiter, &bytes[pos..end]).map(|i| pos + i));
+                b.ends.push(end);
+                b.starts.push(b.ends.len());
+            }
+            pos = end + 1;
+            match bytes.get(end) {
+                Some(b'\n') => line += 1,
+                Some(b'\r') if bytes.get(end + 1) == Some(&b'\n') => {
+                    pos += 1;
+                    line += 1;
+                }
+                _ => {}
+            }
+        }
+        b.text = text;
+        b
     }
 
     pub fn len(&self) -> usize {
@@ -59,11 +102,24 @@ impl TextBatch {
     /// Starts a row read at `line`; its cells follow with [`TextBatch::push_cell`] or
     /// [`TextBatch::cell_buffer`] + [`TextBatch::end_cell`].
     pub fn begin_row(&mut self, line: u64) {
+        if self.gap != 0 {
+            self.compact();
+        }
         if self.starts.is_empty() {
             self.starts.push(0);
         }
         self.lines.push(line);
+        self.firsts.push(self.text.len());
         self.starts.push(self.ends.len());
+    }
+
+    /// Rewrites a batch read as delimited records with its cells end to end, so rows can be
+    /// added to it.
+    fn compact(&mut self) {
+        let old = std::mem::take(self);
+        for r in 0..old.len() {
+            self.push_row(old.line(r), (0..old.width(r)).map(|c| old.cell(r, c)));
+        }
     }
 
     pub fn push_cell(&mut self, cell: &str) {
@@ -128,8 +184,9 @@ impl TextBatch {
         self.starts.pop();
         let first = self.starts.last().copied().unwrap_or(0);
         self.ends.truncate(first);
-        let end = first.checked_sub(1).map_or(0, |i| self.ends[i]);
-        self.text.truncate(end);
+        if let Some(start) = self.firsts.pop() {
+            self.text.truncate(start);
+        }
     }
 
     /// Appends a whole row.
@@ -159,10 +216,14 @@ impl TextBatch {
         if i >= next {
             return "";
         }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let start = if col == 0 {
+            self.firsts[row]
+        } else {
+            self.ends[i - 1] + self.gap
+        };
         let end = self.ends[i];
-        // Cells end where a whole string was appended (`end_cell`), so both offsets are
-        // character boundaries of `text`.
+        // Cells end where a whole string was appended (`end_cell`), or at an ASCII delimiter or
+        // line break, so both offsets are character boundaries of `text`.
         debug_assert!(self.text.is_char_boundary(start) && self.text.is_char_boundary(end));
         self.text.get(start..end).unwrap_or("")
     }

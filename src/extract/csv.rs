@@ -227,7 +227,7 @@ impl super::RowSource for CsvSource {
             self.pending.clear();
             self.pending_at = 0;
             match self.body.next_block(BatchSize::default())? {
-                Some(block) => self.pending = self.shared.parse(&block)?,
+                Some(block) => self.pending = self.shared.parse(block)?,
                 None => return Ok(None),
             }
         }
@@ -264,7 +264,7 @@ impl super::RowSource for CsvSource {
             return Ok(None);
         };
         let shared = self.shared.clone();
-        Ok(Some(Box::new(move || shared.parse(&block))))
+        Ok(Some(Box::new(move || shared.parse(block))))
     }
 }
 
@@ -428,8 +428,32 @@ fn split(buf: &[u8], delimiter: u8, rows: usize, target: usize) -> Option<usize>
 }
 
 impl Shared {
-    /// Parses and decodes one block's records.
-    fn parse(&self, block: &Block) -> Result<TextBatch> {
+    /// Parses and decodes one block's records. A UTF-8 block without any quote character (most
+    /// survey files) is valid text as a whole and split at its delimiters and line breaks in
+    /// place; any other goes through the CSV parser record by record.
+    fn parse(&self, block: Block) -> Result<TextBatch> {
+        if self.encoding == Encoding::Utf8
+            && self.delimiter.is_ascii()
+            && memchr::memchr(b'"', &block.bytes).is_none()
+        {
+            match String::from_utf8(block.bytes) {
+                Ok(text) => {
+                    return Ok(TextBatch::from_unquoted(text, block.line, self.delimiter));
+                }
+                Err(e) => {
+                    let block = Block {
+                        bytes: e.into_bytes(),
+                        line: block.line,
+                    };
+                    return self.parse_records(&block);
+                }
+            }
+        }
+        self.parse_records(&block)
+    }
+
+    /// Parses and decodes one block record by record with the CSV parser.
+    fn parse_records(&self, block: &Block) -> Result<TextBatch> {
         let mut reader = block.reader(self.delimiter);
         let mut record = ::csv::ByteRecord::new();
         let mut batch = TextBatch::default();
@@ -561,6 +585,85 @@ mod tests {
         }
         let _ = std::fs::remove_file(&path);
         out
+    }
+
+    fn rows(b: &TextBatch) -> Vec<(u64, Vec<String>)> {
+        (0..b.len()).map(|r| (b.line(r), b.row_cells(r))).collect()
+    }
+
+    /// Random quote-free blocks — cells empty, blank, multibyte; records ended by LF, CRLF, a
+    /// lone CR or the end of the block; blank and whitespace lines among them — split in place
+    /// give the rows, cells and line numbers the CSV parser gives.
+    #[test]
+    fn unquoted_blocks_split_in_place_read_as_the_csv_parser_reads_them() {
+        let cells = ["a", "bc", " ", "", "é", "日本", "1.5", "  x  ", "\t"];
+        let ends = ["\n", "\r\n", "\r", "\n\n", "\r\n\r\n", "\n \n", "\r\r\n"];
+        let mut seed = 7u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize % n
+        };
+        for delimiter in [b',', b';', b'\t'] {
+            for _ in 0..2_000 {
+                let mut text = String::new();
+                if next(4) == 0 {
+                    text.push_str(ends[next(ends.len())]);
+                }
+                for _ in 0..next(7) {
+                    for c in 0..1 + next(5) {
+                        if c > 0 {
+                            text.push(delimiter as char);
+                        }
+                        text.push_str(cells[next(cells.len())]);
+                    }
+                    text.push_str(ends[next(ends.len())]);
+                }
+                if next(2) == 0 {
+                    text.push_str("last");
+                    text.push(delimiter as char);
+                }
+                let first = 1 + next(100) as u64;
+                let shared = Shared {
+                    display: PathBuf::from("t.csv"),
+                    headers: Vec::new(),
+                    encoding: Encoding::Utf8,
+                    delimiter,
+                };
+                let block = Block {
+                    bytes: text.clone().into_bytes(),
+                    line: first,
+                };
+                let parsed = shared.parse_records(&block).expect("parse");
+                let split = TextBatch::from_unquoted(text.clone(), first, delimiter);
+                assert_eq!(rows(&split), rows(&parsed), "{text:?}");
+                let block = Block {
+                    bytes: text.clone().into_bytes(),
+                    line: first,
+                };
+                assert_eq!(rows(&shared.parse(block).expect("parse")), rows(&parsed));
+            }
+        }
+    }
+
+    /// A batch split in place takes appended rows after its own (`next_batch` appends blocks).
+    #[test]
+    fn rows_appended_to_a_batch_split_in_place_follow_its_rows() {
+        let mut b = TextBatch::from_unquoted("a,b\r\nc\n".into(), 3, b',');
+        let mut more = TextBatch::default();
+        more.push_row(9, ["x", "", "z"]);
+        b.append(&more);
+        b.append(&TextBatch::from_unquoted("\nq,r".into(), 10, b','));
+        let want: Vec<(u64, Vec<String>)> = vec![
+            (3, vec!["a".into(), "b".into()]),
+            (4, vec!["c".into()]),
+            (9, vec!["x".into(), "".into(), "z".into()]),
+            (11, vec!["q".into(), "r".into()]),
+        ];
+        assert_eq!(rows(&b), want);
+        b.pop_row();
+        assert_eq!(rows(&b), want[..3]);
     }
 
     #[test]
