@@ -13,8 +13,8 @@ pub struct BatchSize {
 impl Default for BatchSize {
     fn default() -> Self {
         BatchSize {
-            rows: 8_192,
-            bytes: 8 << 20,
+            rows: 2_048,
+            bytes: 2 << 20,
         }
     }
 }
