@@ -18,7 +18,6 @@ use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::{ChunkReader, FileReader, Length, SerializedFileReader};
 use parquet::file::serialized_reader::SerializedPageReader;
 use parquet::schema::types::ColumnDescriptor;
-use rayon::prelude::*;
 
 use super::table::{read_error, Builder, Column, LoadAs, MISSING};
 use crate::estimate::error::EstimateError;
@@ -177,29 +176,49 @@ pub fn load(
                 .ok_or_else(|| read_error(path, format!("no flat column `{name}`")))
         })
         .collect::<Result<Vec<usize>, _>>()?;
-    let n_groups = file.group_rows().len();
-    let groups: Vec<Vec<Chunk>> = (0..n_groups)
-        .into_par_iter()
-        .map(|g| {
+    // Row groups are decoded on the pool, a few at a time, and appended in file order as they
+    // come back: memory holds the columns and the groups in flight, not every group decoded.
+    let group_rows = file.group_rows();
+    let mut next_group = 0..group_rows.len();
+    let mut builders: Vec<Builder> = wanted.iter().map(|(_, m)| Builder::new(*m)).collect();
+    let mut rows = 0usize;
+    let mut failed: Option<EstimateError> = None;
+    let mut take = |group: Result<Vec<Chunk>, String>| -> crate::error::Result<()> {
+        let stop = || crate::error::MigError::Other(String::new());
+        let group = match group {
+            Ok(group) => group,
+            Err(e) => {
+                failed = Some(read_error(path, e));
+                return Err(stop());
+            }
+        };
+        let offset = rows;
+        rows += group.first().map_or(0, chunk_len);
+        for ((chunk, b), (name, _)) in group.into_iter().zip(&mut builders).zip(wanted) {
+            if let Err(e) = append(b, chunk, path, name, offset) {
+                failed = Some(e);
+                return Err(stop());
+            }
+        }
+        Ok(())
+    };
+    let decoded = crate::extract::ordered::in_order(
+        || Ok(next_group.next()),
+        |_, g| {
             leaves
                 .iter()
                 .map(|&leaf| {
                     let (col, descr) = file.column(g, leaf)?;
-                    read_column(col, &descr, file.group_rows()[g])
+                    read_column(col, &descr, group_rows[g])
                 })
                 .collect::<Result<Vec<Chunk>, String>>()
-                .map_err(|e| read_error(path, e))
-        })
-        .collect::<Result<_, _>>()?;
-    let mut builders: Vec<Builder> = wanted.iter().map(|(_, m)| Builder::new(*m)).collect();
-    let mut rows = 0usize;
-    for group in groups {
-        let offset = rows;
-        rows += group.first().map_or(0, chunk_len);
-        for ((chunk, b), (name, _)) in group.into_iter().zip(&mut builders).zip(wanted) {
-            append(b, chunk, path, name, offset)?;
-        }
+        },
+        &mut take,
+    );
+    if let Some(e) = failed {
+        return Err(e);
     }
+    decoded.map_err(|e| read_error(path, e.to_string()))?;
     let columns = builders
         .into_iter()
         .zip(wanted)
