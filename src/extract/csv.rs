@@ -431,22 +431,15 @@ impl Shared {
     /// Parses and decodes one block's records. A UTF-8 block without any quote character (most
     /// survey files) is valid text as a whole and split at its delimiters and line breaks in
     /// place; any other goes through the CSV parser record by record.
-    fn parse(&self, block: Block) -> Result<TextBatch> {
+    fn parse(&self, mut block: Block) -> Result<TextBatch> {
         if self.encoding == Encoding::Utf8
             && self.delimiter.is_ascii()
             && memchr::memchr(b'"', &block.bytes).is_none()
         {
             match String::from_utf8(block.bytes) {
-                Ok(text) => {
-                    return Ok(TextBatch::from_unquoted(text, block.line, self.delimiter));
-                }
-                Err(e) => {
-                    let block = Block {
-                        bytes: e.into_bytes(),
-                        line: block.line,
-                    };
-                    return self.parse_records(&block);
-                }
+                Ok(text) => return Ok(TextBatch::from_unquoted(text, block.line, self.delimiter)),
+                // Not UTF-8: the parser names the cell.
+                Err(e) => block.bytes = e.into_bytes(),
             }
         }
         self.parse_records(&block)

@@ -1,20 +1,19 @@
 //! Work cut on one thread, done on the pool, taken back in the order it was cut: the shape of
-//! every parallel read (the mapping of batches, the file pass of `validate`). At most
+//! every parallel read (the mapping of batches, the file pass of `validate`, the row groups of
+//! `estimate`'s Parquet columns). At most
 //! `2 × threads` pieces are in flight, so memory is bounded by the pieces, not by the input.
 use std::collections::BTreeMap;
 use std::sync::mpsc::{channel, Receiver, TryRecvError};
-
-use crate::error::Result;
 
 /// Calls `next` on this thread for pieces of work until it gives `None`, runs `work(seq,
 /// piece)` on the rayon pool, and hands each result to `take` on this thread in the order the
 /// pieces came (`seq` 0, 1, 2 …). The first error of `next` or `take` ends it (work already
 /// queued finishes and is dropped).
-pub fn in_order<P, T>(
-    mut next: impl FnMut() -> Result<Option<P>>,
+pub fn in_order<P, T, E>(
+    mut next: impl FnMut() -> Result<Option<P>, E>,
     work: impl Fn(usize, P) -> T + Sync,
-    mut take: impl FnMut(T) -> Result<()>,
-) -> Result<()>
+    mut take: impl FnMut(T) -> Result<(), E>,
+) -> Result<(), E>
 where
     P: Send,
     T: Send,
@@ -85,7 +84,7 @@ mod tests {
             let got = pool.install(|| {
                 let mut n = 0u64;
                 let mut out = Vec::new();
-                in_order(
+                in_order::<_, _, crate::error::MigError>(
                     || {
                         n += 1;
                         Ok((n <= 50).then_some(n))

@@ -78,20 +78,12 @@ impl HouseholdRules {
             weight: frame.weight[i],
             line: frame.line[i],
         };
-        let first = match &mut self.last {
+        let first = match &self.last {
             Some((t, h, first)) if t == time && h == hh => *first,
-            last => {
+            _ => {
                 let key = fingerprint([time.as_str(), hh]);
                 let first = *self.first.entry(key).or_insert(me);
-                match last {
-                    Some((t, h, f)) => {
-                        t.clone_from(time);
-                        h.clear();
-                        h.push_str(hh);
-                        *f = first;
-                    }
-                    None => *last = Some((time.clone(), hh.to_string(), first)),
-                }
+                self.last = Some((time.clone(), hh.to_string(), first));
                 first
             }
         };

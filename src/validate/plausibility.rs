@@ -42,9 +42,8 @@ pub struct FrameTotals {
     lfs: Option<usize>,
     employed: Option<u32>,
     unemployed: Option<u32>,
-    /// Per interned period of the frame: its name and its totals (`None` until a working-age
-    /// row is met).
-    times: Vec<(String, Option<Totals>)>,
+    /// Per interned period of the frame, its totals (see [`super::rows::lend`]).
+    times: Vec<Option<Totals>>,
 }
 
 impl FrameTotals {
@@ -53,7 +52,7 @@ impl FrameTotals {
         if frame.age_lo.get(i).is_none_or(|a| a < self.working_age) {
             return;
         }
-        let Some((_, slot)) = self.times.get_mut(frame.time[i] as usize) else {
+        let Some(slot) = self.times.get_mut(frame.time[i] as usize) else {
             return;
         };
         let t = slot.get_or_insert_with(Totals::default);
@@ -85,21 +84,13 @@ impl PeriodTotals {
             lfs: lfs.filter(|_| dim.is_some()),
             employed: dim.and_then(|d| d.index_of("LFS_EMP")),
             unemployed: dim.and_then(|d| d.index_of("LFS_UNE")),
-            times: frame
-                .times
-                .iter()
-                .map(|t| (t.clone(), self.by_time.get(t).copied()))
-                .collect(),
+            times: super::rows::lend(&self.by_time, frame),
         }
     }
 
-    /// Takes back what [`PeriodTotals::for_frame`] lent.
-    pub fn take(&mut self, t: FrameTotals) {
-        for (name, totals) in t.times {
-            if let Some(totals) = totals {
-                self.by_time.insert(name, totals);
-            }
-        }
+    /// Takes back what [`PeriodTotals::for_frame`] lent to `frame`.
+    pub fn take(&mut self, frame: &Frame, t: FrameTotals) {
+        super::rows::give_back(&mut self.by_time, frame, t.times);
     }
 
     pub fn periods(&self) -> &BTreeMap<String, Totals> {

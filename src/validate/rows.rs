@@ -1,5 +1,6 @@
 //! The rules that read mapped rows — record consistency, households and design, period totals
 //! for plausibility — applied to a frame (all of it, or chunk after chunk when streaming).
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::households::HouseholdRules;
@@ -69,6 +70,26 @@ impl<'a> RowReporter<'a> {
     }
 }
 
+/// Running values per period, by name, lent to one frame by its interned period index (`None`
+/// until a row of that period is met), so that rows are added without a lookup and in row
+/// order; [`give_back`] returns them.
+pub(super) fn lend<T: Copy>(by_name: &BTreeMap<String, T>, frame: &Frame) -> Vec<Option<T>> {
+    frame
+        .times
+        .iter()
+        .map(|t| by_name.get(t).copied())
+        .collect()
+}
+
+/// Returns what [`lend`] lent to `frame`.
+pub(super) fn give_back<T>(by_name: &mut BTreeMap<String, T>, frame: &Frame, lent: Vec<Option<T>>) {
+    for (name, value) in frame.times.iter().zip(lent) {
+        if let Some(value) = value {
+            by_name.insert(name.clone(), value);
+        }
+    }
+}
+
 /// The row rules of one input, with what they accumulate across chunks.
 pub struct RowChecks<'a> {
     p: &'a Pipeline,
@@ -78,7 +99,7 @@ pub struct RowChecks<'a> {
     households: HouseholdRules,
     totals: PeriodTotals,
     /// Rows and weighted total per period.
-    periods: std::collections::BTreeMap<String, (u64, f64)>,
+    periods: BTreeMap<String, (u64, f64)>,
 }
 
 impl<'a> RowChecks<'a> {
@@ -103,14 +124,7 @@ impl<'a> RowChecks<'a> {
             .get_or_insert_with(|| RecordRules::new(spec, schema, frame, wa));
         let person = frame.record == "person";
         let mut out = RowReporter::new(self.p, spec, findings);
-        // Per period of this frame (by its interned index), the running counts: taken from the
-        // totals so far and given back after the rows, so every sum is added in row order.
-        let mut periods: Vec<(u64, f64)> = frame
-            .times
-            .iter()
-            .map(|t| self.periods.get(t).copied().unwrap_or_default())
-            .collect();
-        let mut seen = vec![false; frame.times.len()];
+        let mut periods = lend(&self.periods, frame);
         let mut totals = person.then(|| self.totals.for_frame(frame, schema, wa));
         for i in 0..frame.len() {
             record.check(frame, i, schema, &mut out);
@@ -118,20 +132,15 @@ impl<'a> RowChecks<'a> {
             if let Some(t) = totals.as_mut() {
                 t.add(frame, i);
             }
-            let t = frame.time[i] as usize;
-            if let Some(e) = periods.get_mut(t) {
-                seen[t] = true;
+            if let Some(slot) = periods.get_mut(frame.time[i] as usize) {
+                let e = slot.get_or_insert_with(Default::default);
                 e.0 += 1;
                 e.1 += frame.weight[i];
             }
         }
-        for ((name, e), seen) in frame.times.iter().zip(periods).zip(seen) {
-            if seen {
-                self.periods.insert(name.clone(), e);
-            }
-        }
+        give_back(&mut self.periods, frame, periods);
         if let Some(t) = totals {
-            self.totals.take(t);
+            self.totals.take(frame, t);
         }
         out.quarantine
     }

@@ -182,27 +182,7 @@ pub fn load(
     let mut next_group = 0..group_rows.len();
     let mut builders: Vec<Builder> = wanted.iter().map(|(_, m)| Builder::new(*m)).collect();
     let mut rows = 0usize;
-    let mut failed: Option<EstimateError> = None;
-    let mut take = |group: Result<Vec<Chunk>, String>| -> crate::error::Result<()> {
-        let stop = || crate::error::MigError::Other(String::new());
-        let group = match group {
-            Ok(group) => group,
-            Err(e) => {
-                failed = Some(read_error(path, e));
-                return Err(stop());
-            }
-        };
-        let offset = rows;
-        rows += group.first().map_or(0, chunk_len);
-        for ((chunk, b), (name, _)) in group.into_iter().zip(&mut builders).zip(wanted) {
-            if let Err(e) = append(b, chunk, path, name, offset) {
-                failed = Some(e);
-                return Err(stop());
-            }
-        }
-        Ok(())
-    };
-    let decoded = crate::extract::ordered::in_order(
+    crate::extract::ordered::in_order(
         || Ok(next_group.next()),
         |_, g| {
             leaves
@@ -213,12 +193,16 @@ pub fn load(
                 })
                 .collect::<Result<Vec<Chunk>, String>>()
         },
-        &mut take,
-    );
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    decoded.map_err(|e| read_error(path, e.to_string()))?;
+        |group| {
+            let group = group.map_err(|e| read_error(path, e))?;
+            let offset = rows;
+            rows += group.first().map_or(0, chunk_len);
+            for ((chunk, b), (name, _)) in group.into_iter().zip(&mut builders).zip(wanted) {
+                append(b, chunk, path, name, offset)?;
+            }
+            Ok(())
+        },
+    )?;
     let columns = builders
         .into_iter()
         .zip(wanted)
