@@ -54,8 +54,8 @@ pub struct CubeSpec {
 pub struct TableDesc {
     pub pop_bit: u64,
     pub value: Option<usize>,
-    /// (breakdown column, stride).
-    pub dims: Vec<(usize, usize)>,
+    /// (breakdown column, stride, cap: see `DimPlan::cap`).
+    pub dims: Vec<(usize, usize, u32)>,
     pub offset: usize,
 }
 
@@ -120,7 +120,7 @@ impl Cluster {
                 dims: t
                     .dims
                     .iter()
-                    .map(|(d, s)| (position(&mut dim_cols, d), *s))
+                    .map(|&(d, s, cap)| (position(&mut dim_cols, d), s, cap))
                     .collect(),
                 offset: t.offset,
             })
@@ -388,7 +388,7 @@ impl ChunkAccumulator {
                 dims: t
                     .dims
                     .iter()
-                    .map(|&(j, s)| (&dims[j].values()[..], s))
+                    .map(|&(j, s, cap)| (&dims[j].values()[..], s, cap))
                     .collect(),
                 offset: t.offset,
             })

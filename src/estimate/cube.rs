@@ -11,8 +11,9 @@ pub struct TableSpec<'a> {
     pub pop_bit: u64,
     /// Value summed (`None`: count persons); a missing value keeps the row out of the table.
     pub value: Option<&'a Nullable<f64>>,
-    /// Fine index per row for each breakdown, with its stride in the table's cell space.
-    pub dims: Vec<(&'a [u32], usize)>,
+    /// Fine index per row for each breakdown (a value above the cap counts at the cap: see
+    /// `DimPlan::cap`), with its stride in the table's cell space and its cap.
+    pub dims: Vec<(&'a [u32], usize, u32)>,
     /// First cell of this table in the cube's cell space.
     pub offset: usize,
 }
@@ -42,7 +43,11 @@ impl CellMap for CubeCells<'_> {
                 },
                 None => 1.0,
             };
-            let cell = t.offset + t.dims.iter().map(|(f, s)| f[r] as usize * s).sum::<usize>();
+            let cell = t.offset
+                + t.dims
+                    .iter()
+                    .map(|&(f, s, cap)| f[r].min(cap) as usize * s)
+                    .sum::<usize>();
             f(cell as u32, y);
         }
     }

@@ -1,6 +1,7 @@
 //! Breakdown dimensions of the cube. Each row gets a dense *fine* index per dimension (the code
 //! it carries, or its age interval); each fine index belongs to a few *output* codes: the totals
 //! and the codes of every version of the classification that the source supports.
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::normalize::{ColData, Frame, NONE};
@@ -8,10 +9,13 @@ use crate::schema::{CodeLists, Dimension};
 
 /// One dimension prepared for a frame.
 #[derive(Debug, Clone)]
-pub struct DimPlan {
+pub struct DimPlan<'f> {
     pub name: String,
-    /// Fine index of every row of the frame.
-    pub fine: Vec<u32>,
+    /// Fine index of every row of the frame, up to `cap`: a value above it counts at `cap`. A
+    /// coded dimension reads the frame's code column as it is (a missing code, `NONE`, is the
+    /// last fine index), so no copy of it is made per row.
+    pub fine: Cow<'f, [u32]>,
+    pub cap: u32,
     pub n_fine: usize,
     /// Output codes, in code-list order.
     pub out_codes: Vec<String>,
@@ -21,9 +25,14 @@ pub struct DimPlan {
     pub versions: Vec<String>,
 }
 
-impl DimPlan {
+impl<'f> DimPlan<'f> {
     /// A coded dimension (sex, edu, eco, cbr, brt, …) over a frame column.
-    pub fn coded(frame: &Frame, field: &str, dim: &Dimension, codes: &CodeLists) -> Option<Self> {
+    pub fn coded(
+        frame: &'f Frame,
+        field: &str,
+        dim: &Dimension,
+        codes: &CodeLists,
+    ) -> Option<Self> {
         let Some(ColData::Code(col)) = frame.mapped(field) else {
             return None;
         };
@@ -72,10 +81,9 @@ impl DimPlan {
         }
         Some(DimPlan {
             name: field.to_string(),
-            fine: col
-                .iter()
-                .map(|&c| if c == NONE { missing } else { c })
-                .collect(),
+            // Codes index the code list; `NONE` is above them all, so it counts at `missing`.
+            fine: Cow::Borrowed(col.as_slice()),
+            cap: missing,
             n_fine: dim.codes.len() + 1,
             out_codes: out_idx.iter().map(|&i| dim.code(i).code.clone()).collect(),
             members,
@@ -138,7 +146,8 @@ impl DimPlan {
             .collect();
         Some(DimPlan {
             name: "age".into(),
-            fine,
+            fine: Cow::Owned(fine),
+            cap: u32::MAX,
             n_fine: intervals.len(),
             out_codes: out_idx.iter().map(|&i| dim.code(i).code.clone()).collect(),
             members,

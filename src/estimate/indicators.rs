@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::core::{self, Cell, Finish, PsuTotals, Sums, ZeroReplicate};
+use super::core::{self, Cell, Finish, Sums, ZeroReplicate};
 use super::cube::{CubeCells, CubeEngine, TableSpec};
 use super::design::{variance_for, Variance};
 use super::dims::DimPlan;
@@ -32,7 +32,7 @@ pub struct CubeResult {
 }
 
 struct Prepared<'a> {
-    dims: BTreeMap<String, DimPlan>,
+    dims: BTreeMap<String, DimPlan<'a>>,
     pop_bits: BTreeMap<String, u64>,
     masks: Vec<u64>,
     indicators: Vec<&'a Indicator>,
@@ -135,7 +135,7 @@ fn keys_of(ind: &Indicator) -> Vec<TableKey> {
     }
 }
 
-fn prepare<'a>(frame: &Frame, p: &Pipeline, schema: &'a Schema) -> Prepared<'a> {
+fn prepare<'a>(frame: &'a Frame, p: &Pipeline, schema: &'a Schema) -> Prepared<'a> {
     let cat = &schema.catalogue;
     let mut prep = Prepared {
         dims: BTreeMap::new(),
@@ -187,12 +187,12 @@ fn prepare<'a>(frame: &Frame, p: &Pipeline, schema: &'a Schema) -> Prepared<'a> 
 }
 
 /// Checks that the frame supports an indicator, preparing its dimensions and population.
-fn support(
-    frame: &Frame,
+fn support<'a>(
+    frame: &'a Frame,
     p: &Pipeline,
     schema: &Schema,
     ind: &Indicator,
-    prep: &mut Prepared,
+    prep: &mut Prepared<'a>,
 ) -> std::result::Result<(), String> {
     for d in table_dims(ind) {
         if prep.dims.contains_key(&d) {
@@ -248,7 +248,7 @@ fn run_period(
         let mut stride = 1;
         let mut dims = Vec::new();
         for plan in plans.iter().rev() {
-            dims.push((plan.fine.as_slice(), stride));
+            dims.push((&plan.fine[..], stride, plan.cap));
             stride *= plan.n_fine;
         }
         dims.reverse();
@@ -310,7 +310,7 @@ fn sums(t: &TableOut, o: usize) -> Sums<'_> {
         est: t.est[o],
         n: t.n[o],
         reps: t.reps_of(o),
-        psu: PsuTotals::Dense(t.t_of(o)),
+        psu: t.t_of(o),
         stages: &[],
     }
 }

@@ -35,10 +35,17 @@ pub enum ZeroReplicate {
     Drop,
 }
 
-/// PSU totals of one cell: one per PSU of the layout, or the PSUs it touches (others are 0).
+/// PSU totals of one cell, those of PSUs not listed being 0.
 #[derive(Clone, Copy, Debug)]
 pub enum PsuTotals<'a> {
-    Dense(&'a [f64]),
+    /// Every PSU `0..n` of the layout is visited in order (the cube's dense sums, stored
+    /// sparsely: `psus` ascending, with their totals in `vals`).
+    Listed {
+        n: usize,
+        psus: &'a [u32],
+        vals: &'a [f64],
+    },
+    /// Only the PSUs the cell touches are visited (`migstat estimate`'s domains).
     Sparse(&'a [(u32, f64)]),
 }
 
@@ -96,7 +103,9 @@ impl Finish<'_> {
                 stages,
             } => {
                 let v = match s.psu {
-                    PsuTotals::Dense(t) => taylor_variance(layout, t),
+                    PsuTotals::Listed { n, psus, vals } => {
+                        taylor_variance(layout, &dense(n, psus, vals))
+                    }
                     PsuTotals::Sparse(t) => taylor_variance_sparse(layout, sizes, t),
                 };
                 (Some(v + later(stages, s.stages)), 0)
@@ -130,8 +139,18 @@ impl Finish<'_> {
                 stages,
             } => {
                 let v = match (y.psu, x.psu) {
-                    (PsuTotals::Dense(a), PsuTotals::Dense(b)) => {
-                        let z: Vec<f64> = a.iter().zip(b).map(|(a, b)| score(*a, *b)).collect();
+                    (
+                        PsuTotals::Listed { n, psus, vals },
+                        PsuTotals::Listed {
+                            n: m,
+                            psus: psus_x,
+                            vals: vals_x,
+                        },
+                    ) if n == m => {
+                        let mut z = dense(n, psus, vals);
+                        for (a, b) in z.iter_mut().zip(dense(n, psus_x, vals_x)) {
+                            *a = score(*a, b);
+                        }
                         taylor_variance(layout, &z)
                     }
                     (a, b) => {
@@ -181,8 +200,23 @@ fn later(stages: &[Stage], totals: &[Vec<(u32, f64)>]) -> f64 {
 fn sparse(t: PsuTotals) -> Vec<(u32, f64)> {
     match t {
         PsuTotals::Sparse(s) => s.to_vec(),
-        PsuTotals::Dense(d) => d.iter().enumerate().map(|(p, v)| (p as u32, *v)).collect(),
+        PsuTotals::Listed { n, psus, vals } => dense(n, psus, vals)
+            .into_iter()
+            .enumerate()
+            .map(|(p, v)| (p as u32, v))
+            .collect(),
     }
+}
+
+/// The totals of every PSU `0..n` (0 where none is listed).
+fn dense(n: usize, psus: &[u32], vals: &[f64]) -> Vec<f64> {
+    let mut t = vec![0.0; n];
+    for (&p, &v) in psus.iter().zip(vals) {
+        if let Some(slot) = t.get_mut(p as usize) {
+            *slot = v;
+        }
+    }
+    t
 }
 
 /// `f(a_u, b_u)` over the units of two ascending lists (a unit missing from one has 0 there).
