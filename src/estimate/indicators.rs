@@ -52,6 +52,7 @@ pub fn estimate_frame(
     engine: Option<&dyn CubeEngine>,
 ) -> Result<CubeResult> {
     let prep = prepare(frame, p, schema);
+    let groups = groups(&prep, schema);
     let profile = Profile::from_config(p.pipeline.reliability.as_ref());
     let mut observations = Vec::new();
     for (ti, time) in frame.times.iter().enumerate() {
@@ -71,34 +72,122 @@ pub fn estimate_frame(
             &rows,
             universe.map(|u| (u, urows.as_slice())),
         )?;
-        let outs = run_period(frame, &prep, &rows, &variance, engine)?;
-        let ctx = ObsCtx {
-            frame,
-            p,
-            schema,
-            prep: &prep,
-            outs: &outs,
-            variance: &variance,
-            profile: &profile,
-            time,
-        };
-        // Indicators are finished in parallel (each cell's variance is independent of the
-        // others) and listed in catalogue order.
-        let per: Vec<Vec<Observation>> = prep
-            .indicators
+        let cube = run_period(frame, &prep, &rows, &variance, engine)?;
+        // Indicators are finished in parallel, a group at a time: the indicators that share
+        // tables, with those tables, built for the group and dropped after it (the per-PSU sums
+        // of all tables at once are the largest thing estimation holds). Each cell's variance is
+        // independent of the others; observations are listed in catalogue order.
+        let mut per: Vec<(usize, Vec<Observation>)> = groups
             .par_iter()
-            .map(|ind| {
-                let mut out = Vec::new();
-                ctx.emit(ind, &mut out);
-                out
+            .flat_map_iter(|g| {
+                let mut outs: Vec<Option<TableOut>> = prep.tables.iter().map(|_| None).collect();
+                for &t in &g.tables {
+                    outs[t] = Some(cube.table(&prep, t));
+                }
+                let ctx = ObsCtx {
+                    frame,
+                    p,
+                    schema,
+                    prep: &prep,
+                    outs: &outs,
+                    variance: &variance,
+                    profile: &profile,
+                    time,
+                };
+                g.indicators
+                    .iter()
+                    .map(|&i| {
+                        let mut out = Vec::new();
+                        ctx.emit(prep.indicators[i], &mut out);
+                        (i, out)
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect();
-        observations.extend(per.into_iter().flatten());
+        per.sort_by_key(|(i, _)| *i);
+        observations.extend(per.into_iter().flat_map(|(_, o)| o));
     }
     Ok(CubeResult {
         observations,
         skipped: prep.skipped,
     })
+}
+
+/// Indicators that read the same tables (directly or through others), with those tables.
+struct Group {
+    /// Positions in `Prepared::indicators`, ascending.
+    indicators: Vec<usize>,
+    /// Positions in `Prepared::tables`.
+    tables: Vec<usize>,
+}
+
+/// The tables an indicator reads (a ratio's are its numerator's and denominator's).
+fn tables_of(ind: &Indicator, prep: &Prepared, schema: &Schema) -> Vec<usize> {
+    let cat = &schema.catalogue;
+    let parts: Vec<&Indicator> = match ind.kind {
+        Kind::Ratio => [&ind.numerator, &ind.denominator]
+            .iter()
+            .filter_map(|c| c.as_deref().and_then(|c| cat.get(c)))
+            .collect(),
+        _ => vec![ind],
+    };
+    parts
+        .iter()
+        .flat_map(|part| keys_of(part))
+        .filter_map(|k| prep.tables.iter().position(|t| *t == k))
+        .collect()
+}
+
+/// The indicators grouped by the tables they share, groups in the order of their first
+/// indicator.
+fn groups(prep: &Prepared, schema: &Schema) -> Vec<Group> {
+    // Union-find over tables: an indicator joins the tables it reads.
+    let mut parent: Vec<usize> = (0..prep.tables.len()).collect();
+    fn root(parent: &mut [usize], mut t: usize) -> usize {
+        while parent[t] != t {
+            parent[t] = parent[parent[t]];
+            t = parent[t];
+        }
+        t
+    }
+    let reads: Vec<Vec<usize>> = prep
+        .indicators
+        .iter()
+        .map(|ind| tables_of(ind, prep, schema))
+        .collect();
+    for ts in &reads {
+        for w in ts.windows(2) {
+            let (a, b) = (root(&mut parent, w[0]), root(&mut parent, w[1]));
+            parent[b] = a;
+        }
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut group_of_root: BTreeMap<usize, usize> = BTreeMap::new();
+    for (i, ts) in reads.iter().enumerate() {
+        let Some(&first) = ts.first() else {
+            // Reads no table: emits nothing, but keeps its place.
+            groups.push(Group {
+                indicators: vec![i],
+                tables: Vec::new(),
+            });
+            continue;
+        };
+        let r = root(&mut parent, first);
+        let g = *group_of_root.entry(r).or_insert_with(|| {
+            groups.push(Group {
+                indicators: Vec::new(),
+                tables: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[g].indicators.push(i);
+        for &t in ts {
+            if !groups[g].tables.contains(&t) {
+                groups[g].tables.push(t);
+            }
+        }
+    }
+    groups
 }
 
 fn table_dims(ind: &Indicator) -> Vec<String> {
@@ -233,13 +322,29 @@ fn support<'a>(
     Ok(())
 }
 
-fn run_period(
+/// One period's merged sums, from which each table is built when its indicators are finished.
+struct PeriodCube<'v> {
+    sums: core::State,
+    /// First cell of each table of `Prepared::tables`.
+    offsets: Vec<usize>,
+    /// The PSUs of the period's Taylor layout (empty without one).
+    psus: &'v [u32],
+}
+
+impl PeriodCube<'_> {
+    fn table(&self, prep: &Prepared, t: usize) -> TableOut {
+        let plans: Vec<&DimPlan> = prep.tables[t].dims.iter().map(|d| &prep.dims[d]).collect();
+        tables::build(&self.sums, self.offsets[t], &plans, self.psus)
+    }
+}
+
+fn run_period<'v>(
     frame: &Frame,
     prep: &Prepared,
     rows: &[u32],
-    variance: &Variance,
+    variance: &'v Variance,
     engine: Option<&dyn CubeEngine>,
-) -> Result<Vec<TableOut>> {
+) -> Result<PeriodCube<'v>> {
     let mut specs = Vec::new();
     let mut offset = 0;
     let mut offsets = Vec::new();
@@ -293,15 +398,11 @@ fn run_period(
         None => core::accumulate(&input).map_err(MigError::Other)?,
         Some(e) => e.accumulate(&input).map_err(MigError::Other)?,
     };
-    Ok(prep
-        .tables
-        .par_iter()
-        .zip(offsets.par_iter())
-        .map(|(k, &off)| {
-            let plans: Vec<&DimPlan> = k.dims.iter().map(|d| &prep.dims[d]).collect();
-            tables::build(&sums, off, &plans, psus)
-        })
-        .collect())
+    Ok(PeriodCube {
+        sums,
+        offsets,
+        psus,
+    })
 }
 
 /// The merged sums of output cell `o` of a table.
@@ -315,12 +416,27 @@ fn sums(t: &TableOut, o: usize) -> Sums<'_> {
     }
 }
 
+/// The tables an indicator is finished from.
+#[derive(Clone, Copy)]
+enum Reads<'t> {
+    Total(&'t TableOut),
+    /// Value and count of persons.
+    Mean(&'t TableOut, &'t TableOut),
+    Ratio {
+        y: &'t TableOut,
+        x: &'t TableOut,
+        num: &'t Indicator,
+        den: &'t Indicator,
+    },
+}
+
 struct ObsCtx<'a> {
     frame: &'a Frame,
     p: &'a Pipeline,
     schema: &'a Schema,
     prep: &'a Prepared<'a>,
-    outs: &'a [TableOut],
+    /// The tables of the group being finished (the others are `None`).
+    outs: &'a [Option<TableOut>],
     variance: &'a Variance,
     profile: &'a Profile,
     time: &'a str,
@@ -348,15 +464,32 @@ impl Published {
 }
 
 impl ObsCtx<'_> {
-    fn table(&self, ind: &Indicator, value: bool) -> &TableOut {
+    /// The table of an indicator's value (or of its count of persons, for a mean's
+    /// denominator); `None` when it is not among the group's tables.
+    fn table(&self, ind: &Indicator, value: bool) -> Option<&TableOut> {
         let keys = keys_of(ind);
-        let k = if value {
-            &keys[0]
-        } else {
-            keys.last().unwrap_or(&keys[0])
-        };
-        let i = self.prep.tables.iter().position(|t| t == k).unwrap_or(0);
-        &self.outs[i]
+        let k = if value { keys.first() } else { keys.last() }?;
+        let i = self.prep.tables.iter().position(|t| t == k)?;
+        self.outs[i].as_ref()
+    }
+
+    /// What an indicator is finished from.
+    fn reads<'t>(&'t self, ind: &'t Indicator) -> Option<Reads<'t>> {
+        let cat = &self.schema.catalogue;
+        Some(match ind.kind {
+            Kind::Total => Reads::Total(self.table(ind, true)?),
+            Kind::Mean => Reads::Mean(self.table(ind, true)?, self.table(ind, false)?),
+            Kind::Ratio => {
+                let num = cat.get(ind.numerator.as_deref()?)?;
+                let den = cat.get(ind.denominator.as_deref()?)?;
+                Reads::Ratio {
+                    y: self.table(num, true)?,
+                    x: self.table(den, true)?,
+                    num,
+                    den,
+                }
+            }
+        })
     }
 
     fn finish(&self) -> Finish<'_> {
@@ -382,37 +515,25 @@ impl ObsCtx<'_> {
     }
 
     fn emit(&self, ind: &Indicator, out: &mut Vec<Observation>) {
-        let cat = &self.schema.catalogue;
+        let Some(reads) = self.reads(ind) else {
+            return;
+        };
         let dims: Vec<&DimPlan> = table_dims(ind).iter().map(|d| &self.prep.dims[d]).collect();
         let sizes = dims.iter().map(|d| d.out_codes.len()).collect::<Vec<_>>();
         let m: usize = sizes.iter().product();
         for o in 0..m {
-            let judged = match ind.kind {
-                Kind::Total => {
-                    let t = self.table(ind, true);
-                    (t.n[o] > 0).then(|| {
-                        let c = self.total(t, o);
-                        let s = self.judge_total(ind, &c);
-                        (Some(c), s)
-                    })
-                }
-                Kind::Mean => {
-                    let (v, c) = (self.table(ind, true), self.table(ind, false));
-                    (c.n[o] > 0).then(|| self.ratio_cell(v, c, o, None, true))
-                }
-                Kind::Ratio => {
-                    let num = ind.numerator.as_deref().and_then(|c| cat.get(c));
-                    let den = ind.denominator.as_deref().and_then(|c| cat.get(c));
-                    let (Some(num), Some(den)) = (num, den) else {
-                        continue;
-                    };
-                    let (y, x) = (self.table(num, true), self.table(den, true));
-                    (x.n[o] > 0).then(|| {
-                        let part = self.total(y, o);
-                        let s = self.judge_total(num, &part);
-                        self.ratio_cell(y, x, o, Some(s), den.value.is_none())
-                    })
-                }
+            let judged = match reads {
+                Reads::Total(t) => (t.n[o] > 0).then(|| {
+                    let c = self.total(t, o);
+                    let s = self.judge_total(ind, &c);
+                    (Some(c), s)
+                }),
+                Reads::Mean(v, c) => (c.n[o] > 0).then(|| self.ratio_cell(v, c, o, None, true)),
+                Reads::Ratio { y, x, num, den } => (x.n[o] > 0).then(|| {
+                    let part = self.total(y, o);
+                    let s = self.judge_total(num, &part);
+                    self.ratio_cell(y, x, o, Some(s), den.value.is_none())
+                }),
             };
             let Some((cell, status)) = judged else {
                 continue;

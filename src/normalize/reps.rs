@@ -22,6 +22,9 @@ const READ_ROWS: usize = 1024;
 /// Bytes of replicate weights kept in memory before they go to a file.
 pub const MEMORY_BYTES: usize = 32 << 20;
 
+/// Weights encoded and written at a time when a block is spilled (1 MiB).
+const WRITE_PIECE: usize = 1 << 17;
+
 /// [`MEMORY_BYTES`], or in a build with the `failpoints` feature `MIGSTAT_SPILL_BYTES` (tests
 /// spill every row with `1`).
 pub fn memory_bound() -> usize {
@@ -130,11 +133,18 @@ impl Replicates {
         let at = (self.spilled * self.n * 8) as u64;
         self.writing = Some(std::thread::spawn(move || {
             crate::load::failpoint::hit("spill.write")?;
-            let mut bytes = Vec::with_capacity(block.len() * 8);
-            for x in &block {
-                bytes.extend_from_slice(&x.to_le_bytes());
+            // Through a small buffer: a copy of the whole block would be as large again.
+            let mut bytes = Vec::with_capacity(WRITE_PIECE * 8);
+            let mut at = at;
+            for piece in block.chunks(WRITE_PIECE) {
+                bytes.clear();
+                for x in piece {
+                    bytes.extend_from_slice(&x.to_le_bytes());
+                }
+                file.write_all_at(&bytes, at)?;
+                at += bytes.len() as u64;
             }
-            file.write_all_at(&bytes, at).map(|()| block)
+            Ok(block)
         }));
         self.spilled = self.stored;
         Ok(())
