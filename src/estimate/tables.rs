@@ -83,47 +83,28 @@ pub fn build(sums: &State, offset: usize, dims: &[&DimPlan], psus: &[u32]) -> Ta
         *slot = Some(outs);
     }
     if n_psu > 0 {
-        // The PSUs come in ascending order, so each output cell's list is built ascending: a
-        // first pass counts the distinct PSUs of each output cell, a second adds the sums in
-        // the order a dense table would (from 0, fine cell by fine cell within a PSU).
-        let mut last = vec![u32::MAX; m];
-        let mut count = vec![0usize; m];
-        psu_sums(sums, offset, cells, psus, &outs_of, |o, p, _| {
-            if last[o] != p {
-                last[o] = p;
-                count[o] += 1;
-            }
-        });
-        for (o, c) in count.iter().enumerate() {
-            out.t_at[o + 1] = out.t_at[o] + c;
-        }
-        let len = out.t_at[m];
-        out.t_psu = vec![0; len];
-        out.t_val = vec![0.0; len];
-        let mut end = out.t_at[..m].to_vec();
-        last.fill(u32::MAX);
-        psu_sums(sums, offset, cells, psus, &outs_of, |o, p, v| {
-            if last[o] != p {
-                last[o] = p;
-                out.t_psu[end[o]] = p;
-                end[o] += 1;
-            }
-            out.t_val[end[o] - 1] += v;
-        });
+        list_psu_sums(&mut out, sums, offset, cells, psus, &outs_of);
     }
     out
 }
 
-/// Calls `f(output cell, PSU position, sum)` for every per-PSU sum of the table's fine cells
-/// (cells `offset..offset + cells` of the state), PSU by PSU in ascending order.
-fn psu_sums(
+/// Fills the table's per-PSU sums (`t_at`, `t_psu`, `t_val`). PSU by PSU, the fine cells' sums
+/// are added into the output cells they count in, from 0 and in the order of the fine cells, as
+/// a dense table adds them; each output cell touched is noted with its sum. The notes, PSU by
+/// PSU, are then put in order of output cell (a counting sort keeps the PSUs ascending).
+fn list_psu_sums(
+    out: &mut TableOut,
     sums: &State,
     offset: usize,
     cells: usize,
     psus: &[u32],
     outs_of: &[Option<Vec<u32>>],
-    mut f: impl FnMut(usize, u32, f64),
 ) {
+    let m = out.m;
+    let mut acc = vec![0.0f64; m];
+    let mut hit = vec![false; m];
+    let mut touched: Vec<u32> = Vec::new();
+    let mut notes: Vec<(u32, u32, f64)> = Vec::new();
     for (psu, entries) in &sums.psus {
         let Ok(p) = psus.binary_search(psu) else {
             continue;
@@ -132,13 +113,43 @@ fn psu_sums(
         let lo = entries.partition_point(|e| (e.0 as usize) < offset);
         let hi = entries.partition_point(|e| (e.0 as usize) < offset + cells);
         for &(cell, v) in &entries[lo..hi] {
-            if let Some(outs) = &outs_of[cell as usize - offset] {
-                for &o in outs {
-                    f(o as usize, p as u32, v);
+            let Some(outs) = &outs_of[cell as usize - offset] else {
+                continue;
+            };
+            for &o in outs {
+                let o = o as usize;
+                if !hit[o] {
+                    hit[o] = true;
+                    touched.push(o as u32);
                 }
+                acc[o] += v;
             }
         }
+        for &o in &touched {
+            let o = o as usize;
+            notes.push((o as u32, p as u32, acc[o]));
+            acc[o] = 0.0;
+            hit[o] = false;
+        }
+        touched.clear();
     }
+    let mut at = vec![0usize; m + 1];
+    for &(o, _, _) in &notes {
+        at[o as usize + 1] += 1;
+    }
+    for o in 0..m {
+        at[o + 1] += at[o];
+    }
+    out.t_psu = vec![0; notes.len()];
+    out.t_val = vec![0.0; notes.len()];
+    let mut next = at[..m].to_vec();
+    for (o, p, v) in notes {
+        let i = &mut next[o as usize];
+        out.t_psu[*i] = p;
+        out.t_val[*i] = v;
+        *i += 1;
+    }
+    out.t_at = at;
 }
 
 /// The output cells a fine cell counts in: the cross product of each breakdown's members.
