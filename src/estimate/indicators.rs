@@ -121,17 +121,21 @@ struct Group {
     tables: Vec<usize>,
 }
 
-/// The tables an indicator reads (a ratio's are its numerator's and denominator's).
-fn tables_of(ind: &Indicator, prep: &Prepared, schema: &Schema) -> Vec<usize> {
+/// What an indicator is estimated from: itself, or a ratio's numerator and denominator.
+fn parts<'c>(ind: &'c Indicator, schema: &'c Schema) -> Vec<&'c Indicator> {
     let cat = &schema.catalogue;
-    let parts: Vec<&Indicator> = match ind.kind {
+    match ind.kind {
         Kind::Ratio => [&ind.numerator, &ind.denominator]
             .iter()
             .filter_map(|c| c.as_deref().and_then(|c| cat.get(c)))
             .collect(),
         _ => vec![ind],
-    };
-    parts
+    }
+}
+
+/// The tables an indicator reads (a ratio's are its numerator's and denominator's).
+fn tables_of(ind: &Indicator, prep: &Prepared, schema: &Schema) -> Vec<usize> {
+    parts(ind, schema)
         .iter()
         .flat_map(|part| keys_of(part))
         .filter_map(|k| prep.tables.iter().position(|t| *t == k))
@@ -236,13 +240,7 @@ fn prepare<'a>(frame: &'a Frame, p: &Pipeline, schema: &'a Schema) -> Prepared<'
     };
     let mut ok: BTreeMap<String, bool> = BTreeMap::new();
     for ind in &cat.indicator {
-        let parts: Vec<&Indicator> = match ind.kind {
-            Kind::Ratio => [&ind.numerator, &ind.denominator]
-                .iter()
-                .filter_map(|c| c.as_deref().and_then(|c| cat.get(c)))
-                .collect(),
-            _ => vec![ind],
-        };
+        let parts = parts(ind, schema);
         let record = parts
             .first()
             .and_then(|i| i.population.as_ref())
