@@ -473,13 +473,13 @@ impl ObsCtx<'_> {
 
     /// What an indicator is finished from.
     fn reads<'t>(&'t self, ind: &'t Indicator) -> Option<Reads<'t>> {
-        let cat = &self.schema.catalogue;
         Some(match ind.kind {
             Kind::Total => Reads::Total(self.table(ind, true)?),
             Kind::Mean => Reads::Mean(self.table(ind, true)?, self.table(ind, false)?),
             Kind::Ratio => {
-                let num = cat.get(ind.numerator.as_deref()?)?;
-                let den = cat.get(ind.denominator.as_deref()?)?;
+                let [num, den] = parts(ind, self.schema)[..] else {
+                    return None;
+                };
                 Reads::Ratio {
                     y: self.table(num, true)?,
                     x: self.table(den, true)?,
