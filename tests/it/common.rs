@@ -9,12 +9,62 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A fresh empty folder under the system temp dir.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("migstat-test-{}-{name}", std::process::id()));
+/// A fresh empty folder under the system temp dir, removed when the test that made it ends.
+pub fn temp_dir(name: &str) -> TestDir {
+    TestDir::new(format!("migstat-test-{}-{name}", std::process::id()))
+}
+
+/// A fresh empty folder for small files that outlive the call that makes them (a helper's
+/// input file, a per-process cache): under the build's own `CARGO_TARGET_TMPDIR`, not the
+/// system's, so that `cargo clean` removes it.
+pub fn lasting_dir(name: &str) -> PathBuf {
+    let d =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
+    std::fs::create_dir_all(&d).expect("lasting dir");
     d
+}
+
+/// A test's scratch folder. It is removed when dropped, so a suite run leaves nothing behind
+/// (some tests write a gigabyte); a test that fails keeps its folder to be looked at, and
+/// `MIGSTAT_KEEP_TEST_DIRS=1` keeps every one.
+#[derive(Debug)]
+pub struct TestDir(PathBuf);
+
+impl TestDir {
+    pub fn new(name: String) -> Self {
+        let d = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        TestDir(d)
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() && std::env::var_os("MIGSTAT_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TestDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
 }
 
 pub fn migstat(args: &[&str]) -> Output {
@@ -117,7 +167,7 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Runs pipelines into a fresh warehouse through the binary; panics with its output on failure.
-pub fn run_into(name: &str, pipelines: &[&str]) -> PathBuf {
+pub fn run_into(name: &str, pipelines: &[&str]) -> TestDir {
     let wh = temp_dir(name);
     let mut args = vec!["run"];
     args.extend_from_slice(pipelines);

@@ -4,11 +4,11 @@
 //! does); bad values name the part file and its row. `pub` helpers serve `cluster.rs`.
 use std::path::{Path, PathBuf};
 
-use crate::common::{migstat, temp_dir};
+use crate::common::{migstat, temp_dir, TestDir};
 
 /// Generated Thai persons (24,000 rows, 12 strata × 6 PSUs, 80 bootstrap replicates) in one
 /// Parquet file and as `parts` files: `(single file, folder of parts)`.
-pub fn split_survey(name: &str, persons: u64, parts: u32) -> (PathBuf, PathBuf, PathBuf) {
+pub fn split_survey(name: &str, persons: u64, parts: u32) -> (TestDir, PathBuf, PathBuf) {
     let dir = temp_dir(name);
     let synth = |out: &Path, parts: Option<u32>| {
         let persons = persons.to_string();
@@ -38,11 +38,9 @@ pub fn split_survey(name: &str, persons: u64, parts: u32) -> (PathBuf, PathBuf, 
     };
     synth(&dir.join("one"), None);
     synth(&dir.join("parts"), Some(parts));
-    (
-        dir.clone(),
-        dir.join("one/tha_lfs_synth_persons.parquet"),
-        dir.join("parts/tha_lfs_synth_persons"),
-    )
+    let one = dir.join("one/tha_lfs_synth_persons.parquet");
+    let parts = dir.join("parts/tha_lfs_synth_persons");
+    (dir, one, parts)
 }
 
 /// The Taylor and the replicate request the tests run, as `estimate` flags after the input.

@@ -21,11 +21,8 @@ pub fn data(file: &str) -> String {
 }
 
 /// A fresh scratch directory for one test.
-pub fn scratch_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("migstat-estimate-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+pub fn scratch_dir(test: &str) -> crate::common::TestDir {
+    crate::common::TestDir::new(format!("migstat-estimate-{test}-{}", std::process::id()))
 }
 
 #[derive(Parser)]

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use migstat::estimate::variance::{taylor_variance, LonelyPsu, PsuLayout};
 
-use crate::estimate_oracle::{run_csv, scratch_dir};
+use crate::estimate_oracle::run_csv;
 
 /// SplitMix64: small, seeded, good enough for test data.
 pub(crate) struct Rng(pub(crate) u64);
@@ -100,7 +100,7 @@ fn write_csv(test: &str, units: &[Unit]) -> String {
             .for_each(|r| write!(text, ",{r}").expect("string"));
         text.push('\n');
     }
-    let path = scratch_dir(test).join("sample.csv");
+    let path = crate::common::lasting_dir(test).join("sample.csv");
     std::fs::write(&path, text).expect("write sample");
     path.to_string_lossy().into_owned()
 }

@@ -2,7 +2,7 @@
 //! Python's `csv` module for SDMX-CSV) give back the observations: counts per indicator, values to
 //! the last bit, statuses, notes and period forms.
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow_array::Array;
 use migstat::export::{run, ExportArgs, ExportFormat};
@@ -12,11 +12,16 @@ use crate::common::{parquet_files, read_batches, temp_dir};
 use crate::query::{run_python, warehouse};
 
 /// Runs the export into a fresh folder; returns the folder and the summary it printed.
-pub fn export(wh: &Path, format: ExportFormat, labels: bool, name: &str) -> (PathBuf, String) {
+pub fn export(
+    wh: &Path,
+    format: ExportFormat,
+    labels: bool,
+    name: &str,
+) -> (crate::common::TestDir, String) {
     let out = temp_dir(name);
     let args = ExportArgs {
         format,
-        out: out.clone(),
+        out: out.to_path_buf(),
         warehouse: wh.to_path_buf(),
         labels,
         filter: Default::default(),

@@ -19,11 +19,11 @@ fn export(
     format: ExportFormat,
     digits: Option<u32>,
     name: &str,
-) -> std::path::PathBuf {
+) -> crate::common::TestDir {
     let out = temp_dir(name);
     let args = ExportArgs {
         format,
-        out: out.clone(),
+        out: out.to_path_buf(),
         warehouse: warehouse().to_path_buf(),
         labels: false,
         filter,
@@ -146,9 +146,10 @@ fn source_and_digits_round_like_duckdb() {
 
 #[test]
 fn a_filter_that_takes_nothing_is_an_error() {
+    let out = temp_dir("export-filter-none");
     let args = ExportArgs {
         format: ExportFormat::IlostatCsv,
-        out: temp_dir("export-filter-none"),
+        out: out.to_path_buf(),
         warehouse: warehouse().to_path_buf(),
         labels: false,
         filter: FilterArgs {

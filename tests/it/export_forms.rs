@@ -37,7 +37,7 @@ fn obs(indicator: &str, time: &str, c2: Option<&str>, value: Option<f64>) -> Obs
 }
 
 /// A warehouse written with the load stage's own writer: one file per period form.
-fn small_warehouse() -> PathBuf {
+fn small_warehouse() -> crate::common::TestDir {
     let wh = temp_dir("export-small");
     let third = 1.0 / 3.0;
     let files = [
@@ -169,9 +169,10 @@ fn datasets_split_by_period_form_and_drop_missing_breakdowns() {
 #[test]
 fn labels_with_sdmx_is_refused_and_a_missing_warehouse_is_named() {
     let mut log = Vec::new();
+    let out = temp_dir("export-refused");
     let args = ExportArgs {
         format: ExportFormat::SdmxCsv,
-        out: temp_dir("export-refused"),
+        out: out.to_path_buf(),
         warehouse: warehouse().to_path_buf(),
         labels: true,
         filter: Default::default(),
@@ -235,8 +236,8 @@ fn a_failed_export_leaves_the_out_folder_as_it_was() {
     let before = listing(&out);
     let args = ExportArgs {
         format: ExportFormat::SdmxCsv,
-        out: out.clone(),
-        warehouse: wh.clone(),
+        out: out.to_path_buf(),
+        warehouse: wh.to_path_buf(),
         labels: false,
         filter: Default::default(),
         digits: None,

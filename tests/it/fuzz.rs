@@ -266,7 +266,7 @@ pub(crate) fn pipeline_copy(dir: &Path, name: &str, kind: &str) -> PathBuf {
 }
 
 fn make_readers() -> Vec<Reader> {
-    let dir = temp_dir("fuzz-seeds");
+    let dir = crate::common::lasting_dir("fuzz-seeds");
     let csv = synth(&dir, "THA", "csv");
     let text = std::fs::read(&csv).expect("csv");
     let (gz, zip) = (dir.join("persons.csv.gz"), dir.join("persons.zip"));

@@ -363,7 +363,8 @@ fn estimate(file: &Path, extra: &[&str]) -> (i32, String) {
 
 /// `migstat estimate` of a CSV holding `csv`: exit 2 with `needle`.
 fn estimate_refuses(name: &str, csv: &str, needle: &str) {
-    let f = temp_dir(name).join("input.csv");
+    let dir = temp_dir(name);
+    let f = dir.join("input.csv");
     std::fs::write(&f, csv).expect("csv");
     let (code, out) = estimate(&f, &["--total", "y"]);
     assert_eq!(code, 2, "{out}");

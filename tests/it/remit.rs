@@ -34,7 +34,7 @@ fn run_with(pipeline: &Path, o: &RunOptions) -> (Result<RunSummary, MigError>, S
 }
 
 /// Runs a shipped pipeline into a fresh warehouse; panics with the log on failure.
-fn run_ok(name: &str, pipeline: &str) -> (PathBuf, RunSummary, String) {
+fn run_ok(name: &str, pipeline: &str) -> (crate::common::TestDir, RunSummary, String) {
     let wh = temp_dir(name);
     let (r, log) = run_with(&repo().join(pipeline), &opts(&wh));
     match r {

@@ -14,7 +14,8 @@ use crate::common::{migstat, repo, temp_dir};
 struct Served {
     child: Child,
     base: String,
-    dir: PathBuf,
+    /// Shared so that a restart keeps the folders; removed when the last owner is dropped.
+    dir: std::sync::Arc<crate::common::TestDir>,
     client: Client,
 }
 
@@ -31,7 +32,7 @@ impl Served {
     }
 
     fn start_with(name: &str, max_mb: u64, extra: &[&str]) -> Served {
-        Served::spawn(temp_dir(name), max_mb, extra)
+        Served::spawn(std::sync::Arc::new(temp_dir(name)), max_mb, extra)
     }
 
     /// Stops the server and starts it again on the same folders (a new port).
@@ -41,7 +42,7 @@ impl Served {
         Served::spawn(dir, max_mb, &[])
     }
 
-    fn spawn(dir: PathBuf, max_mb: u64, extra: &[&str]) -> Served {
+    fn spawn(dir: std::sync::Arc<crate::common::TestDir>, max_mb: u64, extra: &[&str]) -> Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_migstat"))
             .arg("serve")
             .arg("--pipelines")

@@ -14,11 +14,8 @@ fn repo() -> PathBuf {
 }
 
 /// A fresh, empty folder under the system's temporary folder.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("migstat-synth-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn temp_dir(name: &str) -> crate::common::TestDir {
+    crate::common::TestDir::new(format!("migstat-synth-{}-{name}", std::process::id()))
 }
 
 fn args(country: CountryArg, persons: u64, seed: u64, out: &Path) -> SynthArgs {
@@ -100,9 +97,9 @@ fn same_arguments_give_the_same_bytes_and_another_seed_does_not() {
     small.strata = Some(3);
     small.replicates = Some(5);
     let first = generate(&small);
-    small.out = b.clone();
+    small.out = b.to_path_buf();
     let second = generate(&small);
-    small.out = c.clone();
+    small.out = c.to_path_buf();
     small.seed = 8;
     let other = generate(&small);
     for ((x, y), z) in first.iter().zip(&second).zip(&other) {

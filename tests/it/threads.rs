@@ -74,14 +74,14 @@ fn every_shipped_pipeline_gives_the_same_warehouse_on_1_and_2_threads() {
 }
 
 /// A generated Thai survey of `persons` with 200 strata × 4 PSUs and 20 replicate weights.
-fn generated(persons: u64) -> PathBuf {
+fn generated(persons: u64) -> crate::common::TestDir {
     let dir = temp_dir(&format!("threads-synth-{persons}"));
     let args = SynthArgs {
         parts: None,
         country: CountryArg::Tha,
         persons,
         seed: 3,
-        out: dir.clone(),
+        out: dir.to_path_buf(),
         strata: Some(200),
         psus_per_stratum: 4,
         replicates: Some(20),

@@ -32,7 +32,7 @@ fn apistrat_with_weight(test: &str, row: usize, value: &str) -> String {
     let mut fields: Vec<String> = lines[row].split(',').map(String::from).collect();
     fields[pw] = value.to_string();
     lines[row] = fields.join(",");
-    let path = scratch_dir(test).join("apistrat_bad.csv");
+    let path = crate::common::lasting_dir(test).join("apistrat_bad.csv");
     std::fs::write(&path, lines.join("\n")).expect("write");
     path.to_string_lossy().into_owned()
 }
@@ -133,7 +133,8 @@ fn unknown_column_names_file_and_column() {
 
 #[test]
 fn zero_denominator_gives_an_empty_estimate_and_a_warning() {
-    let path = scratch_dir("zero-den").join("cells.csv");
+    let dir = scratch_dir("zero-den");
+    let path = dir.join("cells.csv");
     let text = "w,g,y,x\n1,a,1,2\n2,a,3,1\n1,b,4,0\n3,b,2,0\n";
     std::fs::write(&path, text).expect("write");
     let file = path.to_string_lossy().into_owned();

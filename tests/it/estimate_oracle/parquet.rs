@@ -50,7 +50,7 @@ fn apiclus2_parquet() -> String {
         ("stype", text),
     ])
     .expect("batch");
-    let path = scratch_dir("parquet").join("apiclus2.parquet");
+    let path = crate::common::lasting_dir("parquet").join("apiclus2.parquet");
     write_parquet(&batch, &path, 10)
 }
 
@@ -143,7 +143,8 @@ pub fn as_parquet(csv_path: &str) -> String {
         .expect("file name")
         .to_string_lossy()
         .into_owned();
-    let path = scratch_dir(&format!("as-parquet-{stem}")).join(format!("{stem}.parquet"));
+    let path =
+        crate::common::lasting_dir(&format!("as-parquet-{stem}")).join(format!("{stem}.parquet"));
     let out = write_parquet(&batch, &path, 7);
     copies.insert(csv_path.to_string(), out.clone());
     out

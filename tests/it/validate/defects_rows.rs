@@ -245,7 +245,7 @@ fn jumps_against_the_previous_period_are_warnings() {
     std::fs::write(&input, u.text("\n")).unwrap();
     let p = super::pipeline_for(&dir, THA, &input, &keep);
     let mut a = super::args(&p);
-    a.warehouse = Some(wh.clone());
+    a.warehouse = Some(wh.to_path_buf());
     let r = migstat::validate::command::validate(&a).expect("validated");
     let pop = of_rule(&r, "population_change");
     assert_eq!(pop.len(), 2, "{pop:?}");
