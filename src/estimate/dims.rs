@@ -91,23 +91,22 @@ impl<'f> DimPlan<'f> {
         })
     }
 
-    /// The age dimension from each row's age interval.
-    pub fn age(frame: &Frame, dim: &Dimension) -> Option<Self> {
-        let mut intervals: Vec<(i64, i64)> = Vec::new();
-        let mut index: std::collections::HashMap<(i64, i64), u32> = Default::default();
-        let mut fine = Vec::with_capacity(frame.len());
-        for (lo, hi) in frame.age_lo.iter().zip(frame.age_hi.iter()) {
-            let iv = match (lo, hi) {
-                (Some(l), Some(h)) => (l, h),
-                _ => (-1, -1),
-            };
-            let idx = *index.entry(iv).or_insert_with(|| {
-                intervals.push(iv);
-                (intervals.len() - 1) as u32
-            });
-            fine.push(idx);
+    /// The age dimension from each row's age interval: the frame's interval index, read as it
+    /// is (an unknown age, `NONE`, counts at the cap, one past the intervals, which no output
+    /// code takes).
+    pub fn age(frame: &'f Frame, dim: &Dimension) -> Option<Self> {
+        let intervals = frame.age.intervals();
+        let mut seen = vec![false; intervals.len()];
+        for &i in frame.age.indexes().iter().filter(|&&i| i != NONE) {
+            seen[i as usize] = true;
         }
-        let known: Vec<(i64, i64)> = intervals.iter().copied().filter(|x| x.0 >= 0).collect();
+        // Intervals of the frame's rows only: rows set aside may have brought others.
+        let known: Vec<(i64, i64)> = intervals
+            .iter()
+            .zip(&seen)
+            .filter(|&(iv, &s)| s && iv.0 >= 0)
+            .map(|(iv, _)| *iv)
+            .collect();
         if known.is_empty() {
             return None;
         }
@@ -132,6 +131,7 @@ impl<'f> DimPlan<'f> {
         }
         let members = intervals
             .iter()
+            .chain([&(-1, -1)])
             .map(|&(lo, hi)| {
                 out_idx
                     .iter()
@@ -146,9 +146,9 @@ impl<'f> DimPlan<'f> {
             .collect();
         Some(DimPlan {
             name: "age".into(),
-            fine: Cow::Owned(fine),
-            cap: u32::MAX,
-            n_fine: intervals.len(),
+            fine: Cow::Borrowed(frame.age.indexes()),
+            cap: intervals.len() as u32,
+            n_fine: intervals.len() + 1,
             out_codes: out_idx.iter().map(|&i| dim.code(i).code.clone()).collect(),
             members,
             versions,

@@ -28,8 +28,14 @@ fn apply(
     keep: &mut [bool],
 ) -> Result<(), Unavailable> {
     if cond.working_age == Some(true) {
-        for (k, lo) in keep.iter_mut().zip(frame.age_lo.iter()) {
-            *k &= lo.is_some_and(|a| a >= working_age);
+        let of_age: Vec<bool> = frame
+            .age
+            .intervals()
+            .iter()
+            .map(|&(lo, _)| lo >= working_age)
+            .collect();
+        for (k, &i) in keep.iter_mut().zip(frame.age.indexes()) {
+            *k &= of_age.get(i as usize).copied().unwrap_or(false);
         }
         return Ok(());
     }

@@ -279,13 +279,13 @@ pub fn microdata(frame: &Frame, rows: &[u32], schema: &Schema) -> Result<RecordB
             "age_lo" => (
                 Field::new(name, DataType::Int64, true),
                 Arc::new(Int64Array::from_iter(
-                    rows.iter().map(|r| frame.age_lo.get(idx(r))),
+                    rows.iter().map(|r| frame.age.lo(idx(r))),
                 )),
             ),
             "age_hi" => (
                 Field::new(name, DataType::Int64, true),
                 Arc::new(Int64Array::from_iter(
-                    rows.iter().map(|r| frame.age_hi.get(idx(r))),
+                    rows.iter().map(|r| frame.age.hi(idx(r))),
                 )),
             ),
             _ => field_column(frame, rows, name, schema)?,

@@ -77,8 +77,7 @@ pub struct Frame {
     pub reps: Replicates,
     pub fields: Vec<FieldCol>,
     /// Age interval of each row (from exact age or a band), `None` when unknown.
-    pub age_lo: Nullable<i64>,
-    pub age_hi: Nullable<i64>,
+    pub age: Ages,
 }
 
 impl Frame {
@@ -153,8 +152,7 @@ impl Frame {
                 ColData::Code(c) => f(RowBuffer::U32(c)),
             }
         }
-        f(RowBuffer::NullI64(&mut self.age_lo));
-        f(RowBuffer::NullI64(&mut self.age_hi));
+        f(RowBuffer::Ages(&mut self.age));
     }
 
     /// Index of a time value, interning it.
@@ -174,6 +172,7 @@ enum RowBuffer<'a> {
     NullF64(&'a mut Nullable<f64>),
     OptBool(&'a mut Vec<Option<bool>>),
     Reps(&'a mut Replicates),
+    Ages(&'a mut Ages),
 }
 
 /// Keeps the elements whose `keep` entry is true (those past `keep`'s end are kept).
@@ -198,6 +197,7 @@ impl RowBuffer<'_> {
             RowBuffer::NullF64(v) => v.retain(keep),
             RowBuffer::OptBool(v) => sieve(v, keep),
             RowBuffer::Reps(v) => v.retain(keep),
+            RowBuffer::Ages(v) => sieve(&mut v.rows, keep),
         }
     }
 
@@ -212,6 +212,7 @@ impl RowBuffer<'_> {
             RowBuffer::NullF64(v) => v.clear(),
             RowBuffer::OptBool(v) => v.clear(),
             RowBuffer::Reps(v) => v.clear(),
+            RowBuffer::Ages(v) => v.rows.clear(),
         }
     }
 
@@ -226,7 +227,88 @@ impl RowBuffer<'_> {
             RowBuffer::NullF64(v) => v.shrink_to_fit(),
             RowBuffer::OptBool(v) => v.shrink_to_fit(),
             RowBuffer::Reps(v) => v.shrink_to_fit(),
+            RowBuffer::Ages(v) => v.rows.shrink_to_fit(),
         }
+    }
+}
+
+/// The age interval of each row, interned: every distinct interval is kept once, in the order
+/// rows first brought it, and a row holds its index (`NONE` when the age is unknown) — 4 bytes
+/// a row where two nullable integers took 18, and an index the age breakdown reads as it is.
+/// Dropping or clearing rows keeps the intervals (as the frame keeps interned strata).
+#[derive(Clone, Default)]
+pub struct Ages {
+    intervals: Vec<(i64, i64)>,
+    index: std::collections::HashMap<(i64, i64), u32>,
+    rows: Vec<u32>,
+}
+
+/// The intervals and the rows' indexes (not the lookup map, whose order is not the data's).
+impl std::fmt::Debug for Ages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ages")
+            .field("intervals", &self.intervals)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+impl Ages {
+    pub fn push(&mut self, age: Option<(i64, i64)>) {
+        let i = match age {
+            None => NONE,
+            Some(iv) => match self.index.get(&iv) {
+                Some(&i) => i,
+                None => {
+                    let i = u32::try_from(self.intervals.len())
+                        .ok()
+                        .filter(|&i| i != NONE)
+                        .expect("fewer than 2^32 - 1 distinct age intervals");
+                    self.intervals.push(iv);
+                    self.index.insert(iv, i);
+                    i
+                }
+            },
+        };
+        self.rows.push(i);
+    }
+
+    /// Row `r`'s interval.
+    #[inline]
+    pub fn get(&self, r: usize) -> Option<(i64, i64)> {
+        let i = *self.rows.get(r)?;
+        self.intervals.get(i as usize).copied()
+    }
+
+    /// Row `r`'s lower bound (its age when it was given in years).
+    #[inline]
+    pub fn lo(&self, r: usize) -> Option<i64> {
+        self.get(r).map(|a| a.0)
+    }
+
+    /// Row `r`'s upper bound.
+    #[inline]
+    pub fn hi(&self, r: usize) -> Option<i64> {
+        self.get(r).map(|a| a.1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The distinct intervals, by index (some may no longer be any row's after rows were
+    /// dropped).
+    pub fn intervals(&self) -> &[(i64, i64)] {
+        &self.intervals
+    }
+
+    /// Each row's interval index, `NONE` when unknown.
+    pub fn indexes(&self) -> &[u32] {
+        &self.rows
     }
 }
 
@@ -407,8 +489,7 @@ mod tests {
             f.psu.push(NONE);
             f.reps.push(&[i as f64 * 2.0]).expect("push");
             f.push_value(0, Val::Int(i as i64));
-            f.age_lo.push(Some(i as i64));
-            f.age_hi.push(Some(i as i64));
+            f.age.push(Some((i as i64, i as i64)));
         }
         f
     }
@@ -424,7 +505,10 @@ mod tests {
         f.reps.seal().expect("seal");
         f.reps.rows_into(&[0, 1], &mut reps).expect("read");
         assert_eq!(reps, [0.0, 4.0]);
-        assert_eq!(f.age_hi.iter().collect::<Vec<_>>(), [Some(0), Some(2)]);
+        assert_eq!(
+            (f.age.hi(0), f.age.hi(1), f.age.len()),
+            (Some(0), Some(2), 2)
+        );
         let ColData::Int(ages) = &f.fields[0].data else {
             panic!("int column")
         };
@@ -468,7 +552,8 @@ mod tests {
         let mut f = frame(3);
         f.clear_rows();
         assert!(f.is_empty());
-        assert!(f.key.is_empty() && f.reps.is_empty() && f.age_lo.is_empty());
+        assert!(f.key.is_empty() && f.reps.is_empty() && f.age.is_empty());
+        assert_eq!(f.age.intervals().len(), 3);
         assert_eq!(f.strata, ["s1"]);
         assert_eq!(f.fields.len(), 1);
     }

@@ -92,6 +92,18 @@ impl<'a> RecordSpec<'a> {
         })
     }
 
+    /// The same record, keeping its replicate weights only where something reads them: the
+    /// standard errors (replicate variance, declared or chosen because the input has replicate
+    /// weights) or the microdata written. A Taylor run without microdata still reads and checks
+    /// every weight, but neither holds nor spills 8 bytes per replicate per row.
+    pub fn replicates_read_by(self, microdata: bool) -> Self {
+        let estimated = !matches!(self.design.variance.as_deref(), Some("taylor" | "none"));
+        RecordSpec {
+            keep_replicates: self.keep_replicates && (microdata || estimated),
+            ..self
+        }
+    }
+
     /// The same record, its replicate weights spilled to `dir` past the memory bound.
     pub fn spill_in(self, dir: &'a Path) -> Self {
         RecordSpec {
@@ -553,7 +565,6 @@ fn push_row<'v>(
         };
         frame.push_value(slot, v);
     }
-    frame.age_lo.push(age.map(|a| a.0));
-    frame.age_hi.push(age.map(|a| a.1));
+    frame.age.push(age);
     Ok(())
 }

@@ -40,10 +40,13 @@ pub(super) fn execute(
     // Replicate weights beyond the memory bound wait in the staging area, on the warehouse's
     // disk, and go with it.
     let spill = staged.scratch("spill")?;
+    let microdata = p.pipeline.microdata && !opts.no_microdata;
     let person = normalize(
         p,
         schema,
-        &RecordSpec::person(p, schema).spill_in(&spill),
+        &RecordSpec::person(p, schema)
+            .spill_in(&spill)
+            .replicates_read_by(microdata),
         opts.input.as_deref(),
         opts.cap,
     );
@@ -52,7 +55,13 @@ pub(super) fn execute(
         Err(e) => return verdict_of_validate(p, schema, ctx, staged, e),
     };
     let mut roster = match RecordSpec::roster(p, schema) {
-        Some(spec) => match normalize(p, schema, &spec.spill_in(&spill), None, opts.cap) {
+        Some(spec) => match normalize(
+            p,
+            schema,
+            &spec.spill_in(&spill).replicates_read_by(microdata),
+            None,
+            opts.cap,
+        ) {
             Ok(n) => Some(n),
             Err(e) => return verdict_of_validate(p, schema, ctx, staged, e),
         },

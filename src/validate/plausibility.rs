@@ -49,7 +49,7 @@ pub struct FrameTotals {
 impl FrameTotals {
     /// Adds row `i` of the frame these totals were made for.
     pub fn add(&mut self, frame: &Frame, i: usize) {
-        if frame.age_lo.get(i).is_none_or(|a| a < self.working_age) {
+        if frame.age.lo(i).is_none_or(|a| a < self.working_age) {
             return;
         }
         let Some(slot) = self.times.get_mut(frame.time[i] as usize) else {

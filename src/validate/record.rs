@@ -141,7 +141,7 @@ impl RecordRules {
 
     fn below_working_age(&self, frame: &Frame, i: usize, schema: &Schema, out: &mut RowReporter) {
         let Some(lfs) = &self.lfs else { return };
-        let Some(hi) = frame.age_hi.get(i) else {
+        let Some(hi) = frame.age.hi(i) else {
             return;
         };
         let v = code_at(frame, lfs.slot, i);
@@ -190,7 +190,7 @@ impl RecordRules {
             );
             return;
         }
-        let Some(hi) = frame.age_hi.get(i).filter(|&a| a < 999) else {
+        let Some(hi) = frame.age.hi(i).filter(|&a| a < 999) else {
             return;
         };
         let born = survey - hi - 1;
@@ -346,10 +346,10 @@ fn code_name(schema: &Schema, dim: &str, idx: u32) -> String {
 }
 
 fn age_text(frame: &Frame, i: usize) -> String {
-    match (frame.age_lo.get(i), frame.age_hi.get(i)) {
-        (Some(lo), Some(hi)) if lo == hi => format!("{lo} years old"),
-        (Some(lo), Some(hi)) if hi >= 999 => format!("aged {lo} or more"),
-        (Some(lo), Some(hi)) => format!("aged {lo}-{hi}"),
-        _ => "of unknown age".into(),
+    match frame.age.get(i) {
+        Some((lo, hi)) if lo == hi => format!("{lo} years old"),
+        Some((lo, hi)) if hi >= 999 => format!("aged {lo} or more"),
+        Some((lo, hi)) => format!("aged {lo}-{hi}"),
+        None => "of unknown age".into(),
     }
 }

@@ -188,3 +188,58 @@ fn check_reports_every_problem_with_its_key_path() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A Taylor run that writes no microdata keeps no replicate weights (nothing reads them), yet
+/// reads and checks every one: a bad weight is found and its row left out as when they are
+/// kept. A replicate design keeps them whatever is written.
+#[test]
+fn replicate_weights_nothing_reads_are_checked_but_not_kept() {
+    use migstat::normalize::{normalize, RecordSpec};
+    let dir = temp_dir("unread-replicates");
+    let shipped = crate::common::repo().join("sample_data/synth/tha_lfs_synth_persons.csv");
+    let text = std::fs::read_to_string(shipped).expect("sample");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let col = lines[0]
+        .split(',')
+        .position(|h| h == "REPWT7")
+        .expect("REPWT7");
+    let mut cells: Vec<String> = lines[5].split(',').map(str::to_string).collect();
+    cells[col] = "n/a".into();
+    lines[5] = cells.join(",");
+    let bad = dir.join("persons.csv");
+    std::fs::write(&bad, lines.join("\n") + "\n").expect("write");
+    let (p, schema) = migstat::pipeline::load_pipeline(
+        &crate::common::repo().join("pipelines/tha_lfs_synth.toml"),
+        None,
+    )
+    .expect("pipeline");
+    let read = |microdata: bool| {
+        let spec = RecordSpec::person(&p, &schema).replicates_read_by(microdata);
+        normalize(&p, &schema, &spec, Some(&bad), 1000).expect("normalize")
+    };
+    let (kept, unread) = (read(true), read(false));
+    assert_eq!(kept.frame.reps.count(), 20);
+    assert_eq!(unread.frame.reps.count(), 0);
+    assert_eq!(unread.frame.rep_names.len(), 20);
+    for n in [&kept, &unread] {
+        // The row is left out of the frame (its cells are set aside for the quarantine later).
+        assert_eq!(n.rows_loaded() + 1, n.rows_read);
+        let f = n
+            .findings
+            .listed
+            .iter()
+            .find(|f| f.column == "REPWT7")
+            .expect("a finding on REPWT7");
+        assert_eq!((f.line, f.value.as_str()), (6, "n/a"));
+    }
+    assert_eq!(kept.frame.weight, unread.frame.weight);
+    let (ecu, ecu_schema) = migstat::pipeline::load_pipeline(
+        &crate::common::repo().join("pipelines/ecu_lfs_synth.toml"),
+        None,
+    )
+    .expect("pipeline");
+    let spec = RecordSpec::person(&ecu, &ecu_schema).replicates_read_by(false);
+    let n = normalize(&ecu, &ecu_schema, &spec, None, 1000).expect("normalize");
+    assert_eq!(n.frame.reps.count(), n.frame.rep_names.len());
+    assert!(n.frame.reps.count() > 0);
+}
