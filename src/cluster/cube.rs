@@ -31,6 +31,7 @@ use crate::estimate::core::chunks::plan;
 use crate::estimate::core::state::{Chunk, InMemory};
 use crate::estimate::core::{merge_in_order, ChunkKey, Input, State};
 use crate::estimate::cube::{CubeCells, CubeEngine, TableSpec};
+use crate::estimate::dims::Fine;
 use crate::normalize::frame::Nullable;
 
 /// The aggregate's name in plans.
@@ -109,7 +110,7 @@ impl Cluster {
         let cells = input.cells;
         let n_reps = input.reps.map_or(0, |r| r.count());
         // The distinct breakdown and value columns the tables read (tables share them).
-        let mut dim_cols: Vec<&[u32]> = Vec::new();
+        let mut dim_cols: Vec<Fine> = Vec::new();
         let mut value_cols: Vec<&Nullable<f64>> = Vec::new();
         let tables: Vec<TableDesc> = cells
             .tables
@@ -120,7 +121,7 @@ impl Cluster {
                 dims: t
                     .dims
                     .iter()
-                    .map(|&(d, s, cap)| (position(&mut dim_cols, d), s, cap))
+                    .map(|&(d, s, cap)| (fine_position(&mut dim_cols, d), s, cap))
                     .collect(),
                 offset: t.offset,
             })
@@ -152,6 +153,17 @@ impl Cluster {
 }
 
 /// Index of `col` among `cols` (by address), added when new.
+fn fine_position<'a>(cols: &mut Vec<Fine<'a>>, col: Fine<'a>) -> usize {
+    match cols.iter().position(|c| c.same(col)) {
+        Some(i) => i,
+        None => {
+            cols.push(col);
+            cols.len() - 1
+        }
+    }
+}
+
+/// Index of `col` among `cols` (by address), added when new.
 fn position<'a, T: ?Sized>(cols: &mut Vec<&'a T>, col: &'a T) -> usize {
     match cols.iter().position(|c| std::ptr::eq(*c, col)) {
         Some(i) => i,
@@ -166,7 +178,7 @@ fn write_chunk(
     path: &Path,
     rows: &[u32],
     input: &Input<CubeCells>,
-    dims: &[&[u32]],
+    dims: &[Fine],
     values: &[&Nullable<f64>],
 ) -> Result<(), String> {
     let pick = |c: &[f64]| -> ArrayRef {
@@ -194,7 +206,7 @@ fn write_chunk(
         cols.push((
             format!("d{j}"),
             Arc::new(UInt32Array::from_iter_values(
-                rows.iter().map(|&r| d[r as usize]),
+                rows.iter().map(|&r| d.at(r as usize)),
             )),
         ));
     }
@@ -388,7 +400,7 @@ impl ChunkAccumulator {
                 dims: t
                     .dims
                     .iter()
-                    .map(|&(j, s, cap)| (&dims[j].values()[..], s, cap))
+                    .map(|&(j, s, cap)| (Fine::Index(&dims[j].values()[..]), s, cap))
                     .collect(),
                 offset: t.offset,
             })

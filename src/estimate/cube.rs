@@ -3,6 +3,7 @@
 //! row counts in one fine cell of each table whose population it belongs to (with its value, or
 //! 1 for a count of persons). Margins and code versions are formed afterwards (`tables.rs`).
 use super::core::{CellMap, Input, State};
+use super::dims::Fine;
 use crate::normalize::frame::Nullable;
 
 /// One table of the cube: a population, an optional value column, and its breakdowns.
@@ -13,7 +14,7 @@ pub struct TableSpec<'a> {
     pub value: Option<&'a Nullable<f64>>,
     /// Fine index per row for each breakdown (a value above the cap counts at the cap: see
     /// `DimPlan::cap`), with its stride in the table's cell space and its cap.
-    pub dims: Vec<(&'a [u32], usize, u32)>,
+    pub dims: Vec<(Fine<'a>, usize, u32)>,
     /// First cell of this table in the cube's cell space.
     pub offset: usize,
 }
@@ -46,7 +47,7 @@ impl CellMap for CubeCells<'_> {
             let cell = t.offset
                 + t.dims
                     .iter()
-                    .map(|&(f, s, cap)| f[r].min(cap) as usize * s)
+                    .map(|&(f, s, cap)| f.at(r).min(cap) as usize * s)
                     .sum::<usize>();
             f(cell as u32, y);
         }

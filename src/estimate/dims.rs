@@ -1,20 +1,47 @@
 //! Breakdown dimensions of the cube. Each row gets a dense *fine* index per dimension (the code
 //! it carries, or its age interval); each fine index belongs to a few *output* codes: the totals
 //! and the codes of every version of the classification that the source supports.
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use crate::normalize::{ColData, Frame, NONE};
+use crate::normalize::{ColData, Frame, NONE, NO_CODE};
 use crate::schema::{CodeLists, Dimension};
+
+/// A breakdown's fine index per row, as the frame keeps it and read without a copy: a code
+/// column (2 bytes a row) or an index column (4).
+#[derive(Debug, Clone, Copy)]
+pub enum Fine<'f> {
+    Codes(&'f [u16]),
+    Index(&'f [u32]),
+}
+
+impl Fine<'_> {
+    /// Row `r`'s fine index (a missing code or index is above every other).
+    #[inline]
+    pub fn at(self, r: usize) -> u32 {
+        match self {
+            Fine::Codes(c) => u32::from(c[r]),
+            Fine::Index(i) => i[r],
+        }
+    }
+
+    /// Whether both read the same column (tables share breakdowns).
+    pub fn same(self, other: Fine) -> bool {
+        match (self, other) {
+            (Fine::Codes(a), Fine::Codes(b)) => std::ptr::eq(a, b),
+            (Fine::Index(a), Fine::Index(b)) => std::ptr::eq(a, b),
+            _ => false,
+        }
+    }
+}
 
 /// One dimension prepared for a frame.
 #[derive(Debug, Clone)]
 pub struct DimPlan<'f> {
     pub name: String,
     /// Fine index of every row of the frame, up to `cap`: a value above it counts at `cap`. A
-    /// coded dimension reads the frame's code column as it is (a missing code, `NONE`, is the
-    /// last fine index), so no copy of it is made per row.
-    pub fine: Cow<'f, [u32]>,
+    /// coded dimension reads the frame's code column as it is (a missing code, `NO_CODE`, is
+    /// the last fine index), so no copy of it is made per row.
+    pub fine: Fine<'f>,
     pub cap: u32,
     pub n_fine: usize,
     /// Output codes, in code-list order.
@@ -37,7 +64,7 @@ impl<'f> DimPlan<'f> {
             return None;
         };
         let mut seen = vec![false; dim.codes.len()];
-        for &c in col.iter().filter(|&&c| c != NONE) {
+        for &c in col.iter().filter(|&&c| c != NO_CODE) {
             seen[c as usize] = true;
         }
         let present: BTreeSet<u32> = (0..dim.codes.len() as u32)
@@ -81,8 +108,8 @@ impl<'f> DimPlan<'f> {
         }
         Some(DimPlan {
             name: field.to_string(),
-            // Codes index the code list; `NONE` is above them all, so it counts at `missing`.
-            fine: Cow::Borrowed(col.as_slice()),
+            // Codes index the code list; `NO_CODE` is above them all, so it counts at `missing`.
+            fine: Fine::Codes(col),
             cap: missing,
             n_fine: dim.codes.len() + 1,
             out_codes: out_idx.iter().map(|&i| dim.code(i).code.clone()).collect(),
@@ -146,7 +173,7 @@ impl<'f> DimPlan<'f> {
             .collect();
         Some(DimPlan {
             name: "age".into(),
-            fine: Cow::Borrowed(frame.age.indexes()),
+            fine: Fine::Index(frame.age.indexes()),
             cap: intervals.len() as u32,
             n_fine: intervals.len() + 1,
             out_codes: out_idx.iter().map(|&i| dim.code(i).code.clone()).collect(),

@@ -351,7 +351,7 @@ fn run_period<'v>(
         let mut stride = 1;
         let mut dims = Vec::new();
         for plan in plans.iter().rev() {
-            dims.push((&plan.fine[..], stride, plan.cap));
+            dims.push((plan.fine, stride, plan.cap));
             stride *= plan.n_fine;
         }
         dims.reverse();

@@ -1,5 +1,5 @@
 //! Populations of the catalogue evaluated over a frame: one bit per population per row.
-use crate::normalize::{ColData, Frame, NONE};
+use crate::normalize::{ColData, Frame, NO_CODE};
 use crate::schema::catalogue::{Condition, Population};
 use crate::schema::CodeLists;
 
@@ -66,7 +66,7 @@ fn apply(
 fn test(col: &ColData, i: usize, cond: &Condition, allowed: &[u32], year: i64) -> bool {
     if cond.in_codes.is_some() {
         let ColData::Code(c) = col else { return false };
-        return c[i] != NONE && allowed.contains(&c[i]);
+        return c[i] != NO_CODE && allowed.contains(&u32::from(c[i]));
     }
     if let Some(b) = cond.eq {
         return matches!(col, ColData::Bool(v) if v[i] == Some(b));
@@ -77,7 +77,7 @@ fn test(col: &ColData, i: usize, cond: &Condition, allowed: &[u32], year: i64) -
             ColData::Int(v) => v.get(i).is_some(),
             ColData::Bool(v) => v[i].is_some(),
             ColData::Str(v) => v[i].is_some(),
-            ColData::Code(v) => v[i] != NONE,
+            ColData::Code(v) => v[i] != NO_CODE,
         };
         return present == p;
     }

@@ -11,7 +11,7 @@ use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 
 use crate::error::{MigError, Result};
 use crate::estimate::Observation;
-use crate::normalize::{ColData, Frame, NONE};
+use crate::normalize::{ColData, Frame, NONE, NO_CODE};
 use crate::schema::Schema;
 
 fn s(name: &str, nullable: bool) -> Field {
@@ -358,7 +358,7 @@ fn field_column(
             let dim = schema.codes.dim(col.dim.as_deref().unwrap_or(""))?;
             let codes = rows.iter().map(|r| {
                 let c = v[at(r)];
-                (c != NONE).then(|| dim.code(c).code.as_str())
+                (c != NO_CODE).then(|| dim.code(u32::from(c)).code.as_str())
             });
             (s(name, true), Arc::new(StringArray::from_iter(codes)))
         }

@@ -3,8 +3,12 @@
 pub use super::reps::Replicates;
 use crate::schema::FieldType;
 
-/// Marks a missing code or index.
+/// Marks a missing index (stratum, PSU, period, age interval).
 pub const NONE: u32 = u32::MAX;
+
+/// Marks a missing code in a code column. A code is its index in the dimension's code list,
+/// kept in 2 bytes: a list holds fewer codes than this (the schema refuses more).
+pub const NO_CODE: u16 = u16::MAX;
 
 #[derive(Debug, Clone)]
 pub enum ColData {
@@ -12,8 +16,8 @@ pub enum ColData {
     Int(Nullable<i64>),
     Float(Nullable<f64>),
     Bool(Vec<Option<bool>>),
-    /// Index into the dimension's code list, `NONE` when missing.
-    Code(Vec<u32>),
+    /// Index into the dimension's code list, `NO_CODE` when missing.
+    Code(Vec<u16>),
 }
 
 impl ColData {
@@ -109,8 +113,9 @@ impl Frame {
             (ColData::Float(c), _) => c.push(None),
             (ColData::Bool(c), Val::Bool(b)) => c.push(Some(b)),
             (ColData::Bool(c), _) => c.push(None),
-            (ColData::Code(c), Val::Code(x)) => c.push(x),
-            (ColData::Code(c), _) => c.push(NONE),
+            // Codes index a list of fewer than `NO_CODE` codes.
+            (ColData::Code(c), Val::Code(x)) => c.push(u16::try_from(x).unwrap_or(NO_CODE)),
+            (ColData::Code(c), _) => c.push(NO_CODE),
         }
     }
 
@@ -149,7 +154,7 @@ impl Frame {
                 ColData::Int(c) => f(RowBuffer::NullI64(c)),
                 ColData::Float(c) => f(RowBuffer::NullF64(c)),
                 ColData::Bool(c) => f(RowBuffer::OptBool(c)),
-                ColData::Code(c) => f(RowBuffer::U32(c)),
+                ColData::Code(c) => f(RowBuffer::U16(c)),
             }
         }
         f(RowBuffer::Ages(&mut self.age));
@@ -163,6 +168,7 @@ impl Frame {
 
 /// One per-row buffer of a frame, whatever its element type.
 enum RowBuffer<'a> {
+    U16(&'a mut Vec<u16>),
     U32(&'a mut Vec<u32>),
     U64(&'a mut Vec<u64>),
     F64(&'a mut Vec<f64>),
@@ -188,6 +194,7 @@ pub(super) fn sieve<T>(v: &mut Vec<T>, keep: &[bool]) {
 impl RowBuffer<'_> {
     fn retain(self, keep: &[bool]) {
         match self {
+            RowBuffer::U16(v) => sieve(v, keep),
             RowBuffer::U32(v) => sieve(v, keep),
             RowBuffer::U64(v) => sieve(v, keep),
             RowBuffer::F64(v) => sieve(v, keep),
@@ -203,6 +210,7 @@ impl RowBuffer<'_> {
 
     fn clear(self) {
         match self {
+            RowBuffer::U16(v) => v.clear(),
             RowBuffer::U32(v) => v.clear(),
             RowBuffer::U64(v) => v.clear(),
             RowBuffer::F64(v) => v.clear(),
@@ -218,6 +226,7 @@ impl RowBuffer<'_> {
 
     fn shrink(self) {
         match self {
+            RowBuffer::U16(v) => v.shrink_to_fit(),
             RowBuffer::U32(v) => v.shrink_to_fit(),
             RowBuffer::U64(v) => v.shrink_to_fit(),
             RowBuffer::F64(v) => v.shrink_to_fit(),

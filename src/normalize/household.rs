@@ -27,8 +27,8 @@ pub fn derive(person: &mut Frame, roster: Option<&Frame>, codes: &CodeLists) {
     set(person, "hh_head", ColData::Bool(heads));
     let Some(roster) = roster else { return };
     let Ok(dim) = codes.dim("hhm") else { return };
-    let (Some(abroad), Some(none)) = (dim.index_of("HHM_MIG_ABROAD"), dim.index_of("HHM_MIG_NONE"))
-    else {
+    let code = |c: &str| dim.index_of(c).and_then(|i| u16::try_from(i).ok());
+    let (Some(abroad), Some(none)) = (code("HHM_MIG_ABROAD"), code("HHM_MIG_NONE")) else {
         return;
     };
     // The roster's periods by the person file's index (a period the person file lacks matches
@@ -42,10 +42,10 @@ pub fn derive(person: &mut Frame, roster: Option<&Frame>, codes: &CodeLists) {
         .filter_map(|r| Some((period[roster.time[r] as usize]?, roster.hh_id.get(r)?)))
         .collect();
     let mut last = None;
-    let hhm: Vec<u32> = (0..person.len())
+    let hhm: Vec<u16> = (0..person.len())
         .map(|r| {
             let Some(k) = person.hh_id.get(r).map(|h| (person.time[r], h)) else {
-                return super::NONE;
+                return super::NO_CODE;
             };
             match last {
                 Some((l, code)) if l == k => code,

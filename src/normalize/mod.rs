@@ -11,7 +11,7 @@ pub mod value;
 
 use std::path::{Path, PathBuf};
 
-pub use frame::{ColData, FieldCol, Frame, Val, NONE};
+pub use frame::{ColData, FieldCol, Frame, Val, NONE, NO_CODE};
 
 use crate::config::pipeline::{Design, FieldMap, Input, Pipeline, Severity, TimeSpec};
 use crate::error::{MigError, Result};

@@ -90,6 +90,14 @@ impl CodeLists {
             if !dim.versions.contains(&code.version) {
                 dim.versions.push(code.version.clone());
             }
+            // Frames keep a code in 2 bytes, `u16::MAX` marking a missing one.
+            if dim.codes.len() >= usize::from(crate::normalize::NO_CODE) {
+                return Err(MigError::Schema(format!(
+                    "codelists.csv:{line}: dimension {} has more than {} codes",
+                    dim.name,
+                    crate::normalize::NO_CODE
+                )));
+            }
             let idx = dim.codes.len() as u32;
             if dim.index.insert(code.code.clone(), idx).is_some() {
                 return Err(MigError::Schema(format!(
@@ -135,5 +143,34 @@ impl CodeLists {
             .iter()
             .filter_map(|t| dim.index_of(t))
             .find(|&t| dim.code(t).version == version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dimension of `n` codes of one version.
+    fn list(n: usize) -> String {
+        let mut s = String::from("dimension,version,code,label,total,age_lo,age_hi\n");
+        for i in 0..n {
+            s.push_str(&format!("geo,GEO,GEO_{i},Area {i},false,,\n"));
+        }
+        s
+    }
+
+    #[test]
+    fn a_dimension_fits_a_two_byte_code_or_is_refused() {
+        let most = usize::from(crate::normalize::NO_CODE);
+        let ok = CodeLists::parse(&list(most), "from,to\n").expect("the most codes a frame keeps");
+        let geo = ok.dim("geo").expect("geo");
+        assert_eq!(geo.codes.len(), most);
+        assert_eq!(geo.index_of("GEO_65534"), Some(65_534));
+        let err = CodeLists::parse(&list(most + 1), "from,to\n").expect_err("one code too many");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("codelists.csv:65537") && msg.contains("geo") && msg.contains("65535"),
+            "{msg}"
+        );
     }
 }

@@ -61,7 +61,7 @@ impl FrameTotals {
         let Some(ColData::Code(lfs)) = self.lfs.map(|s| &frame.fields[s].data) else {
             return;
         };
-        let code = Some(lfs[i]);
+        let code = Some(u32::from(lfs[i]));
         if code == self.employed {
             t.employed += w;
         } else if code == self.unemployed {

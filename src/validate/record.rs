@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::rows::RowReporter;
 use crate::config::pipeline::FieldMap;
-use crate::normalize::{ColData, Frame, RecordSpec, NONE};
+use crate::normalize::{ColData, Frame, RecordSpec, NONE, NO_CODE};
 use crate::schema::Schema;
 
 /// A coded field: its slot in the frame, source column and the code meaning "not answered".
@@ -319,7 +319,10 @@ fn blank_code(map: &FieldMap, schema: &Schema, dim: &str) -> Option<u32> {
 
 fn code_at(frame: &Frame, slot: usize, i: usize) -> u32 {
     match &frame.fields[slot].data {
-        ColData::Code(v) => v.get(i).copied().unwrap_or(NONE),
+        ColData::Code(v) => match v.get(i) {
+            Some(&c) if c != NO_CODE => u32::from(c),
+            _ => NONE,
+        },
         _ => NONE,
     }
 }
