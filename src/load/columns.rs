@@ -248,7 +248,7 @@ pub fn microdata(frame: &Frame, rows: &[u32], schema: &Schema) -> Result<RecordB
             "line" => (
                 Field::new(name, DataType::Int64, false),
                 Arc::new(Int64Array::from_iter_values(
-                    rows.iter().map(|r| frame.line[idx(r)] as i64),
+                    rows.iter().map(|r| frame.line.at(idx(r)) as i64),
                 )),
             ),
             "hh_id" => (

@@ -66,7 +66,8 @@ pub struct Frame {
     pub time: Vec<u32>,
     /// Business key of each row (never missing).
     pub key: Texts,
-    pub line: Vec<u64>,
+    /// Physical line (or case, or sheet row) of each row.
+    pub line: Wide,
     pub hh_id: Texts,
     pub weight: Vec<f64>,
     /// Interned stratum names; `stratum` holds indexes (`NONE` without strata).
@@ -139,7 +140,7 @@ impl Frame {
     fn for_each_row_buffer(&mut self, mut f: impl FnMut(RowBuffer<'_>)) {
         f(RowBuffer::U32(&mut self.time));
         f(RowBuffer::Texts(&mut self.key));
-        f(RowBuffer::U64(&mut self.line));
+        f(RowBuffer::Wide(&mut self.line));
         f(RowBuffer::Texts(&mut self.hh_id));
         f(RowBuffer::F64(&mut self.weight));
         f(RowBuffer::U32(&mut self.stratum));
@@ -170,7 +171,7 @@ impl Frame {
 enum RowBuffer<'a> {
     U16(&'a mut Vec<u16>),
     U32(&'a mut Vec<u32>),
-    U64(&'a mut Vec<u64>),
+    Wide(&'a mut Wide),
     F64(&'a mut Vec<f64>),
     Texts(&'a mut Texts),
     OptStr(&'a mut Vec<Option<String>>),
@@ -196,7 +197,7 @@ impl RowBuffer<'_> {
         match self {
             RowBuffer::U16(v) => sieve(v, keep),
             RowBuffer::U32(v) => sieve(v, keep),
-            RowBuffer::U64(v) => sieve(v, keep),
+            RowBuffer::Wide(v) => v.retain(keep),
             RowBuffer::F64(v) => sieve(v, keep),
             RowBuffer::Texts(v) => v.retain(keep),
             RowBuffer::OptStr(v) => sieve(v, keep),
@@ -212,7 +213,7 @@ impl RowBuffer<'_> {
         match self {
             RowBuffer::U16(v) => v.clear(),
             RowBuffer::U32(v) => v.clear(),
-            RowBuffer::U64(v) => v.clear(),
+            RowBuffer::Wide(v) => v.clear(),
             RowBuffer::F64(v) => v.clear(),
             RowBuffer::Texts(v) => v.clear(),
             RowBuffer::OptStr(v) => v.clear(),
@@ -228,7 +229,7 @@ impl RowBuffer<'_> {
         match self {
             RowBuffer::U16(v) => v.shrink_to_fit(),
             RowBuffer::U32(v) => v.shrink_to_fit(),
-            RowBuffer::U64(v) => v.shrink_to_fit(),
+            RowBuffer::Wide(v) => v.shrink_to_fit(),
             RowBuffer::F64(v) => v.shrink_to_fit(),
             RowBuffer::Texts(v) => v.shrink_to_fit(),
             RowBuffer::OptStr(v) => v.shrink_to_fit(),
@@ -385,16 +386,99 @@ impl<T: Copy + Default> FromIterator<Option<T>> for Nullable<T> {
     }
 }
 
+/// Unsigned values kept in 4 bytes each until one needs more, then all in 8 (widened once, in
+/// place of the narrow copy): a frame's line numbers, and the text offsets of its keys and
+/// household ids, fit 32 bits on any file below 2 GiB of them and 4 billion lines.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wide {
+    Narrow(Vec<u32>),
+    Full(Vec<u64>),
+}
+
+impl Default for Wide {
+    fn default() -> Self {
+        Wide::Narrow(Vec::new())
+    }
+}
+
+impl Wide {
+    pub fn push(&mut self, x: u64) {
+        match self {
+            Wide::Narrow(v) => match u32::try_from(x) {
+                Ok(y) => v.push(y),
+                Err(_) => {
+                    let mut full: Vec<u64> = v.iter().map(|&y| u64::from(y)).collect();
+                    full.push(x);
+                    *self = Wide::Full(full);
+                }
+            },
+            Wide::Full(v) => v.push(x),
+        }
+    }
+
+    /// Value `i`, `None` past the end.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<u64> {
+        match self {
+            Wide::Narrow(v) => v.get(i).map(|&y| u64::from(y)),
+            Wide::Full(v) => v.get(i).copied(),
+        }
+    }
+
+    /// Value `i` (panics past the end, as indexing a `Vec` does).
+    #[inline]
+    pub fn at(&self, i: usize) -> u64 {
+        match self {
+            Wide::Narrow(v) => u64::from(v[i]),
+            Wide::Full(v) => v[i],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Wide::Narrow(v) => v.len(),
+            Wide::Full(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..self.len()).map(|i| self.at(i))
+    }
+
+    fn retain(&mut self, keep: &[bool]) {
+        match self {
+            Wide::Narrow(v) => sieve(v, keep),
+            Wide::Full(v) => sieve(v, keep),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Wide::Narrow(v) => v.clear(),
+            Wide::Full(v) => v.clear(),
+        }
+    }
+
+    fn shrink_to_fit(&mut self) {
+        match self {
+            Wide::Narrow(v) => v.shrink_to_fit(),
+            Wide::Full(v) => v.shrink_to_fit(),
+        }
+    }
+}
+
 /// A column of short texts, each present or missing, kept end to end in one buffer (a
 /// `String` per row would cost 24 bytes and an allocation beside its text).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Texts {
     text: String,
-    /// End of each row's text in `text`; the top bit marks a missing value.
-    ends: Vec<u64>,
+    /// Twice the end of each row's text in `text`, plus 1 when the value is missing.
+    ends: Wide,
 }
-
-const MISSING: u64 = 1 << 63;
 
 impl Texts {
     pub fn len(&self) -> usize {
@@ -410,18 +494,17 @@ impl Texts {
             self.text.push_str(v);
         }
         let end = self.text.len() as u64;
-        self.ends
-            .push(if v.is_some() { end } else { end | MISSING });
+        self.ends.push(end << 1 | u64::from(v.is_none()));
     }
 
     /// Row `i`'s text, `None` when missing or past the end.
     pub fn get(&self, i: usize) -> Option<&str> {
-        let end = *self.ends.get(i)?;
-        if end & MISSING != 0 {
+        let end = self.ends.get(i)?;
+        if end & 1 != 0 {
             return None;
         }
-        let start = i.checked_sub(1).map_or(0, |p| self.ends[p] & !MISSING) as usize;
-        self.text.get(start..end as usize)
+        let start = i.checked_sub(1).map_or(0, |p| self.ends.at(p) >> 1) as usize;
+        self.text.get(start..(end >> 1) as usize)
     }
 
     /// Row `i`'s text, empty when missing.
@@ -435,7 +518,7 @@ impl Texts {
 
     /// Whether every row is missing (true when there are none).
     pub fn all_missing(&self) -> bool {
-        self.ends.iter().all(|e| e & MISSING != 0)
+        self.ends.iter().all(|e| e & 1 != 0)
     }
 
     fn retain(&mut self, keep: &[bool]) {
@@ -450,7 +533,10 @@ impl Texts {
 
     fn clear(&mut self) {
         self.text.clear();
-        self.ends.clear();
+        match &mut self.ends {
+            Wide::Narrow(v) => v.clear(),
+            full => *full = Wide::default(),
+        }
     }
 
     fn shrink_to_fit(&mut self) {
@@ -509,7 +595,7 @@ mod tests {
         f.retain(&[true, false, true, false]);
         assert_eq!(f.len(), 2);
         assert_eq!(f.key.iter().collect::<Vec<_>>(), [Some("k0"), Some("k2")]);
-        assert_eq!(f.line, [2, 4]);
+        assert_eq!(f.line.iter().collect::<Vec<_>>(), [2, 4]);
         let mut reps = Vec::new();
         f.reps.seal().expect("seal");
         f.reps.rows_into(&[0, 1], &mut reps).expect("read");
@@ -534,6 +620,50 @@ mod tests {
         assert_eq!(n.iter().collect::<Vec<_>>(), [None, Some(-1.5), None]);
         n.clear();
         assert!(n.is_empty());
+    }
+
+    #[test]
+    fn wide_values_widen_once_and_keep_every_value() {
+        let mut w = Wide::default();
+        for x in [0, 7, u64::from(u32::MAX)] {
+            w.push(x);
+        }
+        assert!(matches!(w, Wide::Narrow(_)));
+        w.push(u64::from(u32::MAX) + 1);
+        w.push(3);
+        assert!(matches!(w, Wide::Full(_)));
+        assert_eq!(
+            w.iter().collect::<Vec<_>>(),
+            [0, 7, u64::from(u32::MAX), u64::from(u32::MAX) + 1, 3]
+        );
+        assert_eq!((w.get(3), w.get(5), w.at(1)), (Some(1 << 32), None, 7));
+        w.retain(&[false, true, false, true]);
+        assert_eq!(w.iter().collect::<Vec<_>>(), [7, 1 << 32, 3]);
+        w.clear();
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn texts_read_the_same_from_wide_offsets() {
+        let vals = [Some("ab"), None, Some(""), Some("héllo")];
+        let mut narrow = Texts::default();
+        for v in vals {
+            narrow.push(v);
+        }
+        // The same texts with offsets kept in 8 bytes, as past 2 GiB of text.
+        let mut wide = narrow.clone();
+        let Wide::Narrow(ends) = &wide.ends else {
+            panic!("narrow offsets")
+        };
+        wide.ends = Wide::Full(ends.iter().map(|&e| u64::from(e)).collect());
+        assert_eq!(wide.iter().collect::<Vec<_>>(), vals);
+        assert_eq!(narrow.iter().collect::<Vec<_>>(), vals);
+        wide.push(Some("z"));
+        wide.retain(&[true, true, false, true, true]);
+        assert_eq!(
+            wide.iter().collect::<Vec<_>>(),
+            [Some("ab"), None, Some("héllo"), Some("z")]
+        );
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl HouseholdRules {
             stratum: frame.stratum[i],
             psu: frame.psu[i],
             weight: frame.weight[i],
-            line: frame.line[i],
+            line: frame.line.at(i),
         };
         let first = match &self.last {
             Some((t, h, first)) if t == time && h == hh => *first,
@@ -98,7 +98,7 @@ impl HouseholdRules {
             .entry((frame.time[i], frame.stratum[i]))
             .or_insert_with(|| Stratum {
                 psu: frame.psu[i],
-                line: frame.line[i],
+                line: frame.line.at(i),
                 key: frame.key.str(i).to_string(),
                 several: false,
             });

@@ -245,7 +245,7 @@ fn set_aside(spec: &RecordSpec, n: &mut Normalized, hits: &[Quarantine]) -> Resu
         return Ok(());
     }
     let by_line: HashMap<u64, &Quarantine> =
-        hits.iter().map(|q| (n.frame.line[q.row], q)).collect();
+        hits.iter().map(|q| (n.frame.line.at(q.row), q)).collect();
     let mut src = extract::open(spec.input, &n.path)?;
     let mut cells = Vec::new();
     while let Some(line) = src.next_into(&mut cells)? {

@@ -61,7 +61,7 @@ impl<'a> RowReporter<'a> {
         self.findings.push(Finding {
             rule: rule.to_string(),
             severity,
-            line: frame.line[i],
+            line: frame.line.at(i),
             key: frame.key.str(i).to_string(),
             column: column.to_string(),
             value,

@@ -45,7 +45,7 @@ fn quarantined_rows_leave_the_frame_with_their_cells() {
     assert_eq!(q.rule, "remittance_without_receipt");
     assert_eq!(q.cells[Upload::tha().col("REMIT_AMT")], "5000");
     assert_eq!(q.cells.len(), 43);
-    assert!(!n.frame.line.iter().any(|l| AMOUNT_LINES.contains(l)));
+    assert!(!n.frame.line.iter().any(|l| AMOUNT_LINES.contains(&l)));
     // Every row is accounted for: loaded, quarantined, or rejected for an error (line 50).
     assert_eq!(
         n.rows_read,
