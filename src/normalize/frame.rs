@@ -161,6 +161,14 @@ impl Frame {
         f(RowBuffer::Ages(&mut self.age));
     }
 
+    /// Drops every row's business key and household id (`key` and `hh_id` become empty), for a
+    /// frame that is only estimated from now on: a run that writes no microdata does this once
+    /// validation and the household derivations have read them.
+    pub fn forget_names(&mut self) {
+        self.key = Texts::default();
+        self.hh_id = Texts::default();
+    }
+
     /// Index of a time value, interning it.
     pub fn intern_time(&mut self, t: &str) -> u32 {
         intern(&mut self.times, t)

@@ -114,6 +114,14 @@ pub(super) fn execute(
     if let Some(r) = roster.as_mut() {
         align(&mut r.frame, &person.frame);
     }
+    // Validation and the household derivations have read the rows' keys and household ids;
+    // unless microdata are written, nothing else does, and they leave memory before the cube.
+    if !microdata {
+        person.frame.forget_names();
+        if let Some(r) = roster.as_mut() {
+            r.frame.forget_names();
+        }
+    }
     let (obs_counts, skipped) = stage_all(
         p,
         schema,

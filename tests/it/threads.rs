@@ -73,6 +73,46 @@ fn every_shipped_pipeline_gives_the_same_warehouse_on_1_and_2_threads() {
     }
 }
 
+/// A run that writes no microdata keeps no replicate weights under Taylor SEs and forgets the
+/// rows' keys and household ids before the cube: every other table is the same, to the bit, as
+/// the run that writes them.
+#[test]
+fn every_shipped_pipeline_gives_the_same_tables_without_microdata() {
+    let mut with_microdata = 0;
+    for p in shipped_pipelines() {
+        let name = p.file_stem().expect("name").to_string_lossy().to_string();
+        let mut seen = Vec::new();
+        for extra in [None, Some("--no-microdata")] {
+            let wh = temp_dir(&format!("no-microdata-{name}-{}", seen.len()));
+            let mut args = vec![
+                "run",
+                p.to_str().expect("path"),
+                "--warehouse",
+                wh.to_str().expect("path"),
+            ];
+            args.extend(extra);
+            let out = migstat_threads(2, &args);
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let mut t = tables(&wh);
+            let micro = t.len();
+            t.retain(|path, _| !(path.starts_with("microdata") || path.starts_with("emigrants")));
+            seen.push((t, micro));
+        }
+        assert!(!seen[0].0.is_empty(), "{name}: no tables");
+        assert_eq!(seen[0].0, seen[1].0, "{name}: the tables differ");
+        assert_eq!(seen[1].0.len(), seen[1].1, "{name}: microdata written");
+        with_microdata += usize::from(seen[0].1 > seen[0].0.len());
+    }
+    assert!(
+        with_microdata >= 5,
+        "{with_microdata} pipelines wrote microdata"
+    );
+}
+
 /// A generated Thai survey of `persons` with 200 strata × 4 PSUs and 20 replicate weights.
 fn generated(persons: u64) -> crate::common::TestDir {
     let dir = temp_dir(&format!("threads-synth-{persons}"));
