@@ -117,11 +117,13 @@ impl Cluster {
             .iter()
             .map(|t| TableDesc {
                 pop_bit: t.pop_bit,
-                value: t.value.map(|v| position(&mut value_cols, v)),
+                value: t
+                    .value
+                    .map(|v| position(&mut value_cols, v, |a, b| std::ptr::eq(a, b))),
                 dims: t
                     .dims
                     .iter()
-                    .map(|&(d, s, cap)| (fine_position(&mut dim_cols, d), s, cap))
+                    .map(|&(d, s, cap)| (position(&mut dim_cols, d, Fine::same), s, cap))
                     .collect(),
                 offset: t.offset,
             })
@@ -152,20 +154,9 @@ impl Cluster {
     }
 }
 
-/// Index of `col` among `cols` (by address), added when new.
-fn fine_position<'a>(cols: &mut Vec<Fine<'a>>, col: Fine<'a>) -> usize {
-    match cols.iter().position(|c| c.same(col)) {
-        Some(i) => i,
-        None => {
-            cols.push(col);
-            cols.len() - 1
-        }
-    }
-}
-
-/// Index of `col` among `cols` (by address), added when new.
-fn position<'a, T: ?Sized>(cols: &mut Vec<&'a T>, col: &'a T) -> usize {
-    match cols.iter().position(|c| std::ptr::eq(*c, col)) {
+/// Index of `col` among `cols` (the same column: `same`), added when new.
+fn position<T: Copy>(cols: &mut Vec<T>, col: T, same: impl Fn(T, T) -> bool) -> usize {
+    match cols.iter().position(|&c| same(c, col)) {
         Some(i) => i,
         None => {
             cols.push(col);

@@ -40,7 +40,7 @@ pub(super) fn execute(
     // Replicate weights beyond the memory bound wait in the staging area, on the warehouse's
     // disk, and go with it.
     let spill = staged.scratch("spill")?;
-    let microdata = p.pipeline.microdata && !opts.no_microdata;
+    let microdata = writes_microdata(p, opts);
     let person = normalize(
         p,
         schema,
@@ -315,7 +315,7 @@ fn stage_all(
         staged.parquet(&rel, &columns::observations(obs)?, &meta)?;
         counts.insert(time.clone(), obs.len());
     }
-    if p.pipeline.microdata && !opts.no_microdata {
+    if writes_microdata(p, opts) {
         for (n, table) in
             std::iter::once((person, "microdata")).chain(roster.map(|r| (r, "emigrants")))
         {
@@ -338,6 +338,12 @@ fn stage_all(
         }
     }
     Ok((counts, skipped))
+}
+
+/// Whether this run writes the pipeline's microdata (and emigrants): the pipeline asks for
+/// them and `--no-microdata` was not given.
+fn writes_microdata(p: &Pipeline, opts: &RunOptions) -> bool {
+    p.pipeline.microdata && !opts.no_microdata
 }
 
 /// Rows of microdata turned into Arrow columns at a time.
