@@ -5,8 +5,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{Float64Builder, ListBuilder};
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::builder::OffsetBufferBuilder;
+use arrow_array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, ListArray, RecordBatch, StringArray,
+};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 
 use crate::error::{MigError, Result};
@@ -295,27 +297,43 @@ pub fn microdata(frame: &Frame, rows: &[u32], schema: &Schema) -> Result<RecordB
     }
     // Replicate weights as one list column, so every microdata file has the same schema.
     let item = Arc::new(Field::new("item", DataType::Float64, false));
-    let mut lists = ListBuilder::new(Float64Builder::new()).with_field(Arc::clone(&item));
     let n_reps = frame.reps.count();
-    if n_reps == 0 {
-        rows.iter().for_each(|_| lists.append_null());
+    let lists = if n_reps == 0 {
+        ListArray::new_null(Arc::clone(&item), rows.len())
     } else {
+        // Every row has `n_reps` weights: the list's values are the weights as read back, row
+        // after row (no copy, no growing buffer), its offsets 0, n, 2n, ….
+        if rows
+            .len()
+            .checked_mul(n_reps)
+            .is_none_or(|n| n > i32::MAX as usize)
+        {
+            return Err(MigError::Other(format!(
+                "{} rows of {n_reps} replicate weights do not fit one microdata slice",
+                rows.len()
+            )));
+        }
         let mut weights = Vec::new();
         frame
             .reps
             .rows_into(rows, &mut weights)
             .map_err(|e| MigError::Other(format!("cannot read back the replicate weights: {e}")))?;
-        for row in weights.chunks_exact(n_reps) {
-            lists.values().append_slice(row);
-            lists.append(true);
-        }
-    }
+        let mut offsets = OffsetBufferBuilder::<i32>::new(rows.len());
+        rows.iter().for_each(|_| offsets.push_length(n_reps));
+        ListArray::try_new(
+            Arc::clone(&item),
+            offsets.finish(),
+            Arc::new(Float64Array::from(weights)),
+            None,
+        )
+        .map_err(|e| MigError::Other(format!("replicate weights: {e}")))?
+    };
     fields.push(described(
         Field::new("replicate_weights", DataType::List(item), true),
         "replicate weights of the design, in the order the survey gives them",
         Some("persons"),
     ));
-    cols.push(Arc::new(lists.finish()));
+    cols.push(Arc::new(lists));
     batch(fields, cols)
 }
 

@@ -12,7 +12,7 @@ use arrow_array::RecordBatch;
 use serde::Serialize;
 
 use super::lock::state_dir;
-use super::parquet::{encode, existing_hash, write, FileMeta};
+use super::parquet::{encode, same_data, write, FileMeta};
 use crate::error::{MigError, Result};
 
 /// What publishing did: paths relative to the warehouse, absolute for another root.
@@ -133,7 +133,7 @@ impl Staged {
         let tmp = self.claim(area, rel)?;
         let enc = encode(batch, meta)?;
         let dest = self.areas[area].root.join(rel);
-        if existing_hash(&dest).as_deref() == Some(enc.content_hash().as_str()) {
+        if enc.same_data_as(&dest) {
             self.unchanged.push((area, rel.to_path_buf()));
             return Ok(());
         }
@@ -156,8 +156,7 @@ impl Staged {
         super::failpoint::hit("stage.write").map_err(|e| MigError::io(&tmp, e))?;
         super::parquet::write_batches(&tmp, schema, meta, next)?;
         let dest = self.areas[area].root.join(rel);
-        let old = existing_hash(&dest);
-        if old.is_some() && old == existing_hash(&tmp) {
+        if same_data(&dest, &tmp) {
             std::fs::remove_file(&tmp).map_err(|e| MigError::io(&tmp, e))?;
             self.unchanged.push((area, rel.to_path_buf()));
             return Ok(());

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use super::design::{SystemPlan, SystemRow};
 use super::frame::Val;
 use super::mapper::{FieldPlan, Problem};
+use super::value::trim;
 use crate::extract::TextBatch;
 
 /// The shape of a row before any cell is read.
@@ -50,19 +51,21 @@ impl Mapped {
 
 type Mapping = Result<(Val, Option<(i64, i64)>), Problem>;
 
-/// Maps every row of `batch` under a header of `width` columns.
+/// Maps every row of `batch` under a header of `width` columns; replicate weights are read
+/// into `Mapped::reps` when `keep_reps`, else only checked.
 pub(super) fn map_batch(
     sys: &SystemPlan,
     plans: &[FieldPlan],
     weight_col: &str,
     width: usize,
+    keep_reps: bool,
     batch: TextBatch,
 ) -> Mapped {
     let n = batch.len();
     let mut rows: Vec<RowOut> = (0..n)
         .map(|r| {
             let w = batch.width(r);
-            let shape = if w == 1 && batch.cell(r, 0).trim().is_empty() {
+            let shape = if w == 1 && trim(batch.cell(r, 0)).is_empty() {
                 Shape::Blank
             } else if w != width {
                 Shape::Width(w)
@@ -121,12 +124,17 @@ pub(super) fn map_batch(
             }
         }
     }
-    let nr = sys.reps.len();
+    let nr = if keep_reps { sys.reps.len() } else { 0 };
     let mut reps = Vec::with_capacity(n * nr);
     for (r, out) in rows.iter_mut().enumerate() {
         let start = reps.len();
         if out.shape == Shape::Fits {
-            if let Err(p) = sys.replicates(&batch.row(r), &mut reps) {
+            let row = batch.row(r);
+            let read = match keep_reps {
+                true => sys.replicates(&row, &mut reps),
+                false => sys.check_replicates(&row),
+            };
+            if let Err(p) = read {
                 out.problems.push(p);
             }
         }

@@ -1,6 +1,6 @@
 //! The system columns of a record: business key, time, weight, strata, PSUs, replicate weights.
 use super::mapper::Problem;
-use super::value::{norm_code, parse_i64, Numbers};
+use super::value::{norm_code, parse_i64, trim, Numbers};
 use crate::config::pipeline::{Design, Input, TimeSpec};
 use crate::extract::{Cells, RowSource};
 
@@ -118,7 +118,7 @@ impl SystemPlan {
         } else {
             let mut parts = Vec::with_capacity(self.key.len());
             for k in &self.key {
-                let v = cell(k.0).trim();
+                let v = trim(cell(k.0));
                 if v.is_empty() {
                     return Err(prob("missing_value", k, "the business key is blank".into()));
                 }
@@ -129,7 +129,7 @@ impl SystemPlan {
         let time = self.time(cells)?;
         let w = &self.weight;
         let weight = self.number.parse(cell(w.0)).map_err(|m| {
-            let rule = if cell(w.0).trim().is_empty() {
+            let rule = if trim(cell(w.0)).is_empty() {
                 "missing_value"
             } else {
                 "bad_number"
@@ -216,16 +216,36 @@ impl SystemPlan {
     ) -> Result<(), Problem> {
         for (i, name) in &self.reps {
             let raw = cells.cell(*i);
-            let x = self.number.parse(raw).map_err(|m| Problem {
-                rule: "bad_number",
-                field: name.clone(),
-                column: name.clone(),
-                value: raw.to_string(),
-                message: format!("replicate weight: {m}"),
-            })?;
+            let x = self
+                .number
+                .parse(raw)
+                .map_err(|m| replicate_problem(name, raw, m))?;
             out.push(x);
         }
         Ok(())
+    }
+
+    /// Replicate weights of a row checked as [`SystemPlan::replicates`] reads them (the same
+    /// problem for the same cell), their values not kept.
+    pub fn check_replicates<C: Cells + ?Sized>(&self, cells: &C) -> Result<(), Problem> {
+        for (i, name) in &self.reps {
+            let raw = cells.cell(*i);
+            self.number
+                .check(raw)
+                .map_err(|m| replicate_problem(name, raw, m))?;
+        }
+        Ok(())
+    }
+}
+
+/// A replicate weight that is not a number.
+fn replicate_problem(name: &str, raw: &str, message: String) -> Problem {
+    Problem {
+        rule: "bad_number",
+        field: name.to_string(),
+        column: name.to_string(),
+        value: raw.to_string(),
+        message: format!("replicate weight: {message}"),
     }
 }
 

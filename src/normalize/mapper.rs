@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::frame::Val;
-use super::value::{norm_code, parse_i64, Numbers};
+use super::value::{norm_code, parse_i64, trim, Numbers};
 use crate::config::pipeline::FieldMap;
 use crate::extract::{Cells, RowSource};
 use crate::schema::{Dimension, FieldDef, FieldType, Schema};
@@ -175,7 +175,7 @@ impl FieldPlan {
             value: raw.to_string(),
             message,
         };
-        if raw.trim().is_empty() {
+        if trim(raw).is_empty() {
             return match &self.blank {
                 Some(v) => Ok((v.clone(), None)),
                 None if self.required => Err(problem(
@@ -217,7 +217,7 @@ impl FieldPlan {
                 let age = self.is_age.then_some((x as i64, x as i64));
                 Ok((v, age))
             }
-            FieldType::String => Ok((Val::Str(raw.trim().to_string()), None)),
+            FieldType::String => Ok((Val::Str(trim(raw).to_string()), None)),
         }
     }
 
@@ -237,14 +237,14 @@ impl FieldPlan {
             }
         }
         if let (Some(prefix), Some(dim)) = (&self.prefix, &self.dim) {
-            let code = format!("{prefix}{}", raw.trim());
+            let code = format!("{prefix}{}", trim(raw));
             if let Some(i) = dim.index_of(&code) {
                 return Ok(Val::Code(i));
             }
             return Err(format!("{code} is not a code of {}", dim.name));
         }
         if self.codes.is_empty() {
-            if let Some(i) = self.dim.as_ref().and_then(|d| d.index_of(raw.trim())) {
+            if let Some(i) = self.dim.as_ref().and_then(|d| d.index_of(trim(raw))) {
                 return Ok(Val::Code(i));
             }
         }
@@ -286,7 +286,7 @@ impl FieldPlan {
         let mut acc = factor;
         for (i, name) in cols {
             let raw = cells.cell(*i);
-            if raw.trim().is_empty() {
+            if trim(raw).is_empty() {
                 return Ok((Val::Null, None));
             }
             acc *= self.number.parse(raw).map_err(|m| Problem {

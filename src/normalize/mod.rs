@@ -286,10 +286,12 @@ fn read_rows(
 ) -> Result<()> {
     let width = src.headers().len();
     let weight_col = ctx.spec.design.weight.as_deref().unwrap_or("weight");
+    // Replicate weights nothing reads are checked on the pool and never reach the merge.
+    let keep_reps = out.frame.reps.count() > 0;
     let mut merge = Merge {
         ctx,
         plans: plans.len(),
-        reps: sys.reps.len(),
+        reps: out.frame.reps.count(),
         width,
         seen_keys: crate::validate::keys::KeySet::default(),
         index: DesignIndex::default(),
@@ -297,7 +299,7 @@ fn read_rows(
     };
     extract::ordered::in_order(
         || src.next_job(size),
-        |_, job| job().map(|b| chunk::map_batch(sys, plans, weight_col, width, b)),
+        |_, job| job().map(|b| chunk::map_batch(sys, plans, weight_col, width, keep_reps, b)),
         |mapped| merge.batch(&mapped?, out, chunks),
     )
 }
@@ -306,6 +308,7 @@ fn read_rows(
 struct Merge<'a> {
     ctx: &'a Ctx<'a>,
     plans: usize,
+    /// Replicate weights kept per row (0: the design has none, or nothing reads them).
     reps: usize,
     width: usize,
     seen_keys: crate::validate::keys::KeySet,

@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use migstat::load::parquet::existing_hash;
 use serde_json::Value;
 
-use crate::common::{migstat, temp_dir};
+use crate::common::{data_digest, migstat, temp_dir};
 
 const BATCH: [&str; 5] = [
     "pipelines/can_lfs_pumf.toml",
@@ -132,7 +131,7 @@ fn contents(wh: &Path) -> BTreeMap<String, String> {
                 _ => rel,
             };
             let value = match p.extension().is_some_and(|x| x == "parquet") {
-                true => existing_hash(&p).expect("hash"),
+                true => data_digest(&p).expect("hash"),
                 false => String::from_utf8_lossy(&std::fs::read(&p).expect("read")).into_owned(),
             };
             out.insert(key.display().to_string(), value);

@@ -5,11 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use migstat::load::parquet::existing_hash;
-
 use crate::common::{
-    no_staging, output_text as text, parquet_files, repo, small_survey, snapshot_without,
-    statcan_head, temp_dir,
+    data_digest, no_staging, output_text as text, parquet_files, repo, small_survey,
+    snapshot_without, statcan_head, temp_dir,
 };
 
 fn bin() -> Command {
@@ -51,7 +49,7 @@ fn tables(wh: &Path) -> BTreeMap<PathBuf, String> {
         .into_iter()
         .map(|p| (p.strip_prefix(wh).unwrap().to_path_buf(), p))
         .filter(|(rel, _)| !rel.starts_with(".migstat"))
-        .map(|(rel, p)| (rel, existing_hash(&p).expect("hash")))
+        .map(|(rel, p)| (rel, data_digest(&p).expect("hash")))
         .collect()
 }
 

@@ -9,6 +9,15 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// SHA-256 of a warehouse file's data region (its footer, which holds the run id, aside): the
+/// same for two runs that wrote the same data; `None` when the file cannot be read.
+pub fn data_digest(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(migstat::runs::sha256_hex(
+        migstat::load::parquet::data_region(&bytes),
+    ))
+}
+
 /// A fresh empty folder under the system temp dir, removed when the test that made it ends.
 pub fn temp_dir(name: &str) -> TestDir {
     TestDir::new(format!("migstat-test-{}-{name}", std::process::id()))

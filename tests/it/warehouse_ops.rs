@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use migstat::load::parquet::existing_hash;
-
 use crate::common::{
-    migstat, parquet_files, pipeline_for, read_batches, repo, statcan_head, temp_dir,
+    data_digest, migstat, parquet_files, pipeline_for, read_batches, repo, statcan_head, temp_dir,
 };
 
 fn bin() -> Command {
@@ -28,7 +26,7 @@ fn tables(wh: &Path) -> BTreeMap<PathBuf, String> {
         .map(|p| {
             (
                 p.strip_prefix(wh).unwrap().to_path_buf(),
-                existing_hash(&p).expect("hash"),
+                data_digest(&p).expect("hash"),
             )
         })
         .collect()
