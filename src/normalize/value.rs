@@ -154,6 +154,16 @@ pub fn parse_i64(raw: &str) -> Result<i64, String> {
 mod tests {
     use super::*;
 
+    /// A xorshift generator: the same cells on every run.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
     #[test]
     fn codes_in_several_spellings_are_one_code() {
         assert_eq!(norm_code("9"), "9");
@@ -176,13 +186,7 @@ mod tests {
     #[test]
     fn short_decimals_have_the_bits_str_parse_gives() {
         // Every shape: signs, points anywhere, leading and trailing zeros, 1 to 17 digits.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let mut fast = 0;
         for _ in 0..300_000 {
             let len = 1 + (next() % 17) as usize;
@@ -197,7 +201,11 @@ mod tests {
                 if i == point {
                     t.push('.');
                 }
-                let d = if next() % 5 == 0 { 0 } else { next() % 10 };
+                let d = if next().is_multiple_of(5) {
+                    0
+                } else {
+                    next() % 10
+                };
                 t.push(char::from(b'0' + d as u8));
             }
             if point == len {
@@ -240,13 +248,7 @@ mod tests {
     /// decimal styles.
     #[test]
     fn checking_a_number_accepts_what_parsing_reads() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let alphabet = b"0123456789.-+ e,";
         let mut cells: Vec<String> = (0..100_000)
             .map(|_| {
