@@ -13,8 +13,8 @@ pub struct BatchSize {
 impl Default for BatchSize {
     fn default() -> Self {
         BatchSize {
-            rows: 2_048,
-            bytes: 2 << 20,
+            rows: 512,
+            bytes: 512 << 10,
         }
     }
 }
