@@ -33,9 +33,13 @@ serve: build ## Run the upload service on http://127.0.0.1:8080 (prints an ARM t
 		$(TARGET_DIR)/debug/migstat token add ARM --tokens $(SERVE_DIR)/tokens.json; }
 	$(TARGET_DIR)/debug/migstat serve --pipelines pipelines --tokens $(SERVE_DIR)/tokens.json --uploads $(SERVE_DIR)/uploads
 
+# Pinned: the interoperability tests read migstat's Parquet with these readers and `make bench`
+# measures against this DuckDB, so neither changes under a new release between two rounds.
+PY_PACKAGES := duckdb==2.0.1 pyarrow==26.0.1 polars==2.1.0 jsonschema==4.26.0
+
 $(VENV)/.ready: Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check duckdb pyarrow polars jsonschema
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(PY_PACKAGES)
 	touch $@
 
 venv: $(VENV)/.ready ## Python virtualenv with DuckDB, pyarrow, polars (interoperability tests) and jsonschema
