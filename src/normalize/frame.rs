@@ -331,11 +331,13 @@ impl Ages {
 }
 
 /// A column of values that may be missing: the values side by side (a default where missing)
-/// and one validity byte each — 9 bytes a row for `i64` and `f64`, where `Option` takes 16.
+/// and one validity bit each — 8 bytes and a bit a row for `i64` and `f64`, where `Option`
+/// takes 16.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Nullable<T> {
     values: Vec<T>,
-    valid: Vec<bool>,
+    /// Bit `i % 64` of word `i / 64`: whether row `i` has a value (bits past the end are 0).
+    valid: Vec<u64>,
 }
 
 impl<T: Copy + Default> Nullable<T> {
@@ -348,29 +350,49 @@ impl<T: Copy + Default> Nullable<T> {
     }
 
     pub fn push(&mut self, v: Option<T>) {
+        let i = self.values.len();
+        if i.is_multiple_of(64) {
+            self.valid.push(0);
+        }
+        if v.is_some() {
+            self.valid[i / 64] |= 1 << (i % 64);
+        }
         self.values.push(v.unwrap_or_default());
-        self.valid.push(v.is_some());
+    }
+
+    /// Whether row `i` has a value (false past the end).
+    fn has(&self, i: usize) -> bool {
+        i < self.values.len() && self.valid[i / 64] >> (i % 64) & 1 == 1
     }
 
     /// Row `i`'s value, `None` when missing or past the end.
     pub fn get(&self, i: usize) -> Option<T> {
-        self.valid
-            .get(i)
-            .copied()
-            .unwrap_or(false)
-            .then(|| self.values[i])
+        self.has(i).then(|| self.values[i])
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Option<T>> + '_ {
         self.values
             .iter()
-            .zip(&self.valid)
-            .map(|(&v, &ok)| ok.then_some(v))
+            .enumerate()
+            .map(|(i, &v)| self.has(i).then_some(v))
     }
 
     fn retain(&mut self, keep: &[bool]) {
+        let mut valid = Vec::with_capacity(self.valid.len());
+        let mut n = 0usize;
+        for i in 0..self.values.len() {
+            if keep.get(i).copied().unwrap_or(true) {
+                if n.is_multiple_of(64) {
+                    valid.push(0);
+                }
+                if self.has(i) {
+                    valid[n / 64] |= 1 << (n % 64);
+                }
+                n += 1;
+            }
+        }
         sieve(&mut self.values, keep);
-        sieve(&mut self.valid, keep);
+        self.valid = valid;
     }
 
     fn clear(&mut self) {
@@ -627,6 +649,36 @@ mod tests {
         assert_eq!(n.iter().collect::<Vec<_>>(), [None, Some(-1.5), None]);
         n.clear();
         assert!(n.is_empty());
+    }
+
+    /// Validity bits across word boundaries: every row reads back as pushed, and a retain that
+    /// drops rows on both sides of a boundary keeps the others' values and gaps, as a plain
+    /// `Vec<Option<_>>` does; a column refilled after a clear starts clean.
+    #[test]
+    fn nullable_bits_follow_their_rows_across_words() {
+        let model: Vec<Option<i64>> = (0..300i64)
+            .map(|i| (i % 3 != 0 && i % 64 != 63).then_some(i * 10))
+            .collect();
+        let mut n: Nullable<i64> = model.iter().copied().collect();
+        assert_eq!(n.iter().collect::<Vec<_>>(), model);
+        assert!((0..300).all(|i| n.get(i) == model[i]));
+        assert_eq!(n.get(300), None);
+        let keep: Vec<bool> = (0..300)
+            .map(|i| i % 5 != 1 && !(60..70).contains(&i))
+            .collect();
+        n.retain(&keep);
+        let kept: Vec<Option<i64>> = model
+            .iter()
+            .zip(&keep)
+            .filter(|(_, &k)| k)
+            .map(|(v, _)| *v)
+            .collect();
+        assert_eq!(n.iter().collect::<Vec<_>>(), kept);
+        assert_eq!(n, kept.iter().copied().collect::<Nullable<i64>>());
+        n.clear();
+        n.push(None);
+        n.push(Some(4));
+        assert_eq!(n.iter().collect::<Vec<_>>(), [None, Some(4)]);
     }
 
     #[test]
