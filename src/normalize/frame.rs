@@ -350,13 +350,7 @@ impl<T: Copy + Default> Nullable<T> {
     }
 
     pub fn push(&mut self, v: Option<T>) {
-        let i = self.values.len();
-        if i.is_multiple_of(64) {
-            self.valid.push(0);
-        }
-        if v.is_some() {
-            self.valid[i / 64] |= 1 << (i % 64);
-        }
+        push_bit(&mut self.valid, self.values.len(), v.is_some());
         self.values.push(v.unwrap_or_default());
     }
 
@@ -379,15 +373,10 @@ impl<T: Copy + Default> Nullable<T> {
 
     fn retain(&mut self, keep: &[bool]) {
         let mut valid = Vec::with_capacity(self.valid.len());
-        let mut n = 0usize;
+        let mut n = 0;
         for i in 0..self.values.len() {
             if keep.get(i).copied().unwrap_or(true) {
-                if n.is_multiple_of(64) {
-                    valid.push(0);
-                }
-                if self.has(i) {
-                    valid[n / 64] |= 1 << (n % 64);
-                }
+                push_bit(&mut valid, n, self.has(i));
                 n += 1;
             }
         }
@@ -403,6 +392,16 @@ impl<T: Copy + Default> Nullable<T> {
     fn shrink_to_fit(&mut self) {
         self.values.shrink_to_fit();
         self.valid.shrink_to_fit();
+    }
+}
+
+/// Appends bit `n` to `words`, which hold bits `0..n`.
+fn push_bit(words: &mut Vec<u64>, n: usize, on: bool) {
+    if n.is_multiple_of(64) {
+        words.push(0);
+    }
+    if on {
+        words[n / 64] |= 1 << (n % 64);
     }
 }
 

@@ -109,8 +109,6 @@ impl Numbers {
         }
     }
 
-    /// A finite number written this way; with a decimal comma, a point is not accepted (it
-    /// would be a thousands separator, which is ambiguous).
     /// Whether `raw` is a number [`Numbers::parse`] reads (the same error when not), without
     /// reading its value: a plain decimal is recognised by its characters, anything else is
     /// parsed. For values that are checked and dropped (replicate weights nothing reads).
@@ -121,6 +119,8 @@ impl Numbers {
         self.parse(raw).map(|_| ())
     }
 
+    /// A finite number written this way; with a decimal comma, a point is not accepted (it
+    /// would be a thousands separator, which is ambiguous).
     pub fn parse(self, raw: &str) -> Result<f64, String> {
         match self {
             Numbers::Point => parse_f64(raw),
