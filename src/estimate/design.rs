@@ -29,16 +29,66 @@ impl Variance {
     }
 }
 
-/// Chooses the variance method of a design for the rows of one period. `universe` holds the
-/// frame and rows whose PSUs make up the design when `frame` covers only part of the sample (the
-/// roster of members abroad: households without one still count, with zero totals).
-pub fn variance_for(
-    design: &Design,
-    frame: &Frame,
-    rows: &[u32],
-    universe: Option<(&Frame, &[u32])>,
-) -> Result<Variance> {
-    let method = design.variance.clone().unwrap_or_else(|| {
+/// The first-stage units of one period's rows, by PSU index: whether a row has it, and its
+/// stratum and fpc as the last such row gives them. Gathered chunk by chunk as rows stream past.
+#[derive(Debug, Clone, Default)]
+pub struct Units {
+    seen: Vec<bool>,
+    stratum: Vec<u32>,
+    fpc: Vec<f64>,
+}
+
+impl Units {
+    /// Adds row `r` of `frame` (a row without a PSU adds nothing).
+    pub fn add(&mut self, frame: &Frame, r: usize) {
+        let p = frame.psu[r];
+        if p == NONE {
+            return;
+        }
+        let p = p as usize;
+        if self.seen.len() <= p {
+            self.seen.resize(p + 1, false);
+            self.stratum.resize(p + 1, NONE);
+            self.fpc.resize(p + 1, f64::NAN);
+        }
+        self.seen[p] = true;
+        self.stratum[p] = frame.stratum[r];
+        if let Some(f) = &frame.fpc {
+            self.fpc[p] = f[r];
+        }
+    }
+
+    /// The units of `rows` of `frame`.
+    pub fn of_rows(frame: &Frame, rows: &[u32]) -> Units {
+        let mut u = Units::default();
+        for &r in rows {
+            u.add(frame, r as usize);
+        }
+        u
+    }
+}
+
+/// How standard errors will be computed for `frame`'s rows: replicate sums are gathered for a
+/// replicate design, per-PSU sums for a Taylor one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    None,
+    Taylor,
+    Replicate,
+}
+
+/// The variance method a design declares, or the one its input allows (replicate weights, then
+/// PSUs, then none).
+pub fn method(design: &Design, frame: &Frame) -> Method {
+    match declared(design, frame).as_str() {
+        "replicate" if frame.reps.count() > 0 => Method::Replicate,
+        "taylor" if !frame.psus.is_empty() => Method::Taylor,
+        _ => Method::None,
+    }
+}
+
+fn declared(design: &Design, frame: &Frame) -> String {
+    design.variance.clone().unwrap_or_else(|| {
         if frame.reps.count() > 0 {
             "replicate".into()
         } else if !frame.psus.is_empty() {
@@ -46,8 +96,20 @@ pub fn variance_for(
         } else {
             "none".into()
         }
-    });
-    match method.as_str() {
+    })
+}
+
+/// Chooses the variance method of a design for the rows of one period, whose units are `units`.
+/// `universe` holds the frame and units that make up the design when `frame` covers only part of
+/// the sample (the roster of members abroad: households without one still count, with zero
+/// totals).
+pub fn variance_for(
+    design: &Design,
+    frame: &Frame,
+    units: &Units,
+    universe: Option<(&Frame, &Units)>,
+) -> Result<Variance> {
+    match declared(design, frame).as_str() {
         "replicate" if frame.reps.count() > 0 => {
             let m = design.method.unwrap_or(ReplicateMethod::Bootstrap);
             let spec = ReplicateSpec::new(
@@ -61,8 +123,8 @@ pub fn variance_for(
             Ok(Variance::Replicate(spec))
         }
         "taylor" if !frame.psus.is_empty() => match universe {
-            Some((f, r)) => taylor(design, f, r),
-            None => taylor(design, frame, rows),
+            Some((f, u)) => taylor(design, &f.strata, u),
+            None => taylor(design, &frame.strata, units),
         },
         "none" => Ok(Variance::None),
         other => Err(MigError::Estimate(format!(
@@ -93,28 +155,16 @@ pub fn align(part: &mut Frame, whole: &Frame) {
     part.psus = psus;
 }
 
-fn taylor(design: &Design, frame: &Frame, rows: &[u32]) -> Result<Variance> {
-    let mut psu_stratum = vec![NONE; frame.psus.len()];
-    let mut psu_fpc = vec![f64::NAN; frame.psus.len()];
-    let mut seen = vec![false; frame.psus.len()];
-    for &r in rows {
-        let r = r as usize;
-        let p = frame.psu[r] as usize;
-        seen[p] = true;
-        psu_stratum[p] = frame.stratum[r];
-        if let Some(f) = &frame.fpc {
-            psu_fpc[p] = f[r];
-        }
-    }
-    let psus: Vec<u32> = (0..frame.psus.len() as u32)
-        .filter(|&p| seen[p as usize])
+fn taylor(design: &Design, strata: &[String], units: &Units) -> Result<Variance> {
+    let (psu_stratum, psu_fpc) = (&units.stratum, &units.fpc);
+    let psus: Vec<u32> = (0..units.seen.len() as u32)
+        .filter(|&p| units.seen[p as usize])
         .collect();
     // Dense strata of this period (no strata: one stratum).
     let codes: Vec<u32> = psus.iter().map(|&p| psu_stratum[p as usize]).collect();
     let lonely = design.lonely_psu.unwrap_or(LonelyPsu::Fail);
     let (mut layout, _) = first_stage(&codes, None, lonely, |s| {
-        frame
-            .strata
+        strata
             .get(s as usize)
             .cloned()
             .unwrap_or_else(|| "(all)".into())

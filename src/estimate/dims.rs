@@ -3,7 +3,7 @@
 //! and the codes of every version of the classification that the source supports.
 use std::collections::BTreeSet;
 
-use crate::normalize::{ColData, Frame, NONE, NO_CODE};
+use crate::normalize::{ColData, Frame};
 use crate::schema::{CodeLists, Dimension};
 
 /// A breakdown's fine index per row, as the frame keeps it and read without a copy: a code
@@ -34,14 +34,48 @@ impl Fine<'_> {
     }
 }
 
-/// One dimension prepared for a frame.
+/// A breakdown's row column: the frame's code column as it is (a missing code, `NO_CODE`, counts
+/// at the last fine index), or the age interval index (`NONE` counts at the last); no copy is
+/// made per row. `None` when the frame does not map the field as codes.
+pub fn fine<'f>(frame: &'f Frame, name: &str) -> Option<Fine<'f>> {
+    if name == "age" {
+        return Some(Fine::Index(frame.age.indexes()));
+    }
+    match frame.mapped(name) {
+        Some(ColData::Code(col)) => Some(Fine::Codes(col)),
+        _ => None,
+    }
+}
+
+/// Which fine indexes rows have carried: codes of a coded breakdown, age intervals; kept across
+/// the chunks of an input, so that the versions a breakdown supports are decided once, at the
+/// end, from every row.
+#[derive(Debug, Clone, Default)]
+pub struct Seen(Vec<bool>);
+
+impl Seen {
+    /// Marks the indexes of `fine` below `n` (the codes of the list, the intervals known).
+    pub fn add(&mut self, fine: Fine, rows: usize, n: usize) {
+        if self.0.len() < n {
+            self.0.resize(n, false);
+        }
+        for r in 0..rows {
+            if let Some(s) = self.0.get_mut(fine.at(r) as usize) {
+                *s = true;
+            }
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        self.0.get(i).copied().unwrap_or(false)
+    }
+}
+
+/// One dimension laid out for the cube: its fine indexes and their output codes.
 #[derive(Debug, Clone)]
-pub struct DimPlan<'f> {
+pub struct DimPlan {
     pub name: String,
-    /// Fine index of every row of the frame, up to `cap`: a value above it counts at `cap`. A
-    /// coded dimension reads the frame's code column as it is (a missing code, `NO_CODE`, is
-    /// the last fine index), so no copy of it is made per row.
-    pub fine: Fine<'f>,
+    /// The last fine index: a row's index above it counts at `cap` (the missing code or age).
     pub cap: u32,
     pub n_fine: usize,
     /// Output codes, in code-list order.
@@ -52,23 +86,12 @@ pub struct DimPlan<'f> {
     pub versions: Vec<String>,
 }
 
-impl<'f> DimPlan<'f> {
-    /// A coded dimension (sex, edu, eco, cbr, brt, …) over a frame column.
-    pub fn coded(
-        frame: &'f Frame,
-        field: &str,
-        dim: &Dimension,
-        codes: &CodeLists,
-    ) -> Option<Self> {
-        let Some(ColData::Code(col)) = frame.mapped(field) else {
-            return None;
-        };
-        let mut seen = vec![false; dim.codes.len()];
-        for &c in col.iter().filter(|&&c| c != NO_CODE) {
-            seen[c as usize] = true;
-        }
+impl DimPlan {
+    /// A coded dimension (sex, edu, eco, cbr, brt, …) from the codes its rows carried; `None`
+    /// when no version of the list holds them all.
+    pub fn coded(field: &str, dim: &Dimension, codes: &CodeLists, seen: &Seen) -> Option<Self> {
         let present: BTreeSet<u32> = (0..dim.codes.len() as u32)
-            .filter(|&c| seen[c as usize])
+            .filter(|&c| seen.get(c as usize))
             .collect();
         let versions: Vec<String> = dim
             .versions
@@ -109,7 +132,6 @@ impl<'f> DimPlan<'f> {
         Some(DimPlan {
             name: field.to_string(),
             // Codes index the code list; `NO_CODE` is above them all, so it counts at `missing`.
-            fine: Fine::Codes(col),
             cap: missing,
             n_fine: dim.codes.len() + 1,
             out_codes: out_idx.iter().map(|&i| dim.code(i).code.clone()).collect(),
@@ -118,21 +140,16 @@ impl<'f> DimPlan<'f> {
         })
     }
 
-    /// The age dimension from each row's age interval: the frame's interval index, read as it
-    /// is (an unknown age, `NONE`, counts at the cap, one past the intervals, which no output
-    /// code takes).
-    pub fn age(frame: &'f Frame, dim: &Dimension) -> Option<Self> {
-        let intervals = frame.age.intervals();
-        let mut seen = vec![false; intervals.len()];
-        for &i in frame.age.indexes().iter().filter(|&&i| i != NONE) {
-            seen[i as usize] = true;
-        }
-        // Intervals of the frame's rows only: rows set aside may have brought others.
+    /// The age dimension over the frame's interned intervals (an unknown age, `NONE`, counts
+    /// at the cap, one past the intervals, which no output code takes), its versions decided by
+    /// the intervals rows carried.
+    pub fn age(intervals: &[(i64, i64)], seen: &Seen, dim: &Dimension) -> Option<Self> {
+        // Intervals of the loaded rows only: rows set aside may have brought others.
         let known: Vec<(i64, i64)> = intervals
             .iter()
-            .zip(&seen)
-            .filter(|&(iv, &s)| s && iv.0 >= 0)
-            .map(|(iv, _)| *iv)
+            .enumerate()
+            .filter(|&(i, iv)| seen.get(i) && iv.0 >= 0)
+            .map(|(_, iv)| *iv)
             .collect();
         if known.is_empty() {
             return None;
@@ -173,7 +190,6 @@ impl<'f> DimPlan<'f> {
             .collect();
         Some(DimPlan {
             name: "age".into(),
-            fine: Fine::Index(frame.age.indexes()),
             cap: intervals.len() as u32,
             n_fine: intervals.len() + 1,
             out_codes: out_idx.iter().map(|&i| dim.code(i).code.clone()).collect(),

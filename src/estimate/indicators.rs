@@ -1,13 +1,14 @@
-//! The indicator cube of one frame: which catalogue indicators the source supports, the tables
-//! they need, one kernel pass per period, and the observations with their precision and status.
+//! The indicator cube of one record: which catalogue indicators the source supports, the tables
+//! they need, the core's state per period accumulated chunk by chunk as the rows stream past, and
+//! the observations with their precision and status.
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::core::{self, Cell, Finish, Sums, ZeroReplicate};
+use super::core::{self, Cell, Finish, State, Sums, ZeroReplicate};
 use super::cube::{CubeCells, CubeEngine, TableSpec};
-use super::design::{variance_for, Variance};
-use super::dims::DimPlan;
+use super::design::{method, variance_for, Method, Units, Variance};
+use super::dims::{self, DimPlan, Seen};
 use super::populations;
 use super::reliability::{Profile, Status};
 use super::tables::{self, TableOut};
@@ -25,92 +26,401 @@ struct TableKey {
     dims: Vec<String>,
 }
 
-/// What one frame yields: observations, and indicators skipped with the reason.
+/// What one record yields: observations, and indicators skipped with the reason.
 pub struct CubeResult {
     pub observations: Vec<Observation>,
     pub skipped: Vec<(String, String)>,
 }
 
+/// The indicators the rows support, their tables and their breakdowns, decided once every row
+/// has been seen.
 struct Prepared<'a> {
-    dims: BTreeMap<String, DimPlan<'a>>,
-    pop_bits: BTreeMap<String, u64>,
-    masks: Vec<u64>,
+    dims: BTreeMap<String, DimPlan>,
     indicators: Vec<&'a Indicator>,
     tables: Vec<TableKey>,
     skipped: Vec<(String, String)>,
 }
 
-/// Estimates every supported indicator of the catalogue for every period of `frame`.
-/// `universe` is the person frame when `frame` is the roster (see `design::variance_for`); its
-/// strata and PSUs must be aligned first (`design::align`).
+/// The first-stage units of the person file by period, for the roster's design (its households
+/// without a member abroad still count, with zero totals): the person frame's strata names, and
+/// the units of each period by its name.
+pub struct Universe {
+    pub strata: Vec<String>,
+    pub units: BTreeMap<String, Units>,
+}
+
+/// Estimates every supported indicator of the catalogue for every period of `frame`, read as one
+/// chunk. `universe` is the person file's when `frame` is the roster (see
+/// `design::variance_for`); the roster's strata and PSUs must be aligned first (`design::align`).
 pub fn estimate_frame(
     frame: &Frame,
     p: &Pipeline,
     design: &Design,
     schema: &Schema,
-    universe: Option<&Frame>,
+    universe: Option<&Universe>,
     engine: Option<&dyn CubeEngine>,
 ) -> Result<CubeResult> {
-    let prep = prepare(frame, p, schema);
-    let groups = groups(&prep, schema);
-    let profile = Profile::from_config(p.pipeline.reliability.as_ref());
-    let mut observations = Vec::new();
-    for (ti, time) in frame.times.iter().enumerate() {
-        let rows: Vec<u32> = (0..frame.len() as u32)
-            .filter(|&r| frame.time[r as usize] == ti as u32)
-            .collect();
-        let urows: Vec<u32> = universe
-            .map(|u| {
-                (0..u.len() as u32)
-                    .filter(|&r| u.times[u.time[r as usize] as usize] == *time)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let variance = variance_for(
-            design,
-            frame,
-            &rows,
-            universe.map(|u| (u, urows.as_slice())),
-        )?;
-        let cube = run_period(frame, &prep, &rows, &variance, engine)?;
-        // Indicators are finished in parallel, a group at a time: the indicators that share
-        // tables, with those tables, built for the group and dropped after it (the per-PSU sums
-        // of all tables at once are the largest thing estimation holds). Each cell's variance is
-        // independent of the others; observations are listed in catalogue order.
-        let mut per: Vec<(usize, Vec<Observation>)> = groups
-            .par_iter()
-            .flat_map_iter(|g| {
-                let mut outs: Vec<Option<TableOut>> = prep.tables.iter().map(|_| None).collect();
-                for &t in &g.tables {
-                    outs[t] = Some(cube.table(&prep, t));
-                }
-                let ctx = ObsCtx {
-                    frame,
-                    p,
-                    schema,
-                    prep: &prep,
-                    outs: &outs,
-                    variance: &variance,
-                    profile: &profile,
-                    time,
-                };
-                g.indicators
-                    .iter()
-                    .map(|&i| {
-                        let mut out = Vec::new();
-                        ctx.emit(prep.indicators[i], &mut out);
-                        (i, out)
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        per.sort_by_key(|(i, _)| *i);
-        observations.extend(per.into_iter().flat_map(|(_, o)| o));
+    let mut cube = Cube::new(frame, p, design, schema, engine)?;
+    cube.update(frame)?;
+    Ok(cube.finish(frame, universe)?.0)
+}
+
+/// The cube of one record, fed chunk by chunk. Its cells are laid out before any row (every
+/// table an indicator could need, by the fields the pipeline maps); which indicators, breakdown
+/// versions and design the data support is decided by [`Cube::finish`]. A chunk's rows of each
+/// period are accumulated by the core (PSU order within the chunk) and merged into the period's
+/// state in chunk order, so the sums depend on the chunking, which the data fix, and never on
+/// the number of threads.
+pub struct Cube<'a> {
+    p: &'a Pipeline,
+    design: &'a Design,
+    schema: &'a Schema,
+    engine: Option<&'a dyn CubeEngine>,
+    layout: Layout,
+    /// Codes seen per coded breakdown, and age intervals seen.
+    seen: BTreeMap<String, Seen>,
+    ages: Seen,
+    /// Age intervals the states' cells are laid out for.
+    n_ages: usize,
+    /// By the frame's period index: merged sums and first-stage units.
+    periods: Vec<(Option<State>, Units)>,
+}
+
+/// The cells of every table that some indicator of the record could read, fixed before the rows.
+struct Layout {
+    tables: Vec<TableKey>,
+    /// Population of each mask bit.
+    pop_bits: BTreeMap<String, u64>,
+    /// Fine indexes of each coded breakdown (its codes and one for a missing code).
+    coded: BTreeMap<String, usize>,
+}
+
+impl Layout {
+    /// The fine indexes of breakdown `d` with `n_ages` age intervals.
+    fn n_fine(&self, d: &str, n_ages: usize) -> usize {
+        self.coded.get(d).copied().unwrap_or(n_ages + 1)
     }
-    Ok(CubeResult {
-        observations,
-        skipped: prep.skipped,
-    })
+
+    /// First cell of each table, and the number of cells.
+    fn offsets(&self, n_ages: usize) -> (Vec<usize>, usize) {
+        let mut offsets = Vec::with_capacity(self.tables.len());
+        let mut at = 0;
+        for k in &self.tables {
+            offsets.push(at);
+            at += k
+                .dims
+                .iter()
+                .map(|d| self.n_fine(d, n_ages))
+                .product::<usize>();
+        }
+        (offsets, at)
+    }
+
+    /// Where each cell of the layout for `from` age intervals lies in the layout for `to`
+    /// (`to >= from`): the missing age moves to the new last index; the map is increasing.
+    fn remap(&self, from: usize, to: usize) -> (Vec<u32>, usize) {
+        let (_, n_to) = self.offsets(to);
+        let mut map = Vec::new();
+        let mut base = 0;
+        for k in &self.tables {
+            let old: Vec<usize> = k.dims.iter().map(|d| self.n_fine(d, from)).collect();
+            let new: Vec<usize> = k.dims.iter().map(|d| self.n_fine(d, to)).collect();
+            let cells: usize = old.iter().product();
+            for c in 0..cells {
+                let (mut rest, mut at, mut stride) = (c, 0, 1);
+                for (i, d) in k.dims.iter().enumerate().rev() {
+                    let mut digit = rest % old[i];
+                    rest /= old[i];
+                    if !self.coded.contains_key(d) && digit == from {
+                        digit = to;
+                    }
+                    at += digit * stride;
+                    stride *= new[i];
+                }
+                map.push((base + at) as u32);
+            }
+            base += new.iter().product::<usize>();
+        }
+        (map, n_to)
+    }
+}
+
+impl<'a> Cube<'a> {
+    /// Lays out the cells of every indicator the frame's fields could support (`frame` gives
+    /// the record, the fields mapped and their types; its rows are not read).
+    pub fn new(
+        frame: &Frame,
+        p: &'a Pipeline,
+        design: &'a Design,
+        schema: &'a Schema,
+        engine: Option<&'a dyn CubeEngine>,
+    ) -> Result<Self> {
+        let mut layout = Layout {
+            tables: Vec::new(),
+            pop_bits: BTreeMap::new(),
+            coded: BTreeMap::new(),
+        };
+        let mut seen = BTreeMap::new();
+        // What the data decide (present codes, age intervals) is assumed to be there: the
+        // layout holds every table the finish could read.
+        let mut dim = |d: &str| -> std::result::Result<(), String> {
+            let def = schema.codes.dim(d).map_err(|e| e.to_string())?;
+            if d != "age" {
+                if dims::fine(frame, d).is_none() {
+                    return Err(format!("breakdown {d} is not available in this source"));
+                }
+                layout.coded.insert(d.to_string(), def.codes.len() + 1);
+                seen.insert(d.to_string(), Seen::default());
+            }
+            Ok(())
+        };
+        let mut pops = Vec::new();
+        let mut tables = Vec::new();
+        select(frame, schema, &mut dim, &mut |_, parts| {
+            for k in parts.iter().flat_map(|i| keys_of(i)) {
+                if !pops.contains(&k.population) {
+                    pops.push(k.population.clone());
+                }
+                if !tables.contains(&k) {
+                    tables.push(k);
+                }
+            }
+        });
+        if pops.len() > 64 {
+            return Err(MigError::Estimate(format!(
+                "{} populations in one cube; at most 64",
+                pops.len()
+            )));
+        }
+        layout.tables = tables;
+        layout.pop_bits = pops
+            .into_iter()
+            .enumerate()
+            .map(|(i, pop)| (pop, 1u64 << i))
+            .collect();
+        let n_ages = frame.age.intervals().len();
+        Ok(Cube {
+            p,
+            design,
+            schema,
+            engine,
+            layout,
+            seen,
+            ages: Seen::default(),
+            n_ages,
+            periods: Vec::new(),
+        })
+    }
+
+    /// Adds the rows of `frame` (one chunk of the input; periods, strata, PSUs and age
+    /// intervals interned as in every earlier chunk).
+    pub fn update(&mut self, frame: &Frame) -> Result<()> {
+        self.relayout(frame.age.intervals().len());
+        let n = frame.len();
+        for (d, seen) in &mut self.seen {
+            if let Some(f) = dims::fine(frame, d) {
+                seen.add(f, n, self.layout.coded[d] - 1);
+            }
+        }
+        self.ages
+            .add(dims::Fine::Index(frame.age.indexes()), n, self.n_ages);
+        let wa = self.p.pipeline.working_age;
+        let mut masks = vec![0u64; n];
+        for (pop, &bit) in &self.layout.pop_bits {
+            let def = &self.schema.catalogue.population[pop];
+            let keep = populations::evaluate(frame, def, &self.schema.codes, wa)
+                .map_err(MigError::Estimate)?;
+            for (m, k) in masks.iter_mut().zip(keep) {
+                if k {
+                    *m |= bit;
+                }
+            }
+        }
+        let (offsets, n_cells) = self.layout.offsets(self.n_ages);
+        let mut specs = Vec::with_capacity(self.layout.tables.len());
+        for (k, &offset) in self.layout.tables.iter().zip(&offsets) {
+            let mut stride = 1;
+            let mut dims = Vec::new();
+            for d in k.dims.iter().rev() {
+                let n_fine = self.layout.n_fine(d, self.n_ages);
+                let fine = dims::fine(frame, d).ok_or_else(|| {
+                    MigError::Estimate(format!("breakdown {d} is not in the frame"))
+                })?;
+                dims.push((fine, stride, (n_fine - 1) as u32));
+                stride *= n_fine;
+            }
+            dims.reverse();
+            let value = k.value.as_ref().and_then(|v| match frame.mapped(v) {
+                Some(ColData::Float(c)) => Some(c),
+                _ => None,
+            });
+            specs.push(TableSpec {
+                pop_bit: self.layout.pop_bits[&k.population],
+                value,
+                dims,
+                offset,
+            });
+        }
+        let cells = CubeCells {
+            masks: &masks,
+            tables: &specs,
+            n_cells,
+        };
+        if self.periods.len() < frame.times.len() {
+            self.periods
+                .resize_with(frame.times.len(), Default::default);
+        }
+        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); frame.times.len()];
+        for r in 0..n {
+            let t = frame.time[r] as usize;
+            rows[t].push(r as u32);
+            self.periods[t].1.add(frame, r);
+        }
+        let how = method(self.design, frame);
+        for (t, rows) in rows.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+            let input = core::Input {
+                rows,
+                weight: &frame.weight,
+                reps: (how == Method::Replicate)
+                    .then_some(&frame.reps as &dyn core::chunks::RepRows),
+                psu: (how == Method::Taylor).then_some(&frame.psu[..]),
+                stages: &[],
+                cells: &cells,
+            };
+            let state = match self.engine {
+                None => core::accumulate(&input),
+                Some(e) => e.accumulate(&input),
+            }
+            .map_err(MigError::Other)?;
+            let slot = &mut self.periods[t].0;
+            *slot = Some(match slot.take() {
+                None => state,
+                Some(sums) => sums.merge_adjacent(state),
+            });
+        }
+        Ok(())
+    }
+
+    /// Lays the states' cells out for `n_ages` age intervals (more were met).
+    fn relayout(&mut self, n_ages: usize) {
+        if n_ages == self.n_ages {
+            return;
+        }
+        let (map, n_cells) = self.layout.remap(self.n_ages, n_ages);
+        for (sums, _) in &mut self.periods {
+            if let Some(s) = sums.take() {
+                *sums = Some(s.relabel(&map, n_cells));
+            }
+        }
+        self.n_ages = n_ages;
+    }
+
+    /// The observations of every period of `frame` (the record's interned names: periods,
+    /// strata, PSUs, age intervals; its rows are not read), and the first-stage units of each
+    /// period by name.
+    pub fn finish(
+        mut self,
+        frame: &Frame,
+        universe: Option<&Universe>,
+    ) -> Result<(CubeResult, Universe)> {
+        self.relayout(frame.age.intervals().len());
+        let prep = prepare(frame, self.schema, &self.seen, &self.ages);
+        let groups = groups(&prep, self.schema);
+        let profile = Profile::from_config(self.p.pipeline.reliability.as_ref());
+        let (all, n_cells) = self.layout.offsets(self.n_ages);
+        let offsets: Vec<usize> = prep
+            .tables
+            .iter()
+            .map(|k| {
+                let t = self.layout.tables.iter().position(|l| l == k);
+                t.map_or(0, |t| all[t])
+            })
+            .collect();
+        let n_reps = match method(self.design, frame) {
+            Method::Replicate => frame.reps.count(),
+            _ => 0,
+        };
+        self.periods
+            .resize_with(frame.times.len(), Default::default);
+        let mut observations = Vec::new();
+        let mut units = BTreeMap::new();
+        for ((sums, period), time) in self.periods.into_iter().zip(&frame.times) {
+            let whole = universe.map(|u| {
+                let none = Units::default();
+                let of = u.units.get(time).cloned().unwrap_or(none);
+                (u.strata.clone(), of)
+            });
+            let universe_frame;
+            let uni = match &whole {
+                Some((strata, of)) => {
+                    universe_frame = Frame {
+                        strata: strata.clone(),
+                        ..Default::default()
+                    };
+                    Some((&universe_frame, of))
+                }
+                None => None,
+            };
+            let variance = variance_for(self.design, frame, &period, uni)?;
+            let sums =
+                sums.unwrap_or_else(|| State::new(n_cells, n_reps, 0, core::ChunkKey::default()));
+            let cube = PeriodCube {
+                sums,
+                offsets: &offsets,
+                psus: match &variance {
+                    Variance::Taylor { psus, .. } => psus,
+                    _ => &[],
+                },
+            };
+            units.insert(time.clone(), period);
+            // Indicators are finished in parallel, a group at a time: the indicators that
+            // share tables, with those tables, built for the group and dropped after it (the
+            // per-PSU sums of all tables at once are the largest thing estimation holds). Each
+            // cell's variance is independent of the others; observations are listed in
+            // catalogue order.
+            let mut per: Vec<(usize, Vec<Observation>)> = groups
+                .par_iter()
+                .flat_map_iter(|g| {
+                    let mut outs: Vec<Option<TableOut>> =
+                        prep.tables.iter().map(|_| None).collect();
+                    for &t in &g.tables {
+                        outs[t] = Some(cube.table(&prep, t));
+                    }
+                    let ctx = ObsCtx {
+                        frame,
+                        p: self.p,
+                        schema: self.schema,
+                        prep: &prep,
+                        outs: &outs,
+                        variance: &variance,
+                        profile: &profile,
+                        time,
+                    };
+                    g.indicators
+                        .iter()
+                        .map(|&i| {
+                            let mut out = Vec::new();
+                            ctx.emit(prep.indicators[i], &mut out);
+                            (i, out)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            per.sort_by_key(|(i, _)| *i);
+            observations.extend(per.into_iter().flat_map(|(_, o)| o));
+        }
+        let universe = Universe {
+            strata: frame.strata.clone(),
+            units,
+        };
+        Ok((
+            CubeResult {
+                observations,
+                skipped: prep.skipped,
+            },
+            universe,
+        ))
+    }
 }
 
 /// Indicators that read the same tables (directly or through others), with those tables.
@@ -228,17 +538,20 @@ fn keys_of(ind: &Indicator) -> Vec<TableKey> {
     }
 }
 
-fn prepare<'a>(frame: &'a Frame, p: &Pipeline, schema: &'a Schema) -> Prepared<'a> {
+/// The catalogue's indicators of the frame's record, in catalogue order, each checked part by
+/// part: `dim` checks a breakdown (once per name), then the value and population are checked;
+/// `supported` is called with each indicator whose parts all pass, and its parts (itself, or a
+/// ratio's numerator and denominator). Returns the indicators skipped, with the first reason.
+fn select<'c>(
+    frame: &Frame,
+    schema: &'c Schema,
+    dim: &mut dyn FnMut(&str) -> std::result::Result<(), String>,
+    supported: &mut dyn FnMut(&'c Indicator, &[&'c Indicator]),
+) -> Vec<(String, String)> {
     let cat = &schema.catalogue;
-    let mut prep = Prepared {
-        dims: BTreeMap::new(),
-        pop_bits: BTreeMap::new(),
-        masks: vec![0; frame.len()],
-        indicators: Vec::new(),
-        tables: Vec::new(),
-        skipped: Vec::new(),
-    };
+    let mut skipped = Vec::new();
     let mut ok: BTreeMap<String, bool> = BTreeMap::new();
+    let mut dims: BTreeMap<String, std::result::Result<(), String>> = BTreeMap::new();
     for ind in &cat.indicator {
         let parts = parts(ind, schema);
         let record = parts
@@ -253,78 +566,79 @@ fn prepare<'a>(frame: &'a Frame, p: &Pipeline, schema: &'a Schema) -> Prepared<'
             if ok.get(&part.code) == Some(&true) {
                 return None;
             }
-            support(frame, p, schema, part, &mut prep).err()
+            for d in table_dims(part) {
+                let checked = dims.entry(d.clone()).or_insert_with(|| dim(&d));
+                if let Err(e) = checked {
+                    return Some(e.clone());
+                }
+            }
+            if let Some(v) = &part.value {
+                if !matches!(frame.mapped(v), Some(ColData::Float(_))) {
+                    return Some(format!("value {v} is not mapped"));
+                }
+            }
+            let pop = part.population.clone().unwrap_or_default();
+            populations::available(frame, &cat.population[&pop]).err()
         });
         match why {
             None => {
                 for part in &parts {
                     ok.insert(part.code.clone(), true);
                 }
-                prep.indicators.push(ind);
-                for k in parts.iter().flat_map(|i| keys_of(i)) {
-                    if !prep.tables.contains(&k) {
-                        prep.tables.push(k);
-                    }
-                }
+                supported(ind, &parts);
             }
-            Some(reason) => prep.skipped.push((ind.code.clone(), reason)),
+            Some(reason) => skipped.push((ind.code.clone(), reason)),
         }
     }
-    prep
+    skipped
 }
 
-/// Checks that the frame supports an indicator, preparing its dimensions and population.
-fn support<'a>(
-    frame: &'a Frame,
-    p: &Pipeline,
-    schema: &Schema,
-    ind: &Indicator,
-    prep: &mut Prepared<'a>,
-) -> std::result::Result<(), String> {
-    for d in table_dims(ind) {
-        if prep.dims.contains_key(&d) {
-            continue;
-        }
-        let dim = schema.codes.dim(&d).map_err(|e| e.to_string())?;
-        let plan = if d == "age" {
-            DimPlan::age(frame, dim)
-        } else {
-            DimPlan::coded(frame, &d, dim, &schema.codes)
+/// The indicators the rows support: breakdowns whose codes (or age intervals) some version of
+/// the classification holds, with the output codes of those versions.
+fn prepare<'a>(
+    frame: &Frame,
+    schema: &'a Schema,
+    seen: &BTreeMap<String, Seen>,
+    ages: &Seen,
+) -> Prepared<'a> {
+    let mut plans = BTreeMap::new();
+    let mut dim = |d: &str| -> std::result::Result<(), String> {
+        let def = schema.codes.dim(d).map_err(|e| e.to_string())?;
+        let plan = match (d, seen.get(d)) {
+            ("age", _) => DimPlan::age(frame.age.intervals(), ages, def),
+            (_, Some(seen)) => DimPlan::coded(d, def, &schema.codes, seen),
+            (_, None) => None,
         };
         let plan = plan.ok_or_else(|| format!("breakdown {d} is not available in this source"))?;
         if plan.versions.is_empty() {
             return Err(format!("no version of {d} can be formed from this source"));
         }
-        prep.dims.insert(d, plan);
-    }
-    if let Some(v) = &ind.value {
-        if !matches!(frame.mapped(v), Some(ColData::Float(_))) {
-            return Err(format!("value {v} is not mapped"));
-        }
-    }
-    let pop = ind.population.clone().unwrap_or_default();
-    if !prep.pop_bits.contains_key(&pop) {
-        let def = &schema.catalogue.population[&pop];
-        let keep = populations::evaluate(frame, def, &schema.codes, p.pipeline.working_age)?;
-        let bit = 1u64 << prep.pop_bits.len().min(63);
-        if prep.pop_bits.len() >= 64 {
-            return Err("more than 64 populations".into());
-        }
-        for (m, k) in prep.masks.iter_mut().zip(keep) {
-            if k {
-                *m |= bit;
+        plans.insert(d.to_string(), plan);
+        Ok(())
+    };
+    let mut indicators: Vec<&Indicator> = Vec::new();
+    let mut tables = Vec::new();
+    let skipped = select(frame, schema, &mut dim, &mut |ind, parts| {
+        indicators.push(ind);
+        for k in parts.iter().flat_map(|i| keys_of(i)) {
+            if !tables.contains(&k) {
+                tables.push(k);
             }
         }
-        prep.pop_bits.insert(pop, bit);
+    });
+    Prepared {
+        dims: plans,
+        indicators,
+        tables,
+        skipped,
     }
-    Ok(())
 }
 
 /// One period's merged sums, from which each table is built when its indicators are finished.
 struct PeriodCube<'v> {
-    sums: core::State,
+    sums: State,
     /// First cell of each table of `Prepared::tables`.
-    offsets: Vec<usize>,
+    offsets: &'v [usize],
     /// The PSUs of the period's Taylor layout (empty without one).
     psus: &'v [u32],
 }
@@ -334,73 +648,6 @@ impl PeriodCube<'_> {
         let plans: Vec<&DimPlan> = prep.tables[t].dims.iter().map(|d| &prep.dims[d]).collect();
         tables::build(&self.sums, self.offsets[t], &plans, self.psus)
     }
-}
-
-fn run_period<'v>(
-    frame: &Frame,
-    prep: &Prepared,
-    rows: &[u32],
-    variance: &'v Variance,
-    engine: Option<&dyn CubeEngine>,
-) -> Result<PeriodCube<'v>> {
-    let mut specs = Vec::new();
-    let mut offset = 0;
-    let mut offsets = Vec::new();
-    for k in &prep.tables {
-        let plans: Vec<&DimPlan> = k.dims.iter().map(|d| &prep.dims[d]).collect();
-        let mut stride = 1;
-        let mut dims = Vec::new();
-        for plan in plans.iter().rev() {
-            dims.push((plan.fine, stride, plan.cap));
-            stride *= plan.n_fine;
-        }
-        dims.reverse();
-        let value = k.value.as_ref().and_then(|v| match frame.mapped(v) {
-            Some(ColData::Float(c)) => Some(c),
-            _ => None,
-        });
-        specs.push(TableSpec {
-            pop_bit: prep.pop_bits[&k.population],
-            value,
-            dims,
-            offset,
-        });
-        offsets.push(offset);
-        offset += stride;
-    }
-    let psus: &[u32] = match variance {
-        Variance::Taylor { psus, .. } => psus,
-        _ => &[],
-    };
-    let cells = CubeCells {
-        masks: &prep.masks,
-        tables: &specs,
-        n_cells: offset,
-    };
-    let input = core::Input {
-        rows,
-        weight: &frame.weight,
-        reps: match variance {
-            Variance::Replicate(_) => Some(&frame.reps),
-            _ => None,
-        },
-        psu: if psus.is_empty() {
-            None
-        } else {
-            Some(&frame.psu)
-        },
-        stages: &[],
-        cells: &cells,
-    };
-    let sums = match engine {
-        None => core::accumulate(&input).map_err(MigError::Other)?,
-        Some(e) => e.accumulate(&input).map_err(MigError::Other)?,
-    };
-    Ok(PeriodCube {
-        sums,
-        offsets,
-        psus,
-    })
 }
 
 /// The merged sums of output cell `o` of a table.
@@ -672,5 +919,78 @@ impl ObsCtx<'_> {
             notes.push("S2:NO_DESIGN".into());
         }
         (!notes.is_empty()).then(|| notes.join("_"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(dims: &[&str]) -> TableKey {
+        TableKey {
+            population: "P".into(),
+            value: None,
+            dims: dims.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    /// Cells laid out for 2 age intervals move, when 4 are known, to the cell of the same
+    /// codes (the missing age to the new last index), in increasing order; the states' sums go
+    /// with them and the new cells hold nothing.
+    #[test]
+    fn a_layout_that_grows_by_age_intervals_keeps_every_cell_in_place() {
+        let layout = Layout {
+            tables: vec![
+                key(&["sex", "age"]),
+                key(&["age", "sex"]),
+                key(&[]),
+                key(&["age"]),
+            ],
+            pop_bits: BTreeMap::new(),
+            coded: [("sex".to_string(), 3)].into(),
+        };
+        let (from, to) = (2, 4);
+        let (map, n) = layout.remap(from, to);
+        let (old_off, old_n) = layout.offsets(from);
+        let (new_off, new_n) = layout.offsets(to);
+        assert_eq!((old_n, n, new_n), (9 + 9 + 1 + 3, 15 + 15 + 1 + 5, 36));
+        assert!(map.windows(2).all(|w| w[0] < w[1]));
+        let age = |a: usize| if a == from { to } else { a };
+        for s in 0..3 {
+            for a in 0..=from {
+                // sex × age: age fastest; age × sex: sex fastest.
+                assert_eq!(
+                    map[old_off[0] + s * 3 + a],
+                    (new_off[0] + s * 5 + age(a)) as u32
+                );
+                assert_eq!(
+                    map[old_off[1] + a * 3 + s],
+                    (new_off[1] + age(a) * 3 + s) as u32
+                );
+            }
+        }
+        assert_eq!(map[old_off[2]], new_off[2] as u32);
+        let mut state = State::new(old_n, 2, 1, core::ChunkKey::default());
+        for c in 0..old_n {
+            state.wsum[c] = c as f64 + 0.5;
+            state.count[c] = c as u64;
+            state.reps[2 * c] = -(c as f64);
+            state.reps[2 * c + 1] = c as f64 * 2.0;
+        }
+        state.psus = vec![(7, vec![(1, 1.5), (20, 2.5)])];
+        state.stages = vec![vec![(3, vec![(0, 4.0)])]];
+        let moved = state.clone().relabel(&map, n);
+        assert_eq!(moved.check(), Ok(()));
+        for (c, &to) in map.iter().enumerate() {
+            let to = to as usize;
+            assert_eq!(moved.wsum[to], state.wsum[c]);
+            assert_eq!(moved.count[to], state.count[c]);
+            assert_eq!(moved.reps[2 * to..2 * to + 2], state.reps[2 * c..2 * c + 2]);
+        }
+        let filled: usize = moved.count.iter().filter(|&&c| c > 0).count();
+        assert_eq!(filled, old_n - 1, "cell 0 counted nothing");
+        assert_eq!(moved.wsum.iter().filter(|&&w| w != 0.0).count(), old_n);
+        assert_eq!(moved.psus, vec![(7, vec![(map[1], 1.5), (map[20], 2.5)])]);
+        assert_eq!(moved.stages, vec![vec![(3, vec![(map[0], 4.0)])]]);
     }
 }

@@ -6,6 +6,22 @@ use crate::schema::CodeLists;
 /// Why a population cannot be formed from a frame (a field it needs is not mapped).
 pub type Unavailable = String;
 
+/// Whether `pop` can be formed from the frame's fields; `Err` names the first unmapped one (as
+/// `evaluate` would).
+pub fn available(frame: &Frame, pop: &Population) -> Result<(), Unavailable> {
+    for cond in pop
+        .conditions
+        .iter()
+        .filter(|c| c.working_age != Some(true))
+    {
+        let name = cond.field.as_deref().unwrap_or("");
+        if frame.mapped(name).is_none() {
+            return Err(format!("field {name} is not mapped"));
+        }
+    }
+    Ok(())
+}
+
 /// Evaluates `pop` for every row; `Err` names the unmapped field.
 pub fn evaluate(
     frame: &Frame,

@@ -180,7 +180,6 @@ fn out_cells(c: usize, n_fine: &[usize], dims: &[&DimPlan], sizes: &[usize; 3]) 
 mod tests {
     use super::*;
     use crate::estimate::core::ChunkKey;
-    use crate::estimate::dims::Fine;
 
     fn listed(t: &TableOut, o: usize) -> (Vec<u32>, Vec<f64>) {
         match t.t_of(o) {
@@ -200,7 +199,6 @@ mod tests {
         // fine 2 (a missing code) in the total only.
         let plan = DimPlan {
             name: "d".into(),
-            fine: Fine::Index(&[]),
             cap: 2,
             n_fine: 3,
             out_codes: vec!["T".into(), "A".into(), "B".into()],

@@ -179,41 +179,78 @@ pub fn write_batches(
     meta: &FileMeta,
     next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
 ) -> Result<()> {
-    let io = |e: std::io::Error| MigError::io(path, e);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+    let mut w = BatchWriter::create(path, schema, meta)?;
+    while let Some(batch) = next()? {
+        w.push(&batch)?;
     }
-    let file = File::create(path).map_err(io)?;
-    let props = properties(&schema, meta);
-    let w = ArrowWriter::try_new(
-        std::io::BufWriter::new(file),
-        Arc::clone(&schema),
-        Some(props),
-    )
-    .map_err(pq)?;
-    let (mut out, factory) = w.into_serialized_writer().map_err(pq)?;
-    let mut group = Group::default();
-    while let Some(mut batch) = next()? {
+    w.finish()
+}
+
+/// A Parquet file written batch by batch as batches come (see [`write_batches`]).
+pub struct BatchWriter {
+    path: std::path::PathBuf,
+    schema: SchemaRef,
+    out: SerializedFileWriter<std::io::BufWriter<File>>,
+    factory: parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory,
+    group: Group,
+}
+
+impl BatchWriter {
+    /// Creates the file (and its folder).
+    pub fn create(path: &Path, schema: SchemaRef, meta: &FileMeta) -> Result<BatchWriter> {
+        let io = |e: std::io::Error| MigError::io(path, e);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let file = File::create(path).map_err(io)?;
+        let props = properties(&schema, meta);
+        let w = ArrowWriter::try_new(
+            std::io::BufWriter::new(file),
+            Arc::clone(&schema),
+            Some(props),
+        )
+        .map_err(pq)?;
+        let (out, factory) = w.into_serialized_writer().map_err(pq)?;
+        Ok(BatchWriter {
+            path: path.to_path_buf(),
+            schema,
+            out,
+            factory,
+            group: Group::default(),
+        })
+    }
+
+    /// Appends the rows of `batch`; a full row group is closed and written.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut batch = batch.clone();
         while batch.num_rows() > 0 {
-            let writers = match group.writers.as_mut() {
+            let writers = match self.group.writers.as_mut() {
                 Some(w) => w,
-                None => group
-                    .writers
-                    .insert(factory.create_column_writers(group.index).map_err(pq)?),
+                None => self.group.writers.insert(
+                    self.factory
+                        .create_column_writers(self.group.index)
+                        .map_err(pq)?,
+                ),
             };
-            let take = (ROW_GROUP_ROWS - group.rows).min(batch.num_rows());
-            encode_columns(writers, &schema, &batch.slice(0, take))?;
-            group.rows += take;
-            if group.rows == ROW_GROUP_ROWS {
-                group.close(&mut out)?;
+            let take = (ROW_GROUP_ROWS - self.group.rows).min(batch.num_rows());
+            encode_columns(writers, &self.schema, &batch.slice(0, take))?;
+            self.group.rows += take;
+            if self.group.rows == ROW_GROUP_ROWS {
+                self.group.close(&mut self.out)?;
             }
             batch = batch.slice(take, batch.num_rows() - take);
         }
+        Ok(())
     }
-    group.close(&mut out)?;
-    let file = out.into_inner().map_err(pq)?;
-    let file = file.into_inner().map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)
+
+    /// Writes the last row group and the footer, and fsyncs the file.
+    pub fn finish(mut self) -> Result<()> {
+        let io = |e: std::io::Error| MigError::io(&self.path, e);
+        self.group.close(&mut self.out)?;
+        let file = self.out.into_inner().map_err(pq)?;
+        let file = file.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)
+    }
 }
 
 /// The row group being written: its column writers (none before its first row) and rows.

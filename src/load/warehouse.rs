@@ -152,16 +152,50 @@ impl Staged {
         meta: &FileMeta,
         next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
     ) -> Result<()> {
+        let mut w = self.parquet_writer(area, rel, schema, meta)?;
+        while let Some(batch) = next()? {
+            w.push(&batch)?;
+        }
+        self.parquet_done(w)
+    }
+
+    /// Starts a Parquet file for `rel` that batches are pushed into as they come; it is staged
+    /// by [`Staged::parquet_done`], or left out by [`StagedParquet::discard`].
+    pub fn parquet_writer(
+        &mut self,
+        area: usize,
+        rel: &Path,
+        schema: arrow_schema::SchemaRef,
+        meta: &FileMeta,
+    ) -> Result<StagedParquet> {
         let tmp = self.claim(area, rel)?;
         super::failpoint::hit("stage.write").map_err(|e| MigError::io(&tmp, e))?;
-        super::parquet::write_batches(&tmp, schema, meta, next)?;
-        let dest = self.areas[area].root.join(rel);
+        let writer = super::parquet::BatchWriter::create(&tmp, schema, meta)?;
+        Ok(StagedParquet {
+            area,
+            rel: rel.to_path_buf(),
+            tmp,
+            writer,
+        })
+    }
+
+    /// Ends a file of [`Staged::parquet_writer`] and stages it, unless the published file
+    /// already holds the same data.
+    pub fn parquet_done(&mut self, w: StagedParquet) -> Result<()> {
+        let StagedParquet {
+            area,
+            rel,
+            tmp,
+            writer,
+        } = w;
+        writer.finish()?;
+        let dest = self.areas[area].root.join(&rel);
         if same_data(&dest, &tmp) {
             std::fs::remove_file(&tmp).map_err(|e| MigError::io(&tmp, e))?;
-            self.unchanged.push((area, rel.to_path_buf()));
+            self.unchanged.push((area, rel));
             return Ok(());
         }
-        self.staged(area, rel, tmp, false)
+        self.staged(area, &rel, tmp, false)
     }
 
     /// Records a staged file (fsynced first, unless it is a link to a durable file).
@@ -237,6 +271,27 @@ impl Staged {
         for a in &self.areas {
             let _ = std::fs::remove_dir_all(&a.dir);
         }
+    }
+}
+
+/// A Parquet file being written into the staging area (see [`Staged::parquet_writer`]).
+pub struct StagedParquet {
+    area: usize,
+    rel: PathBuf,
+    tmp: PathBuf,
+    writer: super::parquet::BatchWriter,
+}
+
+impl StagedParquet {
+    /// Appends the rows of `batch`.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer.push(batch)
+    }
+
+    /// Leaves the file out of the transaction (a rejected run stages no data).
+    pub fn discard(self) {
+        drop(self.writer);
+        let _ = std::fs::remove_file(&self.tmp);
     }
 }
 

@@ -124,12 +124,13 @@ pub fn normalize(
     normalize_with(p, schema, spec, path, cap, None)
 }
 
-/// A sink handed the `Normalized` state every `rows` rows (loaded or quarantined) and once at
-/// the end; one that checks the frame's rows and then clears them (`Frame::clear_rows`,
-/// `quarantined.clear()`) keeps memory bounded whatever the file's size.
+/// A sink handed the `Normalized` state every `rows` rows (loaded, or quarantined since the last
+/// call) and once at the end; one that takes the frame's rows and then clears them
+/// (`Frame::clear_rows`) keeps memory bounded whatever the file's size. An error from the sink
+/// stops the reading and is returned.
 pub struct Chunks<'a> {
     pub rows: usize,
-    pub sink: &'a mut dyn FnMut(&mut Normalized),
+    pub sink: &'a mut dyn FnMut(&mut Normalized) -> Result<()>,
 }
 
 /// `normalize`, handing the rows to `chunks` as they are mapped (see `Chunks`).
@@ -215,7 +216,7 @@ pub fn normalize_in(
         size,
     )?;
     if let Some(c) = chunks.as_mut() {
-        (c.sink)(&mut out);
+        (c.sink)(&mut out)?;
     }
     out.frame
         .reps
@@ -296,6 +297,7 @@ fn read_rows(
         seen_keys: crate::validate::keys::KeySet::default(),
         index: DesignIndex::default(),
         slots: plans.iter().map(|p| p.slot).collect(),
+        set_aside: 0,
     };
     extract::ordered::in_order(
         || src.next_job(size),
@@ -314,6 +316,8 @@ struct Merge<'a> {
     seen_keys: crate::validate::keys::KeySet,
     index: DesignIndex,
     slots: Vec<usize>,
+    /// Quarantined rows when the chunk sink was last called.
+    set_aside: usize,
 }
 
 impl Merge<'_> {
@@ -327,8 +331,9 @@ impl Merge<'_> {
         let ctx = self.ctx;
         for (r, row) in m.rows.iter().enumerate() {
             if let Some(c) = chunks.as_mut() {
-                if out.frame.len() + out.quarantined.len() >= c.rows {
-                    (c.sink)(out);
+                if out.frame.len() + out.quarantined.len() - self.set_aside >= c.rows {
+                    (c.sink)(out)?;
+                    self.set_aside = out.quarantined.len();
                 }
             }
             out.rows_read += 1;

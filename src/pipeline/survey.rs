@@ -6,14 +6,18 @@ use std::path::Path;
 use super::{Ctx, InputSummary, Produced, RunOptions};
 use crate::config::Pipeline;
 use crate::error::{MigError, Result};
+use crate::estimate::cube::CubeEngine;
 use crate::estimate::design::align;
-use crate::estimate::indicators::estimate_frame;
+use crate::estimate::indicators::{estimate_frame, Cube, CubeResult};
 use crate::estimate::Observation;
 use crate::load::columns;
 use crate::load::parquet::FileMeta;
+use crate::load::warehouse::StagedParquet;
 use crate::load::Staged;
-use crate::normalize::{household, normalize, Normalized, RecordSpec};
+use crate::normalize::household::Households;
+use crate::normalize::{normalize, normalize_with, Chunks, Frame, Normalized, RecordSpec};
 use crate::schema::Schema;
+use crate::validate::RunChecks;
 
 /// The note of a source whose weights do not gross up to the population (a public-use sample).
 const NOT_GROSSED_UP: &str = "S5:NOT_GROSSED_UP";
@@ -41,19 +45,19 @@ pub(super) fn execute(
     // disk, and go with it.
     let spill = staged.scratch("spill")?;
     let microdata = writes_microdata(p, opts);
-    let person = normalize(
-        p,
-        schema,
-        &RecordSpec::person(p, schema)
-            .spill_in(&spill)
-            .replicates_read_by(microdata),
-        opts.input.as_deref(),
-        opts.cap,
-    );
-    let mut person = match person {
-        Ok(n) => n,
-        Err(e) => return verdict_of_validate(p, schema, ctx, staged, e),
+    let wh_dir = Some(opts.warehouse.as_path());
+    let engine = match &opts.engine {
+        Some(address) => {
+            let dir = opts
+                .engine_dir
+                .clone()
+                .unwrap_or_else(|| opts.warehouse.join(".migstat").join("engine"));
+            Some(crate::cluster::cube_engine(address, &dir).map_err(MigError::Other)?)
+        }
+        None => None,
     };
+    // The roster first: it is the small file, read whole, and the person rows' household
+    // fields are derived from it.
     let mut roster = match RecordSpec::roster(p, schema) {
         Some(spec) => match normalize(
             p,
@@ -67,27 +71,104 @@ pub(super) fn execute(
         },
         None => None,
     };
-    // Validation rules beyond the mapping: file, header, record, household, plausibility.
-    let wh_dir = Some(opts.warehouse.as_path());
-    let mut reports = vec![crate::validate::validate_normalized(
-        p,
-        schema,
-        &RecordSpec::person(p, schema),
-        &mut person,
-        wh_dir,
-    )?];
-    if let (Some(r), Some(spec)) = (roster.as_mut(), RecordSpec::roster(p, schema)) {
-        reports.push(crate::validate::validate_normalized(
+    let roster_report = match (roster.as_mut(), RecordSpec::roster(p, schema)) {
+        (Some(r), Some(spec)) => Some(crate::validate::validate_normalized(
             p, schema, &spec, r, wh_dir,
-        )?);
+        )?),
+        _ => None,
+    };
+    // The person file streams: chunk by chunk its rows are checked, their household fields
+    // derived, added to the cube and written to the microdata, then dropped.
+    let spec = RecordSpec::person(p, schema)
+        .spill_in(&spill)
+        .replicates_read_by(microdata);
+    let path = match &opts.input {
+        Some(path) => Ok(path.clone()),
+        None => crate::extract::locate(spec.input, &p.dir),
+    };
+    let path = match path {
+        Ok(path) => path,
+        Err(e) => return verdict_of_validate(p, schema, ctx, staged, e),
+    };
+    let mut stream = Stream {
+        checks: RunChecks::new(p, &spec, schema, opts.cap),
+        households: Households::default(),
+        cube: None,
+        micro: microdata.then(|| Micro {
+            files: Files {
+                table: "microdata",
+                src_file: format!("{}.parquet", p.source_id()),
+                area: usize::from(opts.microdata_dir.is_some()),
+            },
+            writers: Vec::new(),
+        }),
+        failed: None,
+        chunks: 0,
+        held: 0,
+    };
+    let run_id = ctx.run_id.clone();
+    let meta = FileMeta {
+        run_id: &run_id,
+        schema_version: &schema.person.version,
+    };
+    let roster_frame = roster.as_ref().map(|r| &r.frame);
+    let (person, file) = std::thread::scope(|s| {
+        let file = s.spawn(|| crate::validate::file_rules(p, &spec, &path, opts.cap));
+        let mut sink = |n: &mut Normalized| {
+            let taken = stream.take(n, p, schema, roster_frame, engine.as_deref(), staged, &meta);
+            taken.map_err(|e| {
+                let stop = MigError::Other(format!("stopped: {e}"));
+                stream.failed = Some(e);
+                stop
+            })
+        };
+        let chunks = Chunks {
+            rows: stream_rows(),
+            sink: &mut sink,
+        };
+        let person = normalize_with(p, schema, &spec, Some(&path), opts.cap, Some(chunks));
+        let file = file
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (person, file)
+    });
+    let Stream {
+        checks,
+        cube,
+        micro,
+        failed,
+        chunks,
+        held,
+        ..
+    } = stream;
+    let mut person = match (person, failed) {
+        (_, Some(e)) => {
+            discard(micro);
+            return Err(e);
+        }
+        (Ok(n), None) => n,
+        (Err(e), None) => {
+            discard(micro);
+            return verdict_of_validate(p, schema, ctx, staged, e);
+        }
+    };
+    let loaded = checks.loaded;
+    if chunks > 1 {
+        ctx.say(format!(
+            "  person {}: streamed in {chunks} chunks of at most {held} rows",
+            person.display.display()
+        ));
     }
-    household::derive(
-        &mut person.frame,
-        roster.as_ref().map(|r| &r.frame),
-        &schema.codes,
-    );
+    let mut reports = vec![checks.finish(file, &mut person, wh_dir)?];
+    reports.extend(roster_report);
     let inputs: Vec<&Normalized> = std::iter::once(&person).chain(roster.as_ref()).collect();
-    let summaries: Vec<InputSummary> = inputs.iter().map(|n| input_summary(n)).collect();
+    let summaries: Vec<InputSummary> = std::iter::once(input_summary(&person, loaded))
+        .chain(
+            roster
+                .iter()
+                .map(|r| input_summary(r, r.frame.len() as u64)),
+        )
+        .collect();
     for s in &summaries {
         ctx.say(format!(
             "  {} {}: read {} rows, loaded {}, quarantined {} ({} errors, {} warnings)",
@@ -104,6 +185,7 @@ pub(super) fn execute(
     };
     let report = ctx.run_rel().join("validation.txt");
     if let Some(msg) = rejection(p, &inputs, &produced.inputs) {
+        discard(micro);
         produced.rejected = Some(format!(
             "{msg}; nothing was loaded.\nReport: {}",
             opts.warehouse.join(report).display()
@@ -113,27 +195,198 @@ pub(super) fn execute(
     // The roster's strata and PSUs are numbered as the person file's (one design).
     if let Some(r) = roster.as_mut() {
         align(&mut r.frame, &person.frame);
-    }
-    // Validation and the household derivations have read the rows' keys and household ids;
-    // unless microdata are written, nothing else does, and they leave memory before the cube.
-    if !microdata {
-        person.frame.forget_names();
-        if let Some(r) = roster.as_mut() {
+        if !microdata {
             r.frame.forget_names();
         }
     }
-    let (obs_counts, skipped) = stage_all(
-        p,
-        schema,
-        &person,
-        roster.as_ref(),
-        opts,
-        &ctx.run_id,
-        staged,
-    )?;
+    let cube = match cube {
+        Some(cube) => cube,
+        None => Cube::new(&person.frame, p, &p.design, schema, engine.as_deref())?,
+    };
+    let (cube, universe) = cube.finish(&person.frame, None)?;
+    let mut cubes = vec![cube];
+    if let Some(r) = &roster {
+        let design = p
+            .roster
+            .as_ref()
+            .and_then(|r| r.design.as_ref())
+            .unwrap_or(&p.design);
+        cubes.push(estimate_frame(
+            &r.frame,
+            p,
+            design,
+            schema,
+            Some(&universe),
+            engine.as_deref(),
+        )?);
+    }
+    let (obs_counts, skipped) = stage_observations(p, cubes, &meta, staged)?;
     produced.observations = obs_counts;
     produced.skipped_indicators = skipped;
+    if let Some(micro) = micro {
+        micro.done(&person.frame, schema, p, &meta, staged)?;
+    }
+    if let (Some(r), true) = (&roster, microdata) {
+        let files = Files {
+            table: "emigrants",
+            src_file: format!("{}.parquet", p.source_id()),
+            area: usize::from(opts.microdata_dir.is_some()),
+        };
+        stage_microdata(p, schema, r, &files, &meta, staged)?;
+    }
+    for n in std::iter::once(&person).chain(roster.as_ref()) {
+        if !n.quarantined.is_empty() {
+            let rel = Path::new("quarantine")
+                .join(&ctx.run_id)
+                .join(quarantine_name(n));
+            staged.bytes(&rel, &quarantine_csv(n)?)?;
+        }
+    }
     Ok(produced)
+}
+
+/// Rows of the person file taken (checked, derived, estimated, written) at a time.
+const STREAM_ROWS: usize = 32_768;
+
+/// [`STREAM_ROWS`], or in a build with the `failpoints` feature `MIGSTAT_STREAM_ROWS` (tests
+/// cut small inputs into many chunks).
+fn stream_rows() -> usize {
+    #[cfg(feature = "failpoints")]
+    if let Some(n) = std::env::var("MIGSTAT_STREAM_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
+    STREAM_ROWS
+}
+
+/// What the person file's chunks go through, and what they leave behind.
+struct Stream<'a> {
+    checks: RunChecks<'a>,
+    households: Households,
+    cube: Option<Cube<'a>>,
+    micro: Option<Micro>,
+    /// The error that stopped the stream (not the input's: a write, the engine).
+    failed: Option<MigError>,
+    /// Chunks taken, and the most rows one held.
+    chunks: u64,
+    held: usize,
+}
+
+impl<'a> Stream<'a> {
+    /// Takes one chunk's rows and clears them from the frame.
+    #[allow(clippy::too_many_arguments)]
+    fn take(
+        &mut self,
+        n: &mut Normalized,
+        p: &'a Pipeline,
+        schema: &'a Schema,
+        roster: Option<&Frame>,
+        engine: Option<&'a dyn CubeEngine>,
+        staged: &mut Staged,
+        meta: &FileMeta,
+    ) -> Result<()> {
+        // Replicate weights of the chunk beyond the memory bound are read back from their file
+        // once written.
+        let reps = &mut n.frame.reps;
+        reps.seal().map_err(|e| MigError::io(reps.folder(), e))?;
+        self.chunks += 1;
+        self.held = self.held.max(n.frame.len());
+        self.checks.chunk(n);
+        // With errors found nothing loads: the rest is only checked.
+        if !n.findings.has_errors() {
+            self.households.derive(&mut n.frame, roster, &schema.codes);
+            let cube = match &mut self.cube {
+                Some(c) => c,
+                None => self
+                    .cube
+                    .insert(Cube::new(&n.frame, p, &p.design, schema, engine)?),
+            };
+            cube.update(&n.frame)?;
+            if let Some(m) = self.micro.as_mut() {
+                m.write(&n.frame, p, schema, meta, staged)?;
+            }
+        }
+        n.frame.clear_rows();
+        Ok(())
+    }
+}
+
+/// Leaves the microdata written so far out of the transaction.
+fn discard(micro: Option<Micro>) {
+    for w in micro.into_iter().flat_map(|m| m.writers).flatten() {
+        w.discard();
+    }
+}
+
+/// The person file's microdata, one file per period written as the chunks come.
+struct Micro {
+    files: Files,
+    /// By the frame's period index.
+    writers: Vec<Option<StagedParquet>>,
+}
+
+impl Micro {
+    fn write(
+        &mut self,
+        frame: &Frame,
+        p: &Pipeline,
+        schema: &Schema,
+        meta: &FileMeta,
+        staged: &mut Staged,
+    ) -> Result<()> {
+        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); frame.times.len()];
+        for (r, &t) in frame.time.iter().enumerate() {
+            rows[t as usize].push(r as u32);
+        }
+        for (t, rows) in rows.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+            let w = self.writer(t, frame, p, schema, meta, staged)?;
+            w.push(&columns::microdata(frame, rows, schema)?)?;
+        }
+        Ok(())
+    }
+
+    /// Period `t`'s file, started when its first rows come.
+    fn writer(
+        &mut self,
+        t: usize,
+        frame: &Frame,
+        p: &Pipeline,
+        schema: &Schema,
+        meta: &FileMeta,
+        staged: &mut Staged,
+    ) -> Result<&mut StagedParquet> {
+        if self.writers.len() <= t {
+            self.writers.resize_with(t + 1, || None);
+        }
+        let slot = &mut self.writers[t];
+        if slot.is_none() {
+            let rel = self.files.rel(p, &frame.times[t]);
+            let shape = columns::microdata(frame, &[], schema)?.schema();
+            *slot = Some(staged.parquet_writer(self.files.area, &rel, shape, meta)?);
+        }
+        slot.as_mut()
+            .ok_or_else(|| MigError::Other("a microdata file was not started".into()))
+    }
+
+    /// Stages every period's file (a period whose rows were all set aside gets an empty one).
+    fn done(
+        mut self,
+        frame: &Frame,
+        schema: &Schema,
+        p: &Pipeline,
+        meta: &FileMeta,
+        staged: &mut Staged,
+    ) -> Result<()> {
+        for t in 0..frame.times.len() {
+            self.writer(t, frame, p, schema, meta, staged)?;
+        }
+        for w in self.writers.into_iter().flatten() {
+            staged.parquet_done(w)?;
+        }
+        Ok(())
+    }
 }
 
 /// When the mapping stopped at a cell it cannot read (`read_error`), `validate`'s engine reads the
@@ -250,14 +503,15 @@ fn rejection(p: &Pipeline, inputs: &[&Normalized], s: &[InputSummary]) -> Option
     None
 }
 
-fn input_summary(n: &Normalized) -> InputSummary {
+/// The counts of one input, `loaded` of its rows in the frame or gone through it.
+fn input_summary(n: &Normalized, loaded: u64) -> InputSummary {
     use crate::config::pipeline::Severity;
     InputSummary {
         record: n.frame.record.clone(),
         file: n.display.display().to_string(),
         size: n.size,
         rows_read: n.rows_read,
-        rows_loaded: n.rows_loaded(),
+        rows_loaded: loaded,
         rows_quarantined: n.quarantined.len() as u64,
         errors: n.findings.count(Severity::Error),
         warnings: n.findings.count(Severity::Warning),
@@ -266,40 +520,16 @@ fn input_summary(n: &Normalized) -> InputSummary {
 
 type Staging = (BTreeMap<String, usize>, Vec<(String, String)>);
 
-fn stage_all(
+/// Stages the observations of the person cube and the roster's, one file per period.
+fn stage_observations(
     p: &Pipeline,
-    schema: &Schema,
-    person: &Normalized,
-    roster: Option<&Normalized>,
-    opts: &RunOptions,
-    run_id: &str,
+    cubes: Vec<CubeResult>,
+    meta: &FileMeta,
     staged: &mut Staged,
 ) -> Result<Staging> {
-    let meta = FileMeta {
-        run_id,
-        schema_version: &schema.person.version,
-    };
     let mut by_time: BTreeMap<String, Vec<Observation>> = BTreeMap::new();
     let mut skipped = Vec::new();
-    let roster_design = p
-        .roster
-        .as_ref()
-        .and_then(|r| r.design.as_ref())
-        .unwrap_or(&p.design);
-    let frames = std::iter::once((&person.frame, &p.design, None))
-        .chain(roster.map(|r| (&r.frame, roster_design, Some(&person.frame))));
-    let engine = match &opts.engine {
-        Some(address) => {
-            let dir = opts
-                .engine_dir
-                .clone()
-                .unwrap_or_else(|| opts.warehouse.join(".migstat").join("engine"));
-            Some(crate::cluster::cube_engine(address, &dir).map_err(MigError::Other)?)
-        }
-        None => None,
-    };
-    for (frame, design, universe) in frames {
-        let cube = estimate_frame(frame, p, design, schema, universe, engine.as_deref())?;
+    for cube in cubes {
         for o in cube.observations {
             by_time.entry(o.time.clone()).or_default().push(o);
         }
@@ -312,30 +542,8 @@ fn stage_all(
             .join(&p.pipeline.ref_area)
             .join(time)
             .join(&src_file);
-        staged.parquet(&rel, &columns::observations(obs)?, &meta)?;
+        staged.parquet(&rel, &columns::observations(obs)?, meta)?;
         counts.insert(time.clone(), obs.len());
-    }
-    if writes_microdata(p, opts) {
-        for (n, table) in
-            std::iter::once((person, "microdata")).chain(roster.map(|r| (r, "emigrants")))
-        {
-            // Confidential microdata may go to a folder of their own (`--microdata-dir`, area 1).
-            let area = usize::from(opts.microdata_dir.is_some());
-            let files = Files {
-                table,
-                src_file: &src_file,
-                area,
-            };
-            stage_microdata(p, schema, n, &files, &meta, staged)?;
-        }
-    }
-    for n in std::iter::once(person).chain(roster) {
-        if !n.quarantined.is_empty() {
-            let rel = Path::new("quarantine")
-                .join(run_id)
-                .join(quarantine_name(n));
-            staged.bytes(&rel, &quarantine_csv(n)?)?;
-        }
     }
     Ok((counts, skipped))
 }
@@ -350,10 +558,20 @@ fn writes_microdata(p: &Pipeline, opts: &RunOptions) -> bool {
 const MICRODATA_SLICE: usize = 32_768;
 
 /// Where one record's microdata go.
-struct Files<'a> {
-    table: &'a str,
-    src_file: &'a str,
+struct Files {
+    table: &'static str,
+    src_file: String,
     area: usize,
+}
+
+impl Files {
+    /// The file of period `time`.
+    fn rel(&self, p: &Pipeline, time: &str) -> std::path::PathBuf {
+        Path::new(self.table)
+            .join(&p.pipeline.ref_area)
+            .join(time)
+            .join(&self.src_file)
+    }
 }
 
 fn stage_microdata(
@@ -368,10 +586,7 @@ fn stage_microdata(
         let rows: Vec<u32> = (0..n.frame.len() as u32)
             .filter(|&r| n.frame.time[r as usize] == ti as u32)
             .collect();
-        let rel = Path::new(f.table)
-            .join(&p.pipeline.ref_area)
-            .join(time)
-            .join(f.src_file);
+        let rel = f.rel(p, time);
         // Written in slices of rows: a thread builds the next slice while this one encodes the
         // last, so memory holds two slices and the row group being encoded.
         let shape = columns::microdata(&n.frame, &[], schema)?.schema();

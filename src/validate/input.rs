@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::causes::Cause;
 use super::file::{self, FileFacts};
-use super::rows::{Quarantine, RowChecks};
+use super::rows::RowChecks;
 use super::{header, Findings};
 use crate::config::pipeline::{Pipeline, Severity};
 use crate::error::Result;
@@ -161,6 +161,7 @@ fn map_and_check(
         checks.check(&n.frame, &mut n.findings);
         n.frame.clear_rows();
         n.quarantined.clear();
+        Ok(())
     };
     let chunks = Chunks {
         rows: CHUNK_ROWS,
@@ -191,10 +192,98 @@ fn finish_report(report: &mut InputReport, n: Normalized) {
     report.findings.merge(n.findings);
 }
 
-/// The run driver's hook, after `normalize` of one input: file, header and row rules, and the
-/// comparison with `warehouse`. Rows that rules set to `quarantine` leave `n.frame` and join
-/// `n.quarantined` with their original cells (read again from the input); every finding is
-/// added to `n.findings`. Returns this input's part of the report.
+/// The run driver's validation of one input whose rows stream past chunk by chunk: file and
+/// header rules, the row rules on each chunk (rows they set to `quarantine` leave the chunk, and
+/// are set aside with their cells, read back from the input, at the end) and the comparison with
+/// the warehouse. [`validate_normalized`] is the same on a whole frame.
+pub struct RunChecks<'a> {
+    p: &'a Pipeline,
+    spec: &'a RecordSpec<'a>,
+    checks: RowChecks<'a>,
+    rows: Findings,
+    /// Rows set aside by the row rules: line, key, rule, message.
+    hits: Vec<(u64, String, &'static str, String)>,
+    /// Rows of the frame that stayed, over every chunk.
+    pub loaded: u64,
+}
+
+/// The file rules' outcome, found on a thread of its own while the rows are read.
+pub struct FileRules(Result<file::FileScan>, Findings);
+
+/// Runs the file rules (bytes: encoding, delimiter, line ends, size) on the input at `path`.
+pub fn file_rules(p: &Pipeline, spec: &RecordSpec, path: &Path, cap: u64) -> FileRules {
+    let mut findings = Findings::with_cap(cap);
+    let scan = file::scan(p, spec.input, path, &mut findings);
+    FileRules(scan, findings)
+}
+
+impl<'a> RunChecks<'a> {
+    pub fn new(p: &'a Pipeline, spec: &'a RecordSpec<'a>, schema: &'a Schema, cap: u64) -> Self {
+        RunChecks {
+            p,
+            spec,
+            checks: RowChecks::new(p, spec, schema),
+            rows: Findings::with_cap(cap),
+            hits: Vec::new(),
+            loaded: 0,
+        }
+    }
+
+    /// Applies the row rules to the rows of `n.frame`; the rows they set aside leave it.
+    pub fn chunk(&mut self, n: &mut Normalized) {
+        let hits = self.checks.check(&n.frame, &mut self.rows);
+        if !hits.is_empty() {
+            let mut keep = vec![true; n.frame.len()];
+            for q in hits {
+                keep[q.row] = false;
+                self.hits.push((
+                    n.frame.line.at(q.row),
+                    n.frame.key.str(q.row).to_string(),
+                    q.rule,
+                    q.message,
+                ));
+            }
+            n.frame.retain(&keep);
+        }
+        self.loaded += n.frame.len() as u64;
+    }
+
+    /// The end of the input: the rules over all rows, the findings of a whole pass (file,
+    /// header, rows), the rows set aside with their cells; returns this input's report.
+    pub fn finish(
+        self,
+        file: FileRules,
+        n: &mut Normalized,
+        warehouse: Option<&Path>,
+    ) -> Result<InputReport> {
+        let FileRules(scan, mut findings) = file;
+        let scan = scan?;
+        header::check(self.p, self.spec, &n.headers, &mut findings);
+        findings.merge(self.rows);
+        let notes = self.checks.finish(&n.frame, &mut findings, warehouse);
+        set_aside(self.spec, n, self.hits)?;
+        n.findings.merge(findings);
+        let rows_checked = n.rows_read > 0 || scan.facts.rows == 0;
+        let mut report = InputReport {
+            record: self.spec.record.record.clone(),
+            file: n.display.display().to_string(),
+            facts: scan.facts,
+            rows_read: n.rows_read,
+            rows_checked,
+            findings: n.findings.clone(),
+            notes,
+            periods: self.checks.periods(),
+            headers: n.headers.len(),
+            ..Default::default()
+        };
+        super::context::enrich(&mut report, self.spec, &n.path);
+        Ok(report)
+    }
+}
+
+/// The run driver's hook, after `normalize` of one whole input: [`RunChecks`] on the frame as one
+/// chunk (the file's bytes are scanned on a thread of their own meanwhile). Every finding is
+/// added to `n.findings`.
 pub fn validate_normalized(
     p: &Pipeline,
     schema: &Schema,
@@ -202,67 +291,44 @@ pub fn validate_normalized(
     n: &mut Normalized,
     warehouse: Option<&Path>,
 ) -> Result<InputReport> {
-    // The file's bytes are scanned on a thread of its own while the row rules read the frame;
-    // their findings are listed in the order of one pass: file, header, rows.
     let cap = n.findings.cap;
-    let mut findings = Findings::with_cap(cap);
-    let mut rows = Findings::with_cap(cap);
-    let mut checks = RowChecks::new(p, spec, schema);
-    let (scan, hits) = std::thread::scope(|s| {
-        let scan = s.spawn(|| file::scan(p, spec.input, &n.path, &mut findings));
-        let hits = checks.check(&n.frame, &mut rows);
-        let scan = scan
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (scan, hits)
+    let mut checks = RunChecks::new(p, spec, schema, cap);
+    let path = n.path.clone();
+    let file = std::thread::scope(|s| {
+        let scan = s.spawn(|| file_rules(p, spec, &path, cap));
+        checks.chunk(n);
+        scan.join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     });
-    let scan = scan?;
-    header::check(p, spec, &n.headers, &mut findings);
-    findings.merge(rows);
-    let notes = checks.finish(&n.frame, &mut findings, warehouse);
-    set_aside(spec, n, &hits)?;
-    n.findings.merge(findings);
-    let rows_checked = n.rows_read > 0 || scan.facts.rows == 0;
-    let mut report = InputReport {
-        record: spec.record.record.clone(),
-        file: n.display.display().to_string(),
-        facts: scan.facts,
-        rows_read: n.rows_read,
-        rows_checked,
-        findings: n.findings.clone(),
-        notes,
-        periods: checks.periods(),
-        headers: n.headers.len(),
-        ..Default::default()
-    };
-    super::context::enrich(&mut report, spec, &n.path);
-    Ok(report)
+    checks.finish(file, n, warehouse)
 }
 
-/// Moves the rows `hits` names from the frame to the quarantined rows, with their cells.
-fn set_aside(spec: &RecordSpec, n: &mut Normalized, hits: &[Quarantine]) -> Result<()> {
+/// Appends the rows set aside by the row rules (line, key, rule, message) to the quarantined
+/// rows, with their cells read back from the input, in file order.
+fn set_aside(
+    spec: &RecordSpec,
+    n: &mut Normalized,
+    hits: Vec<(u64, String, &'static str, String)>,
+) -> Result<()> {
     if hits.is_empty() {
         return Ok(());
     }
-    let by_line: HashMap<u64, &Quarantine> =
-        hits.iter().map(|q| (n.frame.line.at(q.row), q)).collect();
+    let mut by_line: HashMap<u64, (String, &'static str, String)> = hits
+        .into_iter()
+        .map(|(line, key, rule, message)| (line, (key, rule, message)))
+        .collect();
     let mut src = extract::open(spec.input, &n.path)?;
     let mut cells = Vec::new();
     while let Some(line) = src.next_into(&mut cells)? {
-        if let Some(q) = by_line.get(&line) {
+        if let Some((key, rule, message)) = by_line.remove(&line) {
             n.quarantined.push(QuarantinedRow {
                 cells: cells.clone(),
                 line,
-                key: n.frame.key.str(q.row).to_string(),
-                rule: q.rule.to_string(),
-                message: q.message.clone(),
+                key,
+                rule: rule.to_string(),
+                message,
             });
         }
     }
-    let mut keep = vec![true; n.frame.len()];
-    for q in hits {
-        keep[q.row] = false;
-    }
-    n.frame.retain(&keep);
     Ok(())
 }

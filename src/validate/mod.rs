@@ -27,7 +27,9 @@ pub mod rules;
 
 pub use command::{run, ValidateArgs};
 pub use findings::{Finding, Findings};
-pub use input::{validate_normalized, validate_stream, InputReport};
+pub use input::{
+    file_rules, validate_normalized, validate_stream, FileRules, InputReport, RunChecks,
+};
 pub use report::Report;
 
 use crate::config::pipeline::Pipeline;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use migstat::config::pipeline::Reliability;
-use migstat::estimate::indicators::estimate_frame;
+use migstat::estimate::indicators::{estimate_frame, Cube};
 use migstat::estimate::Observation;
 use migstat::normalize::{normalize, RecordSpec};
 use migstat::pipeline::load_pipeline;
@@ -38,13 +38,16 @@ fn cube_with(pipeline: &str, threads: usize, reliability: Option<Reliability>) -
         let mut n = normalize(&p, &schema, &spec, None, 10).expect("normalize");
         if let Some(spec) = RecordSpec::roster(&p, &schema) {
             let r = normalize(&p, &schema, &spec, None, 10).expect("normalize roster");
-            migstat::normalize::household::derive(&mut n.frame, Some(&r.frame), &schema.codes);
+            migstat::normalize::household::Households::default().derive(
+                &mut n.frame,
+                Some(&r.frame),
+                &schema.codes,
+            );
         }
-        out.extend(
-            estimate_frame(&n.frame, &p, &p.design, &schema, None, None)
-                .expect("cube")
-                .observations,
-        );
+        let mut person = Cube::new(&n.frame, &p, &p.design, &schema, None).expect("cube");
+        person.update(&n.frame).expect("cube");
+        let (person, universe) = person.finish(&n.frame, None).expect("cube");
+        out.extend(person.observations);
         if let Some(spec) = RecordSpec::roster(&p, &schema) {
             let mut f = normalize(&p, &schema, &spec, None, 10)
                 .expect("normalize roster")
@@ -56,7 +59,7 @@ fn cube_with(pipeline: &str, threads: usize, reliability: Option<Reliability>) -
                 .and_then(|r| r.design.as_ref())
                 .unwrap_or(&p.design);
             out.extend(
-                estimate_frame(&f, &p, d, &schema, Some(&n.frame), None)
+                estimate_frame(&f, &p, d, &schema, Some(&universe), None)
                     .expect("cube")
                     .observations,
             );

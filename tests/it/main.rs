@@ -28,6 +28,8 @@ mod remit;
 mod report;
 mod serve;
 mod statcan;
+#[cfg(feature = "failpoints")]
+mod stream;
 mod synth;
 mod threads;
 mod validate;

@@ -379,6 +379,46 @@ impl State {
     }
 }
 
+impl State {
+    /// The same sums in another cell layout: old cell `c` becomes `map[c]` of `n_cells` (a
+    /// layout that grew, e.g. by age intervals met in a later chunk). `map` must be increasing,
+    /// so that the units' cell lists stay ascending; new cells hold nothing.
+    pub fn relabel(self, map: &[u32], n_cells: usize) -> State {
+        debug_assert!(map.len() == self.n_cells && map.windows(2).all(|w| w[0] < w[1]));
+        let n_reps = self.n_reps;
+        let mut out = State::new(n_cells, n_reps, self.stages.len(), self.key);
+        for (c, &to) in map.iter().enumerate() {
+            let to = to as usize;
+            out.wsum[to] = self.wsum[c];
+            out.count[to] = self.count[c];
+            out.reps[to * n_reps..(to + 1) * n_reps]
+                .copy_from_slice(&self.reps[c * n_reps..(c + 1) * n_reps]);
+        }
+        out.psus = relabel_units(self.psus, map);
+        out.stages = self
+            .stages
+            .into_iter()
+            .map(|s| relabel_units(s, map))
+            .collect();
+        out
+    }
+}
+
+/// A unit list with its cells renamed by `map` (increasing: the cells stay ascending).
+fn relabel_units(list: Vec<UnitSums>, map: &[u32]) -> Vec<UnitSums> {
+    list.into_iter()
+        .map(|(u, cells)| {
+            (
+                u,
+                cells
+                    .into_iter()
+                    .map(|(c, v)| (map[c as usize], v))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
 /// Two ascending unit lists as one; a unit in both (a PSU split between chunks) gets the sums of
 /// both, earlier first. Disjoint ascending lists are simply concatenated.
 fn merge_units(a: Vec<UnitSums>, b: Vec<UnitSums>) -> Vec<UnitSums> {
