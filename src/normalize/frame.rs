@@ -137,6 +137,39 @@ impl Frame {
         self.for_each_row_buffer(|b| b.clear());
     }
 
+    /// Moves the rows out into a frame of their own, with the names they index (periods, strata,
+    /// PSUs, age intervals) and the field definitions; this frame keeps the names and no rows,
+    /// as after `clear_rows`, for the rows that come next.
+    pub fn take_rows(&mut self) -> Frame {
+        let rows = std::mem::take(self);
+        *self = Frame {
+            record: rows.record.clone(),
+            ref_area: rows.ref_area.clone(),
+            source: rows.source.clone(),
+            times: rows.times.clone(),
+            strata: rows.strata.clone(),
+            psus: rows.psus.clone(),
+            fpc: rows.fpc.as_ref().map(|_| Vec::new()),
+            rep_names: rows.rep_names.clone(),
+            reps: rows.reps.empty_like(),
+            fields: rows
+                .fields
+                .iter()
+                .map(|f| FieldCol {
+                    name: f.name.clone(),
+                    ty: f.ty,
+                    dim: f.dim.clone(),
+                    mapped: f.mapped,
+                    note: f.note.clone(),
+                    data: ColData::new(f.ty),
+                })
+                .collect(),
+            age: rows.age.empty_like(),
+            ..Default::default()
+        };
+        rows
+    }
+
     fn for_each_row_buffer(&mut self, mut f: impl FnMut(RowBuffer<'_>)) {
         f(RowBuffer::U32(&mut self.time));
         f(RowBuffer::Texts(&mut self.key));
@@ -272,6 +305,15 @@ impl std::fmt::Debug for Ages {
 }
 
 impl Ages {
+    /// The same intervals, with no rows.
+    pub fn empty_like(&self) -> Ages {
+        Ages {
+            intervals: self.intervals.clone(),
+            index: self.index.clone(),
+            rows: Vec::new(),
+        }
+    }
+
     pub fn push(&mut self, age: Option<(i64, i64)>) {
         let i = match age {
             None => NONE,

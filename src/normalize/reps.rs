@@ -78,6 +78,11 @@ impl Replicates {
         self.n
     }
 
+    /// An empty store of the same replicates, folder and bound.
+    pub fn empty_like(&self) -> Replicates {
+        Replicates::new(self.n, Some(&self.dir), self.bound)
+    }
+
     /// Frame rows.
     pub fn len(&self) -> usize {
         self.index.len()

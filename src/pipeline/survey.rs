@@ -93,29 +93,39 @@ pub(super) fn execute(
     let mut stream = Stream {
         checks: RunChecks::new(p, &spec, schema, opts.cap),
         households: Households::default(),
-        cube: None,
-        micro: microdata.then(|| Micro {
-            files: Files {
-                table: "microdata",
-                src_file: format!("{}.parquet", p.source_id()),
-                area: usize::from(opts.microdata_dir.is_some()),
-            },
-            writers: Vec::new(),
-        }),
         failed: None,
         chunks: 0,
         held: 0,
     };
+    let micro = microdata.then(|| Micro {
+        files: Files {
+            table: "microdata",
+            src_file: format!("{}.parquet", p.source_id()),
+            area: usize::from(opts.microdata_dir.is_some()),
+        },
+        writers: Vec::new(),
+    });
     let run_id = ctx.run_id.clone();
     let meta = FileMeta {
         run_id: &run_id,
         schema_version: &schema.person.version,
     };
     let roster_frame = roster.as_ref().map(|r| &r.frame);
-    let (person, file) = std::thread::scope(|s| {
+    let engine = engine.as_deref();
+    let (person, file, estimated) = std::thread::scope(|s| {
         let file = s.spawn(|| crate::validate::file_rules(p, &spec, &path, opts.cap));
+        // The chunks' rows go to a thread of their own for the cube and the microdata, while
+        // this one reads, maps and checks the next (two chunks wait at most).
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Frame>(1);
+        let meta = &meta;
+        let staged = &mut *staged;
+        let worker = s.spawn(move || {
+            let mut estimated = Estimated { cube: None, micro };
+            let done = estimated.take_all(rx, p, schema, engine, staged, meta);
+            (estimated, done)
+        });
         let mut sink = |n: &mut Normalized| {
-            let taken = stream.take(n, p, schema, roster_frame, engine.as_deref(), staged, &meta);
+            let taken = stream.take(n, roster_frame, schema, &tx);
             taken.map_err(|e| {
                 let stop = MigError::Other(format!("stopped: {e}"));
                 stream.failed = Some(e);
@@ -127,20 +137,29 @@ pub(super) fn execute(
             sink: &mut sink,
         };
         let person = normalize_with(p, schema, &spec, Some(&path), opts.cap, Some(chunks));
+        // The worker ends when the chunks do.
+        drop(tx);
+        let estimated = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let file = file
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (person, file)
+        (person, file, estimated)
     });
     let Stream {
         checks,
-        cube,
-        micro,
         failed,
         chunks,
         held,
         ..
     } = stream;
+    let (Estimated { cube, micro }, done) = estimated;
+    // The worker's own error comes first: the stream stopped because of it.
+    let failed = match done {
+        Err(e) => Some(e),
+        Ok(()) => failed,
+    };
     let mut person = match (person, failed) {
         (_, Some(e)) => {
             discard(micro);
@@ -201,7 +220,7 @@ pub(super) fn execute(
     }
     let cube = match cube {
         Some(cube) => cube,
-        None => Cube::new(&person.frame, p, &p.design, schema, engine.as_deref())?,
+        None => Cube::new(&person.frame, p, &p.design, schema, engine)?,
     };
     let (cube, universe) = cube.finish(&person.frame, None)?;
     let mut cubes = vec![cube];
@@ -217,7 +236,7 @@ pub(super) fn execute(
             design,
             schema,
             Some(&universe),
-            engine.as_deref(),
+            engine,
         )?);
     }
     let (obs_counts, skipped) = stage_observations(p, cubes, &meta, staged)?;
@@ -261,12 +280,10 @@ fn stream_rows() -> usize {
     STREAM_ROWS
 }
 
-/// What the person file's chunks go through, and what they leave behind.
+/// What the person file's chunks go through on the thread that reads them.
 struct Stream<'a> {
     checks: RunChecks<'a>,
     households: Households,
-    cube: Option<Cube<'a>>,
-    micro: Option<Micro>,
     /// The error that stopped the stream (not the input's: a write, the engine).
     failed: Option<MigError>,
     /// Chunks taken, and the most rows one held.
@@ -274,18 +291,15 @@ struct Stream<'a> {
     held: usize,
 }
 
-impl<'a> Stream<'a> {
-    /// Takes one chunk's rows and clears them from the frame.
-    #[allow(clippy::too_many_arguments)]
+impl Stream<'_> {
+    /// Checks one chunk's rows, derives their household fields and hands them on (unless
+    /// errors were found: nothing will load, the rest is only checked).
     fn take(
         &mut self,
         n: &mut Normalized,
-        p: &'a Pipeline,
-        schema: &'a Schema,
         roster: Option<&Frame>,
-        engine: Option<&'a dyn CubeEngine>,
-        staged: &mut Staged,
-        meta: &FileMeta,
+        schema: &Schema,
+        to: &std::sync::mpsc::SyncSender<Frame>,
     ) -> Result<()> {
         // Replicate weights of the chunk beyond the memory bound are read back from their file
         // once written.
@@ -294,21 +308,45 @@ impl<'a> Stream<'a> {
         self.chunks += 1;
         self.held = self.held.max(n.frame.len());
         self.checks.chunk(n);
-        // With errors found nothing loads: the rest is only checked.
-        if !n.findings.has_errors() {
-            self.households.derive(&mut n.frame, roster, &schema.codes);
+        if n.findings.has_errors() {
+            n.frame.clear_rows();
+            return Ok(());
+        }
+        self.households.derive(&mut n.frame, roster, &schema.codes);
+        to.send(n.frame.take_rows())
+            .map_err(|_| MigError::Other("the estimation of the chunks stopped".into()))
+    }
+}
+
+/// What the person file's chunks go into, on a thread of their own: the cube and the microdata.
+struct Estimated<'a> {
+    cube: Option<Cube<'a>>,
+    micro: Option<Micro>,
+}
+
+impl<'a> Estimated<'a> {
+    /// Takes the chunks in order until the reading ends (or fails at the first error).
+    fn take_all(
+        &mut self,
+        chunks: std::sync::mpsc::Receiver<Frame>,
+        p: &'a Pipeline,
+        schema: &'a Schema,
+        engine: Option<&'a dyn CubeEngine>,
+        staged: &mut Staged,
+        meta: &FileMeta,
+    ) -> Result<()> {
+        for frame in chunks {
             let cube = match &mut self.cube {
                 Some(c) => c,
                 None => self
                     .cube
-                    .insert(Cube::new(&n.frame, p, &p.design, schema, engine)?),
+                    .insert(Cube::new(&frame, p, &p.design, schema, engine)?),
             };
-            cube.update(&n.frame)?;
+            cube.update(&frame)?;
             if let Some(m) = self.micro.as_mut() {
-                m.write(&n.frame, p, schema, meta, staged)?;
+                m.write(&frame, p, schema, meta, staged)?;
             }
         }
-        n.frame.clear_rows();
         Ok(())
     }
 }
