@@ -166,27 +166,13 @@ fn properties(schema: &SchemaRef, meta: &FileMeta) -> WriterProperties {
     props.build()
 }
 
-/// Writes the batches `next` hands out, one after another, as one Parquet file at `path`
-/// (fsynced): the file is never held whole in memory, only the row group being written.
+/// A Parquet file written batch by batch as the batches come (fsynced at the end): the file is
+/// never held whole in memory, only the row group being written.
 ///
 /// The columns of each batch are encoded in parallel on the worker pool (one column writer per
 /// leaf column, as `ArrowWriter` keeps them), then a full row group's column chunks are
 /// appended in column order: the same row groups, pages and bytes as `ArrowWriter` writes on
 /// one thread.
-pub fn write_batches(
-    path: &Path,
-    schema: SchemaRef,
-    meta: &FileMeta,
-    next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
-) -> Result<()> {
-    let mut w = BatchWriter::create(path, schema, meta)?;
-    while let Some(batch) = next()? {
-        w.push(&batch)?;
-    }
-    w.finish()
-}
-
-/// A Parquet file written batch by batch as batches come (see [`write_batches`]).
 pub struct BatchWriter {
     path: std::path::PathBuf,
     schema: SchemaRef,
@@ -466,8 +452,11 @@ mod tests {
             }
             let expected = one.into_inner().expect("close");
             let path = dir.join(format!("{rows}.parquet"));
-            let mut it = batches.into_iter();
-            write_batches(&path, schema, &meta, &mut || Ok(it.next())).expect("write_batches");
+            let mut w = BatchWriter::create(&path, schema, &meta).expect("create");
+            for b in &batches {
+                w.push(b).expect("push");
+            }
+            w.finish().expect("finish");
             let got = std::fs::read(&path).expect("read");
             assert!(got == expected, "{rows} rows: the bytes differ");
         }

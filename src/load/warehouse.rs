@@ -142,23 +142,6 @@ impl Staged {
         self.staged(area, rel, tmp, true)
     }
 
-    /// Stages a Parquet file written batch by batch (`next` hands them out), unless the
-    /// published file already holds the same data.
-    pub fn parquet_stream(
-        &mut self,
-        area: usize,
-        rel: &Path,
-        schema: arrow_schema::SchemaRef,
-        meta: &FileMeta,
-        next: &mut dyn FnMut() -> Result<Option<RecordBatch>>,
-    ) -> Result<()> {
-        let mut w = self.parquet_writer(area, rel, schema, meta)?;
-        while let Some(batch) = next()? {
-            w.push(&batch)?;
-        }
-        self.parquet_done(w)
-    }
-
     /// Starts a Parquet file for `rel` that batches are pushed into as they come; it is staged
     /// by [`Staged::parquet_done`], or left out by [`StagedParquet::discard`].
     pub fn parquet_writer(

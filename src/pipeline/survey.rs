@@ -246,12 +246,16 @@ pub(super) fn execute(
         micro.done(&person.frame, schema, p, &meta, staged)?;
     }
     if let (Some(r), true) = (&roster, microdata) {
-        let files = Files {
-            table: "emigrants",
-            src_file: format!("{}.parquet", p.source_id()),
-            area: usize::from(opts.microdata_dir.is_some()),
+        let mut emigrants = Micro {
+            files: Files {
+                table: "emigrants",
+                src_file: format!("{}.parquet", p.source_id()),
+                area: usize::from(opts.microdata_dir.is_some()),
+            },
+            writers: Vec::new(),
         };
-        stage_microdata(p, schema, r, &files, &meta, staged)?;
+        emigrants.write(&r.frame, p, schema, &meta, staged)?;
+        emigrants.done(&r.frame, schema, p, &meta, staged)?;
     }
     for n in std::iter::once(&person).chain(roster.as_ref()) {
         if !n.quarantined.is_empty() {
@@ -358,7 +362,8 @@ fn discard(micro: Option<Micro>) {
     }
 }
 
-/// The person file's microdata, one file per period written as the chunks come.
+/// A record's microdata, one file per period, written as the rows come (the person file's chunk
+/// by chunk, the roster's at once) in slices of [`STREAM_ROWS`].
 struct Micro {
     files: Files,
     /// By the frame's period index.
@@ -380,7 +385,9 @@ impl Micro {
         }
         for (t, rows) in rows.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
             let w = self.writer(t, frame, p, schema, meta, staged)?;
-            w.push(&columns::microdata(frame, rows, schema)?)?;
+            for slice in rows.chunks(STREAM_ROWS) {
+                w.push(&columns::microdata(frame, slice, schema)?)?;
+            }
         }
         Ok(())
     }
@@ -592,9 +599,6 @@ fn writes_microdata(p: &Pipeline, opts: &RunOptions) -> bool {
     p.pipeline.microdata && !opts.no_microdata
 }
 
-/// Rows of microdata turned into Arrow columns at a time.
-const MICRODATA_SLICE: usize = 32_768;
-
 /// Where one record's microdata go.
 struct Files {
     table: &'static str,
@@ -610,51 +614,6 @@ impl Files {
             .join(time)
             .join(&self.src_file)
     }
-}
-
-fn stage_microdata(
-    p: &Pipeline,
-    schema: &Schema,
-    n: &Normalized,
-    f: &Files,
-    meta: &FileMeta,
-    staged: &mut Staged,
-) -> Result<()> {
-    for (ti, time) in n.frame.times.iter().enumerate() {
-        let rows: Vec<u32> = (0..n.frame.len() as u32)
-            .filter(|&r| n.frame.time[r as usize] == ti as u32)
-            .collect();
-        let rel = f.rel(p, time);
-        // Written in slices of rows: a thread builds the next slice while this one encodes the
-        // last, so memory holds two slices and the row group being encoded.
-        let shape = columns::microdata(&n.frame, &[], schema)?.schema();
-        // The builder ends with `Ok(None)`; a builder gone without it (a panic) fails the file
-        // instead of ending it short.
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel(0);
-            scope.spawn(move || {
-                for rows in rows.chunks(MICRODATA_SLICE) {
-                    let slice = columns::microdata(&n.frame, rows, schema);
-                    let failed = slice.is_err();
-                    // A closed channel: the writer stopped; so does the builder.
-                    if tx.send(slice.map(Some)).is_err() || failed {
-                        return;
-                    }
-                }
-                let _ = tx.send(Ok(None));
-            });
-            let mut next = || {
-                rx.recv().unwrap_or_else(|_| {
-                    Err(MigError::Other(format!(
-                        "{}: the microdata slices stopped before the end",
-                        rel.display()
-                    )))
-                })
-            };
-            staged.parquet_stream(f.area, &rel, shape, meta, &mut next)
-        })?;
-    }
-    Ok(())
 }
 
 /// `<input file name>.csv`: the zip member's name for an archive, without `.csv`/`.gz` twice;
