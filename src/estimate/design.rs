@@ -57,15 +57,6 @@ impl Units {
             self.fpc[p] = f[r];
         }
     }
-
-    /// The units of `rows` of `frame`.
-    pub fn of_rows(frame: &Frame, rows: &[u32]) -> Units {
-        let mut u = Units::default();
-        for &r in rows {
-            u.add(frame, r as usize);
-        }
-        u
-    }
 }
 
 /// How standard errors will be computed for `frame`'s rows: replicate sums are gathered for a
@@ -100,14 +91,14 @@ fn declared(design: &Design, frame: &Frame) -> String {
 }
 
 /// Chooses the variance method of a design for the rows of one period, whose units are `units`.
-/// `universe` holds the frame and units that make up the design when `frame` covers only part of
-/// the sample (the roster of members abroad: households without one still count, with zero
-/// totals).
+/// `universe` holds the strata names and units that make up the design when `frame` covers only
+/// part of the sample (the roster of members abroad: households without one still count, with
+/// zero totals).
 pub fn variance_for(
     design: &Design,
     frame: &Frame,
     units: &Units,
-    universe: Option<(&Frame, &Units)>,
+    universe: Option<(&[String], &Units)>,
 ) -> Result<Variance> {
     match declared(design, frame).as_str() {
         "replicate" if frame.reps.count() > 0 => {
@@ -123,7 +114,7 @@ pub fn variance_for(
             Ok(Variance::Replicate(spec))
         }
         "taylor" if !frame.psus.is_empty() => match universe {
-            Some((f, u)) => taylor(design, &f.strata, u),
+            Some((strata, u)) => taylor(design, strata, u),
             None => taylor(design, &frame.strata, units),
         },
         "none" => Ok(Variance::None),

@@ -344,23 +344,9 @@ impl<'a> Cube<'a> {
             .resize_with(frame.times.len(), Default::default);
         let mut observations = Vec::new();
         let mut units = BTreeMap::new();
+        let none = Units::default();
         for ((sums, period), time) in self.periods.into_iter().zip(&frame.times) {
-            let whole = universe.map(|u| {
-                let none = Units::default();
-                let of = u.units.get(time).cloned().unwrap_or(none);
-                (u.strata.clone(), of)
-            });
-            let universe_frame;
-            let uni = match &whole {
-                Some((strata, of)) => {
-                    universe_frame = Frame {
-                        strata: strata.clone(),
-                        ..Default::default()
-                    };
-                    Some((&universe_frame, of))
-                }
-                None => None,
-            };
+            let uni = universe.map(|u| (&u.strata[..], u.units.get(time).unwrap_or(&none)));
             let variance = variance_for(self.design, frame, &period, uni)?;
             let sums =
                 sums.unwrap_or_else(|| State::new(n_cells, n_reps, 0, core::ChunkKey::default()));

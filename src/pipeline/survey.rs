@@ -97,14 +97,7 @@ pub(super) fn execute(
         chunks: 0,
         held: 0,
     };
-    let micro = microdata.then(|| Micro {
-        files: Files {
-            table: "microdata",
-            src_file: format!("{}.parquet", p.source_id()),
-            area: usize::from(opts.microdata_dir.is_some()),
-        },
-        writers: Vec::new(),
-    });
+    let micro = microdata.then(|| Micro::new("microdata", p, opts));
     let run_id = ctx.run_id.clone();
     let meta = FileMeta {
         run_id: &run_id,
@@ -246,14 +239,7 @@ pub(super) fn execute(
         micro.done(&person.frame, schema, p, &meta, staged)?;
     }
     if let (Some(r), true) = (&roster, microdata) {
-        let mut emigrants = Micro {
-            files: Files {
-                table: "emigrants",
-                src_file: format!("{}.parquet", p.source_id()),
-                area: usize::from(opts.microdata_dir.is_some()),
-            },
-            writers: Vec::new(),
-        };
+        let mut emigrants = Micro::new("emigrants", p, opts);
         emigrants.write(&r.frame, p, schema, &meta, staged)?;
         emigrants.done(&r.frame, schema, p, &meta, staged)?;
     }
@@ -371,6 +357,19 @@ struct Micro {
 }
 
 impl Micro {
+    /// The files of `table` (`microdata`, `emigrants`): in a `--microdata-dir` when one is given
+    /// (confidential microdata, area 1), else in the warehouse.
+    fn new(table: &'static str, p: &Pipeline, opts: &RunOptions) -> Micro {
+        Micro {
+            files: Files {
+                table,
+                src_file: format!("{}.parquet", p.source_id()),
+                area: usize::from(opts.microdata_dir.is_some()),
+            },
+            writers: Vec::new(),
+        }
+    }
+
     fn write(
         &mut self,
         frame: &Frame,
