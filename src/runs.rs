@@ -118,6 +118,91 @@ fn version(m: &std::fs::Metadata) -> Version {
 static HASHED: std::sync::Mutex<BTreeMap<PathBuf, (Version, String)>> =
     std::sync::Mutex::new(BTreeMap::new());
 
+/// Files whose hash the next reader to open them takes as it reads ([`hash_when_read`]).
+static WANTED: std::sync::Mutex<BTreeSet<PathBuf>> = std::sync::Mutex::new(BTreeSet::new());
+
+/// Asks that the next reader opening `path` from its start ([`hashing`]) hash it as it reads:
+/// a run's input is then read once for its rows and its hash together. When that reader does
+/// not reach the end, or the file changes meanwhile, [`hash_file`] reads the file instead.
+/// Dropping the request withdraws it, if no reader took it.
+pub fn hash_when_read(path: &Path) -> HashRequest {
+    if let Ok(mut w) = WANTED.lock() {
+        w.insert(path.to_path_buf());
+    }
+    HashRequest(path.to_path_buf())
+}
+
+/// A request of [`hash_when_read`], withdrawn when dropped.
+pub struct HashRequest(PathBuf);
+
+impl Drop for HashRequest {
+    fn drop(&mut self) {
+        if let Ok(mut w) = WANTED.lock() {
+            w.remove(&self.0);
+        }
+    }
+}
+
+/// `file` (just opened at `path`, not read yet), hashing what passes when its hash was asked
+/// for ([`hash_when_read`]); the first reader to open the file takes the request.
+pub fn hashing(path: &Path, file: std::fs::File) -> Box<dyn Read + Send> {
+    let wanted = WANTED.lock().is_ok_and(|mut w| w.remove(path));
+    let before = match file.metadata() {
+        Ok(m) if wanted => version(&m),
+        _ => return Box::new(file),
+    };
+    Box::new(HashingRead {
+        file,
+        path: path.to_path_buf(),
+        before,
+        hasher: Some(Sha256::new()),
+        size: 0,
+    })
+}
+
+/// A file read once for its consumer and its hash: at its end, when the file is the version
+/// it was when opened and every byte passed, the hash enters the memo [`hash_file`] reads.
+struct HashingRead {
+    file: std::fs::File,
+    path: PathBuf,
+    before: Version,
+    /// `None` once the end was read.
+    hasher: Option<Sha256>,
+    size: u64,
+}
+
+impl Read for HashingRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if n > 0 {
+            if let Some(h) = &mut self.hasher {
+                h.update(&buf[..n]);
+                self.size += n as u64;
+            }
+        } else if buf.is_empty() {
+            // Not the end: nothing was asked for.
+        } else if let Some(h) = self.hasher.take() {
+            let sha = hex(&h.finalize());
+            let after = self.file.metadata().map(|m| version(&m));
+            if after.is_ok_and(|a| a == self.before) && self.size == self.before.2 {
+                remember(&self.path, self.before, sha);
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Keeps a file version's hash in the memo.
+fn remember(path: &Path, v: Version, sha256: String) {
+    if let Ok(mut m) = HASHED.lock() {
+        // A long-lived process (`serve`) hashes a new file per upload: the memo stays small.
+        if m.len() >= 4096 {
+            m.clear();
+        }
+        m.insert(path.to_path_buf(), (v, sha256));
+    }
+}
+
 /// sha256 and size of a file, streamed (once per version of the file in a process: a file that
 /// has not changed since this process hashed it is not read again).
 pub fn hash_file(path: &Path) -> Result<InputFile> {
@@ -141,15 +226,8 @@ pub fn hash_file(path: &Path) -> Result<InputFile> {
         None => {
             let (size, sha256) = hash_read(&mut f, path)?;
             // Kept only when the file did not change while it was read.
-            if let (Ok(after), Ok(mut m)) = (stat(&f), HASHED.lock()) {
-                if after == before && size == before.2 {
-                    // A long-lived process (`serve`) hashes a new file per upload: the memo
-                    // stays small.
-                    if m.len() >= 4096 {
-                        m.clear();
-                    }
-                    m.insert(path.to_path_buf(), (after, sha256.clone()));
-                }
+            if stat(&f).is_ok_and(|after| after == before && size == before.2) {
+                remember(path, before, sha256.clone());
             }
             (size, sha256)
         }
@@ -660,6 +738,90 @@ mod tests {
         std::fs::write(&other, b"A,B\n1,2\n7,8\n").unwrap();
         std::fs::rename(&other, &f).unwrap();
         assert_eq!(hash_file(&f).unwrap().sha256, real(&f));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn memo(path: &Path) -> Option<String> {
+        HASHED.lock().unwrap().get(path).map(|(_, h)| h.clone())
+    }
+
+    fn wanted(path: &Path) -> bool {
+        WANTED.lock().unwrap().contains(path)
+    }
+
+    fn open(path: &Path) -> Box<dyn Read> {
+        let limits = crate::extract::limits::Limits::default();
+        crate::extract::data::open_data(path, None, &limits)
+            .unwrap()
+            .reader
+    }
+
+    #[test]
+    fn an_input_read_whole_is_hashed_by_its_reader_and_only_then() {
+        let dir = std::env::temp_dir().join(format!("migstat-hash-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let real = |p: &Path| sha256_hex(&std::fs::read(p).unwrap());
+        let body: String = (0..20_000).map(|i| format!("{i},{}\n", i * 7)).collect();
+
+        // Read to its end: the reader's hash is the file's, and the request is taken.
+        let whole = dir.join("whole.csv");
+        std::fs::write(&whole, format!("A,B\n{body}")).unwrap();
+        let request = hash_when_read(&whole);
+        let mut r = open(&whole);
+        assert!(!wanted(&whole), "the first reader takes the request");
+        let mut second = open(&whole);
+        let mut text = String::new();
+        r.read_to_string(&mut text).unwrap();
+        drop(request);
+        assert_eq!(memo(&whole), Some(real(&whole)));
+        assert_eq!(hash_file(&whole).unwrap().sha256, real(&whole));
+        // The second reader did not hash (it reads on untouched).
+        second.read_to_string(&mut String::new()).unwrap();
+
+        // Gzip: the compressed file's hash, as `hash_file` reads it.
+        let gz = dir.join("whole.csv.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut enc, text.as_bytes()).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        let _request = hash_when_read(&gz);
+        let mut unzipped = String::new();
+        open(&gz).read_to_string(&mut unzipped).unwrap();
+        assert_eq!(unzipped, text);
+        assert_eq!(memo(&gz), Some(real(&gz)));
+
+        // A reader that stops half-way leaves nothing: `hash_file` reads the file itself.
+        let half = dir.join("half.csv");
+        std::fs::write(&half, format!("A,B\n{body}")).unwrap();
+        let request = hash_when_read(&half);
+        let mut r = open(&half);
+        r.read_exact(&mut [0u8; 1000]).unwrap();
+        drop(r);
+        drop(request);
+        assert_eq!(memo(&half), None);
+        assert_eq!(hash_file(&half).unwrap().sha256, real(&half));
+
+        // A file that grows while it is read is not taken for the version opened.
+        let grows = dir.join("grows.csv");
+        std::fs::write(&grows, format!("A,B\n{body}")).unwrap();
+        let _request = hash_when_read(&grows);
+        let mut r = open(&grows);
+        r.read_exact(&mut [0u8; 1000]).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&grows)
+            .unwrap();
+        std::io::Write::write_all(&mut f, b"99,99\n").unwrap();
+        r.read_to_string(&mut String::new()).unwrap();
+        assert_eq!(memo(&grows), None);
+        assert_eq!(hash_file(&grows).unwrap().sha256, real(&grows));
+
+        // A request dropped before any reader came is withdrawn.
+        let never = dir.join("never.csv");
+        std::fs::write(&never, "A\n1\n").unwrap();
+        drop(hash_when_read(&never));
+        assert!(!wanted(&never));
+        open(&never).read_to_string(&mut String::new()).unwrap();
+        assert_eq!(memo(&never), None);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

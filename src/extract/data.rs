@@ -38,6 +38,8 @@ pub fn open_data(path: &Path, member: Option<&str>, limits: &Limits) -> Result<D
             size,
         });
     }
+    // A plain or gzip file is read whole from its start: the run's hash may be taken here.
+    let file = crate::runs::hashing(path, file);
     let (packed, inner): (Packed, Box<dyn Read + Send>) = if name.ends_with(".gz") {
         let read = Arc::new(AtomicU64::new(0));
         let counted = Counting {
@@ -47,13 +49,19 @@ pub fn open_data(path: &Path, member: Option<&str>, limits: &Limits) -> Result<D
         let gz = flate2::read::MultiGzDecoder::new(BufReader::new(counted));
         (Packed::Counter(read), Box::new(gz))
     } else {
-        (Packed::Plain, Box::new(file))
+        (Packed::Plain, file)
     };
     Ok(Data {
         reader: Box::new(BufReader::new(Meter::new(inner, path, limits, packed))),
         display: path.to_path_buf(),
         size,
     })
+}
+
+/// Whether an input of `kind` at `path` is read by [`open_data`] from its first byte to its last
+/// (delimited text, plain or gzip; not a zip member), so that its hash can be taken as it is read.
+pub fn read_whole(kind: &str, path: &Path) -> bool {
+    kind == "csv" && !path.to_string_lossy().to_lowercase().ends_with(".zip")
 }
 
 /// The size of `path`, which must be a regular file: a directory, FIFO or device (`/dev/zero`)

@@ -104,13 +104,27 @@ pub(super) fn map_batch(
         };
         match plan.dictionary_column() {
             Some(col) => {
+                // The first few distinct short values are looked up as packed words, the
+                // others (and long ones) in a hash map.
+                let (mut packed, mut first) = (Vec::with_capacity(FRONT), Vec::new());
                 let mut seen: HashMap<&str, Mapping> = HashMap::new();
                 for r in 0..n {
                     if !fits(&rows, r) {
                         continue;
                     }
                     let raw = batch.cell(r, col);
-                    let m = seen.entry(raw).or_insert_with(|| plan.apply_cell(raw));
+                    let word = pack(raw);
+                    let m = match word.and_then(|w| packed.iter().position(|&p| p == w)) {
+                        Some(i) => &first[i],
+                        None => match word {
+                            Some(w) if packed.len() < FRONT => {
+                                packed.push(w);
+                                first.push(plan.apply_cell(raw));
+                                &first[first.len() - 1]
+                            }
+                            _ => seen.entry(raw).or_insert_with(|| plan.apply_cell(raw)),
+                        },
+                    };
                     put(r, m, &mut rows);
                 }
             }
@@ -129,10 +143,9 @@ pub(super) fn map_batch(
     for (r, out) in rows.iter_mut().enumerate() {
         let start = reps.len();
         if out.shape == Shape::Fits {
-            let row = batch.row(r);
             let read = match keep_reps {
-                true => sys.replicates(&row, &mut reps),
-                false => sys.check_replicates(&row),
+                true => sys.replicates_at(&batch, r, &mut reps),
+                false => sys.check_replicates_at(&batch, r),
             };
             if let Err(p) = read {
                 out.problems.push(p);
@@ -150,6 +163,22 @@ pub(super) fn map_batch(
         ages,
         reps,
     }
+}
+
+/// Distinct values of a dictionary column a batch compares as packed words before hashing.
+const FRONT: usize = 16;
+
+/// A cell of at most 15 bytes as one word: its bytes, then its length in the last byte (two
+/// cells have the same word exactly when they are equal).
+fn pack(raw: &str) -> Option<u128> {
+    let b = raw.as_bytes();
+    if b.len() > 15 {
+        return None;
+    }
+    let mut w = [0u8; 16];
+    w[..b.len()].copy_from_slice(b);
+    w[15] = b.len() as u8;
+    Some(u128::from_le_bytes(w))
 }
 
 fn weight_problems(w: f64, column: &str, problems: &mut Vec<Problem>) {
@@ -170,4 +199,42 @@ fn weight_problems(w: f64, column: &str, problems: &mut Vec<Problem>) {
         value: format!("{w}"),
         message: msg.into(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pack;
+
+    #[test]
+    fn packed_cells_are_equal_exactly_when_the_cells_are() {
+        let cells = [
+            "",
+            "0",
+            "1",
+            "01",
+            "1 ",
+            " 1",
+            "1\0",
+            "\0",
+            "é",
+            "e\u{301}",
+            "12345678",
+            "123456789012345",
+            "1234567890123456",
+            "abcdefghijklmno",
+            "abcdefghijklmnp",
+        ];
+        for a in cells {
+            for b in cells {
+                match (pack(a), pack(b)) {
+                    (Some(x), Some(y)) => assert_eq!(x == y, a == b, "{a:?} {b:?}"),
+                    (x, y) => {
+                        assert!(a.len() > 15 || b.len() > 15);
+                        assert_eq!(x.is_none(), a.len() > 15);
+                        assert_eq!(y.is_none(), b.len() > 15);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 use super::mapper::Problem;
 use super::value::{norm_code, parse_i64, trim, Numbers};
 use crate::config::pipeline::{Design, Input, TimeSpec};
-use crate::extract::{Cells, RowSource};
+use crate::extract::{Cells, RowSource, TextBatch};
 
 pub struct SystemPlan {
     key: Vec<(usize, String)>,
@@ -16,6 +16,8 @@ pub struct SystemPlan {
     psu: Option<(usize, String)>,
     fpc: Option<(usize, String)>,
     pub reps: Vec<(usize, String)>,
+    /// `reps` as one range of columns, when they follow each other in the header.
+    rep_run: Option<std::ops::Range<usize>>,
     number: Numbers,
 }
 
@@ -76,6 +78,10 @@ impl SystemPlan {
         let weight =
             col(src, "weight", &design.weight, &mut probs).unwrap_or((usize::MAX, "-".into()));
         let reps = replicate_columns(src, &design.replicates, &mut probs);
+        let rep_run = reps.first().map(|r| r.0).and_then(|first| {
+            let follow = reps.iter().enumerate().all(|(k, (i, _))| *i == first + k);
+            follow.then(|| first..first + reps.len())
+        });
         let plan = SystemPlan {
             key,
             household,
@@ -88,6 +94,7 @@ impl SystemPlan {
             psu: col(src, "PSU", &design.psu, &mut probs),
             fpc: col(src, "fpc", &design.fpc, &mut probs),
             reps,
+            rep_run,
             number: Numbers::of(input),
         };
         (plan, probs)
@@ -221,6 +228,41 @@ impl SystemPlan {
                 .parse(raw)
                 .map_err(|m| replicate_problem(name, raw, m))?;
             out.push(x);
+        }
+        Ok(())
+    }
+
+    /// The replicate weights of `row` of a batch, as [`SystemPlan::replicates`] reads them;
+    /// replicate columns that follow each other in the header are read in one walk.
+    pub fn replicates_at(
+        &self,
+        batch: &TextBatch,
+        row: usize,
+        out: &mut Vec<f64>,
+    ) -> Result<(), Problem> {
+        let Some(cells) = self.rep_run.clone().and_then(|run| batch.run(row, run)) else {
+            return self.replicates(&batch.row(row), out);
+        };
+        for (raw, (_, name)) in cells.zip(&self.reps) {
+            let x = self
+                .number
+                .parse(raw)
+                .map_err(|m| replicate_problem(name, raw, m))?;
+            out.push(x);
+        }
+        Ok(())
+    }
+
+    /// [`SystemPlan::check_replicates`] on `row` of a batch, walking a run of columns as
+    /// [`SystemPlan::replicates_at`] does.
+    pub fn check_replicates_at(&self, batch: &TextBatch, row: usize) -> Result<(), Problem> {
+        let Some(cells) = self.rep_run.clone().and_then(|run| batch.run(row, run)) else {
+            return self.check_replicates(&batch.row(row));
+        };
+        for (raw, (_, name)) in cells.zip(&self.reps) {
+            self.number
+                .check(raw)
+                .map_err(|m| replicate_problem(name, raw, m))?;
         }
         Ok(())
     }

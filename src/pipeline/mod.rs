@@ -230,6 +230,26 @@ impl Job {
         }
     }
 
+    /// For each of [`Job::inputs`], whether the run reads it whole from its start
+    /// (`extract::data::read_whole`), so that its hash can be taken as it is read.
+    fn read_whole(&self, files: &[PathBuf]) -> Vec<bool> {
+        let kinds: Vec<&str> = match &self.kind {
+            Kind::Survey(p, _) => std::iter::once(p.input.kind.as_str())
+                .chain(p.roster.as_ref().map(|r| r.input.kind.as_str()))
+                .collect(),
+            Kind::Remittance(..) => Vec::new(),
+        };
+        files
+            .iter()
+            .enumerate()
+            .map(|(k, f)| {
+                kinds
+                    .get(k)
+                    .is_some_and(|kind| crate::extract::data::read_whole(kind, f))
+            })
+            .collect()
+    }
+
     fn schema_hash(&self) -> &str {
         match &self.kind {
             Kind::Survey(_, s) => &s.hash,
@@ -360,6 +380,7 @@ pub fn run_job(job: &Job, opts: &RunOptions, log: &mut dyn Write) -> Result<Outc
         true => None,
         false => deferrable(&fp, &files, last_ok, opts.force)?,
     };
+    let whole = job.read_whole(&files);
     let hashed_now = defer_from.unwrap_or(files.len());
     fp.inputs = files[..hashed_now]
         .iter()
@@ -379,13 +400,25 @@ pub fn run_job(job: &Job, opts: &RunOptions, log: &mut dyn Write) -> Result<Outc
                     format!("input changed: {path}")
                 }),
             };
-            let rest: Vec<PathBuf> = files[k..].to_vec();
+            // A delimited input is hashed by the run's first read of it; the others on a
+            // thread of their own meanwhile.
+            let rest: Vec<(PathBuf, Option<runs::HashRequest>)> = files[k..]
+                .iter()
+                .zip(&whole[k..])
+                .map(|(f, &w)| (f.clone(), w.then(|| runs::hash_when_read(f))))
+                .collect();
+            let others: Vec<PathBuf> = rest
+                .iter()
+                .filter(|r| r.1.is_none())
+                .map(|r| r.0.clone())
+                .collect();
             let handle = std::thread::spawn(move || {
-                rest.iter()
+                others
+                    .iter()
                     .map(|f| runs::hash_file(f))
                     .collect::<Result<Vec<_>>>()
             });
-            (reason, Some(Deferred { handle }))
+            (reason, Some(Deferred { handle, rest }))
         }
         None => {
             let digest = fp.digest();
@@ -475,9 +508,11 @@ fn deferrable(
     Ok(None)
 }
 
-/// Input hashes still being computed beside the run.
+/// Input hashes still being computed beside the run: the inputs in order, each with its
+/// request to be hashed as the run reads it, or hashed by `handle` (those without one).
 struct Deferred {
     handle: std::thread::JoinHandle<Result<Vec<runs::InputFile>>>,
+    rest: Vec<(PathBuf, Option<runs::HashRequest>)>,
 }
 
 /// The run's fingerprint, and the input hashes it still waits for.
@@ -490,11 +525,25 @@ impl Hashes {
     /// Writes every input's hash and the fingerprint into `m` (waiting for the deferred ones).
     fn complete(&mut self, m: &mut Manifest) -> Result<()> {
         if let Some(d) = self.deferred.take() {
-            let rest = d
+            let mut others = d
                 .handle
                 .join()
-                .map_err(|_| MigError::Other("hashing the inputs stopped".into()))??;
-            self.fp.inputs.extend(rest);
+                .map_err(|_| MigError::Other("hashing the inputs stopped".into()))??
+                .into_iter();
+            for (f, request) in d.rest {
+                let hashed = match request {
+                    // Taken as the run read the file, or, when it did not read it whole (or
+                    // the file changed meanwhile), read here.
+                    Some(request) => {
+                        drop(request);
+                        runs::hash_file(&f)?
+                    }
+                    None => others
+                        .next()
+                        .ok_or_else(|| MigError::Other("hashing the inputs stopped".into()))?,
+                };
+                self.fp.inputs.push(hashed);
+            }
         }
         m.inputs = self.fp.inputs.clone();
         m.fingerprint = self.fp.digest();

@@ -101,13 +101,30 @@ pub fn validate_stream(
         Some(path) => path.to_path_buf(),
         None => extract::locate(spec.input, &p.dir)?,
     };
-    // The SHA-256 the report names is taken on a thread of its own while the rows are read.
-    let hashing = {
-        let path = path.clone();
-        std::thread::spawn(move || crate::runs::hash_file(&path).is_ok())
+    // The SHA-256 the report names is taken by the first reader of a delimited file as it reads
+    // (the others are hashed on a thread of their own while the rows are read).
+    let (_request, hashing) = match extract::data::read_whole(&spec.input.kind, &path) {
+        true => (Some(crate::runs::hash_when_read(&path)), None),
+        false => {
+            let path = path.clone();
+            let hashing = std::thread::spawn(move || crate::runs::hash_file(&path).is_ok());
+            (None, Some(hashing))
+        }
     };
-    let mut findings = Findings::with_cap(cap);
-    let scan = file::scan(p, spec.input, &path, &mut findings)?;
+    // The file rules scan the bytes on a thread of their own while the rows are mapped. A
+    // file whose cells are not all UTF-8 is mapped again, as latin-1, once the scan says so.
+    let (scanned, mapped) = std::thread::scope(|s| {
+        let scan = s.spawn(|| {
+            let mut findings = Findings::with_cap(cap);
+            file::scan(p, spec.input, &path, &mut findings).map(|scan| (scan, findings))
+        });
+        let mapped = map_and_check(p, schema, spec, &path, false, cap, warehouse);
+        let scanned = scan
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (scanned, mapped)
+    });
+    let (scan, findings) = scanned?;
     let mut report = InputReport {
         record: spec.record.record.clone(),
         file: path.display().to_string(),
@@ -122,32 +139,42 @@ pub fn validate_stream(
             "the rows were not checked: the file cannot be read as it is (see the file findings)"
                 .into(),
         );
-        let _ = hashing.join();
+        let _ = hashing.map(|h| h.join());
         super::context::enrich(&mut report, spec, &path);
         return Ok(report);
     }
-    let n = map_and_check(p, schema, spec, &path, &scan, &mut report, warehouse)?;
+    let (n, part) = match scan.read_as_latin1 {
+        false => mapped?,
+        true => {
+            report.notes.push("cells that are not valid UTF-8 were found: the rows were checked reading the file as latin-1".into());
+            map_and_check(p, schema, spec, &path, true, cap, warehouse)?
+        }
+    };
+    report.findings.merge(part.findings);
+    report.notes.extend(part.notes);
+    report.periods = part.periods;
+    report.headers = part.headers;
     finish_report(&mut report, n);
-    let _ = hashing.join();
+    let _ = hashing.map(|h| h.join());
     super::context::enrich(&mut report, spec, &path);
     Ok(report)
 }
 
-/// The mapping run chunk by chunk with the row rules on each chunk (as latin-1 when the scan
-/// found cells that are not UTF-8), then the header rules.
+/// The mapping run chunk by chunk with the row rules on each chunk (as latin-1 when `latin1`),
+/// then the header rules; the header and row rules' findings, notes, periods and header width
+/// come back in a report of their own, to follow the file rules' findings.
 fn map_and_check(
     p: &Pipeline,
     schema: &Schema,
     spec: &RecordSpec,
     path: &Path,
-    scan: &file::FileScan,
-    report: &mut InputReport,
+    latin1: bool,
+    cap: u64,
     warehouse: Option<&Path>,
-) -> Result<Normalized> {
+) -> Result<(Normalized, InputReport)> {
     let mut input = spec.input.clone();
-    if scan.read_as_latin1 {
+    if latin1 {
         input.encoding = Some("latin-1".into());
-        report.notes.push("cells that are not valid UTF-8 were found: the rows were checked reading the file as latin-1".into());
     }
     // The rows are checked and dropped chunk by chunk; their replicate weights are checked as
     // they are mapped and not kept.
@@ -167,15 +194,16 @@ fn map_and_check(
         rows: CHUNK_ROWS,
         sink: &mut sink,
     };
-    let cap = report.findings.cap;
     let mut n = normalize_with(p, schema, &spec, Some(path), cap, Some(chunks))?;
-    header::check(p, &spec, &n.headers, &mut report.findings);
-    report
-        .notes
-        .extend(checks.finish(&n.frame, &mut n.findings, warehouse));
-    report.periods = checks.periods();
-    report.headers = n.headers.len();
-    Ok(n)
+    let mut part = InputReport {
+        findings: Findings::with_cap(cap),
+        ..Default::default()
+    };
+    header::check(p, &spec, &n.headers, &mut part.findings);
+    part.notes = checks.finish(&n.frame, &mut n.findings, warehouse);
+    part.periods = checks.periods();
+    part.headers = n.headers.len();
+    Ok((n, part))
 }
 
 fn finish_report(report: &mut InputReport, n: Normalized) {
