@@ -161,7 +161,8 @@ pub fn hashing(path: &Path, file: std::fs::File) -> Box<dyn Read + Send> {
 }
 
 /// A file read once for its consumer and its hash: at its end, when the file is the version
-/// it was when opened and every byte passed, the hash enters the memo [`hash_file`] reads.
+/// it was when opened and every byte passed, the hash enters the memo [`hash_file`] reads; a
+/// file that changed meanwhile is an error of the read (the rows read are of no one version).
 struct HashingRead {
     file: std::fs::File,
     path: PathBuf,
@@ -182,11 +183,15 @@ impl Read for HashingRead {
         } else if buf.is_empty() {
             // Not the end: nothing was asked for.
         } else if let Some(h) = self.hasher.take() {
-            let sha = hex(&h.finalize());
-            let after = self.file.metadata().map(|m| version(&m));
-            if after.is_ok_and(|a| a == self.before) && self.size == self.before.2 {
-                remember(&self.path, self.before, sha);
+            let after = self.file.metadata().map(|m| version(&m))?;
+            if after != self.before || self.size != self.before.2 {
+                // What was read is not one version of the file: neither its rows nor a hash
+                // can be trusted.
+                return Err(std::io::Error::other(
+                    "the file changed while it was read (its size or modification time is not what it was when opened); run again once it is complete",
+                ));
             }
+            remember(&self.path, self.before, hex(&h.finalize()));
         }
         Ok(n)
     }
@@ -800,7 +805,7 @@ mod tests {
         assert_eq!(memo(&half), None);
         assert_eq!(hash_file(&half).unwrap().sha256, real(&half));
 
-        // A file that grows while it is read is not taken for the version opened.
+        // A file that grows while it is read is an error at its end, and no hash is kept.
         let grows = dir.join("grows.csv");
         std::fs::write(&grows, format!("A,B\n{body}")).unwrap();
         let _request = hash_when_read(&grows);
@@ -811,7 +816,8 @@ mod tests {
             .open(&grows)
             .unwrap();
         std::io::Write::write_all(&mut f, b"99,99\n").unwrap();
-        r.read_to_string(&mut String::new()).unwrap();
+        let e = r.read_to_string(&mut String::new()).unwrap_err();
+        assert!(e.to_string().contains("changed while it was read"), "{e}");
         assert_eq!(memo(&grows), None);
         assert_eq!(hash_file(&grows).unwrap().sha256, real(&grows));
 

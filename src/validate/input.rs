@@ -347,7 +347,11 @@ fn set_aside(
         .collect();
     let mut src = extract::open(spec.input, &n.path)?;
     let mut cells = Vec::new();
-    while let Some(line) = src.next_into(&mut cells)? {
+    // Read up to the last row set aside.
+    while !by_line.is_empty() {
+        let Some(line) = src.next_into(&mut cells)? else {
+            break;
+        };
         if let Some((key, rule, message)) = by_line.remove(&line) {
             n.quarantined.push(QuarantinedRow {
                 cells: cells.clone(),
