@@ -221,15 +221,7 @@ impl SystemPlan {
         cells: &C,
         out: &mut Vec<f64>,
     ) -> Result<(), Problem> {
-        for (i, name) in &self.reps {
-            let raw = cells.cell(*i);
-            let x = self
-                .number
-                .parse(raw)
-                .map_err(|m| replicate_problem(name, raw, m))?;
-            out.push(x);
-        }
-        Ok(())
+        self.read_replicates(self.reps.iter().map(|(i, _)| cells.cell(*i)), Some(out))
     }
 
     /// The replicate weights of `row` of a batch, as [`SystemPlan::replicates`] reads them;
@@ -240,41 +232,39 @@ impl SystemPlan {
         row: usize,
         out: &mut Vec<f64>,
     ) -> Result<(), Problem> {
-        let Some(cells) = self.rep_run.clone().and_then(|run| batch.run(row, run)) else {
-            return self.replicates(&batch.row(row), out);
-        };
-        for (raw, (_, name)) in cells.zip(&self.reps) {
-            let x = self
-                .number
-                .parse(raw)
-                .map_err(|m| replicate_problem(name, raw, m))?;
-            out.push(x);
+        match self.rep_run.clone().and_then(|run| batch.run(row, run)) {
+            Some(cells) => self.read_replicates(cells, Some(out)),
+            None => self.replicates(&batch.row(row), out),
         }
-        Ok(())
-    }
-
-    /// [`SystemPlan::check_replicates`] on `row` of a batch, walking a run of columns as
-    /// [`SystemPlan::replicates_at`] does.
-    pub fn check_replicates_at(&self, batch: &TextBatch, row: usize) -> Result<(), Problem> {
-        let Some(cells) = self.rep_run.clone().and_then(|run| batch.run(row, run)) else {
-            return self.check_replicates(&batch.row(row));
-        };
-        for (raw, (_, name)) in cells.zip(&self.reps) {
-            self.number
-                .check(raw)
-                .map_err(|m| replicate_problem(name, raw, m))?;
-        }
-        Ok(())
     }
 
     /// Replicate weights of a row checked as [`SystemPlan::replicates`] reads them (the same
     /// problem for the same cell), their values not kept.
     pub fn check_replicates<C: Cells + ?Sized>(&self, cells: &C) -> Result<(), Problem> {
-        for (i, name) in &self.reps {
-            let raw = cells.cell(*i);
-            self.number
-                .check(raw)
-                .map_err(|m| replicate_problem(name, raw, m))?;
+        self.read_replicates(self.reps.iter().map(|(i, _)| cells.cell(*i)), None)
+    }
+
+    /// [`SystemPlan::check_replicates`] on `row` of a batch, walking a run of columns as
+    /// [`SystemPlan::replicates_at`] does.
+    pub fn check_replicates_at(&self, batch: &TextBatch, row: usize) -> Result<(), Problem> {
+        match self.rep_run.clone().and_then(|run| batch.run(row, run)) {
+            Some(cells) => self.read_replicates(cells, None),
+            None => self.check_replicates(&batch.row(row)),
+        }
+    }
+
+    /// The replicate cells in order: parsed into `out`, or only checked without one.
+    fn read_replicates<'c>(
+        &self,
+        cells: impl Iterator<Item = &'c str>,
+        mut out: Option<&mut Vec<f64>>,
+    ) -> Result<(), Problem> {
+        for (raw, (_, name)) in cells.zip(&self.reps) {
+            let problem = |m| replicate_problem(name, raw, m);
+            match out.as_deref_mut() {
+                Some(out) => out.push(self.number.parse(raw).map_err(problem)?),
+                None => self.number.check(raw).map_err(problem)?,
+            }
         }
         Ok(())
     }
