@@ -183,6 +183,7 @@ impl Read for HashingRead {
         } else if buf.is_empty() {
             // Not the end: nothing was asked for.
         } else if let Some(h) = self.hasher.take() {
+            crate::load::failpoint::hit(&format!("read.end {}", self.path.display()))?;
             let after = self.file.metadata().map(|m| version(&m))?;
             if after != self.before || self.size != self.before.2 {
                 // What was read is not one version of the file: neither its rows nor a hash

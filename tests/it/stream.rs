@@ -2,10 +2,12 @@
 //! dropped). Cut into many small chunks (`MIGSTAT_STREAM_ROWS`, a `failpoints` build), every
 //! shipped pipeline holds no more rows than a chunk and gives the warehouse of one chunk: the
 //! same microdata, emigrants, quarantined rows and counts to the bit, and the same estimates up
-//! to the order of additions; and the same bits on 1 and 2 threads.
+//! to the order of additions; and the same bits on 1 and 2 threads. A person file that changes
+//! while the run reads it stops the run.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 
@@ -158,4 +160,60 @@ fn chunked_runs_are_bit_identical_on_1_and_2_threads() {
     }
     assert!(seen[0].keys().any(|p| p.starts_with("observations")));
     assert_eq!(seen[0], seen[1], "1 and 2 threads differ");
+}
+
+/// An upload still being written when the nightly run starts: the person file grows while the
+/// run reads it (the run pauses at the end of its read, `read.end`, and the test appends a row
+/// meanwhile). What was read is of no one version of the file: the run fails, says why, and
+/// loads nothing.
+#[test]
+fn a_file_that_changes_while_it_is_read_loads_nothing() {
+    let dir = temp_dir("stream-changed");
+    let synth = repo().join("sample_data/synth");
+    for f in ["tha_lfs_synth_persons.csv", "tha_lfs_synth_roster.csv"] {
+        std::fs::copy(synth.join(f), dir.join(f)).expect("copy");
+    }
+    let text = std::fs::read_to_string(repo().join("pipelines/tha_lfs_synth.toml"))
+        .expect("pipeline")
+        .replace("../sample_data/synth/", &format!("{}/", dir.display()));
+    let pipeline = dir.join("tha.toml");
+    std::fs::write(&pipeline, text).expect("write");
+    let persons = dir.join("tha_lfs_synth_persons.csv");
+    let (steps, wh) = (dir.join("steps.log"), dir.join("wh"));
+    let step = format!("read.end {}", persons.display());
+    let child = Command::new(env!("CARGO_BIN_EXE_migstat"))
+        .args(["run", &pipeline.to_string_lossy(), "--warehouse"])
+        .arg(&wh)
+        .env("MIGSTAT_FAILPOINT", format!("{step}:1:pause"))
+        .env("MIGSTAT_FAILPOINT_LOG", &steps)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let t = Instant::now();
+    while !std::fs::read_to_string(&steps)
+        .unwrap_or_default()
+        .contains(&step)
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "the read never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&persons).expect("read");
+    let last = format!("{}\n", text.lines().last().expect("a row"));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&persons)
+        .expect("open");
+    std::io::Write::write_all(&mut f, last.as_bytes()).expect("append");
+    drop(f);
+    let o = child.wait_with_output().expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("changed while it was read"), "{err}");
+    assert!(err.contains("tha_lfs_synth_persons.csv"), "{err}");
+    assert!(parquet_files(&wh.join("observations")).is_empty());
+    assert!(parquet_files(&wh.join("microdata")).is_empty());
 }
