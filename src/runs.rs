@@ -146,10 +146,11 @@ impl Drop for HashRequest {
 /// `file` (just opened at `path`, not read yet), hashing what passes when its hash was asked
 /// for ([`hash_when_read`]); the first reader to open the file takes the request.
 pub fn hashing(path: &Path, file: std::fs::File) -> Box<dyn Read + Send> {
-    let wanted = WANTED.lock().is_ok_and(|mut w| w.remove(path));
-    let before = match file.metadata() {
-        Ok(m) if wanted => version(&m),
-        _ => return Box::new(file),
+    if !WANTED.lock().is_ok_and(|mut w| w.remove(path)) {
+        return Box::new(file);
+    }
+    let Ok(before) = file.metadata().map(|m| version(&m)) else {
+        return Box::new(file);
     };
     Box::new(HashingRead {
         file,

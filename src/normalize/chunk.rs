@@ -113,17 +113,15 @@ pub(super) fn map_batch(
                         continue;
                     }
                     let raw = batch.cell(r, col);
-                    let word = pack(raw);
-                    let m = match word.and_then(|w| packed.iter().position(|&p| p == w)) {
-                        Some(i) => &first[i],
-                        None => match word {
-                            Some(w) if packed.len() < FRONT => {
-                                packed.push(w);
-                                first.push(plan.apply_cell(raw));
-                                &first[first.len() - 1]
-                            }
-                            _ => seen.entry(raw).or_insert_with(|| plan.apply_cell(raw)),
-                        },
+                    let word = pack(raw).map(|w| (w, packed.iter().position(|&p| p == w)));
+                    let m = match word {
+                        Some((_, Some(i))) => &first[i],
+                        Some((w, None)) if packed.len() < FRONT => {
+                            packed.push(w);
+                            first.push(plan.apply_cell(raw));
+                            &first[first.len() - 1]
+                        }
+                        _ => seen.entry(raw).or_insert_with(|| plan.apply_cell(raw)),
                     };
                     put(r, m, &mut rows);
                 }
@@ -143,11 +141,7 @@ pub(super) fn map_batch(
     for (r, out) in rows.iter_mut().enumerate() {
         let start = reps.len();
         if out.shape == Shape::Fits {
-            let read = match keep_reps {
-                true => sys.replicates_at(&batch, r, &mut reps),
-                false => sys.check_replicates_at(&batch, r),
-            };
-            if let Err(p) = read {
+            if let Err(p) = sys.replicates(&batch, r, keep_reps.then_some(&mut reps)) {
                 out.problems.push(p);
             }
         }

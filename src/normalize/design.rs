@@ -215,41 +215,21 @@ impl SystemPlan {
         Ok(format!("{year}"))
     }
 
-    /// Replicate weights of a row, appended to `out`.
-    pub fn replicates<C: Cells + ?Sized>(
-        &self,
-        cells: &C,
-        out: &mut Vec<f64>,
-    ) -> Result<(), Problem> {
-        self.read_replicates(self.reps.iter().map(|(i, _)| cells.cell(*i)), Some(out))
-    }
-
-    /// The replicate weights of `row` of a batch, as [`SystemPlan::replicates`] reads them;
-    /// replicate columns that follow each other in the header are read in one walk.
-    pub fn replicates_at(
+    /// The replicate weights of `row` of a batch: parsed into `out`, or, without one, only
+    /// checked (the same problem for the same cell, the values not kept). Replicate columns that
+    /// follow each other in the header are read in one walk of the row's cell ends.
+    pub fn replicates(
         &self,
         batch: &TextBatch,
         row: usize,
-        out: &mut Vec<f64>,
+        out: Option<&mut Vec<f64>>,
     ) -> Result<(), Problem> {
         match self.rep_run.clone().and_then(|run| batch.run(row, run)) {
-            Some(cells) => self.read_replicates(cells, Some(out)),
-            None => self.replicates(&batch.row(row), out),
-        }
-    }
-
-    /// Replicate weights of a row checked as [`SystemPlan::replicates`] reads them (the same
-    /// problem for the same cell), their values not kept.
-    pub fn check_replicates<C: Cells + ?Sized>(&self, cells: &C) -> Result<(), Problem> {
-        self.read_replicates(self.reps.iter().map(|(i, _)| cells.cell(*i)), None)
-    }
-
-    /// [`SystemPlan::check_replicates`] on `row` of a batch, walking a run of columns as
-    /// [`SystemPlan::replicates_at`] does.
-    pub fn check_replicates_at(&self, batch: &TextBatch, row: usize) -> Result<(), Problem> {
-        match self.rep_run.clone().and_then(|run| batch.run(row, run)) {
-            Some(cells) => self.read_replicates(cells, None),
-            None => self.check_replicates(&batch.row(row)),
+            Some(cells) => self.read_replicates(cells, out),
+            None => {
+                let row = batch.row(row);
+                self.read_replicates(self.reps.iter().map(|(i, _)| row.cell(*i)), out)
+            }
         }
     }
 
