@@ -1,6 +1,10 @@
 //! Rows read together: a batch holds the text of many rows in one buffer (cell ends and row
 //! starts as offsets, each row's line number beside it), so that reading a row allocates
-//! nothing and a batch can be handed whole to a worker thread for mapping.
+//! nothing and a batch can be handed whole to a worker thread for mapping. Readers of typed
+//! formats (Parquet, SPSS, Stata, Excel) put numbers in as numbers ([`TextBatch::push_number`]):
+//! whoever reads a number takes it as it is, and only who needs its text (a code, a key, a
+//! finding) prints it.
+use std::borrow::Cow;
 
 /// How much one batch holds at most: a row bound and a text bound, whichever is reached first
 /// (wide rows make small batches, so memory per batch stays bounded).
@@ -33,6 +37,26 @@ pub struct TextBatch {
     /// is a block of delimited records as read ([`TextBatch::from_unquoted`]).
     gap: usize,
     lines: Vec<u64>,
+    /// Empty until a number is pushed; from then on one entry per cell, as `ends`: the number a
+    /// typed reader gave (always finite), or NaN for a text cell. A number has no text.
+    nums: Vec<f64>,
+}
+
+/// One cell as its reader gave it: text, or a number of a typed format.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    Text(&'a str),
+    Number(f64),
+}
+
+impl<'a> Value<'a> {
+    /// The cell's text: a number as [`super::number_cell`] writes it (a CSV export's text).
+    pub fn text(self) -> Cow<'a, str> {
+        match self {
+            Value::Text(t) => Cow::Borrowed(t),
+            Value::Number(x) => Cow::Owned(super::number_cell(x)),
+        }
+    }
 }
 
 impl TextBatch {
@@ -43,6 +67,7 @@ impl TextBatch {
         self.firsts.clear();
         self.gap = 0;
         self.lines.clear();
+        self.nums.clear();
     }
 
     /// The records of `text`, delimited text without any quote character, as the CSV parser
@@ -117,14 +142,34 @@ impl TextBatch {
     /// added to it.
     fn compact(&mut self) {
         let old = std::mem::take(self);
-        for r in 0..old.len() {
-            self.push_row(old.line(r), (0..old.width(r)).map(|c| old.cell(r, c)));
-        }
+        self.push_rows_of(&old);
     }
 
     pub fn push_cell(&mut self, cell: &str) {
         self.text.push_str(cell);
         self.end_cell();
+    }
+
+    /// Appends a number as a cell of its own kind (no text). A value that is not finite
+    /// (NaN, ±∞) goes in as its text, which the number readers refuse as they refuse it in a
+    /// text file.
+    pub fn push_number(&mut self, x: f64) {
+        if !x.is_finite() {
+            return self.push_cell(&super::number_cell(x));
+        }
+        self.nums.resize(self.ends.len(), f64::NAN);
+        self.ends.push(self.text.len());
+        self.nums.push(x);
+        if let Some(last) = self.starts.last_mut() {
+            *last = self.ends.len();
+        }
+    }
+
+    fn push_value(&mut self, v: Value<'_>) {
+        match v {
+            Value::Text(t) => self.push_cell(t),
+            Value::Number(x) => self.push_number(x),
+        }
     }
 
     /// The text buffer, to append the current cell to in place.
@@ -135,6 +180,9 @@ impl TextBatch {
     /// Ends the current cell at the buffer's end.
     pub fn end_cell(&mut self) {
         self.ends.push(self.text.len());
+        if !self.nums.is_empty() {
+            self.nums.push(f64::NAN);
+        }
         if let Some(last) = self.starts.last_mut() {
             *last = self.ends.len();
         }
@@ -146,10 +194,14 @@ impl TextBatch {
             self.clone_from(other);
             return;
         }
+        self.push_rows_of(other);
+    }
+
+    fn push_rows_of(&mut self, other: &TextBatch) {
         for r in 0..other.len() {
             self.begin_row(other.line(r));
             for c in 0..other.width(r) {
-                self.push_cell(other.cell(r, c));
+                self.push_value(other.value(r, c));
             }
         }
     }
@@ -170,6 +222,9 @@ impl TextBatch {
         for e in ends {
             self.ends.push(base + e);
         }
+        if !self.nums.is_empty() {
+            self.nums.resize(self.ends.len(), f64::NAN);
+        }
         if let Some(last) = self.starts.last_mut() {
             *last = self.ends.len();
         }
@@ -184,6 +239,7 @@ impl TextBatch {
         self.starts.pop();
         let first = self.starts.last().copied().unwrap_or(0);
         self.ends.truncate(first);
+        self.nums.truncate(first);
         if let Some(start) = self.firsts.pop() {
             self.text.truncate(start);
         }
@@ -208,34 +264,51 @@ impl TextBatch {
         self.starts[row + 1] - self.starts[row]
     }
 
-    /// Cell `col` of `row`, `""` past the row's end.
+    /// Cell `col` of `row`, `Text("")` past the row's end.
     #[inline]
-    pub fn cell(&self, row: usize, col: usize) -> &str {
+    pub fn value(&self, row: usize, col: usize) -> Value<'_> {
         let (first, next) = (self.starts[row], self.starts[row + 1]);
         let i = first + col;
         if i >= next {
-            return "";
+            return Value::Text("");
         }
         let start = if col == 0 {
             self.firsts[row]
         } else {
             self.ends[i - 1] + self.gap
         };
+        self.at(i, start)
+    }
+
+    /// Cell `i` (index in `ends`), whose text starts at `start`.
+    #[inline]
+    fn at(&self, i: usize, start: usize) -> Value<'_> {
+        if let Some(&x) = self.nums.get(i) {
+            if !x.is_nan() {
+                return Value::Number(x);
+            }
+        }
         let end = self.ends[i];
         // Cells end where a whole string was appended (`end_cell`), or at an ASCII delimiter or
         // line break, so both offsets are character boundaries of `text`.
         debug_assert!(self.text.is_char_boundary(start) && self.text.is_char_boundary(end));
-        self.text.get(start..end).unwrap_or("")
+        Value::Text(self.text.get(start..end).unwrap_or(""))
+    }
+
+    /// The text of cell `col` of `row` (a number printed), `""` past the row's end.
+    #[inline]
+    pub fn cell(&self, row: usize, col: usize) -> Cow<'_, str> {
+        self.value(row, col).text()
     }
 
     /// Cells `cols` of `row` in column order, read off the cell ends one after the other
-    /// (what [`TextBatch::cell`] gives for each, without locating each anew); `None` when the
+    /// (what [`TextBatch::value`] gives for each, without locating each anew); `None` when the
     /// row has fewer cells.
     pub fn run(
         &self,
         row: usize,
         cols: std::ops::Range<usize>,
-    ) -> Option<impl Iterator<Item = &str> + '_> {
+    ) -> Option<impl Iterator<Item = Value<'_>> + '_> {
         let first = self.starts[row];
         if cols.end > self.starts[row + 1] - first || cols.start > cols.end {
             return None;
@@ -245,15 +318,11 @@ impl TextBatch {
             c => self.ends[first + c - 1] + self.gap,
         };
         let gap = self.gap;
-        Some(
-            self.ends[first + cols.start..first + cols.end]
-                .iter()
-                .map(move |&end| {
-                    let cell = self.text.get(start..end).unwrap_or("");
-                    start = end + gap;
-                    cell
-                }),
-        )
+        Some((first + cols.start..first + cols.end).map(move |i| {
+            let cell = self.at(i, start);
+            start = self.ends[i] + gap;
+            cell
+        }))
     }
 
     pub fn row(&self, row: usize) -> BatchRow<'_> {
@@ -263,7 +332,7 @@ impl TextBatch {
     /// The cells of `row` as owned strings (a quarantined row keeps them).
     pub fn row_cells(&self, row: usize) -> Vec<String> {
         (0..self.width(row))
-            .map(|c| self.cell(row, c).to_string())
+            .map(|c| self.cell(row, c).into_owned())
             .collect()
     }
 }
@@ -277,15 +346,19 @@ pub struct BatchRow<'a> {
 
 /// Cells by position: a row of a batch, or a row of owned strings.
 pub trait Cells {
-    /// Cell `i`, `""` past the row's end.
-    fn cell(&self, i: usize) -> &str;
+    /// Cell `i`, `Text("")` past the row's end.
+    fn value(&self, i: usize) -> Value<'_>;
     fn width(&self) -> usize;
+    /// The text of cell `i` (a number printed), `""` past the row's end.
+    fn cell(&self, i: usize) -> Cow<'_, str> {
+        self.value(i).text()
+    }
 }
 
 impl Cells for BatchRow<'_> {
     #[inline]
-    fn cell(&self, i: usize) -> &str {
-        self.batch.cell(self.row, i)
+    fn value(&self, i: usize) -> Value<'_> {
+        self.batch.value(self.row, i)
     }
     #[inline]
     fn width(&self) -> usize {
@@ -294,8 +367,8 @@ impl Cells for BatchRow<'_> {
 }
 
 impl Cells for [String] {
-    fn cell(&self, i: usize) -> &str {
-        self.get(i).map(String::as_str).unwrap_or("")
+    fn value(&self, i: usize) -> Value<'_> {
+        Value::Text(self.get(i).map(String::as_str).unwrap_or(""))
     }
     fn width(&self) -> usize {
         self.len()
@@ -303,8 +376,8 @@ impl Cells for [String] {
 }
 
 impl Cells for Vec<String> {
-    fn cell(&self, i: usize) -> &str {
-        self.as_slice().cell(i)
+    fn value(&self, i: usize) -> Value<'_> {
+        self.as_slice().value(i)
     }
     fn width(&self) -> usize {
         self.len()
@@ -324,7 +397,10 @@ mod tests {
         assert_eq!(b.len(), 3);
         assert_eq!((b.line(0), b.width(0)), (2, 3));
         assert_eq!(b.row_cells(0), ["a", "", "ccc"]);
-        assert_eq!((b.line(1), b.width(1), b.cell(1, 0)), (4, 1, ""));
+        assert_eq!(
+            (b.line(1), b.width(1), b.value(1, 0)),
+            (4, 1, Value::Text(""))
+        );
         assert_eq!(b.cell(2, 1), "yy");
         assert_eq!(b.cell(2, 7), "");
         b.pop_row();
@@ -343,13 +419,21 @@ mod tests {
         appended.push_row(2, ["a", "", "ccc", "dé"]);
         appended.push_row(3, ["x"]);
         let in_place = TextBatch::from_unquoted("a,,ccc,dé\r\n\nx\n,,\n".into(), 2, b',');
-        for b in [&appended, &in_place] {
+        let mut typed = TextBatch::default();
+        typed.push_row(1, ["a", ""]);
+        typed.begin_row(2);
+        typed.push_number(1.5);
+        typed.push_cell("b");
+        typed.push_number(-0.0);
+        typed.push_number(f64::NAN);
+        typed.push_row(3, ["c"]);
+        for b in [&appended, &in_place, &typed] {
             for row in 0..b.len() {
                 let w = b.width(row);
                 for start in 0..=w {
                     for end in start..=w {
-                        let run: Vec<&str> = b.run(row, start..end).unwrap().collect();
-                        let cells: Vec<&str> = (start..end).map(|c| b.cell(row, c)).collect();
+                        let run: Vec<Value> = b.run(row, start..end).unwrap().collect();
+                        let cells: Vec<Value> = (start..end).map(|c| b.value(row, c)).collect();
                         assert_eq!(run, cells, "row {row}, cells {start}..{end}");
                     }
                 }
@@ -357,5 +441,46 @@ mod tests {
             }
         }
         assert_eq!(in_place.len(), 3);
+        let row: Vec<Value> = (0..4).map(|c| typed.value(1, c)).collect();
+        assert_eq!(
+            row,
+            [
+                Value::Number(1.5),
+                Value::Text("b"),
+                Value::Number(-0.0),
+                Value::Text("NaN")
+            ]
+        );
+        assert_eq!(typed.row_cells(1), ["1.5", "b", "0", "NaN"]);
+        assert_eq!(typed.row_cells(2), ["c"]);
+    }
+
+    /// Numbers stay numbers wherever a batch moves its rows: appended to another batch, a
+    /// row dropped, and a batch of records split in place taking them after its own.
+    #[test]
+    fn numbers_keep_their_cells_through_append_and_pop() {
+        let mut typed = TextBatch::default();
+        typed.begin_row(7);
+        typed.push_cell("x");
+        typed.push_number(2.25);
+        typed.begin_row(8);
+        typed.push_number(9.0);
+        typed.pop_row();
+        assert_eq!(typed.len(), 1);
+        let mut b = TextBatch::from_unquoted("p,q\n".into(), 1, b',');
+        b.append(&typed);
+        b.push_row(9, ["r", "s"]);
+        let all: Vec<Vec<Value>> = (0..b.len())
+            .map(|r| (0..b.width(r)).map(|c| b.value(r, c)).collect())
+            .collect();
+        assert_eq!(
+            all,
+            [
+                vec![Value::Text("p"), Value::Text("q")],
+                vec![Value::Text("x"), Value::Number(2.25)],
+                vec![Value::Text("r"), Value::Text("s")],
+            ]
+        );
+        assert_eq!((b.line(0), b.line(1), b.line(2)), (1, 7, 9));
     }
 }

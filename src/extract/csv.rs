@@ -240,7 +240,7 @@ impl super::RowSource for CsvSource {
         }
         for (i, cell) in cells.iter_mut().enumerate() {
             cell.clear();
-            cell.push_str(self.pending.cell(r, i));
+            cell.push_str(&self.pending.cell(r, i));
         }
         Ok(Some(self.pending.line(r)))
     }

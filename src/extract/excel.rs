@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use calamine::{open_workbook_auto, Data, Range, Reader, Sheets};
 
 use super::limits::{grouped, Limits};
-use super::number_cell;
 use super::{guard, workbook};
+use super::{number_cell, BatchSize, TextBatch};
 use crate::error::{MigError, Result};
 
 /// Which cells of which sheet to read, as the pipeline's input says.
@@ -161,21 +161,25 @@ impl ExcelSource {
     fn row_cells(&self, row: u32, out: &mut Vec<String>) -> Result<()> {
         out.clear();
         for col in self.cols.0..=self.cols.1 {
-            let text = match self.cells.get_value((row, col)) {
-                None => String::new(),
-                Some(v) => cell_text(v).map_err(|msg| MigError::Data {
-                    path: self.display.clone(),
-                    line: u64::from(row) + 1,
-                    column: self.headers.get((col - self.cols.0) as usize).map_or_else(
-                        || column_letters(col),
-                        |h| format!("{h} ({})", column_letters(col)),
-                    ),
-                    msg,
-                })?,
-            };
-            out.push(text);
+            out.push(self.cell_text(row, col)?);
         }
         Ok(())
+    }
+
+    /// The text of one cell; a cell holding an Excel error is an error naming it.
+    fn cell_text(&self, row: u32, col: u32) -> Result<String> {
+        match self.cells.get_value((row, col)) {
+            None => Ok(String::new()),
+            Some(v) => cell_text(v).map_err(|msg| MigError::Data {
+                path: self.display.clone(),
+                line: u64::from(row) + 1,
+                column: self.headers.get((col - self.cols.0) as usize).map_or_else(
+                    || column_letters(col),
+                    |h| format!("{h} ({})", column_letters(col)),
+                ),
+                msg,
+            }),
+        }
     }
 }
 
@@ -265,13 +269,45 @@ impl super::RowSource for ExcelSource {
     }
 
     fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>> {
+        super::typed_next_into(self, cells)
+    }
+
+    fn next_batch(&mut self, batch: &mut TextBatch, size: BatchSize) -> Result<usize> {
+        super::typed_next_batch(self, batch, size)
+    }
+}
+
+impl super::TypedRows for ExcelSource {
+    /// The next row that is not blank: numbers (and dates not shown as dates) as numbers,
+    /// the rest as text.
+    fn push_next(&mut self, batch: &mut TextBatch) -> Result<Option<u64>> {
         while self.next_row <= self.last_row {
             let row = self.next_row;
             self.next_row += 1;
-            self.row_cells(row, cells)?;
-            if cells.iter().any(|c| !c.trim().is_empty()) {
+            batch.begin_row(u64::from(row) + 1);
+            let mut blank = true;
+            for col in self.cols.0..=self.cols.1 {
+                let number = match self.cells.get_value((row, col)) {
+                    Some(Data::Int(i)) if i.unsigned_abs() <= 1 << 53 => Some(*i as f64),
+                    Some(Data::Float(x)) => Some(*x),
+                    Some(Data::DateTime(dt)) if !dt.is_datetime() => Some(dt.as_f64()),
+                    _ => None,
+                };
+                match number {
+                    Some(x) => batch.push_number(x),
+                    None => {
+                        let text = self.cell_text(row, col)?;
+                        blank &= text.trim().is_empty();
+                        batch.push_cell(&text);
+                        continue;
+                    }
+                }
+                blank = false;
+            }
+            if !blank {
                 return Ok(Some(u64::from(row) + 1));
             }
+            batch.pop_row();
         }
         Ok(None)
     }

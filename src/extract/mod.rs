@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-pub use self::batch::{BatchSize, Cells, TextBatch};
+pub use self::batch::{BatchSize, Cells, TextBatch, Value};
 pub use self::csv::{CsvSource, Encoding};
 pub use self::excel::ExcelSource;
 pub use self::parquet::ParquetSource;
@@ -83,6 +83,49 @@ pub trait RowSource {
                 .position(|h| h.eq_ignore_ascii_case(n.trim()))
         })
     }
+}
+
+/// A reader of a typed format (Parquet, SPSS, Stata, Excel): it appends its rows to a batch
+/// itself, numbers as numbers ([`TextBatch::push_number`]), and [`typed_next_into`] and
+/// [`typed_next_batch`] make its `RowSource` methods of that.
+trait TypedRows {
+    /// Appends the next row to `batch` (begun with [`TextBatch::begin_row`]); its line (case,
+    /// sheet row) number, `None` at the end. On an error the caller drops a row begun.
+    fn push_next(&mut self, batch: &mut TextBatch) -> Result<Option<u64>>;
+}
+
+/// `RowSource::next_into` of a typed reader: the row's cells as text (numbers printed).
+fn typed_next_into(src: &mut impl TypedRows, cells: &mut Vec<String>) -> Result<Option<u64>> {
+    let mut batch = TextBatch::default();
+    let line = src.push_next(&mut batch)?;
+    cells.clear();
+    if line.is_some() {
+        cells.extend(batch.row_cells(0));
+    }
+    Ok(line)
+}
+
+/// `RowSource::next_batch` of a typed reader.
+fn typed_next_batch(
+    src: &mut impl TypedRows,
+    batch: &mut TextBatch,
+    size: BatchSize,
+) -> Result<usize> {
+    let mut n = 0;
+    while !batch.is_full(size) {
+        let rows = batch.len();
+        match src.push_next(batch) {
+            Ok(Some(_)) => n += 1,
+            Ok(None) => break,
+            Err(e) => {
+                if batch.len() > rows {
+                    batch.pop_row();
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// Input types a pipeline may declare.

@@ -1,10 +1,13 @@
 //! Parquet files (as written by pandas, polars, R's arrow, DuckDB or Spark): read batch by batch
-//! with the arrow reader and turned into text cells. Integers, floats, booleans, strings
-//! (plain, large, view and dictionary-encoded, such as pandas categoricals), decimals and dates
-//! (`Date32`, as ISO dates) are read; nulls are blank. A column of any other type (timestamps,
-//! lists, structs) is an error naming it, raised when the file is opened.
+//! with the arrow reader. Integers (up to 2^53 in size; larger ones as their digits) and
+//! double-precision floats go into the batch as numbers; booleans, strings (plain, large, view
+//! and dictionary-encoded, such as pandas categoricals), decimals, single-precision floats (as
+//! the decimal they were written as) and dates (`Date32`, as ISO dates) as text; nulls are
+//! blank. A column of any other type (timestamps, lists, structs) is an error naming it, raised
+//! when the file is opened.
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -16,7 +19,7 @@ use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use super::guard;
-use super::number_cell;
+use super::{number_cell, BatchSize, ReadJob, TextBatch};
 use crate::error::{MigError, Result};
 
 /// A Parquet file opened for streaming its rows.
@@ -25,10 +28,33 @@ pub struct ParquetSource {
     headers: Vec<String>,
     size: u64,
     batches: ParquetRecordBatchReader,
-    /// The current batch, one vector of cells per column.
-    columns: Vec<Vec<String>>,
+    /// The current batch, shared with the jobs that turn its rows into cells.
+    batch: Option<Arc<Loaded>>,
+    /// The next row of `batch` to hand out.
     at: usize,
     row: u64,
+}
+
+/// A decoded batch with its dictionary columns' keys and value texts worked out once.
+struct Loaded {
+    batch: RecordBatch,
+    dictionaries: Vec<Option<Dictionary>>,
+}
+
+struct Dictionary {
+    /// Each row's index into `texts` (0 for a null row, which is blank).
+    keys: Vec<usize>,
+    texts: Vec<String>,
+}
+
+impl Loaded {
+    /// Appends row `i` as a row of `line`.
+    fn push_row(&self, i: usize, line: u64, batch: &mut TextBatch) {
+        batch.begin_row(line);
+        for (a, dictionary) in self.batch.columns().iter().zip(&self.dictionaries) {
+            push_cell(a, i, dictionary.as_ref(), batch);
+        }
+    }
 }
 
 impl ParquetSource {
@@ -66,14 +92,14 @@ impl ParquetSource {
             headers: schema.fields().iter().map(|f| f.name().clone()).collect(),
             size,
             batches,
-            columns: Vec::new(),
+            batch: None,
             at: 0,
             row: 0,
         })
     }
 
     /// Loads the next non-empty batch; `false` at the end. Decoding runs under the guard.
-    fn next_batch(&mut self) -> Result<bool> {
+    fn load_batch(&mut self) -> Result<bool> {
         let display = self.display.clone();
         guard::guarded(&display, "Parquet file", || self.decode_batch())
     }
@@ -90,7 +116,20 @@ impl ParquetSource {
             if batch.num_rows() == 0 {
                 continue;
             }
-            self.columns = batch.columns().iter().map(column_cells).collect();
+            let dictionaries = batch
+                .columns()
+                .iter()
+                .map(|a| {
+                    a.as_any_dictionary_opt().map(|d| Dictionary {
+                        keys: d.normalized_keys(),
+                        texts: column_cells(d.values()),
+                    })
+                })
+                .collect();
+            self.batch = Some(Arc::new(Loaded {
+                batch,
+                dictionaries,
+            }));
             self.at = 0;
             return Ok(true);
         }
@@ -136,7 +175,67 @@ pub(crate) fn iso_date(days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// The cells of one column of a batch (types were checked when the file was opened).
+/// Appends cell `i` of column `a`: a number as a number, the rest as text (`dictionary`: a
+/// dictionary column's keys and value texts).
+fn push_cell(a: &ArrayRef, i: usize, dictionary: Option<&Dictionary>, batch: &mut TextBatch) {
+    if a.is_null(i) {
+        return batch.push_cell("");
+    }
+    let int = |v: i64, batch: &mut TextBatch| {
+        if v.unsigned_abs() <= 1 << 53 {
+            batch.push_number(v as f64)
+        } else {
+            batch.push_cell(&v.to_string())
+        }
+    };
+    match a.data_type() {
+        DataType::Int8 => int(a.as_primitive::<Int8Type>().value(i).into(), batch),
+        DataType::Int16 => int(a.as_primitive::<Int16Type>().value(i).into(), batch),
+        DataType::Int32 => int(a.as_primitive::<Int32Type>().value(i).into(), batch),
+        DataType::Int64 => int(a.as_primitive::<Int64Type>().value(i), batch),
+        DataType::UInt8 => int(a.as_primitive::<UInt8Type>().value(i).into(), batch),
+        DataType::UInt16 => int(a.as_primitive::<UInt16Type>().value(i).into(), batch),
+        DataType::UInt32 => int(a.as_primitive::<UInt32Type>().value(i).into(), batch),
+        DataType::UInt64 => match i64::try_from(a.as_primitive::<UInt64Type>().value(i)) {
+            Ok(v) => int(v, batch),
+            Err(_) => batch.push_cell(&a.as_primitive::<UInt64Type>().value(i).to_string()),
+        },
+        DataType::Float64 => batch.push_number(a.as_primitive::<Float64Type>().value(i)),
+        DataType::Utf8 => batch.push_cell(a.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => batch.push_cell(a.as_string::<i64>().value(i)),
+        DataType::Utf8View => batch.push_cell(a.as_string_view().value(i)),
+        DataType::Dictionary(_, _) => {
+            let text = dictionary.and_then(|d| d.texts.get(*d.keys.get(i)?));
+            batch.push_cell(text.map_or("", String::as_str))
+        }
+        _ => batch.push_cell(&cell_text(a, i)),
+    }
+}
+
+/// The text of a non-null cell (types were checked when the file was opened).
+fn cell_text(a: &ArrayRef, i: usize) -> String {
+    match a.data_type() {
+        DataType::Boolean => a.as_boolean().value(i).to_string(),
+        DataType::Int8 => a.as_primitive::<Int8Type>().value(i).to_string(),
+        DataType::Int16 => a.as_primitive::<Int16Type>().value(i).to_string(),
+        DataType::Int32 => a.as_primitive::<Int32Type>().value(i).to_string(),
+        DataType::Int64 => a.as_primitive::<Int64Type>().value(i).to_string(),
+        DataType::UInt8 => a.as_primitive::<UInt8Type>().value(i).to_string(),
+        DataType::UInt16 => a.as_primitive::<UInt16Type>().value(i).to_string(),
+        DataType::UInt32 => a.as_primitive::<UInt32Type>().value(i).to_string(),
+        DataType::UInt64 => a.as_primitive::<UInt64Type>().value(i).to_string(),
+        DataType::Float32 => format!("{}", a.as_primitive::<Float32Type>().value(i)),
+        DataType::Float64 => number_cell(a.as_primitive::<Float64Type>().value(i)),
+        DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
+        DataType::LargeUtf8 => a.as_string::<i64>().value(i).to_string(),
+        DataType::Utf8View => a.as_string_view().value(i).to_string(),
+        DataType::Date32 => iso_date(i64::from(a.as_primitive::<Date32Type>().value(i))),
+        DataType::Decimal128(_, _) => a.as_primitive::<Decimal128Type>().value_as_string(i),
+        _ => String::new(),
+    }
+}
+
+/// The cells of a dictionary's values as text.
 fn column_cells(a: &ArrayRef) -> Vec<String> {
     if let Some(dict) = a.as_any_dictionary_opt() {
         let values = column_cells(dict.values());
@@ -153,29 +252,14 @@ fn column_cells(a: &ArrayRef) -> Vec<String> {
             })
             .collect();
     }
-    let text = |i: usize| -> String {
-        match a.data_type() {
-            DataType::Boolean => a.as_boolean().value(i).to_string(),
-            DataType::Int8 => a.as_primitive::<Int8Type>().value(i).to_string(),
-            DataType::Int16 => a.as_primitive::<Int16Type>().value(i).to_string(),
-            DataType::Int32 => a.as_primitive::<Int32Type>().value(i).to_string(),
-            DataType::Int64 => a.as_primitive::<Int64Type>().value(i).to_string(),
-            DataType::UInt8 => a.as_primitive::<UInt8Type>().value(i).to_string(),
-            DataType::UInt16 => a.as_primitive::<UInt16Type>().value(i).to_string(),
-            DataType::UInt32 => a.as_primitive::<UInt32Type>().value(i).to_string(),
-            DataType::UInt64 => a.as_primitive::<UInt64Type>().value(i).to_string(),
-            DataType::Float32 => format!("{}", a.as_primitive::<Float32Type>().value(i)),
-            DataType::Float64 => number_cell(a.as_primitive::<Float64Type>().value(i)),
-            DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
-            DataType::LargeUtf8 => a.as_string::<i64>().value(i).to_string(),
-            DataType::Utf8View => a.as_string_view().value(i).to_string(),
-            DataType::Date32 => iso_date(i64::from(a.as_primitive::<Date32Type>().value(i))),
-            DataType::Decimal128(_, _) => a.as_primitive::<Decimal128Type>().value_as_string(i),
-            _ => String::new(),
-        }
-    };
     (0..a.len())
-        .map(|i| if a.is_null(i) { String::new() } else { text(i) })
+        .map(|i| {
+            if a.is_null(i) {
+                String::new()
+            } else {
+                cell_text(a, i)
+            }
+        })
         .collect()
 }
 
@@ -193,16 +277,53 @@ impl super::RowSource for ParquetSource {
     }
 
     fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>> {
-        let len = self.columns.first().map_or(0, Vec::len);
-        if self.at >= len && !self.next_batch()? {
+        super::typed_next_into(self, cells)
+    }
+
+    fn next_batch(&mut self, batch: &mut TextBatch, size: BatchSize) -> Result<usize> {
+        super::typed_next_batch(self, batch, size)
+    }
+
+    /// The reading thread decodes; turning rows into cells is the job's (up to `size.rows`
+    /// rows of the decoded batch, which the job shares).
+    fn next_job(&mut self, size: BatchSize) -> Result<Option<ReadJob>> {
+        let Some(loaded) = self.current()? else {
+            return Ok(None);
+        };
+        let (at, first) = (self.at, self.row + 1);
+        let n = (loaded.batch.num_rows() - at).min(size.rows.max(1));
+        self.at += n;
+        self.row += n as u64;
+        Ok(Some(Box::new(move || {
+            let mut batch = TextBatch::default();
+            for r in 0..n {
+                loaded.push_row(at + r, first + r as u64, &mut batch);
+            }
+            Ok(batch)
+        })))
+    }
+}
+
+impl ParquetSource {
+    /// The batch holding the next row, decoding the next one when this one is used up;
+    /// `None` at the end.
+    fn current(&mut self) -> Result<Option<Arc<Loaded>>> {
+        let len = self.batch.as_ref().map_or(0, |l| l.batch.num_rows());
+        if self.at >= len && !self.load_batch()? {
             return Ok(None);
         }
-        cells.clear();
-        for col in &mut self.columns {
-            cells.push(std::mem::take(&mut col[self.at]));
-        }
-        self.at += 1;
+        Ok(self.batch.clone())
+    }
+}
+
+impl super::TypedRows for ParquetSource {
+    fn push_next(&mut self, batch: &mut TextBatch) -> Result<Option<u64>> {
+        let Some(loaded) = self.current()? else {
+            return Ok(None);
+        };
         self.row += 1;
+        loaded.push_row(self.at, self.row, batch);
+        self.at += 1;
         Ok(Some(self.row))
     }
 }

@@ -17,7 +17,7 @@ use encoding_rs::Encoding;
 
 use self::cases::Cases;
 use self::dict::{trim_end, In, Missing, Var};
-use super::{number_cell, Labels};
+use super::{number_cell, BatchSize, Labels, TextBatch};
 use crate::error::{MigError, Result};
 
 /// One output column: where its bytes lie in a case and what counts as missing.
@@ -96,9 +96,10 @@ impl SpssSource {
         }
     }
 
-    fn cell(&self, col: &Column) -> String {
+    /// Appends the cell of `col` of the case read: a number, or text (blank when missing).
+    fn push_cell(&self, col: &Column, batch: &mut TextBatch) {
         let Some(&(first, _)) = col.segments.first() else {
-            return String::new();
+            return batch.push_cell("");
         };
         if col.width == 0 {
             let x = self.number(self.case[first]);
@@ -106,9 +107,9 @@ impl SpssSource {
             let user = m.values.iter().any(|v| self.number(*v) == x)
                 || m.range.is_some_and(|(lo, hi)| lo <= x && x <= hi);
             return if x == -f64::MAX || user || x.is_nan() {
-                String::new()
+                batch.push_cell("")
             } else {
-                number_cell(x)
+                batch.push_number(x)
             };
         }
         let mut bytes = Vec::with_capacity(col.width);
@@ -119,9 +120,9 @@ impl SpssSource {
         bytes.truncate(col.width);
         let value = trim_end(&bytes);
         if is_missing_string(value, &col.missing) {
-            return String::new();
+            return batch.push_cell("");
         }
-        decode(self.encoding, value)
+        batch.push_cell(&self.encoding.decode_without_bom_handling(value).0)
     }
 }
 
@@ -223,6 +224,20 @@ impl super::RowSource for SpssSource {
     }
 
     fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>> {
+        super::typed_next_into(self, cells)
+    }
+
+    fn next_batch(&mut self, batch: &mut TextBatch, size: BatchSize) -> Result<usize> {
+        super::typed_next_batch(self, batch, size)
+    }
+
+    fn labels(&self, column: usize) -> Option<&BTreeMap<String, String>> {
+        self.labels.get(column).and_then(Option::as_ref)
+    }
+}
+
+impl super::TypedRows for SpssSource {
+    fn push_next(&mut self, batch: &mut TextBatch) -> Result<Option<u64>> {
         let row = self.row + 1;
         let got = self
             .cases
@@ -244,15 +259,11 @@ impl super::RowSource for SpssSource {
             }
             return Ok(None);
         }
-        cells.clear();
+        batch.begin_row(row);
         for col in &self.columns {
-            cells.push(self.cell(col));
+            self.push_cell(col, batch);
         }
         self.row = row;
         Ok(Some(row))
-    }
-
-    fn labels(&self, column: usize) -> Option<&BTreeMap<String, String>> {
-        self.labels.get(column).and_then(Option::as_ref)
     }
 }

@@ -18,7 +18,7 @@ use dta::stata::dta::value::Value;
 use dta::stata::dta::value_label_table::ValueLabelTable;
 use dta::stata::dta::variable::Variable;
 
-use super::{number_cell, Labels};
+use super::{BatchSize, Labels, TextBatch};
 use crate::error::{MigError, Result};
 
 /// A Stata file opened for streaming its observations.
@@ -179,19 +179,34 @@ fn encoding_override(name: Option<&str>) -> Option<&'static encoding_rs::Encodin
     }
 }
 
-/// The text of one value; missing values of every kind are blank.
-fn cell(v: &Value<'_>, long: &LongStringTable, enc: &'static encoding_rs::Encoding) -> String {
-    match v {
-        Value::Byte(b) => b.present().map(|x| x.to_string()).unwrap_or_default(),
-        Value::Int(i) => i.present().map(|x| x.to_string()).unwrap_or_default(),
-        Value::Long(l) => l.present().map(|x| x.to_string()).unwrap_or_default(),
-        Value::Float(f) => f.present().map(float_cell).unwrap_or_default(),
-        Value::Double(d) => d.present().map(number_cell).unwrap_or_default(),
-        Value::String(s) => s.to_string(),
-        Value::LongStringRef(r) => long
-            .get(r)
-            .and_then(|s| s.data_str(enc).map(|t| t.into_owned()))
-            .unwrap_or_default(),
+/// Appends one value: integers and doubles as numbers, a single-precision number as its own
+/// shortest text (the decimal it was written as), strings as text; missing values of every
+/// kind are blank.
+fn push_cell(
+    v: &Value<'_>,
+    long: &LongStringTable,
+    enc: &'static encoding_rs::Encoding,
+    batch: &mut TextBatch,
+) {
+    let number = match v {
+        Value::Byte(b) => b.present().map(f64::from),
+        Value::Int(i) => i.present().map(f64::from),
+        Value::Long(l) => l.present().map(f64::from),
+        Value::Double(d) => d.present(),
+        Value::Float(f) => {
+            return batch.push_cell(&f.present().map(float_cell).unwrap_or_default())
+        }
+        Value::String(s) => return batch.push_cell(s),
+        Value::LongStringRef(r) => {
+            let text = long
+                .get(r)
+                .and_then(|s| s.data_str(enc).map(|t| t.into_owned()));
+            return batch.push_cell(text.as_deref().unwrap_or(""));
+        }
+    };
+    match number {
+        Some(x) => batch.push_number(x),
+        None => batch.push_cell(""),
     }
 }
 
@@ -218,6 +233,20 @@ impl super::RowSource for StataSource {
     }
 
     fn next_into(&mut self, cells: &mut Vec<String>) -> Result<Option<u64>> {
+        super::typed_next_into(self, cells)
+    }
+
+    fn next_batch(&mut self, batch: &mut TextBatch, size: BatchSize) -> Result<usize> {
+        super::typed_next_batch(self, batch, size)
+    }
+
+    fn labels(&self, column: usize) -> Option<&BTreeMap<String, String>> {
+        self.labels.get(column).and_then(Option::as_ref)
+    }
+}
+
+impl super::TypedRows for StataSource {
+    fn push_next(&mut self, batch: &mut TextBatch) -> Result<Option<u64>> {
         let row = self.row + 1;
         let record = self
             .records
@@ -229,18 +258,11 @@ impl super::RowSource for StataSource {
         let Some(record) = record else {
             return Ok(None);
         };
-        cells.clear();
-        cells.extend(
-            record
-                .values()
-                .iter()
-                .map(|v| cell(v, &self.long_strings, self.encoding)),
-        );
+        batch.begin_row(row);
+        for v in record.values() {
+            push_cell(v, &self.long_strings, self.encoding, batch);
+        }
         self.row = row;
         Ok(Some(row))
-    }
-
-    fn labels(&self, column: usize) -> Option<&BTreeMap<String, String>> {
-        self.labels.get(column).and_then(Option::as_ref)
     }
 }

@@ -9,7 +9,7 @@ use super::design::{SystemPlan, SystemRow};
 use super::frame::Val;
 use super::mapper::{FieldPlan, Problem};
 use super::value::trim;
-use crate::extract::TextBatch;
+use crate::extract::{number_cell, TextBatch, Value};
 
 /// The shape of a row before any cell is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub(super) fn map_batch(
     let mut rows: Vec<RowOut> = (0..n)
         .map(|r| {
             let w = batch.width(r);
-            let shape = if w == 1 && trim(batch.cell(r, 0)).is_empty() {
+            let shape = if w == 1 && trim(&batch.cell(r, 0)).is_empty() {
                 Shape::Blank
             } else if w != width {
                 Shape::Width(w)
@@ -106,13 +106,24 @@ pub(super) fn map_batch(
             Some(col) => {
                 // The first few distinct short values are looked up as packed words, the
                 // others (and long ones) in a hash map.
+                // A typed reader's numbers are looked up by their bits and mapped as their text.
                 let (mut packed, mut first) = (Vec::with_capacity(FRONT), Vec::new());
                 let mut seen: HashMap<&str, Mapping> = HashMap::new();
+                let mut numbers: HashMap<u64, Mapping> = HashMap::new();
                 for r in 0..n {
                     if !fits(&rows, r) {
                         continue;
                     }
-                    let raw = batch.cell(r, col);
+                    let raw = match batch.value(r, col) {
+                        Value::Text(raw) => raw,
+                        Value::Number(x) => {
+                            let m = numbers
+                                .entry(x.to_bits())
+                                .or_insert_with(|| plan.apply_cell(&number_cell(x)));
+                            put(r, m, &mut rows);
+                            continue;
+                        }
+                    };
                     let word = pack(raw).map(|w| (w, packed.iter().position(|&p| p == w)));
                     let m = match word {
                         Some((_, Some(i))) => &first[i],

@@ -1,8 +1,8 @@
 //! The system columns of a record: business key, time, weight, strata, PSUs, replicate weights.
 use super::mapper::Problem;
-use super::value::{norm_code, parse_i64, trim, Numbers};
+use super::value::{int_of, norm_code, parse_i64, trim, Numbers};
 use crate::config::pipeline::{Design, Input, TimeSpec};
-use crate::extract::{Cells, RowSource, TextBatch};
+use crate::extract::{Cells, RowSource, TextBatch, Value};
 
 pub struct SystemPlan {
     key: Vec<(usize, String)>,
@@ -117,7 +117,7 @@ impl SystemPlan {
             rule,
             field: c.clone(),
             column: c.clone(),
-            value: cell(*i).to_string(),
+            value: cell(*i).into_owned(),
             message: msg,
         };
         let key = if self.key.is_empty() {
@@ -125,7 +125,8 @@ impl SystemPlan {
         } else {
             let mut parts = Vec::with_capacity(self.key.len());
             for k in &self.key {
-                let v = trim(cell(k.0));
+                let v = cell(k.0);
+                let v = trim(&v);
                 if v.is_empty() {
                     return Err(prob("missing_value", k, "the business key is blank".into()));
                 }
@@ -135,8 +136,8 @@ impl SystemPlan {
         };
         let time = self.time(cells)?;
         let w = &self.weight;
-        let weight = self.number.parse(cell(w.0)).map_err(|m| {
-            let rule = if trim(cell(w.0)).is_empty() {
+        let weight = self.number.read(cells.value(w.0)).map_err(|m| {
+            let rule = if trim(&cell(w.0)).is_empty() {
                 "missing_value"
             } else {
                 "bad_number"
@@ -145,13 +146,13 @@ impl SystemPlan {
         })?;
         let opt = |c: &Option<(usize, String)>| {
             c.as_ref()
-                .map(|c| norm_code(cell(c.0)))
+                .map(|c| norm_code(&cell(c.0)))
                 .filter(|s| !s.is_empty())
         };
         let fpc = match &self.fpc {
             Some(c) => Some(
                 self.number
-                    .parse(cell(c.0))
+                    .read(cells.value(c.0))
                     .map_err(|m| prob("bad_number", c, m))?,
             ),
             None => None,
@@ -187,25 +188,26 @@ impl SystemPlan {
             rule: "bad_time",
             field: "time".into(),
             column: c.1.clone(),
-            value: cell(c.0).to_string(),
+            value: cell(c.0).into_owned(),
             message: msg.to_string(),
         };
         let Some(y) = &self.year else {
             return Ok(String::new());
         };
-        let year = parse_i64(cell(y.0))
+        let year = int_of(cells.value(y.0))
             .ok()
             .filter(|y| (1900..=2200).contains(y))
             .ok_or_else(|| bad(y, "a year such as 2024 was expected"))?;
         if let Some(m) = &self.month {
-            let month = parse_i64(cell(m.0))
+            let month = int_of(cells.value(m.0))
                 .ok()
                 .filter(|m| (1..=12).contains(m))
                 .ok_or_else(|| bad(m, "a month 1-12 was expected"))?;
             return Ok(format!("{year}M{month:02}"));
         }
         if let Some(q) = &self.quarter {
-            let raw = cell(q.0).trim().trim_start_matches(['Q', 'q']);
+            let raw = cell(q.0);
+            let raw = raw.trim().trim_start_matches(['Q', 'q']);
             let quarter = parse_i64(raw)
                 .ok()
                 .filter(|q| (1..=4).contains(q))
@@ -228,7 +230,7 @@ impl SystemPlan {
             Some(cells) => self.read_replicates(cells, out),
             None => {
                 let row = batch.row(row);
-                self.read_replicates(self.reps.iter().map(|(i, _)| row.cell(*i)), out)
+                self.read_replicates(self.reps.iter().map(|(i, _)| row.value(*i)), out)
             }
         }
     }
@@ -236,14 +238,14 @@ impl SystemPlan {
     /// The replicate cells in order: parsed into `out`, or only checked without one.
     fn read_replicates<'c>(
         &self,
-        cells: impl Iterator<Item = &'c str>,
+        cells: impl Iterator<Item = Value<'c>>,
         mut out: Option<&mut Vec<f64>>,
     ) -> Result<(), Problem> {
-        for (raw, (_, name)) in cells.zip(&self.reps) {
-            let problem = |m| replicate_problem(name, raw, m);
+        for (v, (_, name)) in cells.zip(&self.reps) {
+            let problem = |m| replicate_problem(name, &v.text(), m);
             match out.as_deref_mut() {
-                Some(out) => out.push(self.number.parse(raw).map_err(problem)?),
-                None => self.number.check(raw).map_err(problem)?,
+                Some(out) => out.push(self.number.read(v).map_err(problem)?),
+                None => self.number.check_value(v).map_err(problem)?,
             }
         }
         Ok(())

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::frame::Val;
 use super::value::{norm_code, parse_i64, trim, Numbers};
 use crate::config::pipeline::FieldMap;
-use crate::extract::{Cells, RowSource};
+use crate::extract::{Cells, RowSource, Value};
 use crate::schema::{Dimension, FieldDef, FieldType, Schema};
 
 /// A problem with one cell: the rule broken, the column, the value and what was expected.
@@ -144,7 +144,35 @@ impl FieldPlan {
         match &self.source {
             Source::Constant(v) => Ok((v.clone(), None)),
             Source::Product(cols, factor) => self.product(cells, cols, *factor),
-            Source::Column(i, _) => self.apply_cell(cells.cell(*i)),
+            Source::Column(i, _) => self.apply_value(cells.value(*i)),
+        }
+    }
+
+    /// The value of one cell of the plan's column as its reader gave it: a typed reader's
+    /// number feeds a number field as it is; anything else maps as its text
+    /// ([`FieldPlan::apply_cell`]), with the same result as the CSV export's cell.
+    pub fn apply_value(&self, v: Value<'_>) -> Result<(Val, Option<(i64, i64)>), Problem> {
+        let number = match (v, self.ty) {
+            (Value::Number(x), FieldType::Float) => x,
+            (Value::Number(x), FieldType::Int) if x.fract() == 0.0 && x.abs() < 1e15 => x,
+            _ => return self.apply_cell(&v.text()),
+        };
+        if self.is_age && !self.bands.is_empty() {
+            return self.apply_cell(&v.text());
+        }
+        self.number_value(number).map_err(|m| Problem {
+            rule: "out_of_range",
+            field: self.field.clone(),
+            column: self.column_name().to_string(),
+            value: v.text().into_owned(),
+            message: m,
+        })
+    }
+
+    fn column_name(&self) -> &str {
+        match &self.source {
+            Source::Column(_, name) => name.as_str(),
+            _ => "-",
         }
     }
 
@@ -164,10 +192,7 @@ impl FieldPlan {
 
     /// The value of one cell of the plan's column.
     pub fn apply_cell(&self, raw: &str) -> Result<(Val, Option<(i64, i64)>), Problem> {
-        let column = match &self.source {
-            Source::Column(_, name) => name.as_str(),
-            _ => "-",
-        };
+        let column = self.column_name();
         let problem = |rule: &'static str, message: String| Problem {
             rule,
             field: self.field.clone(),
@@ -207,18 +232,23 @@ impl FieldPlan {
                     self.number.parse(raw)
                 }
                 .map_err(|m| problem("bad_number", m))?;
-                let x = x * self.scale.unwrap_or(1.0);
-                self.in_range(x).map_err(|m| problem("out_of_range", m))?;
-                let v = if self.ty == FieldType::Int {
-                    Val::Int(x.round() as i64)
-                } else {
-                    Val::Float(x)
-                };
-                let age = self.is_age.then_some((x as i64, x as i64));
-                Ok((v, age))
+                self.number_value(x).map_err(|m| problem("out_of_range", m))
             }
             FieldType::String => Ok((Val::Str(trim(raw).to_string()), None)),
         }
+    }
+
+    /// A number field's value from the number read: scaled, in range (else the message).
+    fn number_value(&self, x: f64) -> Result<(Val, Option<(i64, i64)>), String> {
+        let x = x * self.scale.unwrap_or(1.0);
+        self.in_range(x)?;
+        let v = if self.ty == FieldType::Int {
+            Val::Int(x.round() as i64)
+        } else {
+            Val::Float(x)
+        };
+        let age = self.is_age.then_some((x as i64, x as i64));
+        Ok((v, age))
     }
 
     fn recode(&self, raw: &str) -> Result<Val, String> {
@@ -285,15 +315,15 @@ impl FieldPlan {
     ) -> Result<(Val, Option<(i64, i64)>), Problem> {
         let mut acc = factor;
         for (i, name) in cols {
-            let raw = cells.cell(*i);
-            if trim(raw).is_empty() {
+            let v = cells.value(*i);
+            if matches!(v, Value::Text(t) if trim(t).is_empty()) {
                 return Ok((Val::Null, None));
             }
-            acc *= self.number.parse(raw).map_err(|m| Problem {
+            acc *= self.number.read(v).map_err(|m| Problem {
                 rule: "bad_number",
                 field: self.field.clone(),
                 column: name.clone(),
-                value: raw.to_string(),
+                value: v.text().into_owned(),
                 message: m,
             })?;
         }

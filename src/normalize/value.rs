@@ -1,5 +1,6 @@
 //! Reading cells: codes written as `9`, `09` or `9.0` are the same code; numbers are parsed
 //! strictly and a failure says what was expected.
+use crate::extract::Value;
 
 /// `str::trim`, answering at once for the usual cell, which starts and ends with a visible ASCII
 /// character (nothing to trim); anything else goes through `str::trim` (Unicode white space).
@@ -119,6 +120,25 @@ impl Numbers {
         self.parse(raw).map(|_| ())
     }
 
+    /// The number of a cell: a typed reader's number as it is (how text writes decimals does
+    /// not concern it), text parsed as [`Numbers::parse`] does.
+    #[inline]
+    pub fn read(self, v: Value<'_>) -> Result<f64, String> {
+        match v {
+            Value::Number(x) => Ok(x),
+            Value::Text(t) => self.parse(t),
+        }
+    }
+
+    /// [`Numbers::read`] without the value: [`Numbers::check`] for text.
+    #[inline]
+    pub fn check_value(self, v: Value<'_>) -> Result<(), String> {
+        match v {
+            Value::Number(_) => Ok(()),
+            Value::Text(t) => self.check(t),
+        }
+    }
+
     /// A finite number written this way; with a decimal comma, a point is not accepted (it
     /// would be a thousands separator, which is ambiguous).
     pub fn parse(self, raw: &str) -> Result<f64, String> {
@@ -135,6 +155,15 @@ impl Numbers {
                     .map_err(|_| format!("a number was expected, found {t:?}"))
             }
         }
+    }
+}
+
+/// The integer of a cell: a whole number of a typed reader as it is, anything else as
+/// [`parse_i64`] reads its text (the same value, or the same error, as for a CSV export).
+pub fn int_of(v: Value<'_>) -> Result<i64, String> {
+    match v {
+        Value::Number(x) if x.fract() == 0.0 && x.abs() < 1e15 => Ok(x as i64),
+        v => parse_i64(&v.text()),
     }
 }
 

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use migstat::extract::write::{self, Format};
 
 use super::server::{Reply, Server};
-use crate::common::{migstat, parquet_files, read_observations, repo, temp_dir, Obs};
+use arrow_array::{Int64Array, RecordBatch};
+
+use crate::common::{migstat, parquet_files, read_batches, read_observations, repo, temp_dir, Obs};
 
 /// The header and first `n` rows of the StatCan month.
 fn statcan_head(n: usize) -> (Vec<String>, Vec<Vec<String>>) {
@@ -244,4 +246,244 @@ fn check_reports_misused_input_keys_and_unknown_label_codes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// What a run of the Thai pipeline left: exit code, findings (rule, severity, line, key,
+/// column, value, message) of the person file, observations, microdata (its `line` column
+/// apart) and quarantined rows (their `line` apart).
+struct Outcome {
+    code: i32,
+    findings: Vec<Vec<String>>,
+    observations: Vec<Obs>,
+    microdata: Vec<RecordBatch>,
+    microdata_lines: Vec<i64>,
+    quarantined: Vec<Vec<String>>,
+    quarantined_lines: Vec<i64>,
+}
+
+/// Runs the Thai synthetic pipeline on `input` (its `[input]` lines) into `wh`. A typed
+/// file numbers its rows from 1 below the header, a text file by line: `offset` (1 for
+/// Parquet, SPSS and Stata, 0 for CSV and Excel) is added to every line to compare them.
+fn thai_outcome(dir: &Path, name: &str, input: &str, offset: i64) -> Outcome {
+    let text =
+        std::fs::read_to_string(repo().join("pipelines/tha_lfs_synth.toml")).expect("pipeline");
+    let roster = repo().join("sample_data/synth/tha_lfs_synth_roster.csv");
+    let mut out = String::new();
+    let mut section = "";
+    for line in text.lines() {
+        if line.starts_with('[') {
+            section = line;
+        }
+        let input_key = ["type", "path", "encoding", "delimiter"]
+            .iter()
+            .any(|k| line.starts_with(k));
+        if section == "[input]" && input_key {
+            continue;
+        }
+        if section == "[roster.input]" && line.starts_with("path") {
+            out.push_str(&format!("path = {:?}\n", roster));
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+        if line == "[input]" {
+            out.push_str(input);
+            out.push('\n');
+        }
+    }
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, out).expect("write pipeline");
+    let wh = dir.join(format!("wh-{name}"));
+    let (code, text) = run(&p, &wh);
+    assert!(code == 0 || code == 1, "{name}: {text}");
+    let json = std::fs::read_dir(wh.join("runs"))
+        .expect("runs")
+        .flatten()
+        .map(|e| e.path().join("validation.json"))
+        .find(|p| p.exists())
+        .expect("validation.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).expect("read")).expect("json");
+    let person = &json["inputs"][0];
+    assert_eq!(person["record"], "person", "{name}");
+    let s = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(line) => (line + offset).to_string(),
+            None => n.to_string(),
+        },
+        v => v.to_string(),
+    };
+    let findings = person["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            [
+                "rule", "severity", "line", "key", "column", "value", "message",
+            ]
+            .iter()
+            .map(|k| s(&f[k]))
+            .collect()
+        })
+        .collect();
+    let (mut microdata, mut microdata_lines) = (Vec::new(), Vec::new());
+    for f in parquet_files(&wh.join("microdata")) {
+        for b in read_batches(&f) {
+            let i = b.schema().index_of("line").expect("line");
+            let lines = b
+                .column(i)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("i64");
+            microdata_lines.extend(lines.values().iter().map(|l| l + offset));
+            let keep: Vec<usize> = (0..b.num_columns()).filter(|&c| c != i).collect();
+            microdata.push(b.project(&keep).expect("project"));
+        }
+    }
+    let (mut quarantined, mut quarantined_lines) = (Vec::new(), Vec::new());
+    for e in walk(&wh.join("quarantine")) {
+        let mut r = csv::Reader::from_path(&e).expect("quarantine csv");
+        let headers = r.headers().expect("header").clone();
+        let at = headers
+            .iter()
+            .position(|h| h == "line")
+            .expect("line column");
+        for row in r.records() {
+            let row = row.expect("row");
+            quarantined_lines.push(row[at].parse::<i64>().expect("line") + offset);
+            let cells = row.iter().enumerate().filter(|(c, _)| *c != at);
+            quarantined.push(cells.map(|(_, v)| v.to_string()).collect());
+        }
+    }
+    Outcome {
+        code,
+        findings,
+        observations: observations(&wh),
+        microdata,
+        microdata_lines,
+        quarantined,
+        quarantined_lines,
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A typed file (numbers stored as numbers: Parquet doubles, SPSS and Stata numeric
+/// variables, Excel number cells) gives the warehouse, the findings and the quarantine of its
+/// CSV export, which writes each number as its shortest decimal. The Thai sample carries 20
+/// replicate weights, a derived field and quarantine rules; defects are planted in number
+/// columns: an age out of range and a negative wage (quarantined), then a negative weight, an
+/// unknown sex code and a blank replicate weight (errors: nothing loads, the findings compare).
+#[test]
+fn a_typed_file_gives_the_warehouse_of_its_csv_export() {
+    let dir = temp_dir("typed-like-csv");
+    let mut r = csv::Reader::from_path(repo().join("sample_data/synth/tha_lfs_synth_persons.csv"))
+        .expect("sample");
+    let headers: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows: Vec<Vec<String>> = r
+        .records()
+        .map(|x| x.expect("row").iter().map(String::from).collect())
+        .collect();
+    let col = |name: &str| headers.iter().position(|h| h == name).expect(name);
+    let numeric: Vec<bool> = (0..headers.len())
+        .map(|c| {
+            rows.iter()
+                .all(|r| r[c].is_empty() || r[c].parse::<f64>().is_ok())
+        })
+        .collect();
+    assert!(numeric[col("WEIGHT")] && numeric[col("REPWT20")] && numeric[col("SEX")]);
+    assert!(!numeric[col("BIRTH_CTRY")]);
+    let cases = [
+        (Format::Parquet, "parquet", 1),
+        (Format::Spss, "spss", 1),
+        (Format::Stata, "stata", 1),
+        (Format::Excel, "excel", 0),
+    ];
+    for (defects, errors) in [("quarantined", false), ("rejected", true)] {
+        let mut rows = rows.clone();
+        rows[4][col("AGE")] = "250".into();
+        rows[8][col("WAGE_DAY")] = "-10".into();
+        if errors {
+            rows[12][col("WEIGHT")] = "-2.5".into();
+            rows[20][col("SEX")] = "7".into();
+            rows[30][col("REPWT3")] = String::new();
+        }
+        // The CSV export: each number as its shortest decimal (`0.0000` → `0`).
+        let export: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .zip(&numeric)
+                    .map(|(v, &num)| match v.parse::<f64>() {
+                        Ok(x) if num => migstat::extract::number_cell(x),
+                        _ => v.clone(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let csv = dir.join(format!("{defects}.csv"));
+        let mut w = csv::Writer::from_path(&csv).expect("csv");
+        w.write_record(&headers).expect("header");
+        for r in &export {
+            w.write_record(r).expect("row");
+        }
+        w.flush().expect("flush");
+        let input = format!("type = \"csv\"\npath = {csv:?}");
+        let want = thai_outcome(&dir, &format!("{defects}-csv"), &input, 0);
+        assert_eq!(want.code, i32::from(errors), "{defects}");
+        assert_eq!(
+            want.findings.len(),
+            if errors { 5 } else { 2 },
+            "{:?}",
+            want.findings
+        );
+        if !errors {
+            assert_eq!(want.quarantined.len(), 2);
+            assert!(!want.observations.is_empty() && !want.microdata.is_empty());
+        }
+        for (format, kind, offset) in cases {
+            let file = dir.join(format!("{defects}.{}", format.extension()));
+            let labels = BTreeMap::new();
+            write::write(
+                format,
+                &file,
+                &headers,
+                rows.clone().into_iter(),
+                &labels,
+                &numeric,
+            )
+            .expect("write");
+            let input = format!("type = {kind:?}\npath = {file:?}");
+            let got = thai_outcome(&dir, &format!("{defects}-{kind}"), &input, offset);
+            let case = format!("{defects}, {kind}");
+            assert_eq!(got.code, want.code, "{case}");
+            assert_eq!(got.findings, want.findings, "{case}");
+            assert_eq!(got.quarantined, want.quarantined, "{case}");
+            assert_eq!(got.quarantined_lines, want.quarantined_lines, "{case}");
+            assert_eq!(got.microdata_lines, want.microdata_lines, "{case}");
+            assert!(
+                got.observations == want.observations,
+                "{case}: observations"
+            );
+            assert!(got.microdata == want.microdata, "{case}: microdata");
+        }
+    }
 }
