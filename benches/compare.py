@@ -2,7 +2,8 @@
 
 1. `migstat run` on a generated Thai LFS (N persons, 200 strata x 10 PSUs, 80 replicates): wall
    time and peak memory of the whole process, with Taylor standard errors (the shipped
-   pipeline's; with and without microdata) and with replicate ones.
+   pipeline's; with and without microdata) and with replicate ones; then the same survey
+   shipped as Parquet and as SPSS (typed numbers), with DuckDB on the Parquet file.
 2. `migstat estimate` with 80 replicate weights by three breakdowns on a 2M-row Parquet file
    (a total with and without `--mse`, a mean, a ratio; on all threads and on one), against a
    whole `python -c` process running DuckDB on only the same 81 weighted sums per cell with one
@@ -103,6 +104,27 @@ def run_pipeline(n):
         secs, peak, _ = best(cmd)
         print(f"  migstat {label:<34} {secs:.2f} s, {n / secs:,.0f} rows/s, peak {peak:.0f} MiB;"
               f" / DuckDB: {secs / duck[0]:.2f}")
+    # The same survey shipped as typed Parquet and SPSS files (numbers stored as doubles), read
+    # without printing and parsing them; DuckDB runs the same sums on the Parquet file.
+    typed = {"parquet": "parquet", "sav": "spss"}
+    for fmt, kind in typed.items():
+        out = os.path.join(WORK, f"tha-{n}-{fmt}")
+        if not os.path.exists(os.path.join(out, f"tha_lfs_synth_persons.{fmt}")):
+            timed([BIN, "synth", "--country", "THA", "--persons", str(n), "--strata", "200",
+                   "--psus-per-stratum", "10", "--replicates", "80", "--format", fmt, "--out", out])
+        t = text.replace(data + "/tha_lfs_synth_persons.csv", f"{out}/tha_lfs_synth_persons.{fmt}")
+        t = t.replace(data + "/tha_lfs_synth_roster.csv", f"{out}/tha_lfs_synth_roster.{fmt}")
+        t = t.replace('type = "csv"', f'type = "{kind}"')
+        typed_pipe = os.path.join(out, "tha_bench.toml")
+        open(typed_pipe, "w").write(t)
+        if fmt == "parquet":
+            pq_duck = best([sys.executable, "-c", DUCK_CSV.replace("read_csv", "read_parquet"),
+                            os.path.join(out, "tha_lfs_synth_persons.parquet")])
+            print(f"  python -c DuckDB, the same on the Parquet file: {pq_duck[0]:.2f} s, peak {pq_duck[1]:.0f} MiB")
+        base, against = (pq_duck[0], "Parquet") if fmt == "parquet" else (duck[0], "CSV")
+        secs, peak, _ = best([BIN, "run", typed_pipe, "--warehouse", wh, "--force", "--no-microdata"] + schemas)
+        print(f"  migstat {'run --no-microdata, ' + kind + ' input':<34} {secs:.2f} s, {n / secs:,.0f} rows/s,"
+              f" peak {peak:.0f} MiB; / DuckDB ({against}): {secs / base:.2f}")
 
 
 def make_parquet(n):

@@ -104,7 +104,7 @@ pub const KEYS: &[Key] = &[
     k("input", "member", "string", "the only member", "\"pub*.csv\"", "For a zip archive: the member to read (a glob)."),
     k("input", "encoding", "string", "UTF-8, else latin-1", "\"latin-1\"", "`utf-8`, `latin-1` or `auto`."),
     k("input", "delimiter", "string", "detected", "\";\"", "One character, or `tab`."),
-    k("input", "decimal", "string", "\".\"", "\",\"", "The decimal separator of numeric cells: `.` or `,`."),
+    k("input", "decimal", "string", "\".\"", "\",\"", "The decimal separator of numeric cells written as text: `.` or `,`. The numbers of a typed format (Parquet, SPSS, Stata, Excel number cells) are read as they are."),
     k("input", "key", "array of strings", "[] (the line number)", "[\"HH_ID\", \"MEMBER\"]", "Columns of the business key."),
     k("input", "household", "string", "none", "\"HH_ID\"", "The household id column."),
     k("input", "sheet", "string", "the first sheet", "\"Data\"", "Excel: the sheet to read."),

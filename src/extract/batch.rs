@@ -150,6 +150,12 @@ impl TextBatch {
         self.end_cell();
     }
 
+    /// Room for `cells` more cells, numbers among them.
+    pub fn reserve_cells(&mut self, cells: usize) {
+        self.ends.reserve(cells);
+        self.nums.reserve(cells);
+    }
+
     /// Appends a number as a cell of its own kind (no text). A value that is not finite
     /// (NaN, ±∞) goes in as its text, which the number readers refuse as they refuse it in a
     /// text file.
@@ -157,7 +163,9 @@ impl TextBatch {
         if !x.is_finite() {
             return self.push_cell(&super::number_cell(x));
         }
-        self.nums.resize(self.ends.len(), f64::NAN);
+        if self.nums.len() != self.ends.len() {
+            self.nums.resize(self.ends.len(), f64::NAN);
+        }
         self.ends.push(self.text.len());
         self.nums.push(x);
         if let Some(last) = self.starts.last_mut() {

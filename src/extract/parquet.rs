@@ -15,6 +15,7 @@ use arrow_array::types::{
     Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_buffer::NullBuffer;
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
@@ -48,11 +49,89 @@ struct Dictionary {
 }
 
 impl Loaded {
-    /// Appends row `i` as a row of `line`.
-    fn push_row(&self, i: usize, line: u64, batch: &mut TextBatch) {
-        batch.begin_row(line);
-        for (a, dictionary) in self.batch.columns().iter().zip(&self.dictionaries) {
-            push_cell(a, i, dictionary.as_ref(), batch);
+    /// Appends rows `rows` of the batch, the first as a row of `line`: each column is looked
+    /// at once for its type and nulls, then the rows are filled cell by cell.
+    fn push_rows(&self, rows: std::ops::Range<usize>, line: u64, batch: &mut TextBatch) {
+        let cols: Vec<Col> = (self.batch.columns().iter().zip(&self.dictionaries))
+            .map(|(a, d)| Col::of(a, d.as_ref(), rows.clone()))
+            .collect();
+        batch.reserve_cells(rows.len() * cols.len());
+        for (n, i) in rows.clone().enumerate() {
+            batch.begin_row(line + n as u64);
+            for c in &cols {
+                c.push(i - rows.start, i, batch);
+            }
+        }
+    }
+}
+
+/// One column of the rows a job turns into cells, its type resolved once.
+enum Col<'a> {
+    /// Doubles, as stored.
+    Double(&'a [f64], Option<&'a NullBuffer>),
+    /// Integers of any width, widened for the rows at hand (indexed from their first).
+    Int(Vec<i64>, Option<&'a NullBuffer>),
+    Utf8(&'a arrow_array::StringArray),
+    Dictionary(&'a Dictionary, Option<&'a NullBuffer>),
+    /// Everything else, printed cell by cell ([`cell_text`]).
+    Other(&'a ArrayRef),
+}
+
+impl<'a> Col<'a> {
+    fn of(
+        a: &'a ArrayRef,
+        dictionary: Option<&'a Dictionary>,
+        rows: std::ops::Range<usize>,
+    ) -> Self {
+        fn ints<T: arrow_array::ArrowPrimitiveType>(
+            a: &ArrayRef,
+            rows: std::ops::Range<usize>,
+        ) -> Vec<i64>
+        where
+            T::Native: TryInto<i64>,
+        {
+            let v = &a.as_primitive::<T>().values()[rows];
+            // Every width here fits an i64 (UInt64 columns are `Other`, printed).
+            v.iter()
+                .map(|x| (*x).try_into().unwrap_or(i64::MAX))
+                .collect()
+        }
+        let nulls = a.nulls();
+        match (a.data_type(), dictionary) {
+            (_, Some(d)) => Col::Dictionary(d, nulls),
+            (DataType::Float64, _) => Col::Double(a.as_primitive::<Float64Type>().values(), nulls),
+            (DataType::Int8, _) => Col::Int(ints::<Int8Type>(a, rows), nulls),
+            (DataType::Int16, _) => Col::Int(ints::<Int16Type>(a, rows), nulls),
+            (DataType::Int32, _) => Col::Int(ints::<Int32Type>(a, rows), nulls),
+            (DataType::Int64, _) => Col::Int(ints::<Int64Type>(a, rows), nulls),
+            (DataType::UInt8, _) => Col::Int(ints::<UInt8Type>(a, rows), nulls),
+            (DataType::UInt16, _) => Col::Int(ints::<UInt16Type>(a, rows), nulls),
+            (DataType::UInt32, _) => Col::Int(ints::<UInt32Type>(a, rows), nulls),
+            (DataType::Utf8, _) => Col::Utf8(a.as_string::<i32>()),
+            _ => Col::Other(a),
+        }
+    }
+
+    /// Appends the cell of row `i` of the batch (`k`-th of the job's rows).
+    #[inline]
+    fn push(&self, k: usize, i: usize, batch: &mut TextBatch) {
+        let null = |n: Option<&NullBuffer>| n.is_some_and(|n| n.is_null(i));
+        match self {
+            Col::Double(v, n) if !null(*n) => batch.push_number(v[i]),
+            Col::Int(v, n) if !null(*n) => {
+                if v[k].unsigned_abs() <= 1 << 53 {
+                    batch.push_number(v[k] as f64)
+                } else {
+                    batch.push_cell(&v[k].to_string())
+                }
+            }
+            Col::Utf8(a) if !a.is_null(i) => batch.push_cell(a.value(i)),
+            Col::Dictionary(d, n) if !null(*n) => {
+                let text = d.keys.get(i).and_then(|&k| d.texts.get(k));
+                batch.push_cell(text.map_or("", String::as_str))
+            }
+            Col::Other(a) if !a.is_null(i) => batch.push_cell(&cell_text(a, i)),
+            _ => batch.push_cell(""),
         }
     }
 }
@@ -175,43 +254,6 @@ pub(crate) fn iso_date(days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Appends cell `i` of column `a`: a number as a number, the rest as text (`dictionary`: a
-/// dictionary column's keys and value texts).
-fn push_cell(a: &ArrayRef, i: usize, dictionary: Option<&Dictionary>, batch: &mut TextBatch) {
-    if a.is_null(i) {
-        return batch.push_cell("");
-    }
-    let int = |v: i64, batch: &mut TextBatch| {
-        if v.unsigned_abs() <= 1 << 53 {
-            batch.push_number(v as f64)
-        } else {
-            batch.push_cell(&v.to_string())
-        }
-    };
-    match a.data_type() {
-        DataType::Int8 => int(a.as_primitive::<Int8Type>().value(i).into(), batch),
-        DataType::Int16 => int(a.as_primitive::<Int16Type>().value(i).into(), batch),
-        DataType::Int32 => int(a.as_primitive::<Int32Type>().value(i).into(), batch),
-        DataType::Int64 => int(a.as_primitive::<Int64Type>().value(i), batch),
-        DataType::UInt8 => int(a.as_primitive::<UInt8Type>().value(i).into(), batch),
-        DataType::UInt16 => int(a.as_primitive::<UInt16Type>().value(i).into(), batch),
-        DataType::UInt32 => int(a.as_primitive::<UInt32Type>().value(i).into(), batch),
-        DataType::UInt64 => match i64::try_from(a.as_primitive::<UInt64Type>().value(i)) {
-            Ok(v) => int(v, batch),
-            Err(_) => batch.push_cell(&a.as_primitive::<UInt64Type>().value(i).to_string()),
-        },
-        DataType::Float64 => batch.push_number(a.as_primitive::<Float64Type>().value(i)),
-        DataType::Utf8 => batch.push_cell(a.as_string::<i32>().value(i)),
-        DataType::LargeUtf8 => batch.push_cell(a.as_string::<i64>().value(i)),
-        DataType::Utf8View => batch.push_cell(a.as_string_view().value(i)),
-        DataType::Dictionary(_, _) => {
-            let text = dictionary.and_then(|d| d.texts.get(*d.keys.get(i)?));
-            batch.push_cell(text.map_or("", String::as_str))
-        }
-        _ => batch.push_cell(&cell_text(a, i)),
-    }
-}
-
 /// The text of a non-null cell (types were checked when the file was opened).
 fn cell_text(a: &ArrayRef, i: usize) -> String {
     match a.data_type() {
@@ -296,9 +338,7 @@ impl super::RowSource for ParquetSource {
         self.row += n as u64;
         Ok(Some(Box::new(move || {
             let mut batch = TextBatch::default();
-            for r in 0..n {
-                loaded.push_row(at + r, first + r as u64, &mut batch);
-            }
+            loaded.push_rows(at..at + n, first, &mut batch);
             Ok(batch)
         })))
     }
@@ -322,7 +362,7 @@ impl super::TypedRows for ParquetSource {
             return Ok(None);
         };
         self.row += 1;
-        loaded.push_row(self.at, self.row, batch);
+        loaded.push_rows(self.at..self.at + 1, self.row, batch);
         self.at += 1;
         Ok(Some(self.row))
     }

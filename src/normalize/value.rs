@@ -204,6 +204,26 @@ mod tests {
         assert_eq!(norm_code(""), "");
     }
 
+    /// How text writes decimals concerns text only: a typed reader's number is read as it is.
+    #[test]
+    fn numbers_of_typed_readers_are_read_as_they_are() {
+        for n in [Numbers::Point, Numbers::Comma] {
+            assert_eq!(n.read(Value::Number(2.5)), Ok(2.5));
+            assert_eq!(n.check_value(Value::Number(-0.5)), Ok(()));
+        }
+        assert_eq!(Numbers::Comma.read(Value::Text("2,5")), Ok(2.5));
+        assert!(Numbers::Comma.read(Value::Text("2.5")).is_err());
+        assert!(Numbers::Point.check_value(Value::Text("x")).is_err());
+        assert_eq!(int_of(Value::Number(2024.0)), Ok(2024));
+        assert_eq!(int_of(Value::Text("2024.0")), Ok(2024));
+        let half = int_of(Value::Number(12.5)).unwrap_err();
+        assert_eq!(
+            half,
+            parse_i64("12.5").unwrap_err(),
+            "the CSV export's error"
+        );
+    }
+
     #[test]
     fn integers_accept_integral_floats_only() {
         assert_eq!(parse_i64("12.0"), Ok(12));

@@ -256,3 +256,78 @@ fn excel_reads_legacy_xls() {
         ]
     );
 }
+
+/// Integers up to 2^53 and doubles come out of a Parquet file as numbers, through the jobs the
+/// run uses; a larger integer keeps its digits as text, as does an unsigned 64-bit column, a
+/// single-precision float is the decimal it was written as, a double that is not finite is its
+/// text, a null is blank.
+#[test]
+fn parquet_numbers_come_as_numbers() {
+    use arrow_array::{
+        ArrayRef, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
+    };
+    use migstat::extract::{BatchSize, Value};
+    use std::sync::Arc;
+    let dir = temp_dir("parquet-numbers");
+    let p = dir.join("n.parquet");
+    let big = (1_i64 << 53) + 1;
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "i",
+            Arc::new(Int64Array::from(vec![Some(7), Some(big), None])) as ArrayRef,
+        ),
+        (
+            "f",
+            Arc::new(Float64Array::from(vec![
+                Some(0.1),
+                Some(f64::NAN),
+                Some(-2.5),
+            ])),
+        ),
+        (
+            "g",
+            Arc::new(Float32Array::from(vec![Some(0.1_f32), None, Some(3.0)])),
+        ),
+        (
+            "u",
+            Arc::new(UInt64Array::from(vec![Some(u64::MAX), Some(4), None])),
+        ),
+        (
+            "s",
+            Arc::new(StringArray::from(vec![Some("x"), Some(""), None])),
+        ),
+    ])
+    .expect("batch");
+    let f = std::fs::File::create(&p).expect("create");
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let mut src = ParquetSource::open(&p).expect("open");
+    let size = BatchSize {
+        rows: 2,
+        bytes: 1 << 20,
+    };
+    let mut got = Vec::new();
+    while let Some(job) = src.next_job(size).expect("job") {
+        let b = job().expect("batch");
+        for r in 0..b.len() {
+            let cells: Vec<String> = (0..b.width(r))
+                .map(|c| match b.value(r, c) {
+                    Value::Number(x) => format!("#{x:?}"),
+                    Value::Text(t) => t.to_string(),
+                })
+                .collect();
+            got.push((b.line(r), cells));
+        }
+    }
+    let want = [
+        (1, ["#7.0", "#0.1", "0.1", "18446744073709551615", "x"]),
+        (2, ["9007199254740993", "NaN", "", "4", ""]),
+        (3, ["", "#-2.5", "3", "", ""]),
+    ];
+    let want: Vec<(u64, Vec<String>)> = want
+        .into_iter()
+        .map(|(l, r)| (l, r.map(String::from).to_vec()))
+        .collect();
+    assert_eq!(got, want);
+}
