@@ -28,10 +28,16 @@ fn statcan_head(n: usize) -> (Vec<String>, Vec<Vec<String>>) {
     (headers, lines.take(n).collect())
 }
 
-/// The StatCan pipeline reading `input` (TOML lines for `[input]`), sex mapped by label or code.
-fn pipeline(dir: &Path, name: &str, input: &str, sex_by_label: bool) -> PathBuf {
-    let text =
-        std::fs::read_to_string(repo().join("pipelines/can_lfs_pumf.toml")).expect("pipeline");
+/// The shipped pipeline `shipped` as `dir/name.toml`, reading `input` (TOML lines for
+/// `[input]`, in place of its own); `edit` (section, line) may give a line's replacement.
+fn rewritten(
+    shipped: &str,
+    dir: &Path,
+    name: &str,
+    input: &str,
+    edit: &dyn Fn(&str, &str) -> Option<String>,
+) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join("pipelines").join(shipped)).expect("pipeline");
     let mut out = String::new();
     let mut section = "";
     for line in text.lines() {
@@ -45,8 +51,9 @@ fn pipeline(dir: &Path, name: &str, input: &str, sex_by_label: bool) -> PathBuf 
         if skip {
             continue;
         }
-        if section == "[fields.sex]" && sex_by_label && line.starts_with("codes") {
-            out.push_str("labels = { Male = \"SEX_M\", Female = \"SEX_F\" }\n");
+        if let Some(new) = edit(section, line) {
+            out.push_str(&new);
+            out.push('\n');
             continue;
         }
         out.push_str(line);
@@ -59,6 +66,14 @@ fn pipeline(dir: &Path, name: &str, input: &str, sex_by_label: bool) -> PathBuf 
     let p = dir.join(format!("{name}.toml"));
     std::fs::write(&p, out).expect("write pipeline");
     p
+}
+
+/// The StatCan pipeline reading `input` (TOML lines for `[input]`), sex mapped by label or code.
+fn pipeline(dir: &Path, name: &str, input: &str, sex_by_label: bool) -> PathBuf {
+    rewritten("can_lfs_pumf.toml", dir, name, input, &|section, line| {
+        (section == "[fields.sex]" && sex_by_label && line.starts_with("codes"))
+            .then(|| "labels = { Male = \"SEX_M\", Female = \"SEX_F\" }".to_string())
+    })
 }
 
 /// Runs a pipeline into `wh`; returns (exit code, stdout + stderr).
@@ -265,34 +280,11 @@ struct Outcome {
 /// file numbers its rows from 1 below the header, a text file by line: `offset` (1 for
 /// Parquet, SPSS and Stata, 0 for CSV and Excel) is added to every line to compare them.
 fn thai_outcome(dir: &Path, name: &str, input: &str, offset: i64) -> Outcome {
-    let text =
-        std::fs::read_to_string(repo().join("pipelines/tha_lfs_synth.toml")).expect("pipeline");
     let roster = repo().join("sample_data/synth/tha_lfs_synth_roster.csv");
-    let mut out = String::new();
-    let mut section = "";
-    for line in text.lines() {
-        if line.starts_with('[') {
-            section = line;
-        }
-        let input_key = ["type", "path", "encoding", "delimiter"]
-            .iter()
-            .any(|k| line.starts_with(k));
-        if section == "[input]" && input_key {
-            continue;
-        }
-        if section == "[roster.input]" && line.starts_with("path") {
-            out.push_str(&format!("path = {:?}\n", roster));
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-        if line == "[input]" {
-            out.push_str(input);
-            out.push('\n');
-        }
-    }
-    let p = dir.join(format!("{name}.toml"));
-    std::fs::write(&p, out).expect("write pipeline");
+    let p = rewritten("tha_lfs_synth.toml", dir, name, input, &|section, line| {
+        (section == "[roster.input]" && line.starts_with("path"))
+            .then(|| format!("path = {:?}", roster))
+    });
     let wh = dir.join(format!("wh-{name}"));
     let (code, text) = run(&p, &wh);
     assert!(code == 0 || code == 1, "{name}: {text}");
