@@ -294,15 +294,16 @@ impl super::TypedRows for ExcelSource {
                     _ => None,
                 };
                 match number {
-                    Some(x) => batch.push_number(x),
+                    Some(x) => {
+                        batch.push_number(x);
+                        blank = false;
+                    }
                     None => {
                         let text = self.cell_text(row, col)?;
                         blank &= text.trim().is_empty();
                         batch.push_cell(&text);
-                        continue;
                     }
                 }
-                blank = false;
             }
             if !blank {
                 return Ok(Some(u64::from(row) + 1));

@@ -88,13 +88,11 @@ impl<'a> Col<'a> {
             rows: std::ops::Range<usize>,
         ) -> Vec<i64>
         where
-            T::Native: TryInto<i64>,
+            T::Native: Into<i64>,
         {
-            let v = &a.as_primitive::<T>().values()[rows];
             // Every width here fits an i64 (UInt64 columns are `Other`, printed).
-            v.iter()
-                .map(|x| (*x).try_into().unwrap_or(i64::MAX))
-                .collect()
+            let v = &a.as_primitive::<T>().values()[rows];
+            v.iter().map(|x| (*x).into()).collect()
         }
         let nulls = a.nulls();
         match (a.data_type(), dictionary) {
