@@ -48,7 +48,8 @@ pub enum Command {
     Mirror(crate::mirror::MirrorArgs),
     /// One self-contained HTML page per area: charts of migrants' and natives' rates, pyramid, …
     Report(crate::report::ReportArgs),
-    /// Design-based estimates for any table (CSV or Parquet), with SEs, CVs and bounds.
+    /// Design-based estimates for any table (CSV, SPSS, Stata, Excel, Parquet), with SEs, CVs
+    /// and bounds.
     Estimate(crate::estimate::cli::EstimateArgs),
     /// Start a Ballista scheduler or executor that knows migstat's aggregate (`--engine`).
     Cluster(crate::cluster::ClusterArgs),

@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::pipeline::Input;
 use super::suggest::listed;
 use crate::error::{MigError, Result};
 use crate::extract::{self, Labels};
@@ -65,18 +64,6 @@ pub fn run(args: &InitArgs, out: &mut dyn Write) -> Result<i32> {
     Ok(0)
 }
 
-/// The input type of a data file, by its extension.
-pub fn input_type(path: &Path) -> &'static str {
-    let name = path.to_string_lossy().to_ascii_lowercase();
-    match name.rsplit('.').next().unwrap_or("") {
-        "sav" | "zsav" => "spss",
-        "dta" => "stata",
-        "xlsx" | "xls" | "xlsm" | "ods" => "excel",
-        "parquet" => "parquet",
-        _ => "csv",
-    }
-}
-
 /// What the sample of rows says about one column.
 #[derive(Debug, Default)]
 struct Column {
@@ -91,9 +78,8 @@ struct Column {
 
 /// The draft pipeline for `data`, its path written relative to `base` (the draft's folder).
 pub fn draft(data: &Path, base: &Path, schema: &Schema) -> Result<String> {
-    let kind = input_type(data);
-    let input: Input = toml::from_str(&format!("type = {kind:?}\npath = \"\""))
-        .map_err(|e| MigError::Other(format!("init: {e}")))?;
+    let input = extract::file_input(data)?;
+    let kind = extract::input_type(data);
     let mut src = extract::open(&input, data)?;
     let mut cols: Vec<Column> = src
         .headers()
@@ -526,18 +512,5 @@ fn codes(out: &mut String, d: &Draft, def: &crate::schema::FieldDef, c: &Column)
             "\"TODO\""
         };
         let _ = writeln!(out, "{} = {todo}  # {label}{n} rows", q(v));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn types_follow_the_extension() {
-        assert_eq!(input_type(Path::new("a/b.SAV")), "spss");
-        assert_eq!(input_type(Path::new("x.dta")), "stata");
-        assert_eq!(input_type(Path::new("x.csv.zip")), "csv");
-        assert_eq!(input_type(Path::new("x.parquet")), "parquet");
     }
 }

@@ -16,7 +16,8 @@ use super::variance::LonelyPsu;
 
 /// Design-based totals, means, proportions and ratios with standard errors (as R `survey`).
 ///
-/// Rows are counted from 1 after the header. Empty cells (and `NA` in numeric columns) are
+/// Rows are counted from 1 after the header (blank lines left out); a row of another width
+/// than the header is an error naming its line. Empty cells (and `NA` in numeric columns) are
 /// missing: a missing analysis value leaves its row in the design but out of the estimate.
 /// A non-numeric column given to --total/--mean gives one row per level (count/proportion).
 /// `n` is the unweighted number of rows behind the estimate (for a mean or ratio: its
@@ -26,7 +27,9 @@ use super::variance::LonelyPsu;
 /// order totals, means, ratios. Errors exit with code 2 and say why on stderr.
 #[derive(clap::Args, Clone, Debug)]
 pub struct EstimateArgs {
-    /// CSV or Parquet file (Parquet is recognised by its content); or one table split over
+    /// A data file of any format a pipeline reads: Parquet (recognised by its content), SPSS
+    /// `.sav`, Stata `.dta`, Excel `.xlsx`/`.xls` (the first sheet), or delimited text (plain,
+    /// `.gz` or a zip's only `.csv`; encoding and delimiter detected); or one table split over
     /// several Parquet files: several files, a folder (its `*.parquet` files) or a quoted glob
     /// (`'parts/*.parquet'`), taken in name order.
     #[arg(value_name = "FILE", required = true, num_args = 1..)]

@@ -17,6 +17,11 @@ pub enum EstimateError {
     #[error("cannot read {path}: {message}")]
     Read { path: PathBuf, message: String },
 
+    /// The input file, as its reader reports it (the message names the file, and the line and
+    /// column where there is one).
+    #[error("{0}")]
+    Input(String),
+
     /// Two columns of the file have the same name: which one is meant cannot be told.
     #[error("{path}: the header names column `{column}` more than once; rename one of them")]
     DuplicateColumn { path: PathBuf, column: String },

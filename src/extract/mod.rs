@@ -131,6 +131,28 @@ fn typed_next_batch(
 /// Input types a pipeline may declare.
 pub const INPUT_TYPES: &[&str] = &["csv", "stata", "spss", "excel", "parquet"];
 
+/// The input type of a data file, by its extension (what `migstat init` drafts and what
+/// `migstat estimate` reads a file as): delimited text when no other type claims it.
+pub fn input_type(path: &Path) -> &'static str {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    match name.rsplit('.').next().unwrap_or("") {
+        "sav" | "zsav" => "spss",
+        "dta" => "stata",
+        "xlsx" | "xls" | "xlsm" | "ods" => "excel",
+        "parquet" => "parquet",
+        _ => "csv",
+    }
+}
+
+/// The input a bare data file is: its [`input_type`], every other key as a pipeline leaves it
+/// unset (encoding and delimiter detected, a zip's only `.csv`, the first sheet, the default
+/// limits).
+pub fn file_input(path: &Path) -> Result<Input> {
+    let kind = input_type(path);
+    toml::from_str(&format!("type = {kind:?}\npath = \"\""))
+        .map_err(|e| MigError::Other(format!("{}: {e}", path.display())))
+}
+
 /// The local file of an input: its `path` resolved against `base` (the pipeline's folder), or,
 /// for an input with a `url`, the copy fetched into the cache (downloaded only when the server
 /// says it changed). Within one process a URL is asked for once: a run reads one snapshot.
@@ -228,6 +250,17 @@ pub fn number_cell(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::number_cell;
+
+    #[test]
+    fn types_follow_the_extension() {
+        use super::input_type;
+        use std::path::Path;
+        assert_eq!(input_type(Path::new("a/b.SAV")), "spss");
+        assert_eq!(input_type(Path::new("x.dta")), "stata");
+        assert_eq!(input_type(Path::new("x.csv.zip")), "csv");
+        assert_eq!(input_type(Path::new("x.csv.gz")), "csv");
+        assert_eq!(input_type(Path::new("x.parquet")), "parquet");
+    }
 
     #[test]
     fn numbers_print_as_codes() {

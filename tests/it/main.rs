@@ -9,6 +9,7 @@ mod common;
 mod crosscheck;
 mod cube;
 mod estimate_files;
+mod estimate_formats;
 mod estimate_oracle;
 mod estimate_props;
 mod export;

@@ -1,7 +1,11 @@
 //! The in-memory table behind `migstat estimate`: only the columns the estimate needs, each
 //! loaded as numbers (weights, fpc, replicate weights), as exact keys (strata, PSUs, domains) or
-//! inferred (analysis variables: numeric, else a factor). Reads CSV here and Parquet through
-//! `parquet.rs`; a file is Parquet when it starts with the `PAR1` magic bytes.
+//! inferred (analysis variables: numeric, else a factor). A file is Parquet when it starts with
+//! the `PAR1` magic bytes, and its columns are decoded by `parquet.rs`; every other file is read
+//! by the reader `extract` gives a pipeline input of its type ([`extract::input_type`]: SPSS,
+//! Stata, Excel by their extension, delimited text otherwise, with its encoding and delimiter
+//! detected, plain, `.gz` or zipped), batches parsed on the pool and taken in file order. A
+//! typed file's numbers are taken as they are.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -11,6 +15,7 @@ use std::path::{Path, PathBuf};
 use super::parquet;
 use crate::estimate::error::EstimateError;
 use crate::extract::limits::clip;
+use crate::extract::{self, BatchSize, RowSource, TextBatch, Value};
 
 /// Code of a missing value in a [`Categorical`].
 pub const MISSING: u32 = u32::MAX;
@@ -123,6 +128,22 @@ impl Builder {
         Ok(())
     }
 
+    /// Appends the values of `part`, a builder of the rows that follow; `Err((i, label))`
+    /// names the first of its positions whose label a numeric column cannot take.
+    fn append(&mut self, part: Builder) -> Result<(), (usize, String)> {
+        match (self, part) {
+            (Self::Numeric(mine), Self::Numeric(more)) => mine.extend(more),
+            (me, Self::Numeric(more)) => more.into_iter().for_each(|x| me.push_f64(x)),
+            (me, Self::Labels { codes, levels, .. }) => {
+                me.push_levels(&codes, &levels).map_err(|i| {
+                    let label = codes.get(i).and_then(|&c| levels.get(c as usize));
+                    (i, label.cloned().unwrap_or_default())
+                })?
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn push_f64(&mut self, v: f64) {
         match self {
             Self::Numeric(values) => values.push(v),
@@ -213,9 +234,11 @@ impl Table {
         let names = if Self::is_parquet(path)? {
             parquet::header(path)?
         } else {
-            let mut rdr = csv_reader(path)?;
-            let names = rdr.headers().map_err(|e| read_error(path, e))?;
-            names.iter().map(clean_header).collect()
+            open_rows(path)?
+                .headers()
+                .iter()
+                .map(|h| clean_header(h))
+                .collect()
         };
         let mut seen = std::collections::HashSet::new();
         if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
@@ -238,7 +261,7 @@ impl Table {
         let (n_rows, columns) = if Self::is_parquet(path)? {
             parquet::load(path, wanted)?
         } else {
-            load_csv(path, &names, wanted)?
+            load_rows(path, &names, wanted)?
         };
         if n_rows == 0 {
             return Err(EstimateError::NoRows {
@@ -330,15 +353,34 @@ pub(super) fn missing_column(path: &Path, name: &str, names: &[String]) -> Estim
     }
 }
 
-fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, EstimateError> {
-    csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(path)
-        .map_err(|e| read_error(path, e))
+/// The reader of a file that is not Parquet, as a pipeline input of its type with every other
+/// key unset would open it.
+fn open_rows(path: &Path) -> Result<Box<dyn RowSource>, EstimateError> {
+    extract::file_input(path)
+        .and_then(|input| extract::open(&input, path))
+        .map_err(|e| EstimateError::Input(e.to_string()))
 }
 
-/// Read the wanted columns of a CSV file.
-fn load_csv(
+/// The wanted columns of one batch of rows.
+struct Part {
+    rows: usize,
+    columns: Vec<Builder>,
+    /// Why the batch cannot be loaded, at its `rows`-th row (0-based).
+    bad: Option<Bad>,
+}
+
+enum Bad {
+    /// A row of another width than the header.
+    Width { line: u64, cells: usize },
+    /// Wanted column `column`'s text, which a numeric column cannot take.
+    NotNumeric { column: usize, value: String },
+}
+
+/// Reads the wanted columns of a file of any other format than Parquet: the reader's batches
+/// are parsed and their columns built on the pool, then appended in file order. Blank lines
+/// are skipped; a row of another width than the header is an error naming its line. Rows are
+/// counted from 1 after the header, blank lines left out.
+fn load_rows(
     path: &Path,
     names: &[String],
     wanted: &[(String, LoadAs)],
@@ -347,30 +389,97 @@ fn load_csv(
         .iter()
         .map(|(w, _)| names.iter().position(|n| n == w).unwrap_or(usize::MAX))
         .collect();
-    let mut builders: Vec<Builder> = wanted.iter().map(|(_, m)| Builder::new(*m)).collect();
-    let mut rdr = csv_reader(path)?;
-    let mut record = csv::ByteRecord::new();
-    let mut row = 0usize;
-    while rdr
-        .read_byte_record(&mut record)
-        .map_err(|e| read_error(path, e))?
-    {
-        row += 1;
-        for (k, b) in builders.iter_mut().enumerate() {
-            let raw = record.get(index[k]).unwrap_or(b"");
-            let text = String::from_utf8_lossy(raw);
-            b.push_str(&text).map_err(|()| EstimateError::NotNumeric {
-                path: path.to_path_buf(),
-                row,
-                column: wanted[k].0.clone(),
-                value: clip(&text).into_owned(),
-            })?;
-        }
-    }
+    let modes: Vec<LoadAs> = wanted.iter().map(|(_, m)| *m).collect();
+    let mut builders: Vec<Builder> = modes.iter().map(|m| Builder::new(*m)).collect();
+    let mut src = open_rows(path)?;
+    let width = src.headers().len();
+    let input = |e: crate::error::MigError| EstimateError::Input(e.to_string());
+    let mut rows = 0usize;
+    let size = BatchSize::default();
+    extract::ordered::in_order(
+        || src.next_job(size).map_err(input),
+        |_, job| {
+            job()
+                .map(|batch| part(&batch, width, &index, &modes))
+                .map_err(input)
+        },
+        |part| {
+            let part = part?;
+            let at = rows + part.rows + 1;
+            match part.bad {
+                Some(Bad::Width { line, cells }) => {
+                    return Err(read_error(
+                        path,
+                        format!(
+                            "line {line} has {cells} cells where the header has {width} \
+                             (a delimiter or quote out of place?)"
+                        ),
+                    ))
+                }
+                Some(Bad::NotNumeric { column, value }) => {
+                    return Err(not_numeric(path, at, &wanted[column].0, &value))
+                }
+                None => {}
+            }
+            for (k, (b, more)) in builders.iter_mut().zip(part.columns).enumerate() {
+                b.append(more)
+                    .map_err(|(i, label)| not_numeric(path, rows + i + 1, &wanted[k].0, &label))?;
+            }
+            rows += part.rows;
+            Ok(())
+        },
+    )?;
     let columns = builders
         .into_iter()
-        .zip(wanted)
-        .map(|(b, (_, m))| b.finish(*m))
+        .zip(modes)
+        .map(|(b, m)| b.finish(m))
         .collect();
-    Ok((row, columns))
+    Ok((rows, columns))
+}
+
+/// The wanted columns of `batch`, up to its first row that cannot be loaded.
+fn part(batch: &TextBatch, width: usize, index: &[usize], modes: &[LoadAs]) -> Part {
+    let mut out = Part {
+        rows: 0,
+        columns: modes.iter().map(|m| Builder::new(*m)).collect(),
+        bad: None,
+    };
+    for r in 0..batch.len() {
+        let cells = batch.width(r);
+        if cells != width {
+            if cells == 1 && batch.cell(r, 0).trim().is_empty() {
+                continue;
+            }
+            out.bad = Some(Bad::Width {
+                line: batch.line(r),
+                cells,
+            });
+            return out;
+        }
+        for (k, b) in out.columns.iter_mut().enumerate() {
+            match batch.value(r, index[k]) {
+                Value::Number(x) => b.push_f64(x),
+                Value::Text(text) => {
+                    if b.push_str(text).is_err() {
+                        out.bad = Some(Bad::NotNumeric {
+                            column: k,
+                            value: text.to_string(),
+                        });
+                        return out;
+                    }
+                }
+            }
+        }
+        out.rows += 1;
+    }
+    out
+}
+
+fn not_numeric(path: &Path, row: usize, column: &str, value: &str) -> EstimateError {
+    EstimateError::NotNumeric {
+        path: path.to_path_buf(),
+        row,
+        column: column.to_string(),
+        value: clip(value).into_owned(),
+    }
 }

@@ -1,0 +1,141 @@
+//! `migstat estimate` reads a file through the readers a pipeline's input goes through: a
+//! generated survey written as SPSS, Stata, Excel and gzip'd CSV gives the estimates of its CSV
+//! export to the bit (Parquet within 1e-12: its replicate weights are streamed by row group);
+//! a latin-1, semicolon-separated CSV with CRLF line ends and a quoted line break gives the
+//! estimates of its UTF-8 twin, with labels that differ only in a non-ASCII letter kept apart;
+//! a row of another width names its line.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::estimate_files::{assert_close, designs, estimate};
+use crate::common::{migstat, temp_dir};
+
+/// The generated Thai persons (3,000 persons, 6 strata × 4 PSUs, 20 bootstrap replicates) in
+/// `format`, under `dir/format`.
+fn synth(dir: &Path, format: &str) -> PathBuf {
+    let out = dir.join(format);
+    let o = migstat(&[
+        "synth",
+        "--country",
+        "THA",
+        "--persons",
+        "3000",
+        "--strata",
+        "6",
+        "--psus-per-stratum",
+        "4",
+        "--replicates",
+        "20",
+        "--format",
+        format,
+        "--out",
+        out.to_str().expect("path"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out.join(format!("tha_lfs_synth_persons.{format}"))
+}
+
+#[test]
+fn every_format_gives_the_estimates_of_its_csv_export() {
+    let dir = temp_dir("estimate-formats");
+    let csv = synth(&dir, "csv");
+    let gz = dir.join("persons.csv.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).expect("gz"),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(&std::fs::read(&csv).expect("csv"))
+        .expect("gzip");
+    enc.finish().expect("gzip");
+    let typed: Vec<(&str, PathBuf)> = ["sav", "dta", "xlsx"]
+        .into_iter()
+        .map(|f| (f, synth(&dir, f)))
+        .chain([("csv.gz", gz)])
+        .collect();
+    let parquet = synth(&dir, "parquet");
+    for (design, flags) in designs() {
+        let want = estimate(&[&csv], &flags, &[]);
+        assert!(want.contains("mean:BIRTH_CTRY="), "{design}: {want}");
+        for (format, file) in &typed {
+            assert_eq!(
+                estimate(&[file], &flags, &[]),
+                want,
+                "{design}: {format} against its CSV export"
+            );
+        }
+        assert_close(&estimate(&[&parquet], &flags, &[]), &want, 1e-12, design);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The rows of the text tests: domain, weight, value; one label holds the delimiter.
+const ROWS: &[(&str, &str, &str)] = &[
+    ("Región Ñ", "10", "1.5"),
+    ("Región Ó", "20", "2"),
+    ("Región Ñ", "30", "4"),
+    ("Île; nord", "15", "3.25"),
+    ("Región Ó", "25", ""),
+    ("Île; nord", "12", "7"),
+];
+
+#[test]
+fn a_latin1_semicolon_file_gives_the_estimates_of_its_utf8_twin() {
+    let dir = temp_dir("estimate-latin1");
+    let mut utf8 = String::from("region,w,y\n");
+    let mut latin = String::from("region;w;y\r\n");
+    for (i, (region, w, y)) in ROWS.iter().enumerate() {
+        utf8.push_str(&format!("\"{region}\",{w},{y}\n"));
+        latin.push_str(&format!("\"{region}\";{w};{y}\r\n"));
+        if i == 2 {
+            latin.push_str("\r\n");
+        }
+    }
+    let bytes: Vec<u8> = latin
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).expect("latin-1"))
+        .collect();
+    let (a, b) = (dir.join("utf8.csv"), dir.join("latin1.csv"));
+    std::fs::write(&a, utf8).expect("write");
+    std::fs::write(&b, bytes).expect("write");
+    let flags = [
+        "--weight", "w", "--by", "region", "--total", "y", "--mean", "y", "--format", "csv",
+    ];
+    let want = estimate(&[&a], &flags, &[]);
+    assert_eq!(estimate(&[&b], &flags, &[]), want);
+    for label in ["Región Ñ,", "Región Ó,", "Île; nord,"] {
+        assert_eq!(
+            want.lines().filter(|l| l.starts_with(label)).count(),
+            2,
+            "{label}: a total and a mean\n{want}"
+        );
+    }
+    // Región Ñ: total 10·1.5 + 30·4 = 135.
+    assert!(
+        want.lines().any(|l| l.starts_with("Región Ñ,total:y,135,")),
+        "{want}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_row_of_another_width_names_its_line() {
+    let dir = temp_dir("estimate-width");
+    let f = dir.join("ragged.csv");
+    // Line 2's quoted cell runs over a line break, so the short row is on line 5.
+    std::fs::write(&f, "d,w,y\n\"a\nb\",1,2\nc,1,3\nc,4\n").expect("write");
+    let o = migstat(&[
+        "estimate",
+        f.to_str().expect("path"),
+        "--weight",
+        "w",
+        "--total",
+        "y",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("line 5 has 2 cells where the header has 3"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
