@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use super::error::EstimateError;
 use super::generic::design::{DesignSpec, ReplicateRequest, WeightSource};
 use super::generic::output::{self, Format};
-use super::generic::table::Table;
+use super::generic::table::{Reading, Table};
 use super::generic::targets::Statistic;
 use super::generic::{estimate_file, partial, Outcome, Request};
 use super::replicate::{parse_rscales_arg, parse_scale_arg, ReplicateMethod};
 use super::variance::LonelyPsu;
+use crate::extract::limits::Limits;
 
 /// Design-based totals, means, proportions and ratios with standard errors (as R `survey`).
 ///
@@ -118,6 +119,15 @@ pub struct EstimateArgs {
     /// Output format.
     #[arg(long, value_name = "table|csv|json", default_value = "table", value_parser = parse_format)]
     pub format: Format,
+
+    /// A workbook's sheet to read (default: the first).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+
+    /// Raise or lower a bound on reading a file other than Parquet (e.g.
+    /// `max_cell_bytes=200000`; keys and defaults in docs/limits.md); repeatable.
+    #[arg(long = "limit", value_name = "KEY=VALUE")]
+    pub limit: Vec<String>,
 }
 
 fn parse_lonely(s: &str) -> Result<LonelyPsu, String> {
@@ -212,7 +222,15 @@ fn ballista(address: &str, _: &[PathBuf], _: &Request) -> Result<Outcome, Estima
 
 /// Translate the flags into a request, resolving names against the header of `file`.
 pub fn request(args: &EstimateArgs, file: &Path) -> Result<Request, EstimateError> {
-    let header = Table::header(file)?;
+    let mut limits = Limits::default();
+    limits
+        .apply_overrides(&args.limit)
+        .map_err(|e| EstimateError::Usage(e.to_string()))?;
+    let reading = Reading {
+        limits,
+        sheet: args.sheet.clone(),
+    };
+    let header = Table::header(file, &reading)?;
     let weight = if args.weight == "1" && !header.iter().any(|h| h == "1") {
         WeightSource::One
     } else {
@@ -240,6 +258,7 @@ pub fn request(args: &EstimateArgs, file: &Path) -> Result<Request, EstimateErro
         },
         statistics,
         by: args.by.clone(),
+        reading,
     })
 }
 

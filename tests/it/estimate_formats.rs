@@ -3,7 +3,7 @@
 //! export to the bit (Parquet within 1e-12: its replicate weights are streamed by row group);
 //! a latin-1, semicolon-separated CSV with CRLF line ends and a quoted line break gives the
 //! estimates of its UTF-8 twin, with labels that differ only in a non-ASCII letter kept apart;
-//! a row of another width names its line.
+//! a row of another width names its line; `--limit` and `--sheet` reach the reader.
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -137,5 +137,46 @@ fn a_row_of_another_width_names_its_line() {
         err.contains("line 5 has 2 cells where the header has 3"),
         "{err}"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn limits_and_the_sheet_reach_the_reader() {
+    let dir = temp_dir("estimate-reading");
+    let f = dir.join("wide.csv");
+    let long = "x".repeat(100);
+    std::fs::write(&f, format!("d,w,y\n{long},1,2\nc,1,3\n")).expect("write");
+    let run = |file: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "estimate",
+            file.to_str().expect("path"),
+            "--weight",
+            "w",
+            "--total",
+            "y",
+            "--by",
+            "d",
+        ];
+        args.extend(extra);
+        let o = migstat(&args);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    assert_eq!(run(&f, &[]).0, Some(0));
+    let (code, err) = run(&f, &["--limit", "max_cell_bytes=50"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("wide.csv:2") && err.contains("max_cell_bytes = 50"),
+        "{err}"
+    );
+    let (code, err) = run(&f, &["--limit", "max_cells=0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--limit max_cells=0"), "{err}");
+    let xlsx = synth(&dir, "xlsx");
+    let (code, err) = run(&xlsx, &["--sheet", "no such sheet"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no such sheet"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }

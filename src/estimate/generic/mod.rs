@@ -23,7 +23,7 @@ use crate::estimate::error::EstimateError;
 use crate::extract::guard;
 use design::DesignSpec;
 use estimators::Estimate;
-use table::{LoadAs, Table};
+use table::{LoadAs, Reading, Table};
 use targets::Statistic;
 
 /// Everything one estimate run needs besides the file.
@@ -33,6 +33,8 @@ pub struct Request {
     pub statistics: Vec<Statistic>,
     /// Domain columns.
     pub by: Vec<String>,
+    /// How a file other than Parquet is read.
+    pub reading: Reading,
 }
 
 /// Results and the warnings met on the way.
@@ -92,7 +94,10 @@ fn estimate_read(path: &Path, request: &Request) -> Result<Outcome, EstimateErro
             blank_non_finite(&mut outcome);
             Ok(outcome)
         }
-        _ => estimate_table(&Table::load(path, &request.columns())?, request),
+        _ => estimate_table(
+            &Table::load(path, &request.columns(), &request.reading)?,
+            request,
+        ),
     }
 }
 

@@ -94,7 +94,7 @@ pub fn estimate(
         .collect::<Result<_, _>>()?;
     let mut others = request.clone();
     others.design.replicates = None;
-    let table = Table::load(path, &others.columns())?;
+    let table = Table::load(path, &others.columns(), &request.reading)?;
     let weights = sampling_weights(&table, &request.design)?;
     let early = if derives_rscales(req) {
         None

@@ -14,8 +14,16 @@ use std::path::{Path, PathBuf};
 
 use super::parquet;
 use crate::estimate::error::EstimateError;
-use crate::extract::limits::clip;
+use crate::extract::limits::{clip, Limits};
 use crate::extract::{self, BatchSize, RowSource, TextBatch, Value};
+
+/// How a file other than Parquet is read: its reader's limits (`docs/limits.md`, the command
+/// line's `--limit`) and, for a workbook, the sheet (default: the first).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reading {
+    pub limits: Limits,
+    pub sheet: Option<String>,
+}
 
 /// Code of a missing value in a [`Categorical`].
 pub const MISSING: u32 = u32::MAX;
@@ -230,11 +238,11 @@ impl Table {
 
     /// Column names of the file, in file order.
     /// A name given twice is an error: which column is meant cannot be told.
-    pub fn header(path: &Path) -> Result<Vec<String>, EstimateError> {
+    pub fn header(path: &Path, reading: &Reading) -> Result<Vec<String>, EstimateError> {
         let names = if Self::is_parquet(path)? {
             parquet::header(path)?
         } else {
-            open_rows(path)?
+            open_rows(path, reading)?
                 .headers()
                 .iter()
                 .map(|h| clean_header(h))
@@ -251,8 +259,12 @@ impl Table {
     }
 
     /// Load the `wanted` columns (a name may appear once; the first mode wins over none).
-    pub fn load(path: &Path, wanted: &[(String, LoadAs)]) -> Result<Self, EstimateError> {
-        let names = Self::header(path)?;
+    pub fn load(
+        path: &Path,
+        wanted: &[(String, LoadAs)],
+        reading: &Reading,
+    ) -> Result<Self, EstimateError> {
+        let names = Self::header(path, reading)?;
         for (name, _) in wanted {
             if !names.iter().any(|n| n == name) {
                 return Err(missing_column(path, name, &names));
@@ -261,7 +273,7 @@ impl Table {
         let (n_rows, columns) = if Self::is_parquet(path)? {
             parquet::load(path, wanted)?
         } else {
-            load_rows(path, &names, wanted)?
+            load_rows(path, &names, wanted, reading)?
         };
         if n_rows == 0 {
             return Err(EstimateError::NoRows {
@@ -353,11 +365,15 @@ pub(super) fn missing_column(path: &Path, name: &str, names: &[String]) -> Estim
     }
 }
 
-/// The reader of a file that is not Parquet, as a pipeline input of its type with every other
-/// key unset would open it.
-fn open_rows(path: &Path) -> Result<Box<dyn RowSource>, EstimateError> {
+/// The reader of a file that is not Parquet, as a pipeline input of its type would open it with
+/// `reading`'s limits and sheet and every other key unset.
+fn open_rows(path: &Path, reading: &Reading) -> Result<Box<dyn RowSource>, EstimateError> {
     extract::file_input(path)
-        .and_then(|input| extract::open(&input, path))
+        .and_then(|mut input| {
+            input.limits = reading.limits;
+            input.sheet.clone_from(&reading.sheet);
+            extract::open(&input, path)
+        })
         .map_err(|e| EstimateError::Input(e.to_string()))
 }
 
@@ -384,6 +400,7 @@ fn load_rows(
     path: &Path,
     names: &[String],
     wanted: &[(String, LoadAs)],
+    reading: &Reading,
 ) -> Result<(usize, Vec<Column>), EstimateError> {
     let index: Vec<usize> = wanted
         .iter()
@@ -391,7 +408,7 @@ fn load_rows(
         .collect();
     let modes: Vec<LoadAs> = wanted.iter().map(|(_, m)| *m).collect();
     let mut builders: Vec<Builder> = modes.iter().map(|m| Builder::new(*m)).collect();
-    let mut src = open_rows(path)?;
+    let mut src = open_rows(path, reading)?;
     let width = src.headers().len();
     let input = |e: crate::error::MigError| EstimateError::Input(e.to_string());
     let mut rows = 0usize;

@@ -203,6 +203,7 @@ fn generic_estimate_without_the_command_line() {
             Statistic::Mean("api00".into()),
         ],
         by: vec![],
+        reading: Default::default(),
     };
     let out = estimate_file(&data_dir().join("apiclus2.csv"), &request).expect("estimate");
     assert!(out.warnings.is_empty());
