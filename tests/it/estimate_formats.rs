@@ -180,3 +180,42 @@ fn limits_and_the_sheet_reach_the_reader() {
     assert!(err.contains("no such sheet"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Replicate weights move out of the loaded table into the design unless the estimate reads
+/// them too: a replicate column analysed as well gives what its copy under another name gives.
+#[test]
+fn a_replicate_weight_column_may_also_be_analysed() {
+    let dir = temp_dir("estimate-rep-shared");
+    let f = dir.join("reps.csv");
+    let mut text = String::from("d,w,r1,r2,r3,y\n");
+    for i in 0..40u32 {
+        let w = 10 + i % 7;
+        let r = |k: u32| if (i + k) % 3 == 0 { 0 } else { w * 3 / 2 };
+        let (r1, r2, r3) = (r(0), r(1), r(2));
+        text.push_str(&format!("{},{w},{r1},{r2},{r3},{r1}\n", i % 2));
+    }
+    std::fs::write(&f, text).expect("write");
+    let run = |stat: &str| {
+        let flags = [
+            "--weight",
+            "w",
+            "--replicates",
+            "r1,r2,r3",
+            "--method",
+            "bootstrap",
+            "--by",
+            "d",
+            "--total",
+            stat,
+            "--mean",
+            stat,
+            "--format",
+            "csv",
+        ];
+        estimate(&[&f], &flags, &[]).replace(&format!(":{stat}"), ":Y")
+    };
+    let copy = run("y");
+    assert_eq!(copy.lines().count(), 5, "{copy}");
+    assert_eq!(run("r1"), copy);
+    let _ = std::fs::remove_dir_all(dir);
+}

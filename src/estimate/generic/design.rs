@@ -111,13 +111,18 @@ impl DesignSpec {
     }
 }
 
-/// Build the design of `table`.
-pub fn build(table: &Table, spec: &DesignSpec) -> Result<Design, EstimateError> {
+/// Build the design of `table`. Replicate weight columns not named in `shared` (the columns
+/// the rest of the estimate reads) move out of the table into the design.
+pub fn build(
+    table: &mut Table,
+    spec: &DesignSpec,
+    shared: &[String],
+) -> Result<Design, EstimateError> {
     spec.check()?;
     let weights = sampling_weights(table, spec)?;
     match &spec.replicates {
         None => build_taylor(table, spec, weights),
-        Some(req) => build_replicate(table, spec, req, weights),
+        Some(req) => build_replicate(table, spec, req, weights, shared),
     }
 }
 
@@ -170,14 +175,19 @@ fn first_layout(
 }
 
 fn build_replicate(
-    table: &Table,
+    table: &mut Table,
     spec: &DesignSpec,
     req: &ReplicateRequest,
     weights: Vec<f64>,
+    shared: &[String],
 ) -> Result<Design, EstimateError> {
     let mut reps = Vec::with_capacity(req.columns.len());
-    for c in &req.columns {
-        let w = table.numeric(c)?.into_owned();
+    for (k, c) in req.columns.iter().enumerate() {
+        let w = if shared.contains(c) || req.columns[k + 1..].contains(c) {
+            table.numeric(c)?.into_owned()
+        } else {
+            table.take_numeric(c)?
+        };
         check_weights(table, c, &w)?;
         reps.push(w);
     }

@@ -95,7 +95,7 @@ fn estimate_read(path: &Path, request: &Request) -> Result<Outcome, EstimateErro
             Ok(outcome)
         }
         _ => estimate_table(
-            &Table::load(path, &request.columns(), &request.reading)?,
+            Table::load(path, &request.columns(), &request.reading)?,
             request,
         ),
     }
@@ -134,8 +134,12 @@ fn blank_non_finite(outcome: &mut Outcome) {
 }
 
 /// Estimate on a loaded table.
-pub fn estimate_table(table: &Table, request: &Request) -> Result<Outcome, EstimateError> {
-    let design = design::build(table, &request.design)?;
+pub fn estimate_table(mut table: Table, request: &Request) -> Result<Outcome, EstimateError> {
+    let mut others = request.clone();
+    others.design.replicates = None;
+    let shared: Vec<String> = others.columns().into_iter().map(|(c, _)| c).collect();
+    let design = design::build(&mut table, &request.design, &shared)?;
+    let table = &table;
     let cells = domains::cells(table, &request.by)?;
     let columns = targets::analysis_columns(table, &request.statistics)?;
     let targets = targets::targets(&request.statistics, &columns)?;

@@ -315,6 +315,18 @@ impl Table {
         }
     }
 
+    /// The column as numbers, as [`Table::numeric`] gives it, moved out of the table when it is
+    /// numeric (no copy: with 80 replicate weights, the table's largest part); the table no
+    /// longer has it.
+    pub fn take_numeric(&mut self, name: &str) -> Result<Vec<f64>, EstimateError> {
+        if let Some(Column::Numeric(_)) = self.columns.get(name) {
+            if let Some(Column::Numeric(v)) = self.columns.remove(name) {
+                return Ok(v);
+            }
+        }
+        self.numeric(name).map(Cow::into_owned)
+    }
+
     /// The column as labels (numbers become their shortest decimal text).
     pub fn categorical(&self, name: &str) -> Result<Cow<'_, Categorical>, EstimateError> {
         match self.column(name)? {
