@@ -1,6 +1,7 @@
 //! `migstat estimate` reads a file through the readers a pipeline's input goes through: a
 //! generated survey written as SPSS, Stata, Excel and gzip'd CSV gives the estimates of its CSV
-//! export to the bit (Parquet within 1e-12: its replicate weights are streamed by row group);
+//! export to the bit (Parquet within 1e-12: its replicate weights are streamed by row group),
+//! and so do the CSV's replicate weights kept in a file;
 //! a latin-1, semicolon-separated CSV with CRLF line ends and a quoted line break gives the
 //! estimates of its UTF-8 twin, with labels that differ only in a non-ASCII letter kept apart;
 //! a row of another width names its line; `--limit` and `--sheet` reach the reader.
@@ -56,6 +57,13 @@ fn every_format_gives_the_estimates_of_its_csv_export() {
     for (design, flags) in designs() {
         let want = estimate(&[&csv], &flags, &[]);
         assert!(want.contains("mean:BIRTH_CTRY="), "{design}: {want}");
+        // Replicate weights kept in a file from the first row on give the same bits.
+        #[cfg(feature = "failpoints")]
+        assert_eq!(
+            estimate(&[&csv], &flags, &[("MIGSTAT_SPILL_BYTES", "1")]),
+            want,
+            "{design}: replicate weights in a file"
+        );
         for (format, file) in &typed {
             assert_eq!(
                 estimate(&[file], &flags, &[]),
@@ -217,5 +225,52 @@ fn a_replicate_weight_column_may_also_be_analysed() {
     let copy = run("y");
     assert_eq!(copy.lines().count(), 5, "{copy}");
     assert_eq!(run("r1"), copy);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A replicate weight kept row by row is checked as a column is: the first bad one of the
+/// first column that has one, by its data row; text in it names row and column.
+#[test]
+fn bad_replicate_weights_name_row_and_column() {
+    let dir = temp_dir("estimate-rep-bad");
+    let run = |name: &str, rows: &[&str], env: &[(&str, &str)]| {
+        let f = dir.join(name);
+        std::fs::write(&f, format!("w,r1,r2,y\n{}\n", rows.join("\n"))).expect("write");
+        let mut args = vec!["estimate", f.to_str().expect("path")];
+        args.extend([
+            "--weight",
+            "w",
+            "--replicates",
+            "r1,r2",
+            "--method",
+            "bootstrap",
+            "--total",
+            "y",
+        ]);
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_migstat"));
+        cmd.args(&args).envs(env.iter().copied());
+        let o = cmd.output().expect("run migstat");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    for env in [&[][..], &[("MIGSTAT_SPILL_BYTES", "1")][..]] {
+        // r2 goes bad on row 2, r1 on row 3: r1 is the first column with a bad weight.
+        let rows = ["1,1,1,1", "1,1,-2,1", "1,,1,1", "1,1,1,1"];
+        let (code, err) = run("neg.csv", &rows, env);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains("row 3, column `r1`: weight is missing"),
+            "{err}"
+        );
+        let rows = ["1,1,1,1", "1,1,x2,1"];
+        let (code, err) = run("text.csv", &rows, env);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains("row 2, column `r2`: `x2` is not a number"),
+            "{err}"
+        );
+    }
     let _ = std::fs::remove_dir_all(dir);
 }

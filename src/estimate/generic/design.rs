@@ -6,11 +6,13 @@ use std::path::Path;
 
 use super::multistage::Stage;
 use super::stages::{build_later_stages, first_stage, stage_fractions, FirstStage};
-use super::table::{LoadAs, Table};
+use super::table::{store_error, LoadAs, Table};
 use crate::estimate::core;
+use crate::estimate::core::chunks::RepRows;
 use crate::estimate::error::EstimateError;
 use crate::estimate::replicate::{ReplicateMethod, ReplicateSpec};
 use crate::estimate::variance::{LonelyPsu, PsuLayout};
+use crate::normalize::reps::Replicates;
 
 /// Where the sampling weights come from.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,22 +61,51 @@ pub struct TaylorDesign {
 }
 
 /// Replicate-weight design.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ReplicateDesign {
     pub spec: ReplicateSpec,
-    /// One weight vector per replicate.
-    pub weights: Vec<Vec<f64>>,
+    pub weights: RepWeights,
+}
+
+/// The replicate weights of a design.
+#[derive(Debug)]
+pub enum RepWeights {
+    /// One column per replicate (a Parquet file's, or columns that the estimate also reads).
+    Columns(Vec<Vec<f64>>),
+    /// Row by row in a store, read back chunk by chunk (a file other than Parquet).
+    Stored(Replicates),
+}
+
+impl RepRows for RepWeights {
+    fn count(&self) -> usize {
+        match self {
+            RepWeights::Columns(c) => c.len(),
+            RepWeights::Stored(s) => RepRows::count(s),
+        }
+    }
+    fn in_memory(&self) -> Option<&[Vec<f64>]> {
+        match self {
+            RepWeights::Columns(c) => Some(c),
+            RepWeights::Stored(_) => None,
+        }
+    }
+    fn gather(&self, rows: &[u32], cols: &mut Vec<Vec<f64>>) -> Result<(), String> {
+        match self {
+            RepWeights::Columns(c) => c.gather(rows, cols),
+            RepWeights::Stored(s) => s.gather(rows, cols),
+        }
+    }
 }
 
 /// How variances are computed.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum VarianceMethod {
     Taylor(TaylorDesign),
     Replicate(ReplicateDesign),
 }
 
 /// A built design.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Design {
     pub weights: Vec<f64>,
     pub method: VarianceMethod,
@@ -93,7 +124,7 @@ impl DesignSpec {
         out.extend(self.psu.iter().map(|c| (c.clone(), LoadAs::Key)));
         out.extend(self.fpc.iter().map(|c| (c.clone(), LoadAs::Numeric)));
         if let Some(r) = &self.replicates {
-            out.extend(r.columns.iter().map(|c| (c.clone(), LoadAs::Numeric)));
+            out.extend(r.columns.iter().map(|c| (c.clone(), LoadAs::Replicate)));
         }
         out
     }
@@ -181,6 +212,30 @@ fn build_replicate(
     weights: Vec<f64>,
     shared: &[String],
 ) -> Result<Design, EstimateError> {
+    if let Some(store) = table.take_reps(&req.columns)? {
+        if let Some((k, (row, x))) = store
+            .bad
+            .iter()
+            .enumerate()
+            .find_map(|(k, b)| b.map(|b| (k, b)))
+        {
+            return Err(bad_weight(&table.path, row + 1, &req.columns[k], x));
+        }
+        let deleted = if derives_rscales(req) {
+            first_deleted(&store.weights, &weights).map_err(|e| store_error(&store.weights, e))?
+        } else {
+            Vec::new()
+        };
+        let (spec_r, df) = replicate_spec(table, spec, req, |k| deleted.get(k).copied().flatten())?;
+        return Ok(Design {
+            weights,
+            method: VarianceMethod::Replicate(ReplicateDesign {
+                spec: spec_r,
+                weights: RepWeights::Stored(store.weights),
+            }),
+            df,
+        });
+    }
     let mut reps = Vec::with_capacity(req.columns.len());
     for (k, c) in req.columns.iter().enumerate() {
         let w = if shared.contains(c) || req.columns[k + 1..].contains(c) {
@@ -197,10 +252,31 @@ fn build_replicate(
         weights,
         method: VarianceMethod::Replicate(ReplicateDesign {
             spec: spec_r,
-            weights: reps,
+            weights: RepWeights::Columns(reps),
         }),
         df,
     })
+}
+
+/// Per replicate of `store`, the first row it deletes (weight 0 where the sampling weight is
+/// positive), read back a block of rows at a time.
+fn first_deleted(store: &Replicates, weights: &[f64]) -> std::io::Result<Vec<Option<usize>>> {
+    const BLOCK: usize = 65_536;
+    let mut first = vec![None; RepRows::count(store)];
+    let mut cols = Vec::new();
+    for start in (0..weights.len()).step_by(BLOCK) {
+        let end = (start + BLOCK).min(weights.len());
+        let rows: Vec<u32> = (start as u32..end as u32).collect();
+        store.columns_into(&rows, &mut cols)?;
+        for (f, col) in first.iter_mut().zip(&cols) {
+            if f.is_none() {
+                *f = (0..col.len())
+                    .find(|&i| col[i] == 0.0 && weights[start + i] > 0.0)
+                    .map(|i| start + i);
+            }
+        }
+    }
+    Ok(first)
 }
 
 /// True when the JKn rscales must be derived from the data (no --rscales given).

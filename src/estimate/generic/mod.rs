@@ -45,12 +45,14 @@ pub struct Outcome {
 }
 
 impl Request {
-    /// Columns to load, each once, with the most demanding mode (key > inferred > numeric).
+    /// Columns to load, each once, with the most demanding mode (key > inferred > numeric >
+    /// replicate: a replicate weight that something else reads is loaded as a column).
     pub fn columns(&self) -> Vec<(String, LoadAs)> {
         let rank = |m: LoadAs| match m {
-            LoadAs::Numeric => 0,
-            LoadAs::Inferred => 1,
-            LoadAs::Key => 2,
+            LoadAs::Replicate => 0,
+            LoadAs::Numeric => 1,
+            LoadAs::Inferred => 2,
+            LoadAs::Key => 3,
         };
         let all = self
             .design

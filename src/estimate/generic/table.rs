@@ -16,6 +16,7 @@ use super::parquet;
 use crate::estimate::error::EstimateError;
 use crate::extract::limits::{clip, Limits};
 use crate::extract::{self, BatchSize, RowSource, TextBatch, Value};
+use crate::normalize::reps::{self, Replicates};
 
 /// How a file other than Parquet is read: its reader's limits (`docs/limits.md`, the command
 /// line's `--limit`) and, for a workbook, the sheet (default: the first).
@@ -37,6 +38,22 @@ pub enum LoadAs {
     Key,
     /// Numeric if every value is a number (or empty / `NA`), otherwise a factor.
     Inferred,
+    /// A replicate weight nothing else reads: a number. From a file other than Parquet the
+    /// replicate weights of a row are kept side by side in a store that goes to a file of its
+    /// own past 32 MiB ([`RepStore`]), not as columns.
+    Replicate,
+}
+
+/// The replicate weights of a file other than Parquet, row by row (`normalize::reps`: in
+/// memory up to a bound, then in an unlinked file in the temporary folder), with what loading
+/// them found.
+#[derive(Debug)]
+pub struct RepStore {
+    /// The columns, in the order of each row's weights.
+    pub columns: Vec<String>,
+    pub weights: Replicates,
+    /// Per column, its first weight that is missing, infinite or negative: (row from 0, value).
+    pub bad: Vec<Option<(usize, f64)>>,
 }
 
 /// A column of labels: one code per row into `levels` (first-appearance order), or [`MISSING`].
@@ -61,6 +78,8 @@ pub struct Table {
     pub path: PathBuf,
     pub n_rows: usize,
     columns: HashMap<String, Column>,
+    /// The columns loaded as [`LoadAs::Replicate`] from a file other than Parquet.
+    reps: Option<RepStore>,
 }
 
 /// Collects one column's values, interning labels.
@@ -76,7 +95,7 @@ pub(crate) enum Builder {
 impl Builder {
     pub(crate) fn new(mode: LoadAs) -> Self {
         match mode {
-            LoadAs::Numeric => Self::Numeric(Vec::new()),
+            LoadAs::Numeric | LoadAs::Replicate => Self::Numeric(Vec::new()),
             LoadAs::Key | LoadAs::Inferred => Self::Labels {
                 codes: Vec::new(),
                 index: HashMap::new(),
@@ -270,8 +289,10 @@ impl Table {
                 return Err(missing_column(path, name, &names));
             }
         }
-        let (n_rows, columns) = if Self::is_parquet(path)? {
-            parquet::load(path, wanted)?
+        let (n_rows, columns, reps) = if Self::is_parquet(path)? {
+            let (n, columns) = parquet::load(path, wanted)?;
+            let named = wanted.iter().map(|(n, _)| n.clone()).zip(columns).collect();
+            (n, named, None)
         } else {
             load_rows(path, &names, wanted, reading)?
         };
@@ -283,8 +304,31 @@ impl Table {
         Ok(Self {
             path: path.to_path_buf(),
             n_rows,
-            columns: wanted.iter().map(|(n, _)| n.clone()).zip(columns).collect(),
+            columns,
+            reps,
         })
+    }
+
+    /// The store of replicate weights when it holds exactly `columns`, in that order (taken
+    /// out of the table). A store of other columns is turned into columns, read back from it
+    /// once, and `None` is returned.
+    pub fn take_reps(&mut self, columns: &[String]) -> Result<Option<RepStore>, EstimateError> {
+        let Some(mut store) = self.reps.take() else {
+            return Ok(None);
+        };
+        if store.columns == columns {
+            return Ok(Some(store));
+        }
+        let rows: Vec<u32> = (0..self.n_rows as u32).collect();
+        let mut cols = Vec::new();
+        store
+            .weights
+            .columns_into(&rows, &mut cols)
+            .map_err(|e| store_error(&store.weights, e))?;
+        for (name, col) in store.columns.drain(..).zip(cols) {
+            self.columns.insert(name, Column::Numeric(col));
+        }
+        Ok(None)
     }
 
     /// The column `name` as loaded.
@@ -392,7 +436,12 @@ fn open_rows(path: &Path, reading: &Reading) -> Result<Box<dyn RowSource>, Estim
 /// The wanted columns of one batch of rows.
 struct Part {
     rows: usize,
+    /// The columns not kept in the store.
     columns: Vec<Builder>,
+    /// The replicate weights of each row, side by side.
+    reps: Vec<f64>,
+    /// Per replicate, its first weight that is missing, infinite or negative (row in the part).
+    bad_reps: Vec<Option<(usize, f64)>>,
     /// Why the batch cannot be loaded, at its `rows`-th row (0-based).
     bad: Option<Bad>,
 }
@@ -413,13 +462,21 @@ fn load_rows(
     names: &[String],
     wanted: &[(String, LoadAs)],
     reading: &Reading,
-) -> Result<(usize, Vec<Column>), EstimateError> {
+) -> Result<Loaded, EstimateError> {
     let index: Vec<usize> = wanted
         .iter()
         .map(|(w, _)| names.iter().position(|n| n == w).unwrap_or(usize::MAX))
         .collect();
     let modes: Vec<LoadAs> = wanted.iter().map(|(_, m)| *m).collect();
     let mut builders: Vec<Builder> = modes.iter().map(|m| Builder::new(*m)).collect();
+    let stored: Vec<usize> = (0..wanted.len())
+        .filter(|&k| modes[k] == LoadAs::Replicate)
+        .collect();
+    let mut store = RepStore {
+        columns: stored.iter().map(|&k| wanted[k].0.clone()).collect(),
+        weights: Replicates::new(stored.len(), None, reps::memory_bound()),
+        bad: vec![None; stored.len()],
+    };
     let mut src = open_rows(path, reading)?;
     let width = src.headers().len();
     let input = |e: crate::error::MigError| EstimateError::Input(e.to_string());
@@ -429,7 +486,7 @@ fn load_rows(
         || src.next_job(size).map_err(input),
         |_, job| {
             job()
-                .map(|batch| part(&batch, width, &index, &modes))
+                .map(|batch| part(&batch, width, &index, &modes, stored.len()))
                 .map_err(input)
         },
         |part| {
@@ -454,23 +511,55 @@ fn load_rows(
                 b.append(more)
                     .map_err(|(i, label)| not_numeric(path, rows + i + 1, &wanted[k].0, &label))?;
             }
+            if !stored.is_empty() {
+                for w in part.reps.chunks_exact(stored.len()) {
+                    store
+                        .weights
+                        .push(w)
+                        .map_err(|e| store_error(&store.weights, e))?;
+                }
+                for (first, more) in store.bad.iter_mut().zip(part.bad_reps) {
+                    *first = first.or(more.map(|(i, x)| (rows + i, x)));
+                }
+            }
             rows += part.rows;
             Ok(())
         },
     )?;
-    let columns = builders
-        .into_iter()
-        .zip(modes)
-        .map(|(b, m)| b.finish(m))
+    let columns = wanted
+        .iter()
+        .zip(builders)
+        .filter(|((_, m), _)| *m != LoadAs::Replicate)
+        .map(|((name, m), b)| (name.clone(), b.finish(*m)))
         .collect();
-    Ok((rows, columns))
+    if stored.is_empty() {
+        return Ok((rows, columns, None));
+    }
+    store
+        .weights
+        .seal()
+        .map_err(|e| store_error(&store.weights, e))?;
+    Ok((rows, columns, Some(store)))
+}
+
+/// Rows, the columns by name, and the replicate weights kept in a store.
+type Loaded = (usize, HashMap<String, Column>, Option<RepStore>);
+
+/// An error of the replicate weights' store (a full disk), naming its folder.
+pub(crate) fn store_error(store: &Replicates, e: std::io::Error) -> EstimateError {
+    EstimateError::Read {
+        path: store.folder().to_path_buf(),
+        message: format!("cannot keep the replicate weights in this folder: {e}"),
+    }
 }
 
 /// The wanted columns of `batch`, up to its first row that cannot be loaded.
-fn part(batch: &TextBatch, width: usize, index: &[usize], modes: &[LoadAs]) -> Part {
+fn part(batch: &TextBatch, width: usize, index: &[usize], modes: &[LoadAs], n_reps: usize) -> Part {
     let mut out = Part {
         rows: 0,
         columns: modes.iter().map(|m| Builder::new(*m)).collect(),
+        reps: Vec::with_capacity(batch.len() * n_reps),
+        bad_reps: vec![None; n_reps],
         bad: None,
     };
     for r in 0..batch.len() {
@@ -485,8 +574,29 @@ fn part(batch: &TextBatch, width: usize, index: &[usize], modes: &[LoadAs]) -> P
             });
             return out;
         }
+        let mut slot = 0;
         for (k, b) in out.columns.iter_mut().enumerate() {
-            match batch.value(r, index[k]) {
+            let value = batch.value(r, index[k]);
+            if modes[k] == LoadAs::Replicate {
+                let x = match value {
+                    Value::Number(x) => Some(x),
+                    Value::Text(text) => parse_number(text.trim()),
+                };
+                let Some(x) = x else {
+                    out.bad = Some(Bad::NotNumeric {
+                        column: k,
+                        value: value.text().into_owned(),
+                    });
+                    return out;
+                };
+                if !(x.is_finite() && x >= 0.0) && out.bad_reps[slot].is_none() {
+                    out.bad_reps[slot] = Some((out.rows, x));
+                }
+                out.reps.push(x);
+                slot += 1;
+                continue;
+            }
+            match value {
                 Value::Number(x) => b.push_f64(x),
                 Value::Text(text) => {
                     if b.push_str(text).is_err() {
