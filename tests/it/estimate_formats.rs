@@ -198,7 +198,13 @@ fn a_replicate_weight_column_may_also_be_analysed() {
     let mut text = String::from("d,w,r1,r2,r3,y\n");
     for i in 0..40u32 {
         let w = 10 + i % 7;
-        let r = |k: u32| if (i + k) % 3 == 0 { 0 } else { w * 3 / 2 };
+        let r = |k: u32| {
+            if (i + k).is_multiple_of(3) {
+                0
+            } else {
+                w * 3 / 2
+            }
+        };
         let (r1, r2, r3) = (r(0), r(1), r(2));
         text.push_str(&format!("{},{w},{r1},{r2},{r3},{r1}\n", i % 2));
     }
