@@ -125,22 +125,29 @@ fn a_latin1_semicolon_file_gives_the_estimates_of_its_utf8_twin() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `migstat estimate FILE FLAGS…` with `env`: its exit code and stderr.
+fn status(file: &Path, flags: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_migstat"))
+        .arg("estimate")
+        .arg(file)
+        .args(flags)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run migstat");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn a_row_of_another_width_names_its_line() {
     let dir = temp_dir("estimate-width");
     let f = dir.join("ragged.csv");
     // Line 2's quoted cell runs over a line break, so the short row is on line 5.
     std::fs::write(&f, "d,w,y\n\"a\nb\",1,2\nc,1,3\nc,4\n").expect("write");
-    let o = migstat(&[
-        "estimate",
-        f.to_str().expect("path"),
-        "--weight",
-        "w",
-        "--total",
-        "y",
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let (code, err) = status(&f, &["--weight", "w", "--total", "y"], &[]);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("line 5 has 2 cells where the header has 3"),
         "{err}"
@@ -155,22 +162,9 @@ fn limits_and_the_sheet_reach_the_reader() {
     let long = "x".repeat(100);
     std::fs::write(&f, format!("d,w,y\n{long},1,2\nc,1,3\n")).expect("write");
     let run = |file: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "estimate",
-            file.to_str().expect("path"),
-            "--weight",
-            "w",
-            "--total",
-            "y",
-            "--by",
-            "d",
-        ];
-        args.extend(extra);
-        let o = migstat(&args);
-        (
-            o.status.code(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        let mut flags = vec!["--weight", "w", "--total", "y", "--by", "d"];
+        flags.extend(extra);
+        status(file, &flags, &[])
     };
     assert_eq!(run(&f, &[]).0, Some(0));
     let (code, err) = run(&f, &["--limit", "max_cell_bytes=50"]);
@@ -242,8 +236,7 @@ fn bad_replicate_weights_name_row_and_column() {
     let run = |name: &str, rows: &[&str], env: &[(&str, &str)]| {
         let f = dir.join(name);
         std::fs::write(&f, format!("w,r1,r2,y\n{}\n", rows.join("\n"))).expect("write");
-        let mut args = vec!["estimate", f.to_str().expect("path")];
-        args.extend([
+        let flags = [
             "--weight",
             "w",
             "--replicates",
@@ -252,14 +245,8 @@ fn bad_replicate_weights_name_row_and_column() {
             "bootstrap",
             "--total",
             "y",
-        ]);
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_migstat"));
-        cmd.args(&args).envs(env.iter().copied());
-        let o = cmd.output().expect("run migstat");
-        (
-            o.status.code(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        ];
+        status(&f, &flags, env)
     };
     for env in [&[][..], &[("MIGSTAT_SPILL_BYTES", "1")][..]] {
         // r2 goes bad on row 2, r1 on row 3: r1 is the first column with a bad weight.
