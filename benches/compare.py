@@ -7,7 +7,8 @@
 2. `migstat estimate` with 80 replicate weights by three breakdowns on a 2M-row Parquet file
    (a total with and without `--mse`, a mean, a ratio; on all threads and on one), against a
    whole `python -c` process running DuckDB on only the same 81 weighted sums per cell with one
-   GROUP BY on the same file, and polars' group_by doing the same sums.
+   GROUP BY on the same file, and polars' group_by doing the same sums; then the total with
+   `--mse` on the same table as CSV, against DuckDB's `read_csv` of it.
 
 Times are medians of RUNS runs (default 5, `MIGSTAT_BENCH_RUNS`); memory is the peak RSS of each
 process (GNU time), the largest over the runs.
@@ -144,11 +145,21 @@ def make_parquet(n):
     return path
 
 
+def make_csv(parquet):
+    """The estimate file as CSV (what `estimate` reads through the pipeline's text reader)."""
+    path = parquet[: -len(".parquet")] + ".csv"
+    if not os.path.exists(path):
+        import duckdb
+        duckdb.sql(f"COPY (SELECT * FROM read_parquet('{parquet}')) TO '{path}' (HEADER)")
+    return path
+
+
 DUCK = """
 import duckdb, sys
 p = sys.argv[1]
+src = f"read_parquet('{p}')" if p.endswith('.parquet') else f"read_csv('{p}')"
 sums = ', '.join(['SUM(WEIGHT*EMP)'] + [f'SUM(REPWT{i}*EMP)' for i in range(1, 81)])
-print(len(duckdb.sql(f"SELECT SEX, AGEB, CBR, {sums} FROM read_parquet('{p}') GROUP BY ALL").fetchall()))
+print(len(duckdb.sql(f"SELECT SEX, AGEB, CBR, {sums} FROM {src} GROUP BY ALL").fetchall()))
 """
 
 POLARS = """
@@ -185,6 +196,13 @@ def estimate_vs_engines():
         print(f"  migstat estimate {label:<14} all threads: {mig[0]:.2f} s, peak {mig[1]:.0f} MiB;"
               f" 1 thread: {single[0]:.2f} s, peak {single[1]:.0f} MiB;"
               f" / DuckDB: {mig[0] / duck[0]:.2f}")
+    csv = make_csv(path)
+    duck = best([sys.executable, "-c", DUCK, csv])
+    mig = best([BIN, "estimate", csv] + design[3:] + ["--mse", "--total", "EMP"] + tail)
+    print(f"the same table as CSV ({os.path.getsize(csv) / 1e6:.0f} MB):")
+    print(f"  python -c DuckDB read_csv (81 sums):         {duck[0]:.2f} s, peak {duck[1]:.0f} MiB")
+    print(f"  migstat estimate total, --mse   all threads: {mig[0]:.2f} s, peak {mig[1]:.0f} MiB;"
+          f" / DuckDB: {mig[0] / duck[0]:.2f}")
 
 if __name__ == "__main__":
     for n in PERSONS:
