@@ -267,3 +267,37 @@ fn bad_replicate_weights_name_row_and_column() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A disk that fills while the replicate weights are kept (a failed write of a block, or of
+/// the file's creation) stops the estimate with exit 2, naming the folder.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_full_disk_under_the_replicate_weights_is_an_error_naming_the_folder() {
+    let dir = temp_dir("estimate-rep-enospc");
+    let f = dir.join("reps.csv");
+    let rows: Vec<String> = (0..50).map(|i| format!("{},1,2,{i}", 1 + i % 3)).collect();
+    std::fs::write(&f, format!("w,r1,r2,y\n{}\n", rows.join("\n"))).expect("write");
+    let flags = [
+        "--weight",
+        "w",
+        "--replicates",
+        "r1,r2",
+        "--method",
+        "bootstrap",
+        "--total",
+        "y",
+    ];
+    for fault in ["spill:1:enospc", "spill:7:enospc", "spill.write:4:enospc"] {
+        let env = [("MIGSTAT_SPILL_BYTES", "1"), ("MIGSTAT_FAILPOINT", fault)];
+        let (code, err) = status(&f, &flags, &env);
+        assert_eq!(code, Some(2), "{fault}: {err}");
+        assert!(
+            err.contains("cannot keep the replicate weights in this folder")
+                && err.contains("No space left on device"),
+            "{fault}: {err}"
+        );
+    }
+    let (code, err) = status(&f, &flags, &[("MIGSTAT_SPILL_BYTES", "1")]);
+    assert_eq!(code, Some(0), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
