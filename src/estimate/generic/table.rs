@@ -547,10 +547,11 @@ type Loaded = (usize, HashMap<String, Column>, Option<RepStore>);
 
 /// An error of the replicate weights' store (a full disk), naming its folder.
 pub(crate) fn store_error(store: &Replicates, e: std::io::Error) -> EstimateError {
-    EstimateError::Read {
-        path: store.folder().to_path_buf(),
-        message: format!("cannot keep the replicate weights in this folder: {e}"),
-    }
+    EstimateError::Input(format!(
+        "{}: cannot keep the replicate weights in this folder: {e} (the folder is the \
+         temporary one, TMPDIR; it needs rows × replicates × 8 bytes)",
+        store.folder().display()
+    ))
 }
 
 /// The wanted columns of `batch`, up to its first row that cannot be loaded.
