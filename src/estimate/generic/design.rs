@@ -70,7 +70,8 @@ pub struct ReplicateDesign {
 /// The replicate weights of a design.
 #[derive(Debug)]
 pub enum RepWeights {
-    /// One column per replicate (a Parquet file's, or columns that the estimate also reads).
+    /// One column per replicate: when the estimate also reads one of them as a variable, or
+    /// one is listed twice (a Parquet file's replicate weights stream by row group instead).
     Columns(Vec<Vec<f64>>),
     /// Row by row in a store, read back chunk by chunk (a file other than Parquet).
     Stored(Replicates),
