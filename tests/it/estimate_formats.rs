@@ -156,6 +156,19 @@ fn a_row_of_another_width_names_its_line() {
 }
 
 #[test]
+fn blank_lines_of_a_text_file_are_skipped_even_with_one_column() {
+    let dir = temp_dir("estimate-blank");
+    let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+    std::fs::write(&a, "y\n1\n2\n4\n").expect("write");
+    std::fs::write(&b, "y\n1\n\n2\r\n  \n4\n\n").expect("write");
+    let flags = ["--weight", "1", "--total", "y", "--format", "csv"];
+    let want = estimate(&[&a], &flags, &[]);
+    assert!(want.contains("total:y,7,"), "{want}");
+    assert_eq!(estimate(&[&b], &flags, &[]), want);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn limits_and_the_sheet_reach_the_reader() {
     let dir = temp_dir("estimate-reading");
     let f = dir.join("wide.csv");

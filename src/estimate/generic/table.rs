@@ -479,6 +479,8 @@ fn load_rows(
     };
     let mut src = open_rows(path, reading)?;
     let width = src.headers().len();
+    // Blank lines are a thing of delimited text; a typed file's row is a row.
+    let text = extract::input_type(path) == "csv";
     let input = |e: crate::error::MigError| EstimateError::Input(e.to_string());
     let mut rows = 0usize;
     let size = BatchSize::default();
@@ -486,7 +488,7 @@ fn load_rows(
         || src.next_job(size).map_err(input),
         |_, job| {
             job()
-                .map(|batch| part(&batch, width, &index, &modes, stored.len()))
+                .map(|batch| part(&batch, (width, text), &index, &modes, stored.len()))
                 .map_err(input)
         },
         |part| {
@@ -555,7 +557,16 @@ pub(crate) fn store_error(store: &Replicates, e: std::io::Error) -> EstimateErro
 }
 
 /// The wanted columns of `batch`, up to its first row that cannot be loaded.
-fn part(batch: &TextBatch, width: usize, index: &[usize], modes: &[LoadAs], n_reps: usize) -> Part {
+/// `shape` is the header's width and whether the file is delimited text (whose blank lines are
+/// skipped).
+fn part(
+    batch: &TextBatch,
+    shape: (usize, bool),
+    index: &[usize],
+    modes: &[LoadAs],
+    n_reps: usize,
+) -> Part {
+    let (width, text) = shape;
     let mut out = Part {
         rows: 0,
         columns: modes.iter().map(|m| Builder::new(*m)).collect(),
@@ -565,10 +576,10 @@ fn part(batch: &TextBatch, width: usize, index: &[usize], modes: &[LoadAs], n_re
     };
     for r in 0..batch.len() {
         let cells = batch.width(r);
+        if text && cells == 1 && batch.cell(r, 0).trim().is_empty() {
+            continue;
+        }
         if cells != width {
-            if cells == 1 && batch.cell(r, 0).trim().is_empty() {
-                continue;
-            }
             out.bad = Some(Bad::Width {
                 line: batch.line(r),
                 cells,
