@@ -1,8 +1,8 @@
 //! Results do not depend on the number of threads: the same bits with 1, 2 and 3 threads, for
 //! every shipped pipeline (all of the warehouse's Parquet tables), for the cube on a generated
 //! survey large enough to span many chunks (Taylor and replicate SEs), and for
-//! `migstat estimate` on such a file as CSV (Taylor, replicates in memory) and as Parquet
-//! (replicates streamed by row group).
+//! `migstat estimate` on such a file as CSV (Taylor; replicates in the store of row weights,
+//! here within its 32 MiB in memory) and as Parquet (replicates streamed by row group).
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
