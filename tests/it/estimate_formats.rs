@@ -241,6 +241,18 @@ fn a_replicate_weight_column_may_also_be_analysed() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A bootstrap design of replicate weights `r1`, `r2` on weight `w`, total of `y`.
+const REP_FLAGS: [&str; 8] = [
+    "--weight",
+    "w",
+    "--replicates",
+    "r1,r2",
+    "--method",
+    "bootstrap",
+    "--total",
+    "y",
+];
+
 /// A replicate weight kept row by row is checked as a column is: the first bad one of the
 /// first column that has one, by its data row; text in it names row and column.
 #[test]
@@ -249,17 +261,7 @@ fn bad_replicate_weights_name_row_and_column() {
     let run = |name: &str, rows: &[&str], env: &[(&str, &str)]| {
         let f = dir.join(name);
         std::fs::write(&f, format!("w,r1,r2,y\n{}\n", rows.join("\n"))).expect("write");
-        let flags = [
-            "--weight",
-            "w",
-            "--replicates",
-            "r1,r2",
-            "--method",
-            "bootstrap",
-            "--total",
-            "y",
-        ];
-        status(&f, &flags, env)
+        status(&f, &REP_FLAGS, env)
     };
     for env in [&[][..], &[("MIGSTAT_SPILL_BYTES", "1")][..]] {
         // r2 goes bad on row 2, r1 on row 3: r1 is the first column with a bad weight.
@@ -290,16 +292,7 @@ fn a_full_disk_under_the_replicate_weights_is_an_error_naming_the_folder() {
     let f = dir.join("reps.csv");
     let rows: Vec<String> = (0..50).map(|i| format!("{},1,2,{i}", 1 + i % 3)).collect();
     std::fs::write(&f, format!("w,r1,r2,y\n{}\n", rows.join("\n"))).expect("write");
-    let flags = [
-        "--weight",
-        "w",
-        "--replicates",
-        "r1,r2",
-        "--method",
-        "bootstrap",
-        "--total",
-        "y",
-    ];
+    let flags = REP_FLAGS;
     for fault in ["spill:1:enospc", "spill:7:enospc", "spill.write:4:enospc"] {
         let env = [("MIGSTAT_SPILL_BYTES", "1"), ("MIGSTAT_FAILPOINT", fault)];
         let (code, err) = status(&f, &flags, &env);
