@@ -240,11 +240,17 @@ fn open_unbounded(input: &Input, path: &Path) -> Result<Box<dyn RowSource>> {
 /// A number as a cell: integers without a decimal point (`3`, not `3.0`), others in the
 /// shortest form that reads back to the same value.
 pub fn number_cell(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        format!("{x}")
+    match whole(x) {
+        Some(i) => i.to_string(),
+        None => format!("{x}"),
     }
+}
+
+/// `x` as an integer when it is whole and below 10^15 in size (what [`number_cell`] prints
+/// without a decimal point, and what reads as an integer or a code); `None` otherwise, and for
+/// NaN and ±∞.
+pub fn whole(x: f64) -> Option<i64> {
+    (x.fract() == 0.0 && x.abs() < 1e15).then_some(x as i64)
 }
 
 #[cfg(test)]

@@ -122,7 +122,7 @@ impl SpssSource {
         if is_missing_string(value, &col.missing) {
             return batch.push_cell("");
         }
-        batch.push_cell(&self.encoding.decode_without_bom_handling(value).0)
+        batch.push_cell(&decode(self.encoding, value))
     }
 }
 
@@ -180,8 +180,8 @@ fn is_missing_string(value: &[u8], m: &Missing) -> bool {
     m.values.iter().any(|v| trim_end(v) == value) || m.long.iter().any(|v| trim_end(v) == value)
 }
 
-fn decode(enc: &'static Encoding, bytes: &[u8]) -> String {
-    enc.decode_without_bom_handling(bytes).0.into_owned()
+fn decode<'a>(enc: &'static Encoding, bytes: &'a [u8]) -> std::borrow::Cow<'a, str> {
+    enc.decode_without_bom_handling(bytes).0
 }
 
 /// A variable's value labels keyed by the cell text its values read as.
@@ -202,9 +202,9 @@ fn column_labels(var: &Var, enc: &'static Encoding, big: bool) -> Option<Labels>
                 };
                 number_cell(x)
             } else {
-                decode(enc, trim_end(value))
+                decode(enc, trim_end(value)).into_owned()
             };
-            Some((key, decode(enc, label)))
+            Some((key, decode(enc, label).into_owned()))
         })
         .collect();
     Some(map)

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::frame::Val;
 use super::value::{norm_code, parse_i64, trim, Numbers};
 use crate::config::pipeline::FieldMap;
-use crate::extract::{Cells, RowSource, Value};
+use crate::extract::{whole, Cells, RowSource, Value};
 use crate::schema::{Dimension, FieldDef, FieldType, Schema};
 
 /// A problem with one cell: the rule broken, the column, the value and what was expected.
@@ -154,7 +154,7 @@ impl FieldPlan {
     pub fn apply_value(&self, v: Value<'_>) -> Result<(Val, Option<(i64, i64)>), Problem> {
         let number = match (v, self.ty) {
             (Value::Number(x), FieldType::Float) => x,
-            (Value::Number(x), FieldType::Int) if x.fract() == 0.0 && x.abs() < 1e15 => x,
+            (Value::Number(x), FieldType::Int) if whole(x).is_some() => x,
             _ => return self.apply_cell(&v.text()),
         };
         if self.is_age && !self.bands.is_empty() {

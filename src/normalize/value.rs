@@ -1,6 +1,6 @@
 //! Reading cells: codes written as `9`, `09` or `9.0` are the same code; numbers are parsed
 //! strictly and a failure says what was expected.
-use crate::extract::Value;
+use crate::extract::{whole, Value};
 
 /// `str::trim`, answering at once for the usual cell, which starts and ends with a visible ASCII
 /// character (nothing to trim); anything else goes through `str::trim` (Unicode white space).
@@ -25,10 +25,8 @@ pub fn norm_code(raw: &str) -> String {
         .bytes()
         .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
     if numeric {
-        if let Ok(x) = t.parse::<f64>() {
-            if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
-                return format!("{}", x as i64);
-            }
+        if let Some(i) = t.parse::<f64>().ok().and_then(whole) {
+            return i.to_string();
         }
     }
     t.to_string()
@@ -162,8 +160,8 @@ impl Numbers {
 /// [`parse_i64`] reads its text (the same value, or the same error, as for a CSV export).
 pub fn int_of(v: Value<'_>) -> Result<i64, String> {
     match v {
-        Value::Number(x) if x.fract() == 0.0 && x.abs() < 1e15 => Ok(x as i64),
-        v => parse_i64(&v.text()),
+        Value::Number(x) => whole(x).map_or_else(|| parse_i64(&v.text()), Ok),
+        Value::Text(t) => parse_i64(t),
     }
 }
 
@@ -173,10 +171,10 @@ pub fn parse_i64(raw: &str) -> Result<i64, String> {
     if let Ok(i) = t.parse::<i64>() {
         return Ok(i);
     }
-    match t.parse::<f64>() {
-        Ok(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 => Ok(x as i64),
-        _ => Err(format!("a whole number was expected, found {t:?}")),
-    }
+    t.parse::<f64>()
+        .ok()
+        .and_then(whole)
+        .ok_or_else(|| format!("a whole number was expected, found {t:?}"))
 }
 
 #[cfg(test)]

@@ -247,7 +247,7 @@ fn build_replicate(
         check_weights(table, c, &w)?;
         reps.push(w);
     }
-    let deleted = |k: usize| (0..reps[k].len()).find(|&i| reps[k][i] == 0.0 && weights[i] > 0.0);
+    let deleted = |k: usize| first_deleted_in(&reps[k], &weights);
     let (spec_r, df) = replicate_spec(table, spec, req, deleted)?;
     Ok(Design {
         weights,
@@ -271,9 +271,7 @@ fn first_deleted(store: &Replicates, weights: &[f64]) -> std::io::Result<Vec<Opt
         store.columns_into(&rows, &mut cols)?;
         for (f, col) in first.iter_mut().zip(&cols) {
             if f.is_none() {
-                *f = (0..col.len())
-                    .find(|&i| col[i] == 0.0 && weights[start + i] > 0.0)
-                    .map(|i| start + i);
+                *f = first_deleted_in(col, &weights[start..end]).map(|i| start + i);
             }
         }
     }
@@ -357,12 +355,24 @@ pub(super) fn sampling_weights(
     }
 }
 
+/// Whether `x` may be a weight: present, finite and non-negative (NaN, a missing weight, fails
+/// both comparisons), in a form that vectorises.
+#[inline]
+pub(super) fn usable_weight(x: f64) -> bool {
+    (0.0..=f64::MAX).contains(&x)
+}
+
+/// The first of the rows of replicate weights `rep` that the replicate deletes: weight 0 where
+/// the sampling weight (`weights`, of the same rows) is positive.
+pub(super) fn first_deleted_in(rep: &[f64], weights: &[f64]) -> Option<usize> {
+    rep.iter()
+        .zip(weights)
+        .position(|(&r, &w)| r == 0.0 && w > 0.0)
+}
+
 /// Weights must be present, finite and non-negative.
 fn check_weights(table: &Table, column: &str, w: &[f64]) -> Result<(), EstimateError> {
-    let bad = w
-        .iter()
-        .enumerate()
-        .find(|(_, &x)| !(x.is_finite() && x >= 0.0));
+    let bad = w.iter().enumerate().find(|(_, &x)| !usable_weight(x));
     match bad {
         None => Ok(()),
         Some((i, &x)) => Err(bad_weight(&table.path, i + 1, column, x)),

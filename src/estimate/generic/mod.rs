@@ -45,6 +45,14 @@ pub struct Outcome {
 }
 
 impl Request {
+    /// The same request on a design without its replicate weights: what the rest of the
+    /// estimate reads besides them.
+    pub fn without_replicates(&self) -> Request {
+        let mut others = self.clone();
+        others.design.replicates = None;
+        others
+    }
+
     /// Columns to load, each once, with the most demanding mode (key > inferred > numeric >
     /// replicate: a replicate weight that something else reads is loaded as a column).
     pub fn columns(&self) -> Vec<(String, LoadAs)> {
@@ -137,9 +145,9 @@ fn blank_non_finite(outcome: &mut Outcome) {
 
 /// Estimate on a loaded table.
 pub fn estimate_table(mut table: Table, request: &Request) -> Result<Outcome, EstimateError> {
-    let mut others = request.clone();
-    others.design.replicates = None;
-    let shared: Vec<String> = others.columns().into_iter().map(|(c, _)| c).collect();
+    let shared: Vec<String> = (request.without_replicates().columns().into_iter())
+        .map(|(c, _)| c)
+        .collect();
     let design = design::build(&mut table, &request.design, &shared)?;
     let table = &table;
     let cells = domains::cells(table, &request.by)?;

@@ -22,7 +22,7 @@ use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 use serde::{Deserialize, Serialize};
 
-use super::design::WeightSource;
+use super::design::{usable_weight, WeightSource};
 use super::domains::{level_ranks, sort_by_ranks, Cells};
 use super::estimators::finish_all;
 use super::table::{Categorical, MISSING};
@@ -577,7 +577,7 @@ impl FileAccumulator {
             weighted.push((r.clone(), self.numeric_column(cols, &r)?));
         }
         for (name, w) in &weighted {
-            if let Some(i) = w.iter().position(|&x| !(x.is_finite() && x >= 0.0)) {
+            if let Some(i) = w.iter().position(|&x| !usable_weight(x)) {
                 return Err(Problem::BadWeight {
                     column: name.clone(),
                     row: row_no(i),

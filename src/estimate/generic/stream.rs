@@ -9,7 +9,8 @@
 use std::path::Path;
 
 use super::design::{
-    bad_weight, derives_rscales, replicate_spec, sampling_weights, ReplicateRequest,
+    bad_weight, derives_rscales, first_deleted_in, replicate_spec, sampling_weights, usable_weight,
+    ReplicateRequest,
 };
 use super::domains;
 use super::estimators::{finish_all, DomainCells};
@@ -48,18 +49,15 @@ impl RepSource for GroupReps<'_> {
         let (col, descr) = self.file.column(self.group, self.leaves[k])?;
         read_numbers(col, &descr, self.rows, &mut self.defs, &mut self.values)?;
         let (w, start) = (&self.values, self.start);
-        // Finite and non-negative (NaN fails both comparisons), in a form that vectorises.
-        let usable = |x: f64| (0.0..=f64::MAX).contains(&x);
-        if !w.iter().fold(true, |ok, &x| ok & usable(x)) {
+        if !w.iter().fold(true, |ok, &x| ok & usable_weight(x)) {
             self.bad[k] = w
                 .iter()
-                .position(|&x| !usable(x))
+                .position(|&x| !usable_weight(x))
                 .map(|i| (start + i, w[i]));
         }
         if self.derive {
-            self.deleted[k] = (0..w.len())
-                .find(|&i| w[i] == 0.0 && self.weights[start + i] > 0.0)
-                .map(|i| start + i);
+            self.deleted[k] =
+                first_deleted_in(w, &self.weights[start..start + w.len()]).map(|i| start + i);
         }
         Ok(RepCol::ById(&self.values, self.start))
     }
@@ -92,9 +90,11 @@ pub fn estimate(
                 .ok_or_else(|| missing_column(path, c, &file.names()))
         })
         .collect::<Result<_, _>>()?;
-    let mut others = request.clone();
-    others.design.replicates = None;
-    let table = Table::load(path, &others.columns(), &request.reading)?;
+    let table = Table::load(
+        path,
+        &request.without_replicates().columns(),
+        &request.reading,
+    )?;
     let weights = sampling_weights(&table, &request.design)?;
     let early = if derives_rscales(req) {
         None

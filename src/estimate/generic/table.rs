@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::design::usable_weight;
 use super::parquet;
 use crate::estimate::error::EstimateError;
 use crate::extract::limits::{clip, Limits};
@@ -601,7 +602,7 @@ fn part(
                     });
                     return out;
                 };
-                if !(x.is_finite() && x >= 0.0) && out.bad_reps[slot].is_none() {
+                if !usable_weight(x) && out.bad_reps[slot].is_none() {
                     out.bad_reps[slot] = Some((out.rows, x));
                 }
                 out.reps.push(x);
