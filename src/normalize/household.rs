@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use super::frame::{ColData, Frame};
 use crate::schema::CodeLists;
-use crate::validate::keys::{fingerprint, FpBuild};
+use crate::validate::keys::fingerprint;
+use crate::validate::seen::KeySet;
 
 /// The household fields of a person file whose rows come chunk by chunk: the households met in
 /// earlier chunks (a household's first listed member may be in an earlier chunk) and the roster's
@@ -15,11 +16,25 @@ pub struct Households {
     /// Whether some row so far had a household id (then every later chunk gets the fields).
     active: bool,
     /// The households met, as 128-bit fingerprints of period and id (see [`household`]).
-    seen: HashSet<u128, FpBuild>,
+    seen: KeySet,
     away: Option<HashSet<(String, String)>>,
 }
 
 impl Households {
+    /// Households whose fingerprints go to `dir` past the memory bound (`None`: the temporary
+    /// folder).
+    pub fn in_folder(dir: Option<&std::path::Path>) -> Self {
+        Households {
+            seen: KeySet::in_folder(dir),
+            ..Default::default()
+        }
+    }
+
+    /// The error met reading back the households kept in files, if any.
+    pub fn take_error(&mut self) -> Option<crate::error::MigError> {
+        self.seen.take_error()
+    }
+
     /// Fills `hh_head` (when the survey has household ids) and `hhm` (when it also has a
     /// roster) for the rows of `person`, which follow the rows of every earlier call.
     pub fn derive(&mut self, person: &mut Frame, roster: Option<&Frame>, codes: &CodeLists) {

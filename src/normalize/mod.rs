@@ -57,8 +57,9 @@ pub struct RecordSpec<'a> {
     pub time: &'a TimeSpec,
     pub design: &'a Design,
     pub fields: &'a std::collections::BTreeMap<String, FieldMap>,
-    /// Where replicate weights beyond `reps::MEMORY_BYTES` are kept (`None`: the system's
-    /// temporary folder); a run names its staging area, on the warehouse's disk.
+    /// Where replicate weights beyond `reps::MEMORY_BYTES`, and keys and households beyond
+    /// `seen::MEMORY_BYTES`, are kept (`None`: the system's temporary folder); a run names its
+    /// staging area, on the warehouse's disk.
     pub spill: Option<&'a Path>,
     /// Whether the frame keeps the replicate weights (they are still read and checked);
     /// `validate`, which estimates nothing, keeps none.
@@ -294,7 +295,7 @@ fn read_rows(
         plans: plans.len(),
         reps: out.frame.reps.count(),
         width,
-        seen_keys: crate::validate::keys::KeySet::default(),
+        seen_keys: crate::validate::seen::KeySet::in_folder(ctx.spec.spill),
         index: DesignIndex::default(),
         slots: plans.iter().map(|p| p.slot).collect(),
         set_aside: 0,
@@ -313,7 +314,7 @@ struct Merge<'a> {
     /// Replicate weights kept per row (0: the design has none, or nothing reads them).
     reps: usize,
     width: usize,
-    seen_keys: crate::validate::keys::KeySet,
+    seen_keys: crate::validate::seen::KeySet,
     index: DesignIndex,
     slots: Vec<usize>,
     /// Quarantined rows when the chunk sink was last called.
@@ -372,7 +373,7 @@ impl Merge<'_> {
             };
             let mut dup = None;
             if let Some(s) = &row.sys {
-                if !self.seen_keys.insert_fingerprint(s.key_fp) {
+                if !self.seen_keys.insert(u128::from(s.key_fp)) {
                     dup = Some(Problem {
                         rule: "duplicate_key",
                         field: "key".into(),
@@ -427,7 +428,7 @@ impl Merge<'_> {
                 }
             }
         }
-        Ok(())
+        self.seen_keys.take_error().map_or(Ok(()), Err)
     }
 }
 

@@ -131,7 +131,10 @@ impl Replicates {
         let mut next = self.wait()?.unwrap_or_default();
         let file = match &self.file {
             Some(file) => Arc::clone(file),
-            None => Arc::clone(self.file.insert(Arc::new(unlinked_file(&self.dir)?))),
+            None => Arc::clone(
+                self.file
+                    .insert(Arc::new(unlinked_file(&self.dir, "replicates")?)),
+            ),
         };
         next.clear();
         let block = std::mem::replace(&mut self.tail, next);
@@ -288,13 +291,13 @@ fn missing(row: usize) -> std::io::Error {
     std::io::Error::other(format!("no replicate weights for row {row}"))
 }
 
-/// A new file in `dir` (or the temporary folder) that is unlinked as soon as it is open.
-fn unlinked_file(dir: &Path) -> std::io::Result<File> {
+/// A new file `.{stem}-…` in `dir` that is unlinked as soon as it is open.
+pub(crate) fn unlinked_file(dir: &Path, stem: &str) -> std::io::Result<File> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let mut last = None;
     for _ in 0..100 {
         let name = dir.join(format!(
-            ".replicates-{}-{}",
+            ".{stem}-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));

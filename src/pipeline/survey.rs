@@ -92,7 +92,7 @@ pub(super) fn execute(
     };
     let mut stream = Stream {
         checks: RunChecks::new(p, &spec, schema, opts.cap),
-        households: Households::default(),
+        households: Households::in_folder(spec.spill),
         failed: None,
         chunks: 0,
         held: 0,
@@ -303,6 +303,9 @@ impl Stream<'_> {
             return Ok(());
         }
         self.households.derive(&mut n.frame, roster, &schema.codes);
+        if let Some(e) = self.households.take_error() {
+            return Err(e);
+        }
         to.send(n.frame.take_rows())
             .map_err(|_| MigError::Other("the estimation of the chunks stopped".into()))
     }

@@ -4,8 +4,9 @@
 //! and the first member's design (about 30 bytes), per stratum its first PSU.
 use std::collections::BTreeMap;
 
-use super::keys::{fingerprint, FpMap};
+use super::keys::fingerprint;
 use super::rows::RowReporter;
+use super::seen::{Fixed, Seen};
 use super::{finding, Findings};
 use crate::config::pipeline::Pipeline;
 use crate::normalize::{Frame, RecordSpec, NONE};
@@ -18,6 +19,26 @@ struct Member {
     line: u64,
 }
 
+impl Fixed for Member {
+    const SIZE: usize = 24;
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.stratum.to_le_bytes());
+        out.extend_from_slice(&self.psu.to_le_bytes());
+        out.extend_from_slice(&self.weight.to_bits().to_le_bytes());
+        out.extend_from_slice(&self.line.to_le_bytes());
+    }
+    fn get(b: &[u8]) -> Self {
+        let word = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
+        let half = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or_default());
+        Member {
+            stratum: half(0),
+            psu: half(4),
+            weight: f64::from_bits(word(8)),
+            line: word(16),
+        }
+    }
+}
+
 /// The first PSU met in a stratum, where, and whether a second one was met.
 #[derive(Debug, Clone)]
 struct Stratum {
@@ -27,7 +48,7 @@ struct Stratum {
     several: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct HouseholdRules {
     households: bool,
     weights: bool,
@@ -37,7 +58,7 @@ pub struct HouseholdRules {
     strata_col: String,
     psu_col: String,
     weight_col: String,
-    first: FpMap<Member>,
+    first: Seen<Member>,
     /// The period and household of the last row checked, with its first member: members of
     /// a household usually follow each other, and then are compared without a lookup.
     last: Option<(String, String, Member)>,
@@ -56,8 +77,14 @@ impl HouseholdRules {
             strata_col: name(&d.strata),
             psu_col: name(&d.psu),
             weight_col: name(&d.weight),
+            first: Seen::in_folder(spec.spill),
             ..Default::default()
         }
+    }
+
+    /// The error met reading back the households kept in files, if any.
+    pub fn take_error(&mut self) -> Option<crate::error::MigError> {
+        self.first.take_error()
     }
 
     /// Checks row `i` against its household's first member and notes its stratum's PSU.
@@ -82,7 +109,7 @@ impl HouseholdRules {
             Some((t, h, first)) if t == time && h == hh => *first,
             _ => {
                 let key = fingerprint([time.as_str(), hh]);
-                let first = *self.first.entry(key).or_insert(me);
+                let first = self.first.first(u128::from(key), me).unwrap_or(me);
                 self.last = Some((time.clone(), hh.to_string(), first));
                 first
             }

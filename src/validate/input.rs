@@ -188,7 +188,7 @@ fn map_and_check(
         checks.check(&n.frame, &mut n.findings);
         n.frame.clear_rows();
         n.quarantined.clear();
-        Ok(())
+        checks.take_error().map_or(Ok(()), Err)
     };
     let chunks = Chunks {
         rows: CHUNK_ROWS,
@@ -279,11 +279,14 @@ impl<'a> RunChecks<'a> {
     /// The end of the input: the rules over all rows, the findings of a whole pass (file,
     /// header, rows), the rows set aside with their cells; returns this input's report.
     pub fn finish(
-        self,
+        mut self,
         file: FileRules,
         n: &mut Normalized,
         warehouse: Option<&Path>,
     ) -> Result<InputReport> {
+        if let Some(e) = self.checks.take_error() {
+            return Err(e);
+        }
         let FileRules(scan, mut findings) = file;
         let scan = scan?;
         header::check(self.p, self.spec, &n.headers, &mut findings);

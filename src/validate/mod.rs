@@ -24,6 +24,7 @@ pub mod remittances;
 pub mod report;
 pub mod rows;
 pub mod rules;
+pub mod seen;
 
 pub use command::{run, ValidateArgs};
 pub use findings::{Finding, Findings};

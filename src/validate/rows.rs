@@ -145,6 +145,11 @@ impl<'a> RowChecks<'a> {
         out.quarantine
     }
 
+    /// The error met reading back what the rules kept in files, if any.
+    pub fn take_error(&mut self) -> Option<crate::error::MigError> {
+        self.households.take_error()
+    }
+
     /// Rows checked per period, with their weighted total.
     pub fn periods(&self) -> Vec<super::input::PeriodCount> {
         self.periods

@@ -21,6 +21,7 @@ mod fuzz;
 mod golden;
 mod init;
 mod interop;
+mod keys;
 mod limits;
 mod mirror;
 mod operators;

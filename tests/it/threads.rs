@@ -29,7 +29,7 @@ fn migstat_threads(threads: usize, args: &[&str]) -> std::process::Output {
 }
 
 /// Every Parquet table of a warehouse (not the run records), as record batches by path.
-fn tables(wh: &Path) -> BTreeMap<PathBuf, Vec<RecordBatch>> {
+pub(crate) fn tables(wh: &Path) -> BTreeMap<PathBuf, Vec<RecordBatch>> {
     parquet_files(wh)
         .into_iter()
         .filter(|p| !p.starts_with(wh.join("runs")))
