@@ -14,9 +14,9 @@
 //! the entries stay in memory from then on. When a run cannot be read back, the lookups that
 //! needed it answer "new" and the error is kept for [`Seen::take_error`], which the caller turns
 //! into the failure of its run.
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -109,14 +109,17 @@ impl<V: Fixed> Seen<V> {
 
     /// The value first met with `key`, or `None` when `key` is new (then `value` is kept for it).
     pub fn first(&mut self, key: u128, value: V) -> Option<V> {
-        if let Some(v) = self.mem.get(&key) {
-            return Some(*v);
-        }
-        for i in 0..self.runs.len() {
-            if !self.runs[i].bloom.may_hold(key) {
+        let key = spread(key);
+        // One probe of the table: the slot found empty is the one filled.
+        let slot = match self.mem.entry(key) {
+            Entry::Occupied(o) => return Some(*o.get()),
+            Entry::Vacant(v) => v,
+        };
+        for run in &self.runs {
+            if !run.bloom.may_hold(key) {
                 continue;
             }
-            match self.runs[i].find::<V>(key) {
+            match run.find::<V>(key) {
                 Ok(Some(v)) => return Some(v),
                 Ok(None) => {}
                 Err(e) => {
@@ -124,7 +127,7 @@ impl<V: Fixed> Seen<V> {
                 }
             }
         }
-        self.mem.insert(key, value);
+        slot.insert(value);
         if self.cap > 0 && !self.spill_off && self.mem.len() >= self.cap {
             self.spill();
         }
@@ -175,7 +178,7 @@ impl<V: Fixed> Seen<V> {
     fn spill(&mut self) {
         let mut entries: Vec<(u128, V)> = self.mem.drain().collect();
         entries.sort_unstable_by_key(|e| e.0);
-        match Run::write(&self.dir, entries.iter().copied()) {
+        match Run::write(&self.dir, entries.len(), entries.iter().copied()) {
             Ok(run) => self.runs.push(run),
             Err(e) => {
                 tracing::warn!(
@@ -229,77 +232,37 @@ struct Run {
 }
 
 impl Run {
-    /// Writes `entries` (sorted by key) to a new unlinked file in `dir`.
+    /// Writes `entries` (sorted by key, `n` of them) to a new unlinked file in `dir`.
     fn write<V: Fixed>(
         dir: &Path,
-        entries: impl ExactSizeIterator<Item = (u128, V)>,
+        n: usize,
+        entries: impl IntoIterator<Item = (u128, V)>,
     ) -> std::io::Result<Run> {
-        crate::load::failpoint::hit("seen.write")?;
-        let file = crate::normalize::reps::unlinked_file(dir, "keys")?;
-        let mut run = Run {
-            len: 0,
-            index: Vec::new(),
-            bloom: Bloom::new(entries.len()),
-            file,
-        };
-        let mut out = BufWriter::with_capacity(1 << 16, &run.file);
-        let mut bytes = Vec::with_capacity(16 + V::SIZE);
+        let mut w = Writer::new(dir, n)?;
         for (key, value) in entries {
-            if run.len.is_multiple_of(STRIDE) {
-                run.index.push(key);
-            }
-            run.bloom.add(key);
-            bytes.clear();
-            bytes.extend_from_slice(&key.to_le_bytes());
-            value.put(&mut bytes);
-            out.write_all(&bytes)?;
-            run.len += 1;
+            w.push(key, value)?;
         }
-        out.flush()?;
-        drop(out);
-        Ok(run)
+        w.finish()
     }
 
     /// One run of the entries of `a` and `b`, which share no key.
     fn merge<V: Fixed>(dir: &Path, a: &Run, b: &Run) -> Result<Run, Failure> {
-        let mut a = a.reader::<V>();
-        let mut b = b.reader::<V>();
-        let mut failed = None;
-        let merged = {
-            let mut next_a = a.next(&mut failed);
-            let mut next_b = b.next(&mut failed);
-            let n = a.run.len + b.run.len;
-            let entries = std::iter::from_fn(|| match (next_a, next_b) {
-                (Some(x), Some(y)) if x.0 < y.0 => {
-                    next_a = a.next(&mut failed);
-                    Some(x)
-                }
-                (_, Some(y)) => {
-                    next_b = b.next(&mut failed);
-                    Some(y)
-                }
-                (Some(x), None) => {
-                    next_a = a.next(&mut failed);
-                    Some(x)
-                }
-                (None, None) => None,
-            });
-            Run::write(dir, Exact { inner: entries, n })
-        };
-        if let Some(e) = failed {
-            return Err(Failure::Read(e));
+        let mut w = Writer::new(dir, a.len + b.len).map_err(Failure::Write)?;
+        let (mut a, mut b) = (Blocks::<V>::new(a), Blocks::<V>::new(b));
+        a.fill().map_err(Failure::Read)?;
+        b.fill().map_err(Failure::Read)?;
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.0 < y.0 => a.take(),
+                (_, Some(_)) => b.take(),
+                (Some(_), None) => a.take(),
+                (None, None) => break,
+            };
+            w.push(next.0, next.1).map_err(Failure::Write)?;
+            a.fill().map_err(Failure::Read)?;
+            b.fill().map_err(Failure::Read)?;
         }
-        merged.map_err(Failure::Write)
-    }
-
-    fn reader<V: Fixed>(&self) -> Reader<'_, V> {
-        Reader {
-            run: self,
-            at: 0,
-            buf: Vec::new(),
-            pos: 0,
-            _v: std::marker::PhantomData,
-        }
+        w.finish().map_err(Failure::Write)
     }
 
     /// The value kept for `key`, if this run holds it.
@@ -324,68 +287,122 @@ impl Run {
     }
 }
 
+/// Bytes encoded before they are written.
+const WRITE_BYTES: usize = 1 << 20;
+
+/// A run being written: records encoded into a buffer, written a megabyte at a time.
+struct Writer<V> {
+    run: Run,
+    buf: Vec<u8>,
+    at: u64,
+    _v: std::marker::PhantomData<V>,
+}
+
+impl<V: Fixed> Writer<V> {
+    fn new(dir: &Path, n: usize) -> std::io::Result<Self> {
+        crate::load::failpoint::hit("seen.write")?;
+        let file = crate::normalize::reps::unlinked_file(dir, "keys")?;
+        Ok(Writer {
+            run: Run {
+                len: 0,
+                index: Vec::with_capacity(n.div_ceil(STRIDE)),
+                bloom: Bloom::new(n),
+                file,
+            },
+            buf: Vec::with_capacity(WRITE_BYTES + 16 + V::SIZE),
+            at: 0,
+            _v: std::marker::PhantomData,
+        })
+    }
+
+    fn push(&mut self, key: u128, value: V) -> std::io::Result<()> {
+        let run = &mut self.run;
+        if run.len.is_multiple_of(STRIDE) {
+            run.index.push(key);
+        }
+        run.bloom.add(key);
+        run.len += 1;
+        self.buf.extend_from_slice(&key.to_le_bytes());
+        value.put(&mut self.buf);
+        if self.buf.len() >= WRITE_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.run.file.write_all_at(&self.buf, self.at)?;
+        self.at += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<Run> {
+        self.flush()?;
+        Ok(self.run)
+    }
+}
+
 fn record_key(r: &[u8]) -> u128 {
     let mut k = [0u8; 16];
     k.copy_from_slice(&r[..16]);
     u128::from_le_bytes(k)
 }
 
-/// A run's records in order, read a block at a time.
-struct Reader<'a, V> {
+/// A run's records in order, read and decoded a block at a time.
+struct Blocks<'a, V> {
     run: &'a Run,
     /// Records read so far.
-    at: usize,
-    buf: Vec<u8>,
+    read: usize,
+    block: Vec<(u128, V)>,
     pos: usize,
-    _v: std::marker::PhantomData<V>,
+    bytes: Vec<u8>,
 }
 
-impl<V: Fixed> Reader<'_, V> {
-    /// The next record; `None` at the end or after an error (kept in `failed`).
-    fn next(&mut self, failed: &mut Option<std::io::Error>) -> Option<(u128, V)> {
-        let width = 16 + V::SIZE;
-        if self.pos == self.buf.len() {
-            let n = MERGE_READ.min(self.run.len - self.at);
-            if n == 0 || failed.is_some() {
-                return None;
-            }
-            self.buf.resize(n * width, 0);
-            if let Err(e) = crate::load::failpoint::hit("seen.read").and_then(|()| {
-                self.run
-                    .file
-                    .read_exact_at(&mut self.buf, (self.at * width) as u64)
-            }) {
-                *failed = Some(e);
-                return None;
-            }
-            self.at += n;
-            self.pos = 0;
+impl<'a, V: Fixed> Blocks<'a, V> {
+    fn new(run: &'a Run) -> Self {
+        Blocks {
+            run,
+            read: 0,
+            block: Vec::new(),
+            pos: 0,
+            bytes: Vec::new(),
         }
-        let r = &self.buf[self.pos..self.pos + width];
-        self.pos += width;
-        Some((record_key(r), V::get(&r[16..])))
+    }
+
+    /// Reads the next block once the current one is used up.
+    fn fill(&mut self) -> std::io::Result<()> {
+        if self.pos < self.block.len() || self.read == self.run.len {
+            return Ok(());
+        }
+        crate::load::failpoint::hit("seen.read")?;
+        let width = 16 + V::SIZE;
+        let n = MERGE_READ.min(self.run.len - self.read);
+        self.bytes.resize(n * width, 0);
+        self.run
+            .file
+            .read_exact_at(&mut self.bytes, (self.read * width) as u64)?;
+        self.block.clear();
+        self.block.extend(
+            self.bytes
+                .chunks_exact(width)
+                .map(|r| (record_key(r), V::get(&r[16..]))),
+        );
+        self.read += n;
+        self.pos = 0;
+        Ok(())
+    }
+
+    fn peek(&self) -> Option<(u128, V)> {
+        self.block.get(self.pos).copied()
+    }
+
+    fn take(&mut self) -> (u128, V) {
+        let x = self.block[self.pos];
+        self.pos += 1;
+        x
     }
 }
-
-/// An iterator whose length is known beforehand.
-struct Exact<I> {
-    inner: I,
-    n: usize,
-}
-
-impl<I: Iterator> Iterator for Exact<I> {
-    type Item = I::Item;
-    fn next(&mut self) -> Option<I::Item> {
-        let x = self.inner.next()?;
-        self.n = self.n.saturating_sub(1);
-        Some(x)
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.n, Some(self.n))
-    }
-}
-
-impl<I: Iterator> ExactSizeIterator for Exact<I> {}
 
 /// A Bloom filter in blocks of 512 bits: a key sets one bit in each of a block's eight words,
 /// so that a lookup touches one cache line. About 14 bits a key.
@@ -400,12 +417,13 @@ impl Bloom {
         }
     }
 
-    /// The block and the bits of `key` (fingerprints are random already, but a 64-bit one
-    /// widened has zeros on top: both halves are mixed).
+    /// The block and the bits of a [`spread`] key: the block from its top bits, so that a run's
+    /// keys, sorted, fill the blocks in order (one pass through memory, not a miss a key); the
+    /// bits from its low half, drawn independently.
     fn place(&self, key: u128) -> (usize, u64) {
-        let h = mix((key as u64) ^ mix((key >> 64) as u64));
-        let block = ((u128::from(h) * self.blocks.len() as u128) >> 64) as usize;
-        (block, mix(h ^ 0x9e37_79b9_7f4a_7c15))
+        let top = (key >> 64) as u64;
+        let block = ((u128::from(top) * self.blocks.len() as u128) >> 64) as usize;
+        (block, mix(key as u64 ^ 0x9e37_79b9_7f4a_7c15))
     }
 
     fn add(&mut self, key: u128) {
@@ -422,6 +440,13 @@ impl Bloom {
             .enumerate()
             .all(|(i, w)| w & (1 << ((bits >> (6 * i)) & 63)) != 0)
     }
+}
+
+/// A key as it is kept: random bits on top even for a 64-bit fingerprint widened (zeros on top),
+/// and one to one, so that two keys are equal exactly when they are.
+fn spread(key: u128) -> u128 {
+    let (low, high) = (key as u64, (key >> 64) as u64);
+    (u128::from(mix(low) ^ high) << 64) | u128::from(low)
 }
 
 /// SplitMix64's finaliser.
@@ -508,11 +533,11 @@ mod tests {
     fn the_filter_lets_few_absent_keys_through() {
         let mut bloom = Bloom::new(100_000);
         for i in 0..100_000u64 {
-            bloom.add(u128::from(mix(i)));
+            bloom.add(spread(u128::from(i)));
         }
-        assert!((0..100_000u64).all(|i| bloom.may_hold(u128::from(mix(i)))));
+        assert!((0..100_000u64).all(|i| bloom.may_hold(spread(u128::from(i)))));
         let through = (100_000..1_100_000u64)
-            .filter(|&i| bloom.may_hold(u128::from(mix(i))))
+            .filter(|&i| bloom.may_hold(spread(u128::from(i))))
             .count();
         // About 0.19 % at 14 bits a key; 0.4 % would mean the bits are not independent.
         assert!(through < 4_000, "{through} of 1,000,000");
