@@ -5,7 +5,7 @@
 //! Up to [`MEMORY_BYTES`] the entries live in a hash map. When it is full they are sorted and
 //! written to a *run*, an unlinked file of its own in the folder the caller names (a run's
 //! staging area; the temporary folder for `validate`), and the map starts
-//! again. In memory a run keeps only a Bloom filter (14 bits a key: about one lookup in 500 of a
+//! again. In memory a run keeps only a Bloom filter (14 bits a key: about one lookup in 550 of a
 //! key it does not hold reads the file) and every [`STRIDE`]th key, so that a lookup the filter
 //! lets through reads one block of the file. Runs of equal size are merged (a binary counter),
 //! so that a lookup asks at most log₂(spills) + 1 filters.
@@ -539,7 +539,7 @@ mod tests {
         let through = (100_000..1_100_000u64)
             .filter(|&i| bloom.may_hold(spread(u128::from(i))))
             .count();
-        // About 0.19 % at 14 bits a key; 0.4 % would mean the bits are not independent.
+        // About 0.18 % at 14 bits a key; 0.4 % would mean the bits are not independent.
         assert!(through < 4_000, "{through} of 1,000,000");
     }
 }
