@@ -718,8 +718,13 @@ fn serve_round_trip_in_a_browser() {
         .local_addr()
         .unwrap()
         .port();
+    // Chromium leaves its singleton socket's folder in TMPDIR when chromedriver is killed: the
+    // test's own folder, removed with it.
+    let tmp = s.dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let child = Command::new(driver)
         .arg(format!("--port={port}"))
+        .env("TMPDIR", &tmp)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
