@@ -53,3 +53,15 @@ pub fn hit(name: &str) -> io::Result<()> {
 pub fn hit(_name: &str) -> io::Result<()> {
     Ok(())
 }
+
+/// `default`, or in a build with the `failpoints` feature the number in the environment variable
+/// `var` when it holds one: tests shrink a size (a chunk, a memory bound) to reach its edge cases
+/// with small inputs.
+pub fn size(var: &str, default: usize) -> usize {
+    #[cfg(feature = "failpoints")]
+    if let Some(n) = std::env::var(var).ok().and_then(|v| v.parse().ok()) {
+        return n;
+    }
+    let _ = var;
+    default
+}

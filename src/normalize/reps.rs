@@ -28,14 +28,7 @@ const WRITE_PIECE: usize = 1 << 17;
 /// [`MEMORY_BYTES`], or in a build with the `failpoints` feature `MIGSTAT_SPILL_BYTES` (tests
 /// spill every row with `1`).
 pub fn memory_bound() -> usize {
-    #[cfg(feature = "failpoints")]
-    if let Some(b) = std::env::var("MIGSTAT_SPILL_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return b;
-    }
-    MEMORY_BYTES
+    crate::load::failpoint::size("MIGSTAT_SPILL_BYTES", MEMORY_BYTES)
 }
 
 #[derive(Debug, Default)]

@@ -260,14 +260,7 @@ const STREAM_ROWS: usize = 32_768;
 /// [`STREAM_ROWS`], or in a build with the `failpoints` feature `MIGSTAT_STREAM_ROWS` (tests
 /// cut small inputs into many chunks).
 fn stream_rows() -> usize {
-    #[cfg(feature = "failpoints")]
-    if let Some(n) = std::env::var("MIGSTAT_STREAM_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return n;
-    }
-    STREAM_ROWS
+    crate::load::failpoint::size("MIGSTAT_STREAM_ROWS", STREAM_ROWS)
 }
 
 /// What the person file's chunks go through on the thread that reads them.

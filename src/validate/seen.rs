@@ -68,14 +68,7 @@ impl<V: Fixed> Default for Seen<V> {
 /// [`MEMORY_BYTES`], or in a build with the `failpoints` feature `MIGSTAT_SEEN_BYTES` (tests spill
 /// after a few entries with a small number).
 fn memory_bound() -> usize {
-    #[cfg(feature = "failpoints")]
-    if let Some(b) = std::env::var("MIGSTAT_SEEN_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return b;
-    }
-    MEMORY_BYTES
+    crate::load::failpoint::size("MIGSTAT_SEEN_BYTES", MEMORY_BYTES)
 }
 
 impl<V: Fixed> Seen<V> {
