@@ -1,6 +1,7 @@
 //! The business keys and households met so far go to files past a memory bound
-//! (`validate::seen`), in a run's staging area or, for `validate`, the temporary folder. Kept in files after every few entries (`MIGSTAT_SEEN_BYTES=1`), they must
-//! give the same warehouse and the same findings as kept in memory, on a file whose households
+//! (`validate::seen`), in a run's staging area or, for `validate`, the temporary folder. Kept in
+//! files after every few entries (`MIGSTAT_SEEN_BYTES=1`), they must give the same warehouse
+//! and the same findings as kept in memory, on a file whose households
 //! are scattered (so that members are looked up, not met one after the other); a file that
 //! cannot be written keeps them in memory, and one that cannot be read back fails the run.
 use std::path::{Path, PathBuf};
@@ -117,10 +118,8 @@ fn keys_and_households_kept_in_files_give_the_warehouse_kept_in_memory() {
         err.contains("cannot read back the keys kept in this folder"),
         "{err}"
     );
-    assert!(
-        err.contains(&std::env::temp_dir().display().to_string()),
-        "{err}"
-    );
+    let staging = files.join(".migstat").join("staging");
+    assert!(err.contains(&staging.display().to_string()), "{err}");
     assert_eq!(tables(&files), want);
     assert!(no_staging(&files));
 }
@@ -182,4 +181,24 @@ fn duplicates_and_household_mismatches_are_found_in_files_as_in_memory() {
     let steps = std::fs::read_to_string(&log).expect("steps");
     assert!(steps.lines().filter(|l| *l == "seen.write").count() > 700);
     assert_eq!(files, memory);
+
+    // A run file that cannot be read back: exit 2 (could not check), naming the temporary
+    // folder it was kept in.
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmp");
+    let out = migstat(
+        &["validate", p],
+        &[
+            ("MIGSTAT_SEEN_BYTES", "1"),
+            ("MIGSTAT_FAILPOINT", "seen.read:40:eio"),
+            ("TMPDIR", tmp.to_str().expect("path")),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let named = format!(
+        "{}: cannot read back the keys kept in this folder (the temporary one, TMPDIR)",
+        tmp.display()
+    );
+    assert!(err.contains(&named), "{err}");
 }
