@@ -447,9 +447,36 @@ fn merge_units(a: Vec<UnitSums>, b: Vec<UnitSums>) -> Vec<UnitSums> {
     out
 }
 
-/// Two ascending (cell, sum) lists as one, adding the sums of a cell in both.
-fn merge_cells(a: Vec<(u32, f64)>, b: Vec<(u32, f64)>) -> Vec<(u32, f64)> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
+/// Two ascending (cell, sum) lists as one, adding the sums of a cell in both (`a`'s first).
+/// When every cell of `b` is in `a` — a PSU met again in a later chunk, once its cells are
+/// known — the sums are added into `a` where they are; otherwise the union is built in a list
+/// of exactly its length. Merging chunk after chunk into one state therefore neither copies
+/// every list again nor leaves room unused in it (a file not sorted by PSU meets every PSU
+/// in every chunk).
+fn merge_cells(mut a: Vec<(u32, f64)>, b: Vec<(u32, f64)>) -> Vec<(u32, f64)> {
+    let (mut i, mut union) = (0, a.len());
+    for y in &b {
+        while a.get(i).is_some_and(|x| x.0 < y.0) {
+            i += 1;
+        }
+        if a.get(i).is_some_and(|x| x.0 == y.0) {
+            i += 1;
+        } else {
+            union += 1;
+        }
+    }
+    if union == a.len() {
+        let mut i = 0;
+        for y in b {
+            while a[i].0 < y.0 {
+                i += 1;
+            }
+            a[i].1 += y.1;
+            i += 1;
+        }
+        return a;
+    }
+    let mut out = Vec::with_capacity(union);
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         match (a.get(i), b.get(j)) {
@@ -474,4 +501,81 @@ fn merge_cells(a: Vec<(u32, f64)>, b: Vec<(u32, f64)>) -> Vec<(u32, f64)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Merging cell lists gives the sums a map gives, with the same bits (each cell's sums
+    /// added `a`'s first), whether `b`'s cells are all in `a` (added in place) or not (a new
+    /// list, exactly as long as the union).
+    #[test]
+    fn merged_cell_lists_are_the_union_with_sums_added_in_order() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut in_place, mut rebuilt) = (0, 0);
+        for round in 0..2000 {
+            let span = 1 + next() % 40;
+            fn list(next: &mut impl FnMut() -> u64, span: u64, keep: u64) -> Vec<(u32, f64)> {
+                let mut out = Vec::new();
+                for c in 0..span {
+                    let (r, v) = (next(), next());
+                    if r % 100 < keep {
+                        out.push((c as u32, (v % 1000) as f64 / 7.0));
+                    }
+                }
+                out
+            }
+            let a = list(&mut next, span, 70);
+            // Every other round, `b` takes only cells of `a`.
+            let b: Vec<(u32, f64)> = if round % 2 == 0 {
+                let mut out = Vec::new();
+                for &(c, _) in &a {
+                    let (r, v) = (next(), next());
+                    if r % 2 == 0 {
+                        out.push((c, (v % 1000) as f64 / 3.0));
+                    }
+                }
+                out
+            } else {
+                list(&mut next, span, 50)
+            };
+            let mut want = std::collections::BTreeMap::new();
+            for &(c, v) in &a {
+                want.insert(c, v);
+            }
+            for &(c, v) in &b {
+                *want.entry(c).or_insert(0.0) += v;
+            }
+            let subset = b.iter().all(|y| a.iter().any(|x| x.0 == y.0));
+            let a_ptr = a.as_ptr();
+            let got = merge_cells(a, b);
+            let want: Vec<(u32, f64)> = want.into_iter().collect();
+            assert_eq!(got.len(), want.len(), "round {round}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!((g.0, g.1.to_bits()), (w.0, w.1.to_bits()), "round {round}");
+            }
+            if subset {
+                assert_eq!(got.as_ptr(), a_ptr, "round {round}: added in place");
+                in_place += 1;
+            } else {
+                assert_eq!(
+                    got.capacity(),
+                    got.len(),
+                    "round {round}: no room left over"
+                );
+                rebuilt += 1;
+            }
+        }
+        assert!(
+            in_place > 500 && rebuilt > 500,
+            "{in_place} in place, {rebuilt} rebuilt"
+        );
+    }
 }
