@@ -37,6 +37,8 @@ pub(super) struct Mapped {
     pub ages: Vec<Option<(i64, i64)>>,
     /// Replicate weights: one per replicate per row.
     pub reps: Vec<f64>,
+    /// The texts of the rows' system values ([`SystemRow`]'s spans).
+    pub sys_text: String,
 }
 
 impl Mapped {
@@ -80,11 +82,12 @@ pub(super) fn map_batch(
         })
         .collect();
     let fits = |rows: &[RowOut], r: usize| rows[r].shape == Shape::Fits;
+    let mut sys_text = String::new();
     for (r, out) in rows.iter_mut().enumerate() {
         if out.shape != Shape::Fits {
             continue;
         }
-        match sys.apply(&batch.row(r), batch.line(r)) {
+        match sys.apply(&batch.row(r), batch.line(r), &mut sys_text) {
             Ok(s) => out.sys = Some(s),
             Err(p) => out.problems.push(p),
         }
@@ -167,6 +170,7 @@ pub(super) fn map_batch(
         vals,
         ages,
         reps,
+        sys_text,
     }
 }
 

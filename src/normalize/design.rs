@@ -1,6 +1,8 @@
 //! The system columns of a record: business key, time, weight, strata, PSUs, replicate weights.
 use super::mapper::Problem;
-use super::value::{int_of, norm_code, parse_i64, trim, Numbers};
+use super::value::{
+    int_of, is_short_decimal, norm_code_into, parse_i64, short_decimal, trim, Numbers,
+};
 use crate::config::pipeline::{Design, Input, TimeSpec};
 use crate::extract::{Cells, RowSource, TextBatch, Value};
 
@@ -21,17 +23,44 @@ pub struct SystemPlan {
     number: Numbers,
 }
 
-/// The system values of one row.
+/// A stretch of the text a batch's system values are written to ([`SystemPlan::apply`]'s
+/// `text`): one buffer a batch, so that reading a row's key, period, stratum, PSU and
+/// household allocates nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// The stretch of `text` written after `start`.
+    fn since(start: usize, text: &str) -> Span {
+        Span {
+            start,
+            end: text.len(),
+        }
+    }
+
+    pub fn of(self, text: &str) -> &str {
+        text.get(self.start..self.end).unwrap_or("")
+    }
+
+    fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// The system values of one row; its texts are [`Span`]s of the batch's system text.
 pub struct SystemRow {
-    pub key: String,
+    pub key: Span,
     /// The key's fingerprint (`validate::keys`), taken here on the pool so that the merge's
     /// duplicate check only looks it up.
     pub key_fp: u64,
-    pub hh_id: Option<String>,
-    pub time: String,
+    pub hh_id: Option<Span>,
+    pub time: Span,
     pub weight: f64,
-    pub stratum: Option<String>,
-    pub psu: Option<String>,
+    pub stratum: Option<Span>,
+    pub psu: Option<Span>,
     pub fpc: Option<f64>,
 }
 
@@ -110,8 +139,29 @@ impl SystemPlan {
         self.fpc.is_some()
     }
 
-    /// Reads the system values; a problem names the rule, column and value.
-    pub fn apply<C: Cells + ?Sized>(&self, cells: &C, line: u64) -> Result<SystemRow, Problem> {
+    /// Reads the system values, writing their texts at the end of `text` (nothing is left
+    /// there when the row has a problem); a problem names the rule, column and value.
+    pub fn apply<C: Cells + ?Sized>(
+        &self,
+        cells: &C,
+        line: u64,
+        text: &mut String,
+    ) -> Result<SystemRow, Problem> {
+        let mark = text.len();
+        let row = self.write(cells, line, text);
+        if row.is_err() {
+            text.truncate(mark);
+        }
+        row
+    }
+
+    fn write<C: Cells + ?Sized>(
+        &self,
+        cells: &C,
+        line: u64,
+        text: &mut String,
+    ) -> Result<SystemRow, Problem> {
+        use std::fmt::Write;
         let cell = |i: usize| cells.cell(i);
         let prob = |rule: &'static str, (i, c): &(usize, String), msg: String| Problem {
             rule,
@@ -120,21 +170,26 @@ impl SystemPlan {
             value: cell(*i).into_owned(),
             message: msg,
         };
-        let key = if self.key.is_empty() {
-            line.to_string()
+        let start = text.len();
+        if self.key.is_empty() {
+            let _ = write!(text, "{line}");
         } else {
-            let mut parts = Vec::with_capacity(self.key.len());
-            for k in &self.key {
+            for (n, k) in self.key.iter().enumerate() {
                 let v = cell(k.0);
                 let v = trim(&v);
                 if v.is_empty() {
                     return Err(prob("missing_value", k, "the business key is blank".into()));
                 }
-                parts.push(v.to_string());
+                if n > 0 {
+                    text.push('-');
+                }
+                text.push_str(v);
             }
-            parts.join("-")
-        };
-        let time = self.time(cells)?;
+        }
+        let key = Span::since(start, text);
+        let start = text.len();
+        self.time(cells, text)?;
+        let time = Span::since(start, text);
         let w = &self.weight;
         let weight = self.number.read(cells.value(w.0)).map_err(|m| {
             let rule = if trim(&cell(w.0)).is_empty() {
@@ -144,11 +199,6 @@ impl SystemPlan {
             };
             prob(rule, w, format!("weight: {m}"))
         })?;
-        let opt = |c: &Option<(usize, String)>| {
-            c.as_ref()
-                .map(|c| norm_code(&cell(c.0)))
-                .filter(|s| !s.is_empty())
-        };
         let fpc = match &self.fpc {
             Some(c) => Some(
                 self.number
@@ -157,20 +207,28 @@ impl SystemPlan {
             ),
             None => None,
         };
-        let stratum = opt(&self.strata);
-        let psu = opt(&self.psu);
+        let code = |c: &Option<(usize, String)>, text: &mut String| {
+            let c = c.as_ref()?;
+            let start = text.len();
+            norm_code_into(&cell(c.0), text);
+            Some(Span::since(start, text)).filter(|s| !s.is_empty())
+        };
+        let stratum = code(&self.strata, text);
+        let psu = code(&self.psu, text);
         for (c, v) in [(&self.strata, &stratum), (&self.psu, &psu)] {
             if let (Some(c), None) = (c, v) {
                 return Err(prob("missing_value", c, "a design column is blank".into()));
             }
         }
+        let hh_id = self.household.as_ref().map(|h| {
+            let start = text.len();
+            text.push_str(cell(h.0).trim());
+            Span::since(start, text)
+        });
         Ok(SystemRow {
-            key_fp: crate::validate::keys::fingerprint([key.as_str()]),
+            key_fp: crate::validate::keys::fingerprint([key.of(text)]),
             key,
-            hh_id: self
-                .household
-                .as_ref()
-                .map(|h| cell(h.0).trim().to_string()),
+            hh_id,
             time,
             weight,
             stratum,
@@ -179,9 +237,12 @@ impl SystemPlan {
         })
     }
 
-    fn time<C: Cells + ?Sized>(&self, cells: &C) -> Result<String, Problem> {
+    /// Writes the row's period (`2024Q1`, `2024M03`, `2024`, or the fixed one) to `text`.
+    fn time<C: Cells + ?Sized>(&self, cells: &C, text: &mut String) -> Result<(), Problem> {
+        use std::fmt::Write;
         if let Some(v) = &self.fixed_time {
-            return Ok(v.clone());
+            text.push_str(v);
+            return Ok(());
         }
         let cell = |i: usize| cells.cell(i);
         let bad = |c: &(usize, String), msg: &str| Problem {
@@ -192,7 +253,7 @@ impl SystemPlan {
             message: msg.to_string(),
         };
         let Some(y) = &self.year else {
-            return Ok(String::new());
+            return Ok(());
         };
         let year = int_of(cells.value(y.0))
             .ok()
@@ -203,7 +264,8 @@ impl SystemPlan {
                 .ok()
                 .filter(|m| (1..=12).contains(m))
                 .ok_or_else(|| bad(m, "a month 1-12 was expected"))?;
-            return Ok(format!("{year}M{month:02}"));
+            let _ = write!(text, "{year}M{month:02}");
+            return Ok(());
         }
         if let Some(q) = &self.quarter {
             let raw = cell(q.0);
@@ -212,9 +274,11 @@ impl SystemPlan {
                 .ok()
                 .filter(|q| (1..=4).contains(q))
                 .ok_or_else(|| bad(q, "a quarter 1-4 or Q1-Q4 was expected"))?;
-            return Ok(format!("{year}Q{quarter}"));
+            let _ = write!(text, "{year}Q{quarter}");
+            return Ok(());
         }
-        Ok(format!("{year}"))
+        let _ = write!(text, "{year}");
+        Ok(())
     }
 
     /// The replicate weights of `row` of a batch: parsed into `out`, or, without one, only
@@ -224,8 +288,33 @@ impl SystemPlan {
         &self,
         batch: &TextBatch,
         row: usize,
-        out: Option<&mut Vec<f64>>,
+        mut out: Option<&mut Vec<f64>>,
     ) -> Result<(), Problem> {
+        // The usual row: replicate columns side by side, each a plain decimal. Read off the
+        // bytes; any other cell (blank, padded, an exponent, a word) sends the row down the
+        // general path, which reads it as before and names the cell it cannot read.
+        let plain = self.number == Numbers::Point;
+        if let Some(mut cells) = self
+            .rep_run
+            .clone()
+            .filter(|_| plain)
+            .and_then(|run| batch.run_bytes(row, run))
+        {
+            match out.as_deref_mut() {
+                None => {
+                    if cells.all(is_short_decimal) {
+                        return Ok(());
+                    }
+                }
+                Some(out) => {
+                    let mark = out.len();
+                    if cells.all(|c| short_decimal(c).map(|x| out.push(x)).is_some()) {
+                        return Ok(());
+                    }
+                    out.truncate(mark);
+                }
+            }
+        }
         match self.rep_run.clone().and_then(|run| batch.run(row, run)) {
             Some(cells) => self.read_replicates(cells, out),
             None => {

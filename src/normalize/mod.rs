@@ -368,7 +368,7 @@ impl Merge<'_> {
                 continue;
             }
             let key: std::borrow::Cow<str> = match &row.sys {
-                Some(s) => s.key.as_str().into(),
+                Some(s) => s.key.of(&m.sys_text).into(),
                 None => line.to_string().into(),
             };
             let mut dup = None;
@@ -378,8 +378,8 @@ impl Merge<'_> {
                         rule: "duplicate_key",
                         field: "key".into(),
                         column: key_columns(ctx.spec),
-                        value: s.key.clone(),
-                        message: format!("business key {} occurs more than once", s.key),
+                        value: key.to_string(),
+                        message: format!("business key {key} occurs more than once"),
                     });
                 }
             }
@@ -411,6 +411,7 @@ impl Merge<'_> {
             match push_row(
                 &mut out.frame,
                 s,
+                &m.sys_text,
                 line,
                 self.slots.iter().copied().zip(vals),
                 m.ages[r],
@@ -479,12 +480,20 @@ struct DesignIndex {
     psu_stratum: Vec<u32>,
     last_stratum: Option<(String, u32)>,
     last_psu: Option<(u32, String, u32)>,
+    /// The name a PSU is interned by (its stratum's before it when PSUs are nested).
+    name: String,
 }
 
 impl DesignIndex {
     fn stratum(&mut self, list: &mut Vec<String>, s: &str) -> u32 {
         match &mut self.last_stratum {
             Some((name, i)) if name == s => *i,
+            Some((name, i)) => {
+                *i = intern_fast(list, &mut self.strata, s);
+                name.clear();
+                name.push_str(s);
+                *i
+            }
             last => {
                 let i = intern_fast(list, &mut self.strata, s);
                 *last = Some((s.to_string(), i));
@@ -512,6 +521,7 @@ fn intern_fast(
 fn push_row<'v>(
     frame: &mut Frame,
     r: &design::SystemRow,
+    text: &str,
     line: u64,
     vals: impl Iterator<Item = (usize, &'v Val)>,
     age: Option<(i64, i64)>,
@@ -520,20 +530,21 @@ fn push_row<'v>(
 ) -> std::result::Result<(), Problem> {
     let stratum = r
         .stratum
-        .as_deref()
-        .map(|s| index.stratum(&mut frame.strata, s))
+        .map(|s| index.stratum(&mut frame.strata, s.of(text)))
         .unwrap_or(NONE);
-    let psu = match &r.psu {
+    let psu = match r.psu.map(|p| p.of(text)) {
         Some(p) if matches!(&index.last_psu, Some((s, name, _)) if *s == stratum && name == p) => {
             index.last_psu.as_ref().map_or(NONE, |l| l.2)
         }
         Some(p) => {
-            let name = if nest && stratum != NONE {
-                format!("{}/{p}", frame.strata[stratum as usize])
-            } else {
-                p.clone()
-            };
-            let idx = intern_fast(&mut frame.psus, &mut index.psus, &name);
+            let name = &mut index.name;
+            name.clear();
+            if nest && stratum != NONE {
+                name.push_str(&frame.strata[stratum as usize]);
+                name.push('/');
+            }
+            name.push_str(p);
+            let idx = intern_fast(&mut frame.psus, &mut index.psus, &index.name);
             if idx as usize == index.psu_stratum.len() {
                 index.psu_stratum.push(stratum);
             } else if index.psu_stratum[idx as usize] != stratum {
@@ -542,7 +553,7 @@ fn push_row<'v>(
                     rule: "bad_design",
                     field: "psu".into(),
                     column: "psu".into(),
-                    value: p.clone(),
+                    value: p.to_string(),
                     message: format!(
                         "PSU {p} is in stratum {} and in stratum {}: set design.nest = true if PSU ids repeat across strata",
                         frame.strata.get(other as usize).map(String::as_str).unwrap_or("?"),
@@ -550,16 +561,24 @@ fn push_row<'v>(
                     ),
                 });
             }
-            index.last_psu = Some((stratum, p.clone(), idx));
+            match &mut index.last_psu {
+                Some(last) => {
+                    last.0 = stratum;
+                    last.1.clear();
+                    last.1.push_str(p);
+                    last.2 = idx;
+                }
+                last => *last = Some((stratum, p.to_string(), idx)),
+            }
             idx
         }
         None => NONE,
     };
-    let t = frame.intern_time(&r.time);
+    let t = frame.intern_time(r.time.of(text));
     frame.time.push(t);
-    frame.key.push(Some(&r.key));
+    frame.key.push(Some(r.key.of(text)));
     frame.line.push(line);
-    frame.hh_id.push(r.hh_id.as_deref());
+    frame.hh_id.push(r.hh_id.map(|h| h.of(text)));
     frame.weight.push(r.weight);
     frame.stratum.push(stratum);
     frame.psu.push(psu);

@@ -17,19 +17,25 @@ pub fn trim(raw: &str) -> &str {
 /// The canonical form of a code: trimmed, and an integral number written without leading zeros
 /// or a fractional part (`"09"`, `"9.0"` → `"9"`).
 pub fn norm_code(raw: &str) -> String {
+    let mut out = String::new();
+    norm_code_into(raw, &mut out);
+    out
+}
+
+/// [`norm_code`] written at the end of `out`.
+pub fn norm_code_into(raw: &str, out: &mut String) {
     let t = trim(raw);
-    if t.is_empty() {
-        return String::new();
-    }
-    let numeric = t
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
+    let numeric = !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
     if numeric {
         if let Some(i) = t.parse::<f64>().ok().and_then(whole) {
-            return i.to_string();
+            use std::fmt::Write;
+            let _ = write!(out, "{i}");
+            return;
         }
     }
-    t.to_string()
+    out.push_str(t);
 }
 
 pub fn parse_f64(raw: &str) -> Result<f64, String> {
@@ -49,7 +55,7 @@ pub fn parse_f64(raw: &str) -> Result<f64, String> {
 /// 2^53 and the scale a power of ten up to 10^15, both exact doubles, so one division rounds
 /// correctly: the bits are those `str::parse` gives (a test holds them equal). Survey weights
 /// and replicate weights are such numbers, 81 per row in a replicate design.
-fn short_decimal(b: &[u8]) -> Option<f64> {
+pub fn short_decimal(b: &[u8]) -> Option<f64> {
     let (negative, m, scale) = plain_decimal::<true>(b)?;
     const POW10: [f64; 16] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -89,6 +95,12 @@ fn plain_decimal<const VALUE: bool>(b: &[u8]) -> Option<(bool, u64, i32)> {
         return None;
     }
     Some((negative, m, scale))
+}
+
+/// Whether `b` is a plain decimal of at most 15 digits, as [`short_decimal`] reads it (its
+/// shape alone).
+pub fn is_short_decimal(b: &[u8]) -> bool {
+    plain_decimal::<false>(b).is_some()
 }
 
 /// How an input writes decimal numbers: `12.5`, or `12,5` as Spanish- and French-locale

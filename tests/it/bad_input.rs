@@ -203,9 +203,13 @@ fn replicate_weights_nothing_reads_are_checked_but_not_kept() {
         .split(',')
         .position(|h| h == "REPWT7")
         .expect("REPWT7");
-    let mut cells: Vec<String> = lines[5].split(',').map(str::to_string).collect();
-    cells[col] = "n/a".into();
-    lines[5] = cells.join(",");
+    // Line 6 has a word for a weight; lines 7 and 8 numbers written unusually (padded, with an
+    // exponent), which read as numbers.
+    for (line, cell) in [(5, "n/a"), (6, " 1.5 "), (7, "1e2")] {
+        let mut cells: Vec<String> = lines[line].split(',').map(str::to_string).collect();
+        cells[col] = cell.into();
+        lines[line] = cells.join(",");
+    }
     let bad = dir.join("persons.csv");
     std::fs::write(&bad, lines.join("\n") + "\n").expect("write");
     let (p, schema) = migstat::pipeline::load_pipeline(
