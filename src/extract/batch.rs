@@ -424,6 +424,11 @@ pub trait Cells {
     /// Cell `i`, `Text("")` past the row's end.
     fn value(&self, i: usize) -> Value<'_>;
     fn width(&self) -> usize;
+    /// A bound on the bytes of text of any one cell, when known at once (a row of a batch:
+    /// the bytes its cells span), for checks that only need the longest cell to be short.
+    fn text_bound(&self) -> Option<usize> {
+        None
+    }
     /// The text of cell `i` (a number printed), `""` past the row's end.
     fn cell(&self, i: usize) -> Cow<'_, str> {
         self.value(i).text()
@@ -438,6 +443,11 @@ impl Cells for BatchRow<'_> {
     #[inline]
     fn width(&self) -> usize {
         self.batch.width(self.row)
+    }
+    fn text_bound(&self) -> Option<usize> {
+        let b = self.batch;
+        let last = b.starts[self.row + 1].checked_sub(1)?;
+        Some(b.ends.get(last)?.saturating_sub(b.firsts[self.row]))
     }
 }
 
@@ -484,6 +494,11 @@ mod tests {
         b.push_row(9, ["z"]);
         assert_eq!(b.row_cells(2), ["z"]);
         assert_eq!(b.row(0).cell(2), "ccc");
+        assert_eq!(b.row(0).text_bound(), Some(4));
+        assert_eq!(b.row(1).text_bound(), Some(0));
+        let in_place = TextBatch::from_unquoted("a,bb,\n,\n".into(), 1, b',');
+        assert_eq!(in_place.row(0).text_bound(), Some(5));
+        assert_eq!(in_place.row(1).text_bound(), Some(1));
         b.clear();
         assert!(b.is_empty());
     }

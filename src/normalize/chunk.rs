@@ -111,6 +111,7 @@ pub(super) fn map_batch(
                 // others (and long ones) in a hash map.
                 // A typed reader's numbers are looked up by their bits and mapped as their text.
                 let (mut packed, mut first) = (Vec::with_capacity(FRONT), Vec::new());
+                let mut last: Option<(u128, usize)> = None;
                 let mut seen: HashMap<&str, Mapping> = HashMap::new();
                 let mut numbers: HashMap<u64, Mapping> = HashMap::new();
                 for r in 0..n {
@@ -127,7 +128,14 @@ pub(super) fn map_batch(
                             continue;
                         }
                     };
-                    let word = pack(raw).map(|w| (w, packed.iter().position(|&p| p == w)));
+                    // A column often repeats the row before's value: that one is tried first.
+                    let word = pack(raw).map(|w| match last {
+                        Some((lw, i)) if lw == w => (w, Some(i)),
+                        _ => (w, packed.iter().position(|&p| p == w)),
+                    });
+                    if let Some((w, Some(i))) = word {
+                        last = Some((w, i));
+                    }
                     let m = match word {
                         Some((_, Some(i))) => &first[i],
                         Some((w, None)) if packed.len() < FRONT => {
@@ -184,10 +192,12 @@ fn pack(raw: &str) -> Option<u128> {
     if b.len() > 15 {
         return None;
     }
-    let mut w = [0u8; 16];
-    w[..b.len()].copy_from_slice(b);
-    w[15] = b.len() as u8;
-    Some(u128::from_le_bytes(w))
+    // Byte by byte: cells are short, and a copy of a slice of varying length is a call.
+    let mut w = (b.len() as u128) << 120;
+    for (i, &c) in b.iter().enumerate() {
+        w |= u128::from(c) << (8 * i);
+    }
+    Some(w)
 }
 
 fn weight_problems(w: f64, column: &str, problems: &mut Vec<Problem>) {
