@@ -120,6 +120,38 @@ impl Frame {
         }
     }
 
+    /// Appends values of field `field` for several rows, as [`Frame::push_value`] does one at a
+    /// time (the column's type is matched once, not once a value).
+    pub fn push_values<'v>(&mut self, field: usize, vals: impl Iterator<Item = &'v Val>) {
+        match &mut self.fields[field].data {
+            ColData::Str(c) => c.extend(vals.map(|v| match v {
+                Val::Str(s) => Some(s.clone()),
+                _ => None,
+            })),
+            ColData::Int(c) => vals.for_each(|v| {
+                c.push(match v {
+                    Val::Int(x) => Some(*x),
+                    _ => None,
+                })
+            }),
+            ColData::Float(c) => vals.for_each(|v| {
+                c.push(match v {
+                    Val::Float(x) => Some(*x),
+                    Val::Int(x) => Some(*x as f64),
+                    _ => None,
+                })
+            }),
+            ColData::Bool(c) => c.extend(vals.map(|v| match v {
+                Val::Bool(b) => Some(*b),
+                _ => None,
+            })),
+            ColData::Code(c) => c.extend(vals.map(|v| match v {
+                Val::Code(x) => u16::try_from(*x).unwrap_or(NO_CODE),
+                _ => NO_CODE,
+            })),
+        }
+    }
+
     /// Keeps the rows whose `keep` entry is true (rows past `keep`'s end are kept); interned
     /// names (times, strata, PSUs) stay as they are.
     pub fn retain(&mut self, keep: &[bool]) {

@@ -330,9 +330,13 @@ impl Merge<'_> {
         chunks: &mut Option<Chunks>,
     ) -> Result<()> {
         let ctx = self.ctx;
+        // Rows loaded since their mapped values were last put in the frame: the values go in
+        // field by field, before the chunk sink takes the rows and at the batch's end.
+        let mut loaded: Vec<usize> = Vec::with_capacity(m.rows.len());
         for (r, row) in m.rows.iter().enumerate() {
             if let Some(c) = chunks.as_mut() {
                 if out.frame.len() + out.quarantined.len() - self.set_aside >= c.rows {
+                    self.push_values(&mut out.frame, m, &mut loaded);
                     (c.sink)(out)?;
                     self.set_aside = out.quarantined.len();
                 }
@@ -407,29 +411,48 @@ impl Merge<'_> {
                 _ => {}
             }
             let Some(s) = &row.sys else { continue };
-            let vals = m.vals(r, self.plans);
             match push_row(
                 &mut out.frame,
                 s,
                 &m.sys_text,
                 line,
-                self.slots.iter().copied().zip(vals),
                 m.ages[r],
                 &mut self.index,
                 ctx.spec.design.nest,
             ) {
-                Ok(()) => out
-                    .frame
-                    .reps
-                    .push(m.reps(r, self.reps))
-                    .map_err(|e| MigError::io(out.frame.reps.folder(), e))?,
+                Ok(()) => {
+                    loaded.push(r);
+                    out.frame
+                        .reps
+                        .push(m.reps(r, self.reps))
+                        .map_err(|e| MigError::io(out.frame.reps.folder(), e))?
+                }
                 Err(mut p) => {
                     p.column = ctx.spec.design.psu.clone().unwrap_or(p.column);
                     out.findings.push(ctx.finding(&p, line, &key));
                 }
             }
         }
+        self.push_values(&mut out.frame, m, &mut loaded);
         self.seen_keys.take_error().map_or(Ok(()), Err)
+    }
+
+    /// Puts the mapped values of the `loaded` rows of `m` in the frame, field by field (a
+    /// field no plan fills gets missing values), and empties `loaded`.
+    fn push_values(&self, frame: &mut Frame, m: &chunk::Mapped, loaded: &mut Vec<usize>) {
+        if loaded.is_empty() {
+            return;
+        }
+        let mut planned = self.slots.iter().enumerate().peekable();
+        for slot in 0..frame.fields.len() {
+            match planned.next_if(|(_, s)| **s == slot) {
+                Some((k, _)) => {
+                    frame.push_values(slot, loaded.iter().map(|&r| &m.vals(r, self.plans)[k]))
+                }
+                None => frame.push_values(slot, loaded.iter().map(|_| &Val::Null)),
+            }
+        }
+        loaded.clear();
     }
 }
 
@@ -517,13 +540,11 @@ fn intern_fast(
     i
 }
 
-#[allow(clippy::too_many_arguments)]
-fn push_row<'v>(
+fn push_row(
     frame: &mut Frame,
     r: &design::SystemRow,
     text: &str,
     line: u64,
-    vals: impl Iterator<Item = (usize, &'v Val)>,
     age: Option<(i64, i64)>,
     index: &mut DesignIndex,
     nest: bool,
@@ -584,14 +605,6 @@ fn push_row<'v>(
     frame.psu.push(psu);
     if let Some(f) = r.fpc {
         frame.fpc.get_or_insert_with(Vec::new).push(f);
-    }
-    let mut vi = vals.peekable();
-    for slot in 0..frame.fields.len() {
-        let v = match vi.peek() {
-            Some((s, _)) if *s == slot => vi.next().map(|(_, v)| v.clone()).unwrap_or(Val::Null),
-            _ => Val::Null,
-        };
-        frame.push_value(slot, v);
     }
     frame.age.push(age);
     Ok(())
