@@ -326,20 +326,27 @@ impl TextBatch {
         row: usize,
         cols: std::ops::Range<usize>,
     ) -> Option<impl Iterator<Item = Value<'_>> + '_> {
-        let first = self.starts[row];
-        if cols.end > self.starts[row + 1] - first || cols.start > cols.end {
-            return None;
-        }
-        let mut start = match cols.start {
-            0 => self.firsts[row],
-            c => self.ends[first + c - 1] + self.gap,
-        };
+        let (first, mut start) = self.run_start(row, &cols)?;
         let gap = self.gap;
         Some((first + cols.start..first + cols.end).map(move |i| {
             let cell = self.at(i, start);
             start = self.ends[i] + gap;
             cell
         }))
+    }
+
+    /// Where cells `cols` of `row` begin: the index in `ends` of the row's first cell, and the
+    /// text offset of cell `cols.start`; `None` when the row has fewer cells.
+    fn run_start(&self, row: usize, cols: &std::ops::Range<usize>) -> Option<(usize, usize)> {
+        let first = self.starts[row];
+        if cols.end > self.starts[row + 1] - first || cols.start > cols.end {
+            return None;
+        }
+        let start = match cols.start {
+            0 => self.firsts[row],
+            c => self.ends[first + c - 1] + self.gap,
+        };
+        Some((first, start))
     }
 
     /// The bytes of cells `cols` of `row`, one slice a cell: what [`TextBatch::run`] gives,
@@ -353,14 +360,7 @@ impl TextBatch {
         if !self.nums.is_empty() {
             return None;
         }
-        let first = self.starts[row];
-        if cols.end > self.starts[row + 1] - first || cols.start > cols.end {
-            return None;
-        }
-        let mut start = match cols.start {
-            0 => self.firsts[row],
-            c => self.ends[first + c - 1] + self.gap,
-        };
+        let (first, mut start) = self.run_start(row, &cols)?;
         let (text, gap) = (self.text.as_bytes(), self.gap);
         Some(
             self.ends[first + cols.start..first + cols.end]
