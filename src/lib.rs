@@ -28,3 +28,14 @@ pub mod validate;
 
 /// The version written into every Parquet file and run manifest.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A xorshift generator for tests: the same numbers on every run and machine.
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}

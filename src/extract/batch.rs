@@ -558,13 +558,7 @@ mod tests {
     /// every delimiter byte (high bytes of UTF-8 text included), at every alignment and length.
     #[test]
     fn delimiters_found_a_word_at_a_time_are_every_delimiter() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::xorshift(0x2545_f491_4f6c_dd1d_u64);
         let alphabet = [
             b',', b';', b'\t', b'|', b'0', b'9', b'.', b' ', 0x00, 0x7f, 0x80, 0xc3, 0xa9, 0xff,
         ];

@@ -192,16 +192,7 @@ pub fn parse_i64(raw: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A xorshift generator: the same cells on every run.
-    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-        move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        }
-    }
+    use crate::xorshift;
 
     #[test]
     fn codes_in_several_spellings_are_one_code() {

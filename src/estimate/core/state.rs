@@ -512,13 +512,7 @@ mod tests {
     /// list, exactly as long as the union).
     #[test]
     fn merged_cell_lists_are_the_union_with_sums_added_in_order() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15_u64);
         let (mut in_place, mut rebuilt) = (0, 0);
         for round in 0..2000 {
             let span = 1 + next() % 40;
