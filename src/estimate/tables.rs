@@ -109,10 +109,13 @@ fn list_psu_sums(
         let Ok(p) = psus.binary_search(psu) else {
             continue;
         };
-        // Entries are sorted by cell: this table's cells are one contiguous run.
+        // Entries are sorted by cell: this table's cells are one contiguous run, found by one
+        // search for its start and walked to its end.
         let lo = entries.partition_point(|e| (e.0 as usize) < offset);
-        let hi = entries.partition_point(|e| (e.0 as usize) < offset + cells);
-        for &(cell, v) in &entries[lo..hi] {
+        let run = entries[lo..]
+            .iter()
+            .take_while(|e| (e.0 as usize) < offset + cells);
+        for &(cell, v) in run {
             let Some(outs) = &outs_of[cell as usize - offset] else {
                 continue;
             };
