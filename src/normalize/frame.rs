@@ -103,25 +103,8 @@ impl Frame {
         self.field(name).filter(|f| f.mapped).map(|f| &f.data)
     }
 
-    pub fn push_value(&mut self, field: usize, v: Val) {
-        match (&mut self.fields[field].data, v) {
-            (ColData::Str(c), Val::Str(s)) => c.push(Some(s)),
-            (ColData::Str(c), _) => c.push(None),
-            (ColData::Int(c), Val::Int(x)) => c.push(Some(x)),
-            (ColData::Int(c), _) => c.push(None),
-            (ColData::Float(c), Val::Float(x)) => c.push(Some(x)),
-            (ColData::Float(c), Val::Int(x)) => c.push(Some(x as f64)),
-            (ColData::Float(c), _) => c.push(None),
-            (ColData::Bool(c), Val::Bool(b)) => c.push(Some(b)),
-            (ColData::Bool(c), _) => c.push(None),
-            // Codes index a list of fewer than `NO_CODE` codes.
-            (ColData::Code(c), Val::Code(x)) => c.push(u16::try_from(x).unwrap_or(NO_CODE)),
-            (ColData::Code(c), _) => c.push(NO_CODE),
-        }
-    }
-
-    /// Appends values of field `field` for several rows, as [`Frame::push_value`] does one at a
-    /// time (the column's type is matched once, not once a value).
+    /// Appends values of field `field` for several rows (the column's type is matched once, not
+    /// once a value); a value of another type than the column's is a missing value.
     pub fn push_values<'v>(&mut self, field: usize, vals: impl Iterator<Item = &'v Val>) {
         match &mut self.fields[field].data {
             ColData::Str(c) => c.extend(vals.map(|v| match v {
@@ -145,6 +128,7 @@ impl Frame {
                 Val::Bool(b) => Some(*b),
                 _ => None,
             })),
+            // Codes index a list of fewer than `NO_CODE` codes.
             ColData::Code(c) => c.extend(vals.map(|v| match v {
                 Val::Code(x) => u16::try_from(*x).unwrap_or(NO_CODE),
                 _ => NO_CODE,
@@ -685,7 +669,7 @@ mod tests {
             f.stratum.push(0);
             f.psu.push(NONE);
             f.reps.push(&[i as f64 * 2.0]).expect("push");
-            f.push_value(0, Val::Int(i as i64));
+            f.push_values(0, std::iter::once(&Val::Int(i as i64)));
             f.age.push(Some((i as i64, i as i64)));
         }
         f

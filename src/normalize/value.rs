@@ -124,7 +124,7 @@ impl Numbers {
     /// reading its value: a plain decimal is recognised by its characters, anything else is
     /// parsed. For values that are checked and dropped (replicate weights nothing reads).
     pub fn check(self, raw: &str) -> Result<(), String> {
-        if self == Numbers::Point && plain_decimal::<false>(trim(raw).as_bytes()).is_some() {
+        if self == Numbers::Point && is_short_decimal(trim(raw).as_bytes()) {
             return Ok(());
         }
         self.parse(raw).map(|_| ())
