@@ -1,5 +1,10 @@
-//! Parquet files (as written by pandas, polars, R's arrow, DuckDB or Spark): read batch by batch
-//! with the arrow reader. Integers (up to 2^53 in size; larger ones as their digits) and
+//! Parquet files (as written by pandas, polars, R's arrow, DuckDB or Spark), read with the arrow
+//! reader. [`ParquetFile`] is the one way migstat opens a Parquet input: a pipeline's source
+//! streams it batch by batch ([`ParquetSource`]); `migstat estimate` decodes the columns it needs
+//! row group by row group on the pool ([`ParquetFile::group`]), or batch by batch for one of
+//! several files ([`ParquetFile::batches`]).
+//!
+//! A pipeline's source turns the columns into cells: Integers (up to 2^53 in size; larger ones as their digits) and
 //! double-precision floats go into the batch as numbers; booleans, strings (plain, large, view
 //! and dictionary-encoded, such as pandas categoricals), decimals, single-precision floats (as
 //! the decimal they were written as) and dates (`Date32`, as ISO dates) as text; nulls are
@@ -16,12 +21,221 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_buffer::NullBuffer;
-use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use arrow_schema::{DataType, SchemaRef};
+use bytes::{Buf, Bytes};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::ProjectionMask;
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, Length};
 
 use super::guard;
 use super::{number_cell, BatchSize, ReadJob, TextBatch};
 use crate::error::{MigError, Result};
+
+/// An open Parquet file: one handle and one parsed footer with its Arrow schema, shared by every
+/// thread that reads it.
+pub struct ParquetFile {
+    file: File,
+    meta: ArrowReaderMetadata,
+}
+
+impl ParquetFile {
+    /// Opens `path` and parses its footer; the message says what went wrong.
+    pub fn open(path: &Path) -> std::result::Result<Self, String> {
+        let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+            .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+        Ok(Self { file, meta })
+    }
+
+    /// The Arrow schema: one field a top-level column, in file order.
+    pub fn schema(&self) -> &SchemaRef {
+        self.meta.schema()
+    }
+
+    /// Top-level column names, in file order.
+    pub fn names(&self) -> Vec<String> {
+        self.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// Position of the top-level column `name`.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.schema().fields().iter().position(|f| f.name() == name)
+    }
+
+    /// Rows of each row group, in file order.
+    pub fn group_rows(&self) -> Vec<usize> {
+        let groups = self.meta.metadata().row_groups();
+        groups
+            .iter()
+            .map(|g| usize::try_from(g.num_rows()).unwrap_or(0))
+            .collect()
+    }
+
+    /// `Err` naming the first of `columns` whose type migstat does not read.
+    pub fn check(&self, columns: &[usize]) -> std::result::Result<(), String> {
+        let fields = self.schema().fields();
+        match columns
+            .iter()
+            .filter_map(|&c| fields.get(c))
+            .find(|f| !supported(f.data_type()))
+        {
+            None => Ok(()),
+            Some(f) => Err(format!(
+                "column {} has type {} which migstat does not read (expected numbers, \
+                 booleans, strings, decimals or dates)",
+                f.name(),
+                f.data_type()
+            )),
+        }
+    }
+
+    /// The rows of `columns` (every column when `None`), `rows` at a time, in file order;
+    /// each batch's columns in file order.
+    pub fn batches(
+        &self,
+        columns: Option<&[usize]>,
+        rows: usize,
+    ) -> std::result::Result<ParquetRecordBatchReader, String> {
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| format!("cannot open: {e}"))?;
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone());
+        if let Some(columns) = columns {
+            let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+            builder = builder.with_projection(mask);
+        }
+        builder
+            .with_batch_size(rows.max(1))
+            .build()
+            .map_err(|e| format!("not a readable Parquet file: {e}"))
+    }
+
+    /// Row group `g`'s `columns`, in the order asked. Each column chunk is fetched with one
+    /// positioned read (no shared file offset), so threads can decode groups side by side.
+    pub fn group(&self, g: usize, columns: &[usize]) -> std::result::Result<Vec<ArrayRef>, String> {
+        let meta = self.meta.metadata();
+        let width = self.schema().fields().len();
+        if g >= meta.num_row_groups() || columns.iter().any(|&c| c >= width) {
+            return Err(format!("no row group {g} with columns {columns:?}"));
+        }
+        let group = meta.row_group(g);
+        let schema = meta.file_metadata().schema_descr();
+        let mut roots: Vec<usize> = columns.to_vec();
+        roots.sort_unstable();
+        roots.dedup();
+        let mut chunks = Vec::new();
+        for leaf in 0..schema.num_columns() {
+            if roots
+                .binary_search(&schema.get_column_root_idx(leaf))
+                .is_ok()
+            {
+                let (start, len) = group.column(leaf).byte_range();
+                let mut buf = vec![0u8; usize::try_from(len).map_err(|e| e.to_string())?];
+                read_at(&self.file, &mut buf, start).map_err(|e| e.to_string())?;
+                chunks.push((start, Bytes::from(buf)));
+            }
+        }
+        chunks.sort_by_key(|c| c.0);
+        let rows = usize::try_from(group.num_rows()).unwrap_or(0);
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            GroupBytes(chunks),
+            self.meta.clone(),
+        );
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots.iter().copied());
+        let reader = builder
+            .with_row_groups(vec![g])
+            .with_projection(mask)
+            .with_batch_size(rows.max(1))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut got: Vec<RecordBatch> = Vec::new();
+        for batch in reader {
+            got.push(batch.map_err(|e| e.to_string())?);
+        }
+        let read: usize = got.iter().map(RecordBatch::num_rows).sum();
+        if read != rows || got.len() > 1 {
+            return Err(format!("expected {rows} rows in a row group, read {read}"));
+        }
+        let Some(batch) = got.pop() else {
+            let fields = self.schema().fields();
+            return Ok(columns
+                .iter()
+                .map(|&c| arrow_array::new_empty_array(fields[c].data_type()))
+                .collect());
+        };
+        Ok(columns
+            .iter()
+            .map(|c| {
+                batch
+                    .column(roots.binary_search(c).expect("projected"))
+                    .clone()
+            })
+            .collect())
+    }
+}
+
+/// The column chunks of one row group, each with its file offset, served to the page reader.
+struct GroupBytes(Vec<(u64, Bytes)>);
+
+impl GroupBytes {
+    /// The bytes from file offset `start` to the end of the chunk holding it, when that holds
+    /// `length` of them.
+    fn from(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let i = self.0.partition_point(|c| c.0 <= start);
+        let found = i.checked_sub(1).and_then(|i| {
+            let (at, data) = &self.0[i];
+            let from = usize::try_from(start - at).ok()?;
+            (from.checked_add(length)? <= data.len()).then(|| data.slice(from..))
+        });
+        found.ok_or_else(|| {
+            ParquetError::EOF(format!(
+                "bytes {start}..{} lie outside the column chunks read",
+                start.saturating_add(length as u64)
+            ))
+        })
+    }
+}
+
+impl Length for GroupBytes {
+    fn len(&self) -> u64 {
+        self.0.last().map_or(0, |(at, d)| at + d.len() as u64)
+    }
+}
+
+impl ChunkReader for GroupBytes {
+    type T = bytes::buf::Reader<Bytes>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(self.from(start, 0)?.reader())
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        Ok(self.from(start, length)?.slice(..length))
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = file.try_clone()?;
+    f.seek(SeekFrom::Start(offset))?;
+    f.read_exact(buf)
+}
 
 /// A Parquet file opened for streaming its rows.
 pub struct ParquetSource {
@@ -145,30 +359,15 @@ impl ParquetSource {
             path: path.to_path_buf(),
             msg,
         };
-        let file = File::open(path).map_err(|e| unreadable(format!("cannot open: {e}")))?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| unreadable(format!("not a readable Parquet file: {e}")))?;
-        let schema = builder.schema().clone();
-        for f in schema.fields() {
-            if !supported(f.data_type()) {
-                return Err(unreadable(format!(
-                    "column {} has type {} which migstat does not read (expected numbers, \
-                     booleans, strings, decimals or dates)",
-                    f.name(),
-                    f.data_type()
-                )));
-            }
-        }
-        let batches = builder
-            .with_batch_size(8192)
-            .build()
-            .map_err(|e| unreadable(format!("not a readable Parquet file: {e}")))?;
+        let file = ParquetFile::open(path).map_err(unreadable)?;
+        let size = file.file.metadata().map(|m| m.len()).unwrap_or(0);
+        let all: Vec<usize> = (0..file.schema().fields().len()).collect();
+        file.check(&all).map_err(unreadable)?;
         Ok(ParquetSource {
             display: path.to_path_buf(),
-            headers: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            headers: file.names(),
             size,
-            batches,
+            batches: file.batches(None, 8192).map_err(unreadable)?,
             batch: None,
             at: 0,
             row: 0,

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::common::{parquet_files, read_batches, repo, run_into};
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("MIGSTAT_PYTHON") {
         return PathBuf::from(p);
     }

@@ -1,26 +1,24 @@
-//! Parquet input for `migstat estimate`: the wanted top-level columns, read with the low-level
-//! typed column reader, row groups in parallel and stitched back in file order. Each column
-//! chunk is fetched with one positioned read (no shared file offset), so one open file and one
-//! parsed footer serve every thread.
-//! Integers, floats, decimals, booleans and UTF-8 strings are supported.
+//! Parquet input for `migstat estimate`: the wanted columns of a file, decoded row group by
+//! row group on the pool by the one Parquet reader (`extract::parquet::ParquetFile`) and
+//! stitched back in file order; and the turning of Arrow columns into estimate's values, which
+//! `stream.rs` (replicate weights) and `partial.rs` (several files) share.
+//! Integers, floats, decimals, booleans, dates and strings (plain, large, view, dictionary) are
+//! taken; a column of another type is an error naming it.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
 
-use bytes::{Buf, Bytes};
-use parquet::basic::ConvertedType;
-use parquet::column::reader::{get_column_reader, ColumnReader, ColumnReaderImpl};
-use parquet::data_type::DataType;
-use parquet::errors::ParquetError;
-use parquet::file::metadata::ParquetMetaData;
-use parquet::file::reader::{ChunkReader, FileReader, Length, SerializedFileReader};
-use parquet::file::serialized_reader::SerializedPageReader;
-use parquet::schema::types::ColumnDescriptor;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+    Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::Array;
+use arrow_schema::DataType;
 
-use super::table::{read_error, Builder, Column, LoadAs, MISSING};
+use super::table::{missing_column, read_error, Builder, Column, LoadAs, MISSING};
 use crate::estimate::error::EstimateError;
+use crate::extract::parquet::{iso_date, ParquetFile};
 
 /// One column of one row group, nulls kept in place.
 pub(super) enum Chunk {
@@ -33,134 +31,11 @@ pub(super) enum Chunk {
     },
 }
 
-/// One column chunk's bytes, read with a single positioned read, served to the page reader at
-/// their file offsets.
-struct ChunkBytes {
-    start: u64,
-    data: Bytes,
-}
-
-impl Length for ChunkBytes {
-    fn len(&self) -> u64 {
-        self.start + self.data.len() as u64
-    }
-}
-
-impl ChunkReader for ChunkBytes {
-    type T = bytes::buf::Reader<Bytes>;
-
-    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        let from = self.offset(start, 0)?;
-        Ok(self.data.slice(from..).reader())
-    }
-
-    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        let from = self.offset(start, length)?;
-        Ok(self.data.slice(from..from + length))
-    }
-}
-
-impl ChunkBytes {
-    /// Position of file offset `start` in the buffer, when `length` bytes from there are held.
-    fn offset(&self, start: u64, length: usize) -> parquet::errors::Result<usize> {
-        start
-            .checked_sub(self.start)
-            .and_then(|o| usize::try_from(o).ok())
-            .filter(|&o| {
-                o.checked_add(length)
-                    .is_some_and(|end| end <= self.data.len())
-            })
-            .ok_or_else(|| {
-                ParquetError::EOF(format!(
-                    "bytes {start}..{} lie outside the column chunk",
-                    start + length as u64
-                ))
-            })
-    }
-}
-
-/// An open Parquet file: its handle and parsed footer, shared by every reading thread.
-pub(super) struct ParquetFile {
-    file: File,
-    meta: Arc<ParquetMetaData>,
-}
-
-impl ParquetFile {
-    pub(super) fn open(path: &Path) -> Result<Self, EstimateError> {
-        let file = File::open(path).map_err(|e| read_error(path, e))?;
-        let handle = file.try_clone().map_err(|e| read_error(path, e))?;
-        let reader = SerializedFileReader::new(handle).map_err(|e| read_error(path, e))?;
-        let meta = Arc::new(reader.metadata().clone());
-        Ok(Self { file, meta })
-    }
-
-    /// Names of the flat (non-repeated) leaf columns, in file order.
-    pub(super) fn names(&self) -> Vec<String> {
-        let schema = self.meta.file_metadata().schema_descr();
-        schema
-            .columns()
-            .iter()
-            .filter(|c| c.max_rep_level() == 0)
-            .map(|c| c.path().string())
-            .collect()
-    }
-
-    /// Leaf index of the flat column `name`.
-    pub(super) fn leaf(&self, name: &str) -> Option<usize> {
-        let schema = self.meta.file_metadata().schema_descr();
-        (0..schema.num_columns()).find(|&i| {
-            schema.column(i).path().string() == name && schema.column(i).max_rep_level() == 0
-        })
-    }
-
-    /// Rows of each row group, in file order.
-    pub(super) fn group_rows(&self) -> Vec<usize> {
-        self.meta
-            .row_groups()
-            .iter()
-            .map(|g| usize::try_from(g.num_rows()).unwrap_or(0))
-            .collect()
-    }
-
-    /// The column reader of leaf `leaf` in row group `g`, with its descriptor.
-    pub(super) fn column(
-        &self,
-        g: usize,
-        leaf: usize,
-    ) -> Result<(ColumnReader, Arc<ColumnDescriptor>), String> {
-        let group = self.meta.row_group(g);
-        let meta = group.column(leaf);
-        let (start, len) = meta.byte_range();
-        let mut buf = vec![0u8; usize::try_from(len).map_err(|e| e.to_string())?];
-        read_at(&self.file, &mut buf, start).map_err(|e| e.to_string())?;
-        let chunk = Arc::new(ChunkBytes {
-            start,
-            data: Bytes::from(buf),
-        });
-        let rows = usize::try_from(group.num_rows()).unwrap_or(0);
-        let pages =
-            SerializedPageReader::new(chunk, meta, rows, None).map_err(|e| e.to_string())?;
-        let descr = meta.column_descr_ptr();
-        Ok((get_column_reader(descr.clone(), Box::new(pages)), descr))
-    }
-}
-
-#[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = file.try_clone()?;
-    f.seek(SeekFrom::Start(offset))?;
-    f.read_exact(buf)
-}
-
-/// Names of the flat (non-repeated) leaf columns, in file order.
+/// Top-level column names, in file order.
 pub fn header(path: &Path) -> Result<Vec<String>, EstimateError> {
-    Ok(ParquetFile::open(path)?.names())
+    Ok(ParquetFile::open(path)
+        .map_err(|e| read_error(path, e))?
+        .names())
 }
 
 /// Load the wanted columns: `(rows, columns)` in the order of `wanted`.
@@ -168,14 +43,15 @@ pub fn load(
     path: &Path,
     wanted: &[(String, LoadAs)],
 ) -> Result<(usize, Vec<Column>), EstimateError> {
-    let file = ParquetFile::open(path)?;
+    let file = ParquetFile::open(path).map_err(|e| read_error(path, e))?;
     let leaves = wanted
         .iter()
         .map(|(name, _)| {
-            file.leaf(name)
-                .ok_or_else(|| read_error(path, format!("no flat column `{name}`")))
+            file.index(name)
+                .ok_or_else(|| missing_column(path, name, &file.names()))
         })
         .collect::<Result<Vec<usize>, _>>()?;
+    file.check(&leaves).map_err(|e| read_error(path, e))?;
     // Row groups are decoded on the pool, a few at a time, and appended in file order as they
     // come back: memory holds the columns and the groups in flight, not every group decoded.
     let group_rows = file.group_rows();
@@ -185,12 +61,9 @@ pub fn load(
     crate::extract::ordered::in_order(
         || Ok(next_group.next()),
         |_, g| {
-            leaves
-                .iter()
-                .map(|&leaf| {
-                    let (col, descr) = file.column(g, leaf)?;
-                    read_column(col, &descr, group_rows[g])
-                })
+            let arrays = file.group(g, &leaves)?;
+            (arrays.iter().zip(wanted))
+                .map(|(a, (name, _))| chunk(a.as_ref()).map_err(|e| format!("column `{name}` {e}")))
                 .collect::<Result<Vec<Chunk>, String>>()
         },
         |group| {
@@ -289,138 +162,163 @@ fn intern<K: std::hash::Hash + Eq + Copy>(
     (codes, levels)
 }
 
-pub(super) fn read_column(
-    col: ColumnReader,
-    descr: &ColumnDescriptor,
-    n: usize,
-) -> Result<Chunk, String> {
-    let def = descr.max_def_level();
-    let decimal =
-        (descr.converted_type() == ConvertedType::DECIMAL).then(|| 10f64.powi(descr.type_scale()));
-    let chunk = match col {
-        ColumnReader::DoubleColumnReader(r) => Chunk::Float(floats(read_values(r, n, def)?, |x| x)),
-        ColumnReader::FloatColumnReader(r) => {
-            Chunk::Float(floats(read_values(r, n, def)?, f64::from))
-        }
-        ColumnReader::Int32ColumnReader(r) => integers(read_values(r, n, def)?, decimal, i64::from),
-        ColumnReader::Int64ColumnReader(r) => integers(read_values(r, n, def)?, decimal, |x| x),
-        ColumnReader::BoolColumnReader(r) => Chunk::Int(
-            read_values(r, n, def)?
-                .into_iter()
-                .map(|x| x.map(i64::from))
+/// One column of a row group as estimate's values: numbers as numbers, integers and booleans
+/// (0, 1) as integers, everything else as text codes.
+pub(super) fn chunk(a: &dyn Array) -> Result<Chunk, String> {
+    fn ints<T: arrow_array::ArrowPrimitiveType>(a: &dyn Array) -> Chunk
+    where
+        T::Native: Into<i64>,
+    {
+        let p = a.as_primitive::<T>();
+        Chunk::Int(
+            (0..p.len())
+                .map(|i| p.is_valid(i).then(|| p.value(i).into()))
                 .collect(),
-        ),
-        ColumnReader::ByteArrayColumnReader(r) => {
-            let values = read_values(r, n, def)?;
-            let (codes, raw) = intern(values.iter().map(|x| x.as_ref().map(|b| b.data())));
-            let levels = raw
-                .iter()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
+        )
+    }
+    fn text<'a>(values: impl Iterator<Item = Option<&'a str>>) -> Chunk {
+        let (codes, raw) = intern(values);
+        let levels = raw.iter().map(|s| s.to_string()).collect();
+        Chunk::Text { codes, levels }
+    }
+    Ok(match a.data_type() {
+        DataType::Float64 | DataType::Float32 | DataType::Decimal128(..) => {
+            Chunk::Float(numbers(a)?)
+        }
+        DataType::Int8 => ints::<Int8Type>(a),
+        DataType::Int16 => ints::<Int16Type>(a),
+        DataType::Int32 => ints::<Int32Type>(a),
+        DataType::Int64 => ints::<Int64Type>(a),
+        DataType::UInt8 => ints::<UInt8Type>(a),
+        DataType::UInt16 => ints::<UInt16Type>(a),
+        DataType::UInt32 => ints::<UInt32Type>(a),
+        DataType::UInt64 => {
+            let p = a.as_primitive::<UInt64Type>();
+            let (codes, raw) = intern((0..p.len()).map(|i| p.is_valid(i).then(|| p.value(i))));
+            let levels = raw.iter().map(u64::to_string).collect();
+            Chunk::Text { codes, levels }
+        }
+        DataType::Boolean => {
+            let b = a.as_boolean();
+            Chunk::Int(
+                (0..b.len())
+                    .map(|i| b.is_valid(i).then(|| i64::from(b.value(i))))
+                    .collect(),
+            )
+        }
+        DataType::Date32 => {
+            let p = a.as_primitive::<Date32Type>();
+            let (codes, raw) = intern((0..p.len()).map(|i| p.is_valid(i).then(|| p.value(i))));
+            let levels = raw.iter().map(|&d| iso_date(i64::from(d))).collect();
+            Chunk::Text { codes, levels }
+        }
+        DataType::Dictionary(..) => {
+            let d = a.as_any_dictionary();
+            let Chunk::Text {
+                codes: value_codes,
+                levels,
+            } = chunk(d.values().as_ref())?
+            else {
+                return Err(format!(
+                    "holds {}, which is neither numbers nor text",
+                    a.data_type()
+                ));
+            };
+            let keys = d.normalized_keys();
+            let codes = (0..a.len())
+                .map(|i| match a.is_valid(i) {
+                    true => value_codes.get(keys[i]).copied().unwrap_or(MISSING),
+                    false => MISSING,
+                })
                 .collect();
             Chunk::Text { codes, levels }
         }
-        _ => return Err(format!("column `{}` has an unsupported type", descr.path())),
-    };
-    Ok(chunk)
+        _ => text(texts(a)?.into_iter()),
+    })
 }
 
-fn floats<T>(v: Vec<Option<T>>, f: impl Fn(T) -> f64) -> Vec<f64> {
-    v.into_iter().map(|x| x.map_or(f64::NAN, &f)).collect()
-}
-
-fn integers<T>(v: Vec<Option<T>>, decimal: Option<f64>, f: impl Fn(T) -> i64) -> Chunk {
-    match decimal {
-        Some(d) => Chunk::Float(
-            v.into_iter()
-                .map(|x| x.map_or(f64::NAN, |x| f(x) as f64 / d))
-                .collect(),
-        ),
-        None => Chunk::Int(v.into_iter().map(|x| x.map(&f)).collect()),
-    }
-}
-
-/// All `n` records of a flat column chunk, `None` where null.
-fn read_values<T: DataType>(
-    mut r: ColumnReaderImpl<T>,
-    n: usize,
-    max_def: i16,
-) -> Result<Vec<Option<T::T>>, String> {
-    let mut defs: Vec<i16> = Vec::with_capacity(n);
-    let mut values: Vec<T::T> = Vec::with_capacity(n);
-    read_all(&mut r, n, &mut defs, &mut values)?;
-    if max_def == 0 {
-        return Ok(values.into_iter().map(Some).collect());
-    }
-    let mut it = values.into_iter();
-    Ok(defs
-        .into_iter()
-        .map(|d| if d == max_def { it.next() } else { None })
-        .collect())
-}
-
-/// Read all `n` records into `defs` and `values` (appended; nulls have no value).
-fn read_all<T: DataType>(
-    r: &mut ColumnReaderImpl<T>,
-    n: usize,
-    defs: &mut Vec<i16>,
-    values: &mut Vec<T::T>,
-) -> Result<(), String> {
-    let mut records = 0usize;
-    while records < n {
-        let (got, _, _) = r
-            .read_records(n - records, Some(defs), None, values)
-            .map_err(|e| e.to_string())?;
-        if got == 0 {
-            break;
+/// A text column's values (`None` for null).
+pub(super) fn texts(a: &dyn Array) -> Result<Vec<Option<&str>>, String> {
+    let n = a.len();
+    Ok(match a.data_type() {
+        DataType::Utf8 => {
+            let s = a.as_string::<i32>();
+            (0..n)
+                .map(|i| (!s.is_null(i)).then(|| s.value(i)))
+                .collect()
         }
-        records += got;
-    }
-    if records != n {
-        return Err(format!("expected {n} rows in a row group, read {records}"));
-    }
-    Ok(())
-}
-
-/// A numeric column chunk of `n` rows into `out` (NaN where null), reusing `defs` and `out`.
-/// Doubles are decoded in place; other numeric types go through [`read_column`].
-pub(super) fn read_numbers(
-    col: ColumnReader,
-    descr: &ColumnDescriptor,
-    n: usize,
-    defs: &mut Vec<i16>,
-    out: &mut Vec<f64>,
-) -> Result<(), String> {
-    defs.clear();
-    out.clear();
-    match col {
-        ColumnReader::DoubleColumnReader(mut r) => {
-            read_all(&mut r, n, defs, out)?;
-            let max_def = descr.max_def_level();
-            if max_def > 0 && out.len() < n {
-                spread_nulls(out, defs, max_def, n);
-            }
+        DataType::LargeUtf8 => {
+            let s = a.as_string::<i64>();
+            (0..n)
+                .map(|i| (!s.is_null(i)).then(|| s.value(i)))
+                .collect()
         }
-        other => match read_column(other, descr, n)? {
-            Chunk::Float(v) => *out = v,
-            Chunk::Int(v) => out.extend(v.iter().map(|x| x.map_or(f64::NAN, |i| i as f64))),
-            Chunk::Text { .. } => {
-                return Err(format!("column `{}` holds text, not numbers", descr.path()))
-            }
-        },
-    }
-    Ok(())
+        DataType::Utf8View => {
+            let s = a.as_string_view();
+            (0..n)
+                .map(|i| (!s.is_null(i)).then(|| s.value(i)))
+                .collect()
+        }
+        other => return Err(format!("holds {other}, which is neither numbers nor text")),
+    })
 }
 
-/// Move the packed non-null values of `out` to their rows, NaN in the null rows.
-fn spread_nulls(out: &mut Vec<f64>, defs: &[i16], max_def: i16, n: usize) {
-    let mut j = out.len();
-    out.resize(n, f64::NAN);
-    for i in (0..n).rev() {
-        if defs[i] == max_def {
-            j -= 1;
-            out[i] = out[j];
+pub(super) fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+/// A numeric column as f64, null as NaN; booleans as 0 and 1.
+pub(super) fn numbers(a: &dyn Array) -> Result<Vec<f64>, String> {
+    let mut out = Vec::new();
+    numbers_into(a, &mut out)?;
+    Ok(out)
+}
+
+/// [`numbers`] into `out` (cleared first).
+pub(super) fn numbers_into(a: &dyn Array, out: &mut Vec<f64>) -> Result<(), String> {
+    fn prim<T: arrow_array::ArrowPrimitiveType>(
+        a: &dyn Array,
+        out: &mut Vec<f64>,
+        f: impl Fn(T::Native) -> f64,
+    ) {
+        let p = a.as_primitive::<T>();
+        if p.null_count() == 0 {
+            out.extend(p.values().iter().map(|&x| f(x)));
         } else {
-            out[i] = f64::NAN;
+            out.extend((0..p.len()).map(|i| {
+                if p.is_null(i) {
+                    f64::NAN
+                } else {
+                    f(p.value(i))
+                }
+            }));
         }
     }
+    out.clear();
+    out.reserve(a.len());
+    match a.data_type() {
+        DataType::Float64 => prim::<Float64Type>(a, out, |x| x),
+        DataType::Float32 => prim::<Float32Type>(a, out, f64::from),
+        DataType::Int8 => prim::<Int8Type>(a, out, f64::from),
+        DataType::Int16 => prim::<Int16Type>(a, out, f64::from),
+        DataType::Int32 => prim::<Int32Type>(a, out, f64::from),
+        DataType::Int64 => prim::<Int64Type>(a, out, |x| x as f64),
+        DataType::UInt8 => prim::<UInt8Type>(a, out, f64::from),
+        DataType::UInt16 => prim::<UInt16Type>(a, out, f64::from),
+        DataType::UInt32 => prim::<UInt32Type>(a, out, f64::from),
+        DataType::UInt64 => prim::<UInt64Type>(a, out, |x| x as f64),
+        DataType::Decimal128(_, scale) => {
+            let div = 10f64.powi(i32::from(*scale));
+            prim::<Decimal128Type>(a, out, |x| x as f64 / div)
+        }
+        DataType::Boolean => {
+            let b = a.as_boolean();
+            out.extend((0..b.len()).map(|i| match b.is_valid(i) {
+                true => f64::from(u8::from(b.value(i))),
+                false => f64::NAN,
+            }));
+        }
+        other => return Err(format!("holds {other}, not numbers")),
+    }
+    Ok(())
 }

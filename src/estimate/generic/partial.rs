@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
-    UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
@@ -25,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::design::{usable_weight, WeightSource};
 use super::domains::{level_ranks, sort_by_ranks, Cells};
 use super::estimators::finish_all;
+use super::parquet::{is_text, numbers, texts};
 use super::table::{Categorical, MISSING};
 use super::targets::{Statistic, Target};
 use super::{Outcome, Request};
@@ -298,36 +298,6 @@ impl Dict {
     }
 }
 
-/// A text column's values (`None` for null).
-fn texts(a: &dyn Array) -> Result<Vec<Option<&str>>, String> {
-    let n = a.len();
-    Ok(match a.data_type() {
-        DataType::Utf8 => {
-            let s = a.as_string::<i32>();
-            (0..n)
-                .map(|i| (!s.is_null(i)).then(|| s.value(i)))
-                .collect()
-        }
-        DataType::LargeUtf8 => {
-            let s = a.as_string::<i64>();
-            (0..n)
-                .map(|i| (!s.is_null(i)).then(|| s.value(i)))
-                .collect()
-        }
-        DataType::Utf8View => {
-            let s = a.as_string_view();
-            (0..n)
-                .map(|i| (!s.is_null(i)).then(|| s.value(i)))
-                .collect()
-        }
-        other => return Err(format!("holds {other}, which is neither numbers nor text")),
-    })
-}
-
-fn is_text(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-}
-
 /// A numeric column as f64 (null → NaN). Text must parse as numbers (empty or `NA` → NaN);
 /// `Err((row, value))` names the first that does not.
 fn numbers_or_text(a: &dyn Array) -> Result<Vec<f64>, Result<(usize, String), String>> {
@@ -347,71 +317,6 @@ fn numbers_or_text(a: &dyn Array) -> Result<Vec<f64>, Result<(usize, String), St
         }
     }
     Ok(out)
-}
-
-/// A numeric column as f64, null as NaN.
-fn numbers(a: &dyn Array) -> Result<Vec<f64>, String> {
-    let n = a.len();
-    macro_rules! prim {
-        ($t:ty) => {{
-            let p = a.as_primitive::<$t>();
-            (0..n)
-                .map(|i| {
-                    if p.is_null(i) {
-                        f64::NAN
-                    } else {
-                        p.value(i) as f64
-                    }
-                })
-                .collect()
-        }};
-    }
-    Ok(match a.data_type() {
-        DataType::Float64 => {
-            let p = a.as_primitive::<Float64Type>();
-            if p.null_count() == 0 {
-                p.values().to_vec()
-            } else {
-                (0..n)
-                    .map(|i| if p.is_null(i) { f64::NAN } else { p.value(i) })
-                    .collect()
-            }
-        }
-        DataType::Float32 => {
-            let p = a.as_primitive::<Float32Type>();
-            (0..n)
-                .map(|i| {
-                    if p.is_null(i) {
-                        f64::NAN
-                    } else {
-                        f64::from(p.value(i))
-                    }
-                })
-                .collect()
-        }
-        DataType::Int8 => prim!(Int8Type),
-        DataType::Int16 => prim!(Int16Type),
-        DataType::Int32 => prim!(Int32Type),
-        DataType::Int64 => prim!(Int64Type),
-        DataType::UInt8 => prim!(UInt8Type),
-        DataType::UInt16 => prim!(UInt16Type),
-        DataType::UInt32 => prim!(UInt32Type),
-        DataType::UInt64 => prim!(UInt64Type),
-        DataType::Decimal128(_, scale) => {
-            let p = a.as_primitive::<Decimal128Type>();
-            let div = 10f64.powi(i32::from(*scale));
-            (0..n)
-                .map(|i| {
-                    if p.is_null(i) {
-                        f64::NAN
-                    } else {
-                        p.value(i) as f64 / div
-                    }
-                })
-                .collect()
-        }
-        other => return Err(format!("holds {other}, not numbers")),
-    })
 }
 
 /// The rows of the chunk being filled: design values and each row's (cell, y) entries.
@@ -1224,10 +1129,9 @@ pub fn estimate_files(paths: &[PathBuf], request: &Request) -> Result<Outcome, E
     combine(paths, &spec, request, &partials)
 }
 
-/// One file's partial, read with the arrow Parquet reader.
+/// One file's partial, read batch by batch.
 pub fn read_partial(path: &Path, spec: &Spec) -> Result<Partial, EstimateError> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use parquet::arrow::ProjectionMask;
+    use crate::extract::parquet::ParquetFile;
     let read = |m: String| EstimateError::Read {
         path: path.to_path_buf(),
         message: m,
@@ -1235,36 +1139,21 @@ pub fn read_partial(path: &Path, spec: &Spec) -> Result<Partial, EstimateError> 
     let damaged = || read(crate::extract::guard::damaged("Parquet file"));
     crate::extract::guard::catch(
         || {
-            let file = std::fs::File::open(path).map_err(|e| read(e.to_string()))?;
-            let builder =
-                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read(e.to_string()))?;
+            let file = ParquetFile::open(path).map_err(read)?;
             let mut acc = FileAccumulator::new(spec.clone());
             let names = acc.columns().to_vec();
-            let schema = builder.schema().clone();
             let leaves: Vec<usize> = names
                 .iter()
                 .map(|n| {
-                    schema
-                        .index_of(n)
-                        .map_err(|_| EstimateError::MissingColumn {
-                            path: path.to_path_buf(),
-                            column: n.clone(),
-                            available: schema
-                                .fields()
-                                .iter()
-                                .map(|f| f.name().as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        })
+                    file.index(n).ok_or_else(|| EstimateError::MissingColumn {
+                        path: path.to_path_buf(),
+                        column: n.clone(),
+                        available: file.names().join(", "),
+                    })
                 })
                 .collect::<Result<_, _>>()?;
-            let mask = ProjectionMask::roots(builder.parquet_schema(), leaves.iter().copied());
-            let reader = builder
-                .with_projection(mask)
-                .with_batch_size(8192)
-                .build()
-                .map_err(|e| read(e.to_string()))?;
-            for batch in reader {
+            file.check(&leaves).map_err(read)?;
+            for batch in file.batches(Some(&leaves), 8192).map_err(read)? {
                 let batch = batch.map_err(|e| read(e.to_string()))?;
                 let bs = batch.schema();
                 let cols: Vec<ArrayRef> = names

@@ -8,31 +8,36 @@
 
 use std::path::Path;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, ArrayRef};
+
 use super::design::{
     bad_weight, derives_rscales, first_deleted_in, replicate_spec, sampling_weights, usable_weight,
     ReplicateRequest,
 };
 use super::domains;
 use super::estimators::{finish_all, DomainCells};
-use super::parquet::{read_numbers, ParquetFile};
+use super::parquet::numbers_into;
 use super::table::{missing_column, read_error, Table};
 use super::targets;
 use super::{Outcome, Request};
 use crate::estimate::core::state::{Chunk, RepCol, RepSource};
 use crate::estimate::core::{chunks, ChunkKey, Finish, State};
 use crate::estimate::error::EstimateError;
+use crate::extract::parquet::ParquetFile;
 
 /// The replicate columns of one row group, decoded on demand.
 struct GroupReps<'a> {
     file: &'a ParquetFile,
     leaves: &'a [usize],
     group: usize,
-    rows: usize,
     start: usize,
     /// Sampling weights of the whole file (to find the rows a replicate deletes).
     weights: &'a [f64],
     derive: bool,
-    defs: Vec<i16>,
+    /// The column decoded last, and its values when they are not plain doubles.
+    column: Option<ArrayRef>,
     values: Vec<f64>,
     /// Per replicate: first row whose weight is missing, infinite or negative, with the value.
     bad: Vec<Option<(usize, f64)>>,
@@ -46,9 +51,17 @@ impl RepSource for GroupReps<'_> {
     }
 
     fn column(&mut self, k: usize) -> Result<RepCol<'_>, String> {
-        let (col, descr) = self.file.column(self.group, self.leaves[k])?;
-        read_numbers(col, &descr, self.rows, &mut self.defs, &mut self.values)?;
-        let (w, start) = (&self.values, self.start);
+        let column = self.file.group(self.group, &self.leaves[k..k + 1])?.pop();
+        let column = self.column.insert(column.ok_or("a column was not read")?);
+        // Doubles without nulls are read where they were decoded.
+        let w: &[f64] = match column.as_primitive_opt::<Float64Type>() {
+            Some(p) if p.null_count() == 0 => p.values(),
+            _ => {
+                numbers_into(column.as_ref(), &mut self.values)?;
+                &self.values
+            }
+        };
+        let start = self.start;
         if !w.iter().fold(true, |ok, &x| ok & usable_weight(x)) {
             self.bad[k] = w
                 .iter()
@@ -59,7 +72,7 @@ impl RepSource for GroupReps<'_> {
             self.deleted[k] =
                 first_deleted_in(w, &self.weights[start..start + w.len()]).map(|i| start + i);
         }
-        Ok(RepCol::ById(&self.values, self.start))
+        Ok(RepCol::ById(w, start))
     }
 }
 
@@ -81,15 +94,16 @@ pub fn estimate(
     request: &Request,
     req: &ReplicateRequest,
 ) -> Result<Outcome, EstimateError> {
-    let file = ParquetFile::open(path)?;
+    let file = ParquetFile::open(path).map_err(|e| read_error(path, e))?;
     let leaves: Vec<usize> = req
         .columns
         .iter()
         .map(|c| {
-            file.leaf(c)
+            file.index(c)
                 .ok_or_else(|| missing_column(path, c, &file.names()))
         })
         .collect::<Result<_, _>>()?;
+    file.check(&leaves).map_err(|e| read_error(path, e))?;
     let table = Table::load(
         path,
         &request.without_replicates().columns(),
@@ -134,11 +148,10 @@ pub fn estimate(
             file: &file,
             leaves: &leaves,
             group: g,
-            rows: group_rows[g],
             start: starts[g],
             weights: &weights,
             derive: derives_rscales(req),
-            defs: Vec::new(),
+            column: None,
             values: Vec::new(),
             bad: vec![None; n_reps],
             deleted: vec![None; n_reps],
