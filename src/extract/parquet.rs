@@ -281,8 +281,8 @@ impl Loaded {
 
 /// One column of the rows a job turns into cells, its type resolved once.
 enum Col<'a> {
-    /// Doubles, as stored.
-    Double(&'a [f64], Option<&'a NullBuffer>),
+    /// Doubles, for the rows at hand (indexed from their first).
+    Double(Vec<f64>, Option<&'a NullBuffer>),
     /// Integers of any width, widened for the rows at hand (indexed from their first).
     Int(Vec<i64>, Option<&'a NullBuffer>),
     Utf8(&'a arrow_array::StringArray),
@@ -311,7 +311,11 @@ impl<'a> Col<'a> {
         let nulls = a.nulls();
         match (a.data_type(), dictionary) {
             (_, Some(d)) => Col::Dictionary(d, nulls),
-            (DataType::Float64, _) => Col::Double(a.as_primitive::<Float64Type>().values(), nulls),
+            // Copied for the rows at hand, a column at a time: the row-by-row walk below then
+            // reads them from cache, not from a hundred columns' lines at once.
+            (DataType::Float64, _) => {
+                Col::Double(a.as_primitive::<Float64Type>().values()[rows].to_vec(), nulls)
+            }
             (DataType::Int8, _) => Col::Int(ints::<Int8Type>(a, rows), nulls),
             (DataType::Int16, _) => Col::Int(ints::<Int16Type>(a, rows), nulls),
             (DataType::Int32, _) => Col::Int(ints::<Int32Type>(a, rows), nulls),
@@ -329,7 +333,7 @@ impl<'a> Col<'a> {
     fn push(&self, k: usize, i: usize, batch: &mut TextBatch) {
         let null = |n: Option<&NullBuffer>| n.is_some_and(|n| n.is_null(i));
         match self {
-            Col::Double(v, n) if !null(*n) => batch.push_number(v[i]),
+            Col::Double(v, n) if !null(*n) => batch.push_number(v[k]),
             Col::Int(v, n) if !null(*n) => {
                 if v[k].unsigned_abs() <= 1 << 53 {
                     batch.push_number(v[k] as f64)
