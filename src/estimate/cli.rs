@@ -31,8 +31,8 @@ pub struct EstimateArgs {
     /// A data file of any format a pipeline reads: Parquet (recognised by its content), SPSS
     /// `.sav`, Stata `.dta`, Excel `.xlsx`/`.xls` (the first sheet), or delimited text (plain,
     /// `.gz` or a zip's only `.csv`; encoding and delimiter detected); or one table split over
-    /// several Parquet files: several files, a folder (its `*.parquet` files) or a quoted glob
-    /// (`'parts/*.parquet'`), taken in name order.
+    /// several such files: several files, a folder (its `*.parquet` files) or a quoted glob
+    /// (`'parts/*.parquet'`, `'months/*.csv'`), taken in name order.
     #[arg(value_name = "FILE", required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
 
@@ -178,12 +178,14 @@ fn outcome(args: &EstimateArgs) -> Result<Outcome, EstimateError> {
     if engine.is_none() && files.len() == 1 {
         return estimate_file(&files[0], &request(args, &files[0])?);
     }
-    for f in &files {
-        if !Table::is_parquet(f)? {
-            return Err(EstimateError::Usage(format!(
-                "{} is not a Parquet file: several inputs, or --engine, take Parquet files only",
-                f.display()
-            )));
+    if engine.is_some() {
+        for f in &files {
+            if !Table::is_parquet(f)? {
+                return Err(EstimateError::Usage(format!(
+                    "{} is not a Parquet file: --engine takes Parquet files only",
+                    f.display()
+                )));
+            }
         }
     }
     let req = request(args, &files[0])?;

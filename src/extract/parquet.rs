@@ -313,9 +313,10 @@ impl<'a> Col<'a> {
             (_, Some(d)) => Col::Dictionary(d, nulls),
             // Copied for the rows at hand, a column at a time: the row-by-row walk below then
             // reads them from cache, not from a hundred columns' lines at once.
-            (DataType::Float64, _) => {
-                Col::Double(a.as_primitive::<Float64Type>().values()[rows].to_vec(), nulls)
-            }
+            (DataType::Float64, _) => Col::Double(
+                a.as_primitive::<Float64Type>().values()[rows].to_vec(),
+                nulls,
+            ),
             (DataType::Int8, _) => Col::Int(ints::<Int8Type>(a, rows), nulls),
             (DataType::Int16, _) => Col::Int(ints::<Int16Type>(a, rows), nulls),
             (DataType::Int32, _) => Col::Int(ints::<Int32Type>(a, rows), nulls),

@@ -138,6 +138,51 @@ fn a_table_split_over_parquet_files_gives_the_one_file_results() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The Parquet parts of `parts` as CSV files (`part-N.csv`) in `out`, written by pyarrow.
+fn parts_as_csv(parts: &Path, out: &Path) {
+    const SCRIPT: &str = r#"
+import sys, pathlib, pyarrow.parquet as pq, pyarrow.csv as pc
+out = pathlib.Path(sys.argv[2]); out.mkdir()
+for p in sorted(pathlib.Path(sys.argv[1]).glob("*.parquet")):
+    pc.write_csv(pq.read_table(p), out / (p.stem + ".csv"))
+"#;
+    let o = std::process::Command::new(super::interop::python())
+        .args([
+            "-c",
+            SCRIPT,
+            parts.to_str().expect("path"),
+            out.to_str().expect("path"),
+        ])
+        .output()
+        .expect("python");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_table_split_over_csv_and_parquet_files_gives_the_parquet_parts_results() {
+    let (dir, _, parts) = split_survey("files-csv", 6_000, 4);
+    let csv = dir.join("csv");
+    parts_as_csv(&parts, &csv);
+    let mut mixed: Vec<PathBuf> = vec![csv.join("part-000.csv"), csv.join("part-001.csv")];
+    mixed.extend(["part-002.parquet", "part-003.parquet"].map(|p| parts.join(p)));
+    assert!(mixed.iter().all(|p| p.is_file()), "{mixed:?}");
+    let mixed: Vec<&Path> = mixed.iter().map(PathBuf::as_path).collect();
+    let glob = csv.join("*.csv");
+    for (name, flags) in designs() {
+        let from_parquet = estimate(&[&parts], &flags, &[]);
+        assert_eq!(
+            estimate(&[&glob], &flags, &[]),
+            from_parquet,
+            "{name}: CSV parts"
+        );
+        assert_eq!(
+            estimate(&mixed, &flags, &[]),
+            from_parquet,
+            "{name}: mixed parts"
+        );
+    }
+}
+
 #[test]
 fn a_bad_weight_in_one_part_names_that_file_and_row() {
     use arrow_array::{ArrayRef, Float64Array, RecordBatch};
@@ -179,13 +224,68 @@ fn a_bad_weight_in_one_part_names_that_file_and_row() {
         err.contains("b.parquet") && err.contains("row 7") && err.contains("`W`"),
         "{err}"
     );
-    // A CSV among several inputs is refused by name.
+    // A CSV among several inputs is read as they are: its bad weight (after a blank line, which
+    // is no row) and a row of another width are named by file, and row or line.
     let csv = dir.join("c.csv");
-    std::fs::write(&csv, "W,Y,P\n1,2,3\n").expect("csv");
+    std::fs::write(&csv, "W,Y,P\n1,2,3\n\n2,5,1\n-1,2,1\n").expect("csv");
     let a = dir.join("a.parquet");
     let inputs = [a.to_str().expect("path"), csv.to_str().expect("path")];
     let o = migstat(&[&["estimate"][..], &inputs, &flags].concat());
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("c.csv"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("c.csv") && err.contains("row 3") && err.contains("`W`"),
+        "{err}"
+    );
+    std::fs::write(&csv, "W,Y,P\n1,2,3\n2,5\n").expect("csv");
+    let o = migstat(&[&["estimate"][..], &inputs, &flags].concat());
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("c.csv") && err.contains("line 3"), "{err}");
+    std::fs::write(&csv, "W,Y,P\n1,2,3\n2,5,1\n").expect("csv");
+    let o = migstat(&[&["estimate"][..], &inputs, &flags].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Past the first batches a column read as numbers meets a word: named by row. Blank at
+    // first, then numbers, it is numbers.
+    let rows = |y: &dyn Fn(usize) -> String| {
+        let body: String = (1..=1500)
+            .map(|i| format!("1,{},{}\n", y(i), i % 3))
+            .collect();
+        format!("W,Y,P\n{body}")
+    };
+    std::fs::write(
+        &csv,
+        rows(&|i| {
+            if i == 1400 {
+                "abc".into()
+            } else {
+                i.to_string()
+            }
+        }),
+    )
+    .expect("csv");
+    let o = migstat(&[&["estimate"][..], &inputs, &flags].concat());
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("c.csv") && err.contains("row 1400") && err.contains("abc"),
+        "{err}"
+    );
+    std::fs::write(
+        &csv,
+        rows(&|i| {
+            if i < 1100 {
+                String::new()
+            } else {
+                i.to_string()
+            }
+        }),
+    )
+    .expect("csv");
+    let o = migstat(&[&["estimate"][..], &inputs, &flags].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let want = (1100..=1500).sum::<usize>() + 45;
+    assert!(out.contains(&format!("{want}")), "{want}: {out}");
     let _ = std::fs::remove_dir_all(dir);
 }

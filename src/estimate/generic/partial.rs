@@ -1,4 +1,5 @@
-//! One table split over several Parquet files: each file's rows are folded, in file order, into
+//! One table split over several files (Parquet, or any format a pipeline reads): each file's
+//! rows are folded, in file order, into
 //! a [`Partial`] — the estimation core's [`State`] plus the labels its local ids stand for
 //! (domains, factor levels, strata, PSUs) — and the partials are merged in file order on the
 //! client. The same [`FileAccumulator`] runs here (one thread per file, `estimate FILES…`) and on
@@ -25,7 +26,7 @@ use super::design::{usable_weight, WeightSource};
 use super::domains::{level_ranks, sort_by_ranks, Cells};
 use super::estimators::finish_all;
 use super::parquet::{is_text, numbers, texts};
-use super::table::{Categorical, MISSING};
+use super::table::{text_batches, Categorical, Reading, Table, MISSING};
 use super::targets::{Statistic, Target};
 use super::{Outcome, Request};
 use crate::estimate::core::state::{Chunk, InMemory, UnitSums};
@@ -584,26 +585,57 @@ impl FileAccumulator {
         for (s, stat) in self.spec.stats.clone().iter().enumerate() {
             let v = match stat {
                 Stat::Ratio(num, den) => {
-                    let y = self.ratio_side(cols, num)?;
-                    let x = self.ratio_side(cols, den)?;
+                    let y = self.numeric_column(cols, num)?;
+                    let x = self.numeric_column(cols, den)?;
                     self.factor[s] = Some(false);
                     Vals::Ratio(y, x)
                 }
                 Stat::Total(c) | Stat::Mean(c) => {
                     let a = cols[self.at(c)].clone();
-                    let text = is_text(a.data_type());
+                    if a.null_count() == a.len() {
+                        // Nothing here: of whichever kind the column is.
+                        values.push(match self.factor[s] {
+                            Some(true) => Vals::Level(vec![MISSING; a.len()]),
+                            _ => Vals::Num(vec![f64::NAN; a.len()]),
+                        });
+                        continue;
+                    }
+                    // A text column whose first value (blank and NA aside) is a number holds
+                    // numbers (a word further on is an error naming its row); any other is a
+                    // factor. Files of text, and typed ones storing numbers as text, read as
+                    // the single-file engine reads them, whatever their batches.
+                    let mut text = is_text(a.data_type());
+                    let mut read = None;
+                    if text && self.factor[s] != Some(true) {
+                        let cells = texts(a.as_ref()).map_err(|e| column_problem(c, e))?;
+                        let first = (cells.into_iter().flatten().map(str::trim))
+                            .find(|t| !t.is_empty() && *t != "NA");
+                        if first.is_none() && self.factor[s].is_none() {
+                            // Only blanks and NA so far: missing, the kind still open.
+                            values.push(Vals::Num(vec![f64::NAN; a.len()]));
+                            continue;
+                        }
+                        let numeric = self.factor[s] == Some(false)
+                            || first.is_some_and(|t| t.parse::<f64>().is_ok());
+                        if numeric {
+                            text = false;
+                            read = Some(self.numeric_column(cols, c)?);
+                        }
+                    }
                     if self.factor[s].is_some_and(|f| f != text) {
                         return Err(column_problem(c, "changes type within the file".into()));
                     }
                     self.factor[s] = Some(text);
-                    if text {
-                        Vals::Level(
+                    match (text, read) {
+                        (true, _) => Vals::Level(
                             self.levels[s]
                                 .codes(a.as_ref())
                                 .map_err(|e| column_problem(c, e))?,
-                        )
-                    } else {
-                        Vals::Num(numbers(a.as_ref()).map_err(|e| column_problem(c, e))?)
+                        ),
+                        (false, Some(v)) => Vals::Num(v),
+                        (false, None) => {
+                            Vals::Num(numbers(a.as_ref()).map_err(|e| column_problem(c, e))?)
+                        }
                     }
                 }
             };
@@ -659,16 +691,6 @@ impl FileAccumulator {
         }
         self.buffer.psu.extend(psu_ids);
         Ok(())
-    }
-
-    fn ratio_side(&self, cols: &[ArrayRef], name: &str) -> Result<Vec<f64>, Problem> {
-        if is_text(cols[self.at(name)].data_type()) {
-            return Err(Problem::Column {
-                column: name.to_string(),
-                problem: "holds text; --ratio needs numbers".into(),
-            });
-        }
-        self.numeric_column(cols, name)
     }
 
     /// Folds the buffered chunk into the file's state.
@@ -890,17 +912,6 @@ pub fn combine(
         }
         maps.push((by_maps, level_maps, psu_map));
     }
-    for (s, g) in levels.iter().enumerate() {
-        let all_numbers = !g.labels.is_empty() && g.labels.iter().all(|l| l.parse::<f64>().is_ok());
-        if factor[s] && all_numbers {
-            return Err(EstimateError::BadAnalysisColumn {
-                column: stat_column(&spec.stats[s]).to_string(),
-                problem: "holds numbers stored as text; several files or --engine need it \
-                          stored as a numeric Parquet column"
-                    .into(),
-            });
-        }
-    }
     // Domains: every combination that occurs, sorted as the single-file engine sorts them.
     let by_ranks: Vec<Vec<usize>> = by.iter().map(Global::ranks).collect();
     let mut domain_index: HashMap<Vec<u32>, u32> = HashMap::new();
@@ -1117,31 +1128,36 @@ fn remap(
     out
 }
 
-/// `estimate` over several Parquet files on this machine: one [`FileAccumulator`] per file
-/// (files in parallel), merged in file order.
+/// `estimate` over several files on this machine: one [`FileAccumulator`] per file (files in
+/// parallel), merged in file order.
 pub fn estimate_files(paths: &[PathBuf], request: &Request) -> Result<Outcome, EstimateError> {
     use rayon::prelude::*;
     let spec = Spec::of(request)?;
     let partials: Vec<Partial> = paths
         .par_iter()
-        .map(|p| read_partial(p, &spec))
+        .map(|p| read_partial(p, &spec, &request.reading))
         .collect::<Result<_, _>>()?;
     combine(paths, &spec, request, &partials)
 }
 
-/// One file's partial, read batch by batch.
-pub fn read_partial(path: &Path, spec: &Spec) -> Result<Partial, EstimateError> {
+/// One file's partial, read batch by batch: a Parquet file by the Parquet reader, any other
+/// through the reader a pipeline's input of its type gets (with `reading`'s limits and sheet).
+pub fn read_partial(path: &Path, spec: &Spec, reading: &Reading) -> Result<Partial, EstimateError> {
     use crate::extract::parquet::ParquetFile;
     let read = |m: String| EstimateError::Read {
         path: path.to_path_buf(),
         message: m,
     };
+    let mut acc = FileAccumulator::new(spec.clone());
+    let names = acc.columns().to_vec();
+    if !Table::is_parquet(path)? {
+        text_batches(path, reading, &names, |cols| acc.update(cols).map_err(read))?;
+        return Ok(acc.finish());
+    }
     let damaged = || read(crate::extract::guard::damaged("Parquet file"));
     crate::extract::guard::catch(
         || {
             let file = ParquetFile::open(path).map_err(read)?;
-            let mut acc = FileAccumulator::new(spec.clone());
-            let names = acc.columns().to_vec();
             let leaves: Vec<usize> = names
                 .iter()
                 .map(|n| {

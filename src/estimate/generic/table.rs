@@ -635,3 +635,81 @@ fn not_numeric(path: &Path, row: usize, column: &str, value: &str) -> EstimateEr
         value: clip(value).into_owned(),
     }
 }
+
+/// The `wanted` columns of a file other than Parquet as Arrow columns, a batch of rows at a
+/// time, in file order, for the partial of one of several files (`partial.rs`): a column whose
+/// cells in the batch are all numbers (or blank) as doubles, any other as its texts (a blank
+/// cell null either way). Blank lines of delimited text are skipped; a row of another width than the header is an error
+/// naming its line.
+pub(super) fn text_batches(
+    path: &Path,
+    reading: &Reading,
+    wanted: &[String],
+    mut each: impl FnMut(&[arrow_array::ArrayRef]) -> Result<(), EstimateError>,
+) -> Result<(), EstimateError> {
+    use arrow_array::{ArrayRef, Float64Array, StringArray};
+    let names = Table::header(path, reading)?;
+    let index = wanted
+        .iter()
+        .map(|w| {
+            names
+                .iter()
+                .position(|n| n == w)
+                .ok_or_else(|| missing_column(path, w, &names))
+        })
+        .collect::<Result<Vec<usize>, _>>()?;
+    let mut src = open_rows(path, reading)?;
+    let width = src.headers().len();
+    let text = extract::input_type(path) == "csv";
+    let input = |e: crate::error::MigError| EstimateError::Input(e.to_string());
+    let mut batch = TextBatch::default();
+    let mut rows: Vec<usize> = Vec::new();
+    loop {
+        batch.clear();
+        if src
+            .next_batch(&mut batch, BatchSize::default())
+            .map_err(input)?
+            == 0
+        {
+            return Ok(());
+        }
+        rows.clear();
+        for r in 0..batch.len() {
+            let cells = batch.width(r);
+            if text && cells == 1 && batch.cell(r, 0).trim().is_empty() {
+                continue;
+            }
+            if cells != width {
+                return Err(read_error(
+                    path,
+                    format!(
+                        "line {} has {cells} cells where the header has {width} (a delimiter \
+                         or quote out of place?)",
+                        batch.line(r)
+                    ),
+                ));
+            }
+            rows.push(r);
+        }
+        let columns: Vec<ArrayRef> = index
+            .iter()
+            .map(|&c| {
+                let numbers: Option<Vec<Option<f64>>> = (rows.iter())
+                    .map(|&r| match batch.value(r, c) {
+                        Value::Number(x) => Some(Some(x)),
+                        Value::Text(t) if t.trim().is_empty() => Some(None),
+                        Value::Text(_) => None,
+                    })
+                    .collect();
+                match numbers {
+                    Some(v) => std::sync::Arc::new(Float64Array::from(v)) as ArrayRef,
+                    None => std::sync::Arc::new(StringArray::from_iter(rows.iter().map(|&r| {
+                        let t = batch.value(r, c).text();
+                        (!t.trim().is_empty()).then_some(t)
+                    }))),
+                }
+            })
+            .collect();
+        each(&columns)?;
+    }
+}
