@@ -422,6 +422,12 @@ fn every_parquet_column_type_gives_the_estimates_of_the_same_values_as_text() {
         flags.extend(["--format", "csv"]);
         let from_parquet = estimate(&[&parquet], &flags, &[]);
         assert!(from_parquet.lines().count() > 6, "{what}: {from_parquet}");
+        // As two files (each its partial): the text's bits too.
+        assert_eq!(
+            estimate(&[&parquet, &parquet], &flags, &[]),
+            estimate(&[&csv, &csv], &flags, &[]),
+            "{what}, twice"
+        );
         assert_eq!(from_parquet, estimate(&[&csv], &flags, &[]), "{what}");
     }
     // Replicate weights, a double and a decimal, streamed row group by row group.

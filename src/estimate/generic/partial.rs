@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Date32Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type,
+    UInt8Type,
 };
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
@@ -33,6 +34,7 @@ use crate::estimate::core::state::{Chunk, InMemory, UnitSums};
 use crate::estimate::core::{self, CellMap, ChunkKey, Finish, State};
 use crate::estimate::error::EstimateError;
 use crate::estimate::replicate::{ReplicateMethod, ReplicateSpec};
+use crate::extract::parquet::iso_date;
 
 /// Rows per chunk of a file (counted from the file's first row).
 pub const CHUNK_ROWS: usize = 65_536;
@@ -219,7 +221,8 @@ impl Dict {
     }
 
     /// Codes of a column's values, labelled as the single-file reader labels them (integers as
-    /// written, floats by Rust's shortest form, text trimmed; empty or null is [`MISSING`]).
+    /// written, booleans as 0 and 1, floats by Rust's shortest form, text trimmed; empty or
+    /// null is [`MISSING`]).
     fn codes(&mut self, a: &dyn Array) -> Result<Vec<u32>, String> {
         let n = a.len();
         let mut out = Vec::with_capacity(n);
@@ -285,7 +288,17 @@ impl Dict {
                     out.push(if b.is_null(i) {
                         MISSING
                     } else {
-                        self.code(if b.value(i) { "true" } else { "false" })
+                        self.code(if b.value(i) { "1" } else { "0" })
+                    });
+                }
+            }
+            DataType::Date32 => {
+                let d = a.as_primitive::<Date32Type>();
+                for i in 0..n {
+                    out.push(if d.is_null(i) {
+                        MISSING
+                    } else {
+                        self.code(&iso_date(i64::from(d.value(i))))
                     });
                 }
             }
@@ -434,6 +447,15 @@ impl FileAccumulator {
                 self.names.len()
             ));
         }
+        // A dictionary-encoded column (a pandas categorical) as its values.
+        let columns: Vec<ArrayRef> = columns
+            .iter()
+            .map(|c| match c.as_any_dictionary_opt() {
+                Some(d) => arrow_select::take::take(d.values().as_ref(), d.keys(), None)
+                    .map_err(|e| e.to_string()),
+                None => Ok(c.clone()),
+            })
+            .collect::<Result<_, _>>()?;
         let n = columns.first().map_or(0, |c| c.len());
         let mut from = 0;
         while from < n {
