@@ -35,6 +35,7 @@ use crate::estimate::core::{self, CellMap, ChunkKey, Finish, State};
 use crate::estimate::error::EstimateError;
 use crate::estimate::replicate::{ReplicateMethod, ReplicateSpec};
 use crate::extract::parquet::iso_date;
+use crate::normalize::value::{short_decimal, trim};
 
 /// Rows per chunk of a file (counted from the file's first row).
 pub const CHUNK_ROWS: usize = 65_536;
@@ -320,12 +321,12 @@ fn numbers_or_text(a: &dyn Array) -> Result<Vec<f64>, Result<(usize, String), St
     }
     let mut out = Vec::with_capacity(a.len());
     for (i, s) in texts(a).map_err(Err)?.into_iter().enumerate() {
-        let t = s.unwrap_or("").trim();
+        let t = trim(s.unwrap_or(""));
         if t.is_empty() || t == "NA" {
             out.push(f64::NAN);
             continue;
         }
-        match t.parse::<f64>() {
+        match short_decimal(t.as_bytes()).ok_or(()).or_else(|_| t.parse::<f64>()) {
             Ok(x) => out.push(x),
             Err(_) => return Err(Ok((i, t.to_string()))),
         }

@@ -18,6 +18,7 @@ use crate::estimate::error::EstimateError;
 use crate::extract::limits::{clip, Limits};
 use crate::extract::{self, BatchSize, RowSource, TextBatch, Value};
 use crate::normalize::reps::{self, Replicates};
+use crate::normalize::value::{short_decimal, trim};
 
 /// How a file other than Parquet is read: its reader's limits (`docs/limits.md`, the command
 /// line's `--limit`) and, for a workbook, the sheet (default: the first).
@@ -107,7 +108,7 @@ impl Builder {
 
     /// Add a textual value; `Err(())` when a numeric column meets text.
     pub(crate) fn push_str(&mut self, raw: &str) -> Result<(), ()> {
-        let s = raw.trim();
+        let s = trim(raw);
         match self {
             Self::Numeric(v) => v.push(parse_number(s).ok_or(())?),
             Self::Labels {
@@ -224,7 +225,8 @@ fn parse_number(s: &str) -> Option<f64> {
     if s.is_empty() || s == "NA" {
         return Some(f64::NAN);
     }
-    s.parse::<f64>().ok()
+    // A plain decimal (a survey's weights) read off its bytes, the bits `parse` gives.
+    short_decimal(s.as_bytes()).or_else(|| s.parse::<f64>().ok())
 }
 
 impl Categorical {
@@ -593,7 +595,7 @@ fn part(
             if modes[k] == LoadAs::Replicate {
                 let x = match value {
                     Value::Number(x) => Some(x),
-                    Value::Text(text) => parse_number(text.trim()),
+                    Value::Text(text) => parse_number(trim(text)),
                 };
                 let Some(x) = x else {
                     out.bad = Some(Bad::NotNumeric {
