@@ -357,30 +357,20 @@ impl TextBatch {
         row: usize,
         cols: std::ops::Range<usize>,
     ) -> Option<impl Iterator<Item = &[u8]> + '_> {
-        let (text, spans) = self.run_spans(row, cols)?;
-        Some(spans.map(move |s| text.get(s).unwrap_or_default()))
-    }
-
-    /// [`TextBatch::run_bytes`] as the batch's text and each cell's span in it, for readers
-    /// that look at a cell's bytes a word at a time (the bytes after a cell are the row's).
-    pub fn run_spans(
-        &self,
-        row: usize,
-        cols: std::ops::Range<usize>,
-    ) -> Option<(&[u8], impl Iterator<Item = std::ops::Range<usize>> + '_)> {
         if !self.nums.is_empty() {
             return None;
         }
         let (first, mut start) = self.run_start(row, &cols)?;
-        let gap = self.gap;
-        let spans = self.ends[first + cols.start..first + cols.end]
-            .iter()
-            .map(move |&end| {
-                let span = start..end.max(start);
-                start = end + gap;
-                span
-            });
-        Some((self.text.as_bytes(), spans))
+        let (text, gap) = (self.text.as_bytes(), self.gap);
+        Some(
+            self.ends[first + cols.start..first + cols.end]
+                .iter()
+                .map(move |&end| {
+                    let cell = text.get(start..end).unwrap_or_default();
+                    start = end + gap;
+                    cell
+                }),
+        )
     }
 
     pub fn row(&self, row: usize) -> BatchRow<'_> {

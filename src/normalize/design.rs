@@ -1,7 +1,7 @@
 //! The system columns of a record: business key, time, weight, strata, PSUs, replicate weights.
 use super::mapper::Problem;
 use super::value::{
-    all_short_decimals, int_of, norm_code_into, parse_i64, short_decimal, trim, Numbers,
+    int_of, is_short_decimal, norm_code_into, parse_i64, short_decimal, trim, Numbers,
 };
 use crate::config::pipeline::{Design, Input, TimeSpec};
 use crate::extract::{Cells, RowSource, TextBatch, Value};
@@ -294,22 +294,24 @@ impl SystemPlan {
         // bytes; any other cell (blank, padded, an exponent, a word) sends the row down the
         // general path, which reads it as before and names the cell it cannot read.
         let plain = self.number == Numbers::Point;
-        if let Some(run) = self.rep_run.clone().filter(|_| plain) {
+        if let Some(mut cells) = self
+            .rep_run
+            .clone()
+            .filter(|_| plain)
+            .and_then(|run| batch.run_bytes(row, run))
+        {
             match out.as_deref_mut() {
                 None => {
-                    let spans = batch.run_spans(row, run);
-                    if spans.is_some_and(|(text, spans)| all_short_decimals(text, spans)) {
+                    if cells.all(is_short_decimal) {
                         return Ok(());
                     }
                 }
                 Some(out) => {
-                    if let Some(mut cells) = batch.run_bytes(row, run) {
-                        let mark = out.len();
-                        if cells.all(|c| short_decimal(c).map(|x| out.push(x)).is_some()) {
-                            return Ok(());
-                        }
-                        out.truncate(mark);
+                    let mark = out.len();
+                    if cells.all(|c| short_decimal(c).map(|x| out.push(x)).is_some()) {
+                        return Ok(());
                     }
+                    out.truncate(mark);
                 }
             }
         }

@@ -103,43 +103,6 @@ pub fn is_short_decimal(b: &[u8]) -> bool {
     plain_decimal::<false>(b).is_some()
 }
 
-/// Whether every cell of `text` named by `spans` is a plain decimal of at most 15 digits, as
-/// [`is_short_decimal`] tells. A cell of up to 8 bytes with room for an 8-byte read after its
-/// start is looked at as one word: after XOR `'0'`, a digit is a byte of at most 9 and `.` is
-/// 0x1E, both told for the eight bytes at once; the cell is a decimal when every other byte
-/// is a point, there is at most one, and a digit besides. Any other cell (longer, signed, at
-/// the text's end) is checked byte by byte.
-pub fn all_short_decimals(
-    text: &[u8],
-    spans: impl Iterator<Item = std::ops::Range<usize>>,
-) -> bool {
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = !LOW;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut ok = true;
-    for span in spans {
-        let len = span.len();
-        let word = text
-            .get(span.start..span.start + 8)
-            .filter(|_| (1..=8).contains(&len));
-        let Some(word) = word.and_then(|w| <[u8; 8]>::try_from(w).ok()) else {
-            ok &= text.get(span).is_some_and(is_short_decimal);
-            continue;
-        };
-        let cell = (HIGH >> (64 - 8 * len)) & HIGH; // the high bit of each of the cell's bytes
-        let d = u64::from_le_bytes(word) ^ (b'0' as u64 * ONES);
-        let not_digit = (((d & LOW) + 0x76 * ONES) | d) & cell;
-        let e = d ^ (0x1e * ONES);
-        let point = !(((e & LOW) + LOW) | e) & cell;
-        // At most one point (one bit at most: no popcount, which the baseline x86-64 lacks),
-        // and a digit besides.
-        let one_point = point & point.wrapping_sub(1) == 0;
-        let fast = not_digit == point && one_point && (len > 1 || point == 0);
-        ok &= fast || is_short_decimal(&text[span]);
-    }
-    ok
-}
-
 /// How an input writes decimal numbers: `12.5`, or `12,5` as Spanish- and French-locale
 /// spreadsheets export them (`decimal = ","` in the input).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -230,52 +193,6 @@ pub fn parse_i64(raw: &str) -> Result<i64, String> {
 mod tests {
     use super::*;
     use crate::xorshift;
-
-    /// Cells read a word at a time are told as byte by byte: random cells of digits, points,
-    /// signs, a delimiter, a space, an `e`, a NUL and a high byte, 0 to 17 bytes long, each
-    /// followed by random bytes or by the text's end.
-    #[test]
-    fn decimals_told_a_word_at_a_time_are_those_told_byte_by_byte() {
-        let mut next = xorshift(0x5eed_dec1);
-        let alphabet = b"0123456789012345678901234567890123456789....-+, e\0\xc3";
-        let (mut fast_true, mut fast_false) = (0, 0);
-        for _ in 0..200_000 {
-            let len = (next() % 18) as usize;
-            let mut text: Vec<u8> = (0..len)
-                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                .collect();
-            let tail = (next() % 10) as usize;
-            text.extend((0..tail).map(|_| next() as u8));
-            let want = is_short_decimal(&text[..len]);
-            assert_eq!(
-                all_short_decimals(&text, std::iter::once(0..len)),
-                want,
-                "{:?}",
-                String::from_utf8_lossy(&text[..len])
-            );
-            if want {
-                fast_true += 1
-            } else {
-                fast_false += 1
-            }
-        }
-        assert!(
-            fast_true > 10_000 && fast_false > 10_000,
-            "{fast_true} {fast_false}"
-        );
-        // Several cells: true exactly when each is.
-        let text = b"12.5,0.0000,7,193.0105,.5,5.";
-        let spans = [0..4, 5..11, 12..13, 14..22, 23..25, 26..28];
-        assert!(all_short_decimals(text, spans.iter().cloned()));
-        for bad in [
-            b"12.5,0.00.0,7,193.0105,.5,5.",
-            b"12.5,0.0000,7,193.0105,.5,-.",
-        ] {
-            assert!(!all_short_decimals(bad, spans.iter().cloned()));
-        }
-        assert!(!all_short_decimals(b".", std::iter::once(0..1)));
-        assert!(!all_short_decimals(b"", std::iter::once(0..0)));
-    }
 
     #[test]
     fn codes_in_several_spellings_are_one_code() {
