@@ -326,9 +326,9 @@ fn numbers_or_text(a: &dyn Array) -> Result<Vec<f64>, Result<(usize, String), St
             out.push(f64::NAN);
             continue;
         }
-        match short_decimal(t.as_bytes()).ok_or(()).or_else(|_| t.parse::<f64>()) {
-            Ok(x) => out.push(x),
-            Err(_) => return Err(Ok((i, t.to_string()))),
+        match short_decimal(t.as_bytes()).or_else(|| t.parse::<f64>().ok()) {
+            Some(x) => out.push(x),
+            None => return Err(Ok((i, t.to_string()))),
         }
     }
     Ok(out)
