@@ -133,6 +133,7 @@ impl ParquetFile {
         let mut roots: Vec<usize> = columns.to_vec();
         roots.sort_unstable();
         roots.dedup();
+        let size = self.file.metadata().map_err(|e| e.to_string())?.len();
         let mut chunks = Vec::new();
         for leaf in 0..schema.num_columns() {
             if roots
@@ -140,6 +141,13 @@ impl ParquetFile {
                 .is_ok()
             {
                 let (start, len) = group.column(leaf).byte_range();
+                // A chunk the footer places past the file's end is not read (nor allocated).
+                if start.checked_add(len).is_none_or(|end| end > size) {
+                    return Err(format!(
+                        "row group {g}: a column chunk of {len} bytes at offset {start} lies \
+                         past the file's end ({size} bytes)"
+                    ));
+                }
                 let mut buf = vec![0u8; usize::try_from(len).map_err(|e| e.to_string())?];
                 read_at(&self.file, &mut buf, start).map_err(|e| e.to_string())?;
                 chunks.push((start, Bytes::from(buf)));
@@ -572,7 +580,36 @@ impl super::TypedRows for ParquetSource {
 
 #[cfg(test)]
 mod tests {
-    use super::iso_date;
+    use super::{iso_date, ParquetFile};
+
+    /// A footer that places a column chunk past the file's end (the data cut out, the footer
+    /// kept) is an error naming it; nothing of the size it claims is allocated.
+    #[test]
+    fn a_column_chunk_past_the_end_is_an_error() {
+        use arrow_array::{ArrayRef, Float64Array, RecordBatch};
+        let values: Vec<f64> = (0..5000).map(f64::from).collect();
+        let column = std::sync::Arc::new(Float64Array::from(values)) as ArrayRef;
+        let batch = RecordBatch::try_from_iter([("x", column)]).expect("batch");
+        let mut bytes = Vec::new();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), None).expect("writer");
+        w.write(&batch).expect("write");
+        w.close().expect("close");
+        let n = bytes.len();
+        let footer_len =
+            u32::from_le_bytes(bytes[n - 8..n - 4].try_into().expect("4 bytes")) as usize;
+        let cut = [&bytes[..4], &bytes[n - 8 - footer_len..]].concat();
+        let path = std::env::temp_dir().join(format!("migstat-cut-{}.parquet", std::process::id()));
+        std::fs::write(&path, &cut).expect("write");
+        let file = ParquetFile::open(&path).expect("the footer reads");
+        let err = file.group(0, &[0]).expect_err("the chunk is gone");
+        assert!(err.contains("past the file's end"), "{err}");
+        // Whole, the same file reads.
+        std::fs::write(&path, &bytes).expect("write");
+        let file = ParquetFile::open(&path).expect("open");
+        assert_eq!(file.group(0, &[0]).expect("group")[0].len(), 5000);
+        let _ = std::fs::remove_file(path);
+    }
 
     #[test]
     fn dates_from_days() {
