@@ -128,15 +128,23 @@ pub fn estimate_all(
             (core::accumulate(&input)?, Finish::Replicate(&r.spec))
         }
     };
-    Ok(finish_all(&state, &finish, design.df, cells, targets))
+    Ok(finish_all(state, &finish, design.df, cells, targets))
 }
 
-/// Per-cell unit totals of a state's PSUs or stage units, ascending by unit.
-fn by_cell(units: &[core::state::UnitSums], n_cells: usize) -> Vec<Vec<(u32, f64)>> {
-    let mut out = vec![Vec::new(); n_cells];
+/// Per-cell unit totals of a state's PSUs or stage units, ascending by unit: each cell's list
+/// made as long as it will be, then filled as the units' lists are used up and freed (with
+/// every row a PSU, the two are most of what an estimate holds).
+fn by_cell(units: Vec<core::state::UnitSums>, n_cells: usize) -> Vec<Vec<(u32, f64)>> {
+    let mut len = vec![0usize; n_cells];
+    for (_, sums) in &units {
+        for &(c, _) in sums {
+            len[c as usize] += 1;
+        }
+    }
+    let mut out: Vec<Vec<(u32, f64)>> = len.into_iter().map(Vec::with_capacity).collect();
     for (u, sums) in units {
-        for &(c, v) in sums {
-            out[c as usize].push((*u, v));
+        for (c, v) in sums {
+            out[c as usize].push((u, v));
         }
     }
     out
@@ -144,16 +152,18 @@ fn by_cell(units: &[core::state::UnitSums], n_cells: usize) -> Vec<Vec<(u32, f64
 
 /// The result rows of a merged state.
 pub(super) fn finish_all(
-    state: &State,
+    mut state: State,
     finish: &Finish,
     df: f64,
     cells: &Cells,
     targets: &[Target<'_>],
 ) -> (Vec<Estimate>, Vec<String>) {
     let n_cells = state.n_cells;
-    let psus = by_cell(&state.psus, n_cells);
-    let stages: Vec<Vec<Vec<(u32, f64)>>> =
-        state.stages.iter().map(|s| by_cell(s, n_cells)).collect();
+    let psus = by_cell(std::mem::take(&mut state.psus), n_cells);
+    let stages: Vec<Vec<Vec<(u32, f64)>>> = std::mem::take(&mut state.stages)
+        .into_iter()
+        .map(|s| by_cell(s, n_cells))
+        .collect();
     let per_cell_stages: Vec<Vec<Vec<(u32, f64)>>> =
         (0..if stages.is_empty() { 0 } else { n_cells })
             .map(|c| stages.iter().map(|s| s[c].clone()).collect())

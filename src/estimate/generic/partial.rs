@@ -1077,7 +1077,7 @@ pub fn combine(
                 ReplicateMethod::Jkn => n_reps as f64 - n_strata as f64,
                 _ => n_reps as f64 - 1.0,
             };
-            finish_all(&state, &Finish::Replicate(&rspec), df, &cells, &targets)
+            finish_all(state, &Finish::Replicate(&rspec), df, &cells, &targets)
         }
         None => {
             let (layout, _) = core::layout::first_stage(
@@ -1093,7 +1093,7 @@ pub fn combine(
                 sizes: &sizes,
                 stages: &[],
             };
-            finish_all(&state, &finish, layout.design_df(), &cells, &targets)
+            finish_all(state, &finish, layout.design_df(), &cells, &targets)
         }
     };
     let mut outcome = Outcome { rows, warnings };

@@ -190,6 +190,6 @@ pub fn estimate(
         Some(done) => done,
         None => replicate_spec(&table, &request.design, req, |k| deleted[k])?,
     };
-    let (rows, warnings) = finish_all(&state, &Finish::Replicate(&spec), df, &cells, &targets);
+    let (rows, warnings) = finish_all(state, &Finish::Replicate(&spec), df, &cells, &targets);
     Ok(Outcome { rows, warnings })
 }
