@@ -4,11 +4,11 @@
 //! row group by row group on the pool ([`ParquetFile::group`]), or batch by batch for one of
 //! several files ([`ParquetFile::batches`]).
 //!
-//! A pipeline's source turns the columns into cells: Integers (up to 2^53 in size; larger ones as their digits) and
-//! double-precision floats go into the batch as numbers; booleans, strings (plain, large, view
-//! and dictionary-encoded, such as pandas categoricals), decimals, single-precision floats (as
-//! the decimal they were written as) and dates (`Date32`, as ISO dates) as text; nulls are
-//! blank. A column of any other type (timestamps, lists, structs) is an error naming it, raised
+//! A pipeline's source turns the columns into cells. Integers (up to 2^53 in size; larger ones
+//! as their digits) and double-precision floats go into the batch as numbers; booleans, strings
+//! (plain, large, view and dictionary-encoded, such as pandas categoricals), decimals,
+//! single-precision floats (as the decimal they were written as) and dates (`Date32`, as ISO
+//! dates) as text; nulls are blank. A column of any other type (timestamps, lists, structs) is an error naming it, raised
 //! when the file is opened.
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -499,13 +499,7 @@ fn load_rows(
             let at = rows + part.rows + 1;
             match part.bad {
                 Some(Bad::Width { line, cells }) => {
-                    return Err(read_error(
-                        path,
-                        format!(
-                            "line {line} has {cells} cells where the header has {width} \
-                             (a delimiter or quote out of place?)"
-                        ),
-                    ))
+                    return Err(width_error(path, line, cells, width))
                 }
                 Some(Bad::NotNumeric { column, value }) => {
                     return Err(not_numeric(path, at, &wanted[column].0, &value))
@@ -629,6 +623,17 @@ fn part(
     out
 }
 
+/// A row of `cells` cells at `line`, where the header has `width`.
+fn width_error(path: &Path, line: u64, cells: usize, width: usize) -> EstimateError {
+    read_error(
+        path,
+        format!(
+            "line {line} has {cells} cells where the header has {width} (a delimiter or quote \
+             out of place?)"
+        ),
+    )
+}
+
 fn not_numeric(path: &Path, row: usize, column: &str, value: &str) -> EstimateError {
     EstimateError::NotNumeric {
         path: path.to_path_buf(),
@@ -641,8 +646,8 @@ fn not_numeric(path: &Path, row: usize, column: &str, value: &str) -> EstimateEr
 /// The `wanted` columns of a file other than Parquet as Arrow columns, a batch of rows at a
 /// time, in file order, for the partial of one of several files (`partial.rs`): a column whose
 /// cells in the batch are all numbers (or blank) as doubles, any other as its texts (a blank
-/// cell null either way). Blank lines of delimited text are skipped; a row of another width than the header is an error
-/// naming its line.
+/// cell null either way). Blank lines of delimited text are skipped; a row of another width
+/// than the header is an error naming its line.
 pub(super) fn text_batches(
     path: &Path,
     reading: &Reading,
@@ -682,14 +687,7 @@ pub(super) fn text_batches(
                 continue;
             }
             if cells != width {
-                return Err(read_error(
-                    path,
-                    format!(
-                        "line {} has {cells} cells where the header has {width} (a delimiter \
-                         or quote out of place?)",
-                        batch.line(r)
-                    ),
-                ));
+                return Err(width_error(path, batch.line(r), cells, width));
             }
             rows.push(r);
         }
