@@ -8,8 +8,8 @@
 //! as their digits) and double-precision floats go into the batch as numbers; booleans, strings
 //! (plain, large, view and dictionary-encoded, such as pandas categoricals), decimals,
 //! single-precision floats (as the decimal they were written as) and dates (`Date32`, as ISO
-//! dates) as text; nulls are blank. A column of any other type (timestamps, lists, structs) is an error naming it, raised
-//! when the file is opened.
+//! dates) as text; nulls are blank. A column of any other type (timestamps, lists, structs) is
+//! an error naming it, raised when the file is opened.
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
