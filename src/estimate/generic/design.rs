@@ -56,6 +56,8 @@ pub struct TaylorDesign {
     /// PSUs per stratum.
     pub sizes: Vec<usize>,
     pub psu_of_row: Vec<u32>,
+    /// No `--psu`: every row is its own PSU, its id the row's.
+    pub rows_are_psus: bool,
     /// Stages after the first (only with fpc and several `--psu` columns).
     pub later: Vec<Stage>,
 }
@@ -179,6 +181,7 @@ fn build_taylor(
             layout,
             sizes,
             psu_of_row: first.psu_of_row,
+            rows_are_psus: spec.psu.is_empty(),
             later,
         }),
         df,

@@ -101,11 +101,16 @@ pub fn estimate_all(
     let (state, finish) = match &design.method {
         VarianceMethod::Taylor(t) => {
             let stages: Vec<&[u32]> = t.later.iter().map(|s| s.unit_of_row.as_slice()).collect();
+            // Every row its own PSU: the state would keep a list of sums a row. It keeps none,
+            // and the finish reads each row's sums from the cell map (`row_units`). The chunks
+            // are the same (PSUs of one row, or blocks of rows, cut at the same rows), so are
+            // the bits.
+            let rows_are_psus = t.rows_are_psus && t.later.is_empty();
             let input = core::Input {
                 rows: &rows,
                 weight: &design.weights,
                 reps: None,
-                psu: Some(&t.psu_of_row),
+                psu: (!rows_are_psus).then_some(&t.psu_of_row[..]),
                 stages: &stages,
                 cells: &map,
             };
@@ -114,7 +119,14 @@ pub fn estimate_all(
                 sizes: &t.sizes,
                 stages: &t.later,
             };
-            (core::accumulate(&input)?, finish)
+            let state = core::accumulate(&input)?;
+            if rows_are_psus {
+                let units = row_units(&map, &design.weights);
+                return Ok(finish_cells(
+                    state, units, &finish, design.df, cells, targets,
+                ));
+            }
+            (state, finish)
         }
         VarianceMethod::Replicate(r) => {
             let input = core::Input {
@@ -150,6 +162,31 @@ fn by_cell(units: Vec<core::state::UnitSums>, n_cells: usize) -> Vec<Vec<(u32, f
     out
 }
 
+/// Per-cell PSU totals when every row is its own PSU (its id the row's), ascending: what the
+/// state's per-PSU lists would give, a row's entries of one cell added from 0 in their order.
+fn row_units(map: &DomainCells, weight: &[f64]) -> Vec<Vec<(u32, f64)>> {
+    let n_cells = map.n_cells();
+    let mut len = vec![0usize; n_cells];
+    for r in 0..weight.len() {
+        map.for_each(r, &mut |c, _| len[c as usize] += 1);
+    }
+    let mut out: Vec<Vec<(u32, f64)>> = len.into_iter().map(Vec::with_capacity).collect();
+    let mut row: Vec<(u32, f64)> = Vec::new();
+    for (r, &w) in weight.iter().enumerate() {
+        row.clear();
+        map.for_each(r, &mut |c, y| row.push((c, w * y)));
+        row.sort_by_key(|e| e.0);
+        for same in row.chunk_by(|a, b| a.0 == b.0) {
+            let mut v = 0.0;
+            for &(_, x) in same {
+                v += x;
+            }
+            out[same[0].0 as usize].push((r as u32, v));
+        }
+    }
+    out
+}
+
 /// The result rows of a merged state.
 pub(super) fn finish_all(
     mut state: State,
@@ -158,8 +195,20 @@ pub(super) fn finish_all(
     cells: &Cells,
     targets: &[Target<'_>],
 ) -> (Vec<Estimate>, Vec<String>) {
+    let psus = by_cell(std::mem::take(&mut state.psus), state.n_cells);
+    finish_cells(state, psus, finish, df, cells, targets)
+}
+
+/// The result rows of a merged state whose PSU totals are `psus`, cell by cell.
+fn finish_cells(
+    mut state: State,
+    psus: Vec<Vec<(u32, f64)>>,
+    finish: &Finish,
+    df: f64,
+    cells: &Cells,
+    targets: &[Target<'_>],
+) -> (Vec<Estimate>, Vec<String>) {
     let n_cells = state.n_cells;
-    let psus = by_cell(std::mem::take(&mut state.psus), n_cells);
     let stages: Vec<Vec<Vec<(u32, f64)>>> = std::mem::take(&mut state.stages)
         .into_iter()
         .map(|s| by_cell(s, n_cells))
