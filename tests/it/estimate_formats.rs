@@ -456,3 +456,52 @@ fn every_parquet_column_type_gives_the_estimates_of_the_same_values_as_text() {
         "replicates",
     );
 }
+
+/// A Taylor design without `--psu` (every row its own PSU, whose sums the finish reads from the
+/// rows) gives the bits of the same design with a PSU column numbering the rows (whose sums the
+/// state keeps, a list a PSU).
+#[test]
+fn rows_as_psus_give_the_bits_of_a_psu_column_numbering_the_rows() {
+    let dir = temp_dir("estimate-rows-as-psus");
+    let text = std::fs::read_to_string(
+        crate::common::repo().join("sample_data/synth/tha_lfs_synth_persons.csv"),
+    )
+    .expect("sample");
+    let numbered: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!("ROW,{l}\n"),
+            _ => format!("{i},{l}\n"),
+        })
+        .collect();
+    let file = dir.join("numbered.csv");
+    std::fs::write(&file, numbered).expect("write");
+    let requests: [&[&str]; 3] = [
+        &[
+            "--weight", "WEIGHT", "--mean", "AGE", "--total", "REMIT", "--by", "SEX,EDUC",
+        ],
+        &[
+            "--weight",
+            "WEIGHT",
+            "--strata",
+            "STRATUM",
+            "--mean",
+            "BIRTH_CTRY",
+            "--ratio",
+            "REMIT_AMT/WEIGHT",
+            "--by",
+            "SEX",
+        ],
+        &[
+            "--weight", "WEIGHT", "--mean", "AGE", "--mean", "AGE", "--by", "QTR",
+        ],
+    ];
+    for flags in requests {
+        let flags = [flags, &["--format", "csv"]].concat();
+        let rows = estimate(&[&file], &flags, &[]);
+        assert!(rows.lines().count() > 2, "{rows}");
+        let with_psu = [&flags[..], &["--psu", "ROW"]].concat();
+        assert_eq!(rows, estimate(&[&file], &with_psu, &[]), "{flags:?}");
+    }
+}
