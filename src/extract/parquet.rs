@@ -11,6 +11,7 @@
 //! dates) as text; nulls are blank. A column of any other type (timestamps, lists, structs) is
 //! an error naming it, raised when the file is opened.
 use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -39,6 +40,8 @@ use crate::error::{MigError, Result};
 /// thread that reads it.
 pub struct ParquetFile {
     file: File,
+    /// Bytes, as the file was opened.
+    size: u64,
     meta: ArrowReaderMetadata,
 }
 
@@ -46,9 +49,13 @@ impl ParquetFile {
     /// Opens `path` and parses its footer; the message says what went wrong.
     pub fn open(path: &Path) -> std::result::Result<Self, String> {
         let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+        let size = file
+            .metadata()
+            .map_err(|e| format!("cannot open: {e}"))?
+            .len();
         let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
             .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-        Ok(Self { file, meta })
+        Ok(Self { file, size, meta })
     }
 
     /// The Arrow schema: one field a top-level column, in file order.
@@ -133,7 +140,7 @@ impl ParquetFile {
         let mut roots: Vec<usize> = columns.to_vec();
         roots.sort_unstable();
         roots.dedup();
-        let size = self.file.metadata().map_err(|e| e.to_string())?.len();
+        let size = self.size;
         let mut chunks = Vec::new();
         for leaf in 0..schema.num_columns() {
             if roots
@@ -149,7 +156,7 @@ impl ParquetFile {
                     ));
                 }
                 let mut buf = vec![0u8; usize::try_from(len).map_err(|e| e.to_string())?];
-                read_at(&self.file, &mut buf, start).map_err(|e| e.to_string())?;
+                (self.file.read_exact_at(&mut buf, start)).map_err(|e| e.to_string())?;
                 chunks.push((start, Bytes::from(buf)));
             }
         }
@@ -230,19 +237,6 @@ impl ChunkReader for GroupBytes {
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
         Ok(self.from(start, length)?.slice(..length))
     }
-}
-
-#[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = file.try_clone()?;
-    f.seek(SeekFrom::Start(offset))?;
-    f.read_exact(buf)
 }
 
 /// A Parquet file opened for streaming its rows.
@@ -373,7 +367,7 @@ impl ParquetSource {
             msg,
         };
         let file = ParquetFile::open(path).map_err(unreadable)?;
-        let size = file.file.metadata().map(|m| m.len()).unwrap_or(0);
+        let size = file.size;
         let all: Vec<usize> = (0..file.schema().fields().len()).collect();
         file.check(&all).map_err(unreadable)?;
         Ok(ParquetSource {

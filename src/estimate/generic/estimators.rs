@@ -101,11 +101,11 @@ pub fn estimate_all(
     let (state, finish) = match &design.method {
         VarianceMethod::Taylor(t) => {
             let stages: Vec<&[u32]> = t.later.iter().map(|s| s.unit_of_row.as_slice()).collect();
-            // Every row its own PSU: the state would keep a list of sums a row. It keeps none,
-            // and the finish reads each row's sums from the cell map (`row_units`). The chunks
-            // are the same (PSUs of one row, or blocks of rows, cut at the same rows), so are
-            // the bits.
-            let rows_are_psus = t.rows_are_psus && t.later.is_empty();
+            // Every row its own PSU (no later stages then): the state would keep a list of sums
+            // a row. It keeps none, and the finish reads each row's sums from the cell map
+            // (`row_units`). The chunks are the same (PSUs of one row, or blocks of rows, cut at
+            // the same rows), so are the bits.
+            let rows_are_psus = t.rows_are_psus;
             let input = core::Input {
                 rows: &rows,
                 weight: &design.weights,

@@ -27,7 +27,7 @@ use super::design::{usable_weight, WeightSource};
 use super::domains::{level_ranks, sort_by_ranks, Cells};
 use super::estimators::finish_all;
 use super::parquet::{is_text, numbers, texts};
-use super::table::{text_batches, Categorical, Reading, Table, MISSING};
+use super::table::{parse_number, text_batches, Categorical, Reading, Table, MISSING};
 use super::targets::{Statistic, Target};
 use super::{Outcome, Request};
 use crate::estimate::core::state::{Chunk, InMemory, UnitSums};
@@ -35,7 +35,7 @@ use crate::estimate::core::{self, CellMap, ChunkKey, Finish, State};
 use crate::estimate::error::EstimateError;
 use crate::estimate::replicate::{ReplicateMethod, ReplicateSpec};
 use crate::extract::parquet::iso_date;
-use crate::normalize::value::{short_decimal, trim};
+use crate::normalize::value::trim;
 
 /// Rows per chunk of a file (counted from the file's first row).
 pub const CHUNK_ROWS: usize = 65_536;
@@ -322,11 +322,7 @@ fn numbers_or_text(a: &dyn Array) -> Result<Vec<f64>, Result<(usize, String), St
     let mut out = Vec::with_capacity(a.len());
     for (i, s) in texts(a).map_err(Err)?.into_iter().enumerate() {
         let t = trim(s.unwrap_or(""));
-        if t.is_empty() || t == "NA" {
-            out.push(f64::NAN);
-            continue;
-        }
-        match short_decimal(t.as_bytes()).or_else(|| t.parse::<f64>().ok()) {
+        match parse_number(t) {
             Some(x) => out.push(x),
             None => return Err(Ok((i, t.to_string()))),
         }
@@ -639,7 +635,7 @@ impl FileAccumulator {
                             continue;
                         }
                         let numeric = self.factor[s] == Some(false)
-                            || first.is_some_and(|t| t.parse::<f64>().is_ok());
+                            || first.is_some_and(|t| parse_number(t).is_some());
                         if numeric {
                             text = false;
                             read = Some(self.numeric_column(cols, c)?);

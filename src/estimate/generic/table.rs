@@ -220,8 +220,8 @@ fn intern(index: &mut HashMap<String, u32>, levels: &mut Vec<String>, s: &str) -
     c
 }
 
-/// A number, or NaN for an empty or `NA` cell; `None` for text.
-fn parse_number(s: &str) -> Option<f64> {
+/// A number, or NaN for an empty or `NA` cell; `None` for text. `s` is trimmed.
+pub(super) fn parse_number(s: &str) -> Option<f64> {
     if s.is_empty() || s == "NA" {
         return Some(f64::NAN);
     }
@@ -573,7 +573,7 @@ fn part(
     };
     for r in 0..batch.len() {
         let cells = batch.width(r);
-        if text && cells == 1 && batch.cell(r, 0).trim().is_empty() {
+        if text && blank_line(batch, r) {
             continue;
         }
         if cells != width {
@@ -621,6 +621,11 @@ fn part(
         out.rows += 1;
     }
     out
+}
+
+/// Whether row `r` is a blank line (one empty cell), which delimited text skips.
+fn blank_line(batch: &TextBatch, r: usize) -> bool {
+    batch.width(r) == 1 && batch.cell(r, 0).trim().is_empty()
 }
 
 /// A row of `cells` cells at `line`, where the header has `width`.
@@ -683,7 +688,7 @@ pub(super) fn text_batches(
         rows.clear();
         for r in 0..batch.len() {
             let cells = batch.width(r);
-            if text && cells == 1 && batch.cell(r, 0).trim().is_empty() {
+            if text && blank_line(&batch, r) {
                 continue;
             }
             if cells != width {
